@@ -1,0 +1,61 @@
+// Package events owns the domain events of scim-bridge and the log they are
+// appended to: event types and their codec (CloudEvents 1.0, Kafka binary
+// content mode), the Log interface, the embedded log, and (in events/kafka)
+// the Kafka log. The contract every Log must pass is events/eventstest.
+//
+// It imports schemas only; projection, bridge and scimhttp build on it.
+package events
+
+import (
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/schemas"
+)
+
+// Event types: stable names, part of the public event contract.
+const (
+	UserCreated         = "user.created"
+	UserUpdated         = "user.updated"
+	UserDeactivated     = "user.deactivated"
+	UserReactivated     = "user.reactivated"
+	UserDeleted         = "user.deleted"
+	GroupCreated        = "group.created"
+	GroupUpdated        = "group.updated"
+	GroupDeleted        = "group.deleted"
+	GroupMembersAdded   = "group.members_added"
+	GroupMembersRemoved = "group.members_removed"
+)
+
+// Event is one domain event. Its JSON form (the record value) is the event
+// data of the public contract; ID, Type, Source, Time and Tenant travel as
+// CloudEvents headers as well.
+type Event struct {
+	ID     string    `json:"-"` // ce_id: unique per event (a retried append keeps it)
+	Type   string    `json:"-"` // ce_type, e.g. "user.created"
+	Source string    `json:"-"` // ce_source, e.g. "/scim-bridge/<instance>"
+	Time   time.Time `json:"-"` // ce_time: when the bridge accepted the write
+
+	Tenant            string           `json:"tenant"`
+	ResourceType      string           `json:"resourceType"` // "User" or "Group"
+	ResourceID        string           `json:"id"`
+	ExternalID        string           `json:"externalId,omitempty"`
+	Version           int64            `json:"version"`     // per resource, 1 on create, +1 per event
+	PrevVersion       int64            `json:"prevVersion"` // 0 on create
+	ChangedAttributes []string         `json:"changedAttributes,omitempty"`
+	Resource          schemas.Resource `json:"resource,omitempty"` // post-image; groups without members; absent on delete
+	MembersAdded      []schemas.Member `json:"membersAdded,omitempty"`
+	MembersRemoved    []schemas.Member `json:"membersRemoved,omitempty"`
+	RequestID         string           `json:"requestId,omitempty"`
+	Operation         string           `json:"operation,omitempty"` // "POST", "PUT", "PATCH", "DELETE"
+	SCIMEvent         string           `json:"scimEvent"`           // RFC 9967 event URI
+}
+
+// Key returns the record key: "<tenant>/<ResourceType>/<id>".
+func (e *Event) Key() string { return e.Tenant + "/" + e.ResourceType + "/" + e.ResourceID }
+
+// Record is an event as read back from a log, with its position.
+type Record struct {
+	Partition int
+	Offset    int64
+	Event     Event
+}
