@@ -136,3 +136,14 @@ func (rt *ResourceType) Project(r Resource, s Selection) Resource { panic("unimp
 // as RFC 7644 §3.4.2.3 asks (by type; caseExact=false compares case-
 // insensitively); resources without a value sort last in ascending order.
 func (rt *ResourceType) SortKey(r Resource, p AttrPath) []byte { panic("unimplemented") }
+
+// coerceValue validates and normalises a raw JSON value (as decoded with
+// UseNumber) for attribute a, the way Decode does for a whole body: string
+// booleans ("True"), integer/decimal numbers, dateTime to RFC 3339 UTC,
+// complex values with case-insensitive sub-attribute names, multi-valued
+// values (a single value given for a multi-valued attribute becomes a
+// one-element array when single is false). path names the attribute in
+// errors. A nil result means unassigned. Used by PATCH.
+func coerceValue(a *Attribute, v any, path string, single bool) (any, error) {
+	panic("unimplemented")
+}
