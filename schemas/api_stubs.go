@@ -34,24 +34,6 @@ func (rt *ResourceType) CheckFilter(e Expr) error { panic("unimplemented") }
 // attribute matches if any value matches. Unknown attributes match nothing.
 func (rt *ResourceType) Matches(e Expr, r Resource) bool { panic("unimplemented") }
 
-// PatchOp is one operation of a PatchOp request. Op is "add", "replace" or
-// "remove" (lower-cased on parse). Path is nil when absent.
-type PatchOp struct {
-	Op    string
-	Path  *Path
-	Value any // decoded JSON (UseNumber), nil when absent
-}
-
-// Patch is a parsed PatchOp request body.
-type Patch struct {
-	Ops []PatchOp
-}
-
-// ParsePatch decodes a PatchOp body (RFC 7644 §3.5.2). More than maxOps
-// operations is KindTooMany; malformed bodies are KindInvalidSyntax; an empty
-// Operations array is KindInvalidValue.
-func ParsePatch(body []byte, maxOps int) (Patch, error) { panic("unimplemented") }
-
 // ApplyPatch applies p to a copy of r (r is not modified). For groups,
 // members is the group's current membership and r has no "members"; member
 // changes come back as deltas in the Change, never in the returned Resource.
