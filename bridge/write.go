@@ -1,0 +1,300 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/schemas"
+)
+
+// Create decodes body as a new resource of rt, checks it against current
+// state (userName uniqueness, member ids), appends the created event (and,
+// for a group with members, a members_added event) and returns the resource
+// as the projection now holds it.
+func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceType, body []byte) (projection.Stored, error) {
+	next, err := rt.Decode(body)
+	if err != nil {
+		return projection.Stored{}, err
+	}
+	done, err := b.turn(ctx, req.Tenant)
+	if err != nil {
+		return projection.Stored{}, err
+	}
+	defer done()
+	if err := b.barrier(ctx, req.Tenant); err != nil {
+		return projection.Stored{}, err
+	}
+
+	id := b.newID()
+	next["id"] = id
+	var added []schemas.Member
+	if rt.Name == "Group" {
+		members, err := decodedMembers(next)
+		if err != nil {
+			return projection.Stored{}, err
+		}
+		delete(next, "members")
+		if added, err = b.resolveMembers(ctx, req.Tenant, id, members); err != nil {
+			return projection.Stored{}, err
+		}
+	}
+	if err := b.checkUnique(ctx, req.Tenant, rt, "", next); err != nil {
+		return projection.Stored{}, err
+	}
+
+	w := b.newWrite(req, rt, id, next.ExternalID(), 0, "POST")
+	w.add(createdType(rt), next, attributeNames(next), nil, nil)
+	if len(added) > 0 {
+		w.add(events.GroupMembersAdded, nil, nil, added, nil)
+	}
+	if err := b.commit(ctx, w.evs); err != nil {
+		return projection.Stored{}, err
+	}
+	b.logger.Debug("created", "request_id", req.RequestID, "tenant", req.Tenant, "resource_type", rt.Name, "resource_id", id)
+	return b.state.Get(ctx, req.Tenant, rt.Name, id, req.Get)
+}
+
+// Replace is PUT (RFC 7644 §3.5.1): the body replaces the resource's
+// attributes; immutable ones must not change.
+func (b *Bridge) Replace(ctx context.Context, req Request, rt *schemas.ResourceType, id string, body []byte) (projection.Stored, error) {
+	next, err := rt.Decode(body)
+	if err != nil {
+		return projection.Stored{}, err
+	}
+	return b.update(ctx, req, rt, id, "PUT", func(cur projection.Stored, members schemas.Members) (schemas.Resource, schemas.Change, error) {
+		return rt.Replace(cur.Resource, members, next)
+	})
+}
+
+// Patch is PATCH (RFC 7644 §3.5.2).
+func (b *Bridge) Patch(ctx context.Context, req Request, rt *schemas.ResourceType, id string, body []byte) (projection.Stored, error) {
+	p, err := schemas.ParsePatch(body, b.maxOps)
+	if err != nil {
+		return projection.Stored{}, err
+	}
+	return b.update(ctx, req, rt, id, "PATCH", func(cur projection.Stored, members schemas.Members) (schemas.Resource, schemas.Change, error) {
+		return rt.ApplyPatch(cur.Resource, members, p)
+	})
+}
+
+// update runs a PUT or PATCH: load the current state under the tenant's
+// turn, compute the change, and append the events it makes. A change that
+// changes nothing appends nothing and returns the resource as it is.
+func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceType, id, op string,
+	apply func(projection.Stored, schemas.Members) (schemas.Resource, schemas.Change, error)) (projection.Stored, error) {
+	done, err := b.turn(ctx, req.Tenant)
+	if err != nil {
+		return projection.Stored{}, err
+	}
+	defer done()
+	if err := b.barrier(ctx, req.Tenant); err != nil {
+		return projection.Stored{}, err
+	}
+	cur, err := b.state.Get(ctx, req.Tenant, rt.Name, id, projection.GetOptions{})
+	if err != nil {
+		return projection.Stored{}, err
+	}
+	if err := checkIfMatch(req.IfMatch, cur.Version); err != nil {
+		return projection.Stored{}, err
+	}
+	var members schemas.Members
+	if rt.Name == "Group" {
+		members = b.state.Members(ctx, req.Tenant, id)
+	}
+	next, change, err := apply(cur, members)
+	if err != nil {
+		return projection.Stored{}, err
+	}
+	next["id"] = id
+	if change.Empty() {
+		return b.state.Get(ctx, req.Tenant, rt.Name, id, req.Get)
+	}
+	if err := b.checkUnique(ctx, req.Tenant, rt, id, next); err != nil {
+		return projection.Stored{}, err
+	}
+	added, err := b.resolveMembers(ctx, req.Tenant, id, change.MembersAdded)
+	if err != nil {
+		return projection.Stored{}, err
+	}
+
+	w := b.newWrite(req, rt, id, next.ExternalID(), cur.Version, op)
+	if len(change.Attributes) > 0 {
+		w.add(updatedType(rt, cur.Resource, next), next, change.Attributes, nil, nil)
+	}
+	if len(added) > 0 {
+		w.add(events.GroupMembersAdded, nil, nil, added, nil)
+	}
+	if len(change.MembersRemoved) > 0 {
+		w.add(events.GroupMembersRemoved, nil, nil, nil, change.MembersRemoved)
+	}
+	if err := b.commit(ctx, w.evs); err != nil {
+		return projection.Stored{}, err
+	}
+	return b.state.Get(ctx, req.Tenant, rt.Name, id, req.Get)
+}
+
+// Delete is DELETE (RFC 7644 §3.6). The resource leaves every group it was a
+// member of first (one members_removed event per group), then is deleted.
+func (b *Bridge) Delete(ctx context.Context, req Request, rt *schemas.ResourceType, id string) error {
+	done, err := b.turn(ctx, req.Tenant)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := b.barrier(ctx, req.Tenant); err != nil {
+		return err
+	}
+	cur, err := b.state.Get(ctx, req.Tenant, rt.Name, id, projection.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if err := checkIfMatch(req.IfMatch, cur.Version); err != nil {
+		return err
+	}
+	groups, err := b.state.GroupsOf(ctx, req.Tenant, id)
+	if err != nil {
+		return fmt.Errorf("groups of %s: %w", id, err)
+	}
+	var evs []events.Event
+	gt, _ := b.reg.ResourceType("Group")
+	for _, gid := range groups {
+		g, err := b.state.Get(ctx, req.Tenant, "Group", gid, projection.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("group %s of %s: %w", gid, id, err)
+		}
+		w := b.newWrite(req, gt, gid, g.Resource.ExternalID(), g.Version, "DELETE")
+		w.add(events.GroupMembersRemoved, nil, nil, nil, []schemas.Member{{Value: id, Type: rt.Name}})
+		evs = append(evs, w.evs...)
+	}
+	w := b.newWrite(req, rt, id, cur.Resource.ExternalID(), cur.Version, "DELETE")
+	w.add(deletedType(rt), nil, nil, nil, nil)
+	return b.commit(ctx, append(evs, w.evs...))
+}
+
+// checkUnique enforces userName uniqueness per tenant, case-insensitively
+// (RFC 7643 §4.1.1: uniqueness "server"). self is the id being updated.
+func (b *Bridge) checkUnique(ctx context.Context, tenant string, rt *schemas.ResourceType, self string, r schemas.Resource) error {
+	if rt.Name != "User" {
+		return nil
+	}
+	name, _ := r["userName"].(string)
+	other, ok, err := b.state.UserIDByUserName(ctx, tenant, name)
+	if err != nil {
+		return fmt.Errorf("look up userName: %w", err)
+	}
+	if ok && other != self {
+		return schemas.Errorf(schemas.KindUniqueness, "userName %q is already taken by another user", name)
+	}
+	return nil
+}
+
+// resolveMembers checks that every member to add exists in the tenant and
+// fills in its type, so events always say what a member is.
+func (b *Bridge) resolveMembers(ctx context.Context, tenant, groupID string, ms []schemas.Member) ([]schemas.Member, error) {
+	out := make([]schemas.Member, 0, len(ms))
+	for _, m := range ms {
+		if m.Value == groupID {
+			return nil, schemas.Errorf(schemas.KindInvalidValue, "members: a group cannot be a member of itself")
+		}
+		typ, err := b.memberType(ctx, tenant, m)
+		if err != nil {
+			return nil, err
+		}
+		m.Type = typ
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func (b *Bridge) memberType(ctx context.Context, tenant string, m schemas.Member) (string, error) {
+	types := []string{"User", "Group"}
+	switch strings.ToLower(m.Type) {
+	case "", "user", "group":
+		if m.Type != "" {
+			types = []string{strings.ToUpper(m.Type[:1]) + strings.ToLower(m.Type[1:])}
+		}
+	default:
+		return "", schemas.Errorf(schemas.KindInvalidValue, "members: type %q is not User or Group", m.Type)
+	}
+	for _, t := range types {
+		_, err := b.state.Get(ctx, tenant, t, m.Value, projection.GetOptions{})
+		if err == nil {
+			return t, nil
+		}
+		if schemas.KindOf(err) != schemas.KindNotFound {
+			return "", fmt.Errorf("look up member %s: %w", m.Value, err)
+		}
+	}
+	return "", schemas.Errorf(schemas.KindInvalidValue, "members: no %s with id %q", strings.Join(types, " or "), m.Value)
+}
+
+// decodedMembers reads the "members" of a decoded Group body.
+func decodedMembers(r schemas.Resource) ([]schemas.Member, error) {
+	raw, _ := r["members"].([]any)
+	out := make([]schemas.Member, 0, len(raw))
+	seen := make(map[string]bool, len(raw))
+	for i, v := range raw {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, schemas.Errorf(schemas.KindInvalidValue, "members[%d]: expected an object", i)
+		}
+		var mem schemas.Member
+		mem.Value, _ = m["value"].(string)
+		mem.Type, _ = m["type"].(string)
+		mem.Display, _ = m["display"].(string)
+		if mem.Value == "" {
+			return nil, schemas.Errorf(schemas.KindInvalidValue, "members[%d].value: required", i)
+		}
+		if seen[mem.Value] {
+			continue
+		}
+		seen[mem.Value] = true
+		out = append(out, mem)
+	}
+	slices.SortFunc(out, func(a, b schemas.Member) int { return strings.Compare(a.Value, b.Value) })
+	return out, nil
+}
+
+// checkIfMatch implements If-Match (RFC 7644 §3.14, RFC 9110 §13.1.1): "*"
+// or a list of entity tags, weak or strong, compared by version.
+func checkIfMatch(header string, version int64) error {
+	header = strings.TrimSpace(header)
+	if header == "" || header == "*" {
+		return nil
+	}
+	want := strconv.FormatInt(version, 10)
+	for _, tag := range strings.Split(header, ",") {
+		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+		if strings.Trim(tag, `"`) == want {
+			return nil
+		}
+	}
+	return schemas.Errorf(schemas.KindPrecondition, "If-Match %s does not match the current version W/%q", header, want)
+}
+
+// ETag returns the entity tag of a resource version: W/"<version>".
+func ETag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }
+
+func attributeNames(r schemas.Resource) []string {
+	var names []string
+	for k, v := range r {
+		switch k {
+		case "id", "schemas":
+			continue
+		}
+		if ext, ok := v.(map[string]any); ok && strings.HasPrefix(k, "urn:") {
+			for sub := range ext {
+				names = append(names, k+":"+sub)
+			}
+			continue
+		}
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
+}
