@@ -7,6 +7,8 @@
 package events
 
 import (
+	"crypto/rand"
+	"fmt"
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/schemas"
@@ -58,4 +60,38 @@ type Record struct {
 	Partition int
 	Offset    int64
 	Event     Event
+}
+
+// Validate reports whether e can be encoded: ID, Type, Source, Tenant,
+// ResourceType and ResourceID are set and Time is a set time within years
+// 0–9999 (RFC 3339). Errors wrap ErrMalformed and name the field.
+func (e *Event) Validate() error {
+	switch {
+	case e.ID == "":
+		return fmt.Errorf("%w: missing id", ErrMalformed)
+	case e.Type == "":
+		return fmt.Errorf("%w: event %s: missing type", ErrMalformed, e.ID)
+	case e.Source == "":
+		return fmt.Errorf("%w: event %s: missing source", ErrMalformed, e.ID)
+	case e.Time.IsZero():
+		return fmt.Errorf("%w: event %s: missing time", ErrMalformed, e.ID)
+	case e.Time.UTC().Year() < 0 || e.Time.UTC().Year() > 9999:
+		return fmt.Errorf("%w: event %s: time %v outside RFC 3339", ErrMalformed, e.ID, e.Time)
+	case e.Tenant == "":
+		return fmt.Errorf("%w: event %s: missing tenant", ErrMalformed, e.ID)
+	case e.ResourceType == "":
+		return fmt.Errorf("%w: event %s: missing resourceType", ErrMalformed, e.ID)
+	case e.ResourceID == "":
+		return fmt.Errorf("%w: event %s: missing id of the resource", ErrMalformed, e.ID)
+	}
+	return nil
+}
+
+// NewEventID returns a random (version 4, RFC 9562) UUID for Event.ID.
+func NewEventID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
