@@ -52,46 +52,6 @@ func (rt *ResourceType) Replace(old Resource, members Members, next Resource) (R
 
 // ---- owner: model (registry, decode, selection, sort) ----
 
-// Registry holds the schemas and resource types the service serves. It is
-// immutable after NewRegistry and safe for concurrent use.
-type Registry struct {
-	types   map[string]*ResourceType // by lower-case name
-	schemas []*Schema
-	order   []*ResourceType
-}
-
-// NewRegistry builds the core User (with the enterprise extension) and Group
-// resource types, plus extension schemas given as JSON schema definitions
-// (RFC 7643 §7 format, with an extra "resourceType" field naming "User" or
-// "Group" that they extend).
-func NewRegistry(extensions ...[]byte) (*Registry, error) { panic("unimplemented") }
-
-// ResourceType returns a resource type by name ("User", "Group"),
-// case-insensitively.
-func (reg *Registry) ResourceType(name string) (*ResourceType, bool) { panic("unimplemented") }
-
-// ResourceTypes returns every resource type in a stable order.
-func (reg *Registry) ResourceTypes() []*ResourceType { panic("unimplemented") }
-
-// Schemas returns every schema in a stable order.
-func (reg *Registry) Schemas() []*Schema { panic("unimplemented") }
-
-// Lookup resolves a path case-insensitively to its definition and the
-// canonical path (names as the schema spells them, URN filled in for
-// extension attributes, "" for core ones).
-func (rt *ResourceType) Lookup(p AttrPath) (*Attribute, AttrPath, bool) { panic("unimplemented") }
-
-// Decode parses and validates a client-supplied body for POST or PUT
-// (RFC 7643 §2, §7): case-insensitive names, types checked and normalised,
-// readOnly input dropped, required present, canonical values, one primary.
-// Password is dropped (never stored). For groups, members stay in "members"
-// as []any of map values (value, type, display) so Replace can diff them.
-func (rt *ResourceType) Decode(body []byte) (Resource, error) { panic("unimplemented") }
-
-// Validate checks a resource produced by PATCH against the schema as Decode
-// would (required, types, primary).
-func (rt *ResourceType) Validate(r Resource) error { panic("unimplemented") }
-
 // Selection is a parsed attributes / excludedAttributes pair (RFC 7644
 // §3.4.2.5, §3.9).
 type Selection struct {
@@ -118,14 +78,3 @@ func (rt *ResourceType) Project(r Resource, s Selection) Resource { panic("unimp
 // as RFC 7644 §3.4.2.3 asks (by type; caseExact=false compares case-
 // insensitively); resources without a value sort last in ascending order.
 func (rt *ResourceType) SortKey(r Resource, p AttrPath) []byte { panic("unimplemented") }
-
-// coerceValue validates and normalises a raw JSON value (as decoded with
-// UseNumber) for attribute a, the way Decode does for a whole body: string
-// booleans ("True"), integer/decimal numbers, dateTime to RFC 3339 UTC,
-// complex values with case-insensitive sub-attribute names, multi-valued
-// values (a single value given for a multi-valued attribute becomes a
-// one-element array when single is false). path names the attribute in
-// errors. A nil result means unassigned. Used by PATCH.
-func coerceValue(a *Attribute, v any, path string, single bool) (any, error) {
-	panic("unimplemented")
-}

@@ -77,4 +77,6 @@ type ResourceType struct {
 	Description string
 	Schema      *Schema
 	Extensions  []SchemaExtension
+
+	idx *attrIndex // built by NewRegistry; see lookup.go
 }

@@ -1,0 +1,365 @@
+package schemas
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Decode parses and validates a client-supplied body for POST or PUT
+// (RFC 7643 §2, §3, §7; RFC 7644 §3.3, §3.5.1) and returns it as a canonical
+// Resource (see Resource).
+//
+// What it accepts, and what it makes of it:
+//   - attribute and sub-attribute names in any case; the result spells them
+//     as the schema does;
+//   - extension attributes nested under their schema URN key, or as
+//     URN-qualified top-level keys ("urn:…:enterprise:2.0:User:employeeNumber"),
+//     or unqualified when unambiguous (see Lookup); in the result they sit
+//     under the URN key;
+//   - "schemas" must be an array of strings containing the core schema URN.
+//     URIs we do not know are ignored when the body carries no attributes
+//     under them (Entra sends
+//     "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group");
+//     an unknown URI with attributes under it is KindInvalidValue. The
+//     result's "schemas" is the core URN plus the extensions that have values;
+//   - values are checked and normalised by type as coerceValue documents
+//     (booleans also as "True"/"False", dateTime to UTC, a bare string or a
+//     one-element array for the enterprise manager);
+//   - null, [] and {} mean unassigned (RFC 7643 §2.5) and are left out;
+//   - readOnly input (id, meta, groups, readOnly sub-attributes such as
+//     members.$ref and manager.displayName) is dropped silently, as RFC 7644
+//     §3.5.1 allows and Okta's PUT (the last GET with edits) needs;
+//   - password (writeOnly, returned never) is type-checked and dropped: it is
+//     never stored, evented or returned;
+//   - more than one primary:true in a multi-valued attribute: the first keeps
+//     it, the others become false (PingOne sends two; RFC 7643 §2.4 allows
+//     one);
+//   - a Group's members stay under "members" as []any of
+//     map[string]any{value, type, display}; value is required and type
+//     defaults to "User" (Okta omits it); the bridge strips them before
+//     storing and turns them into deltas.
+//
+// Unknown attributes (top level, inside an extension, or sub-attributes) are
+// ignored, not rejected. That is the strictest rule that keeps Microsoft's
+// reference tests green: they PUT a user with a misspelled "adreses"
+// attribute expecting 200, and PATCH group members carrying "displayName".
+// A misspelled *required* attribute still fails as missing.
+//
+// Errors are *Error: KindInvalidSyntax when the body is not a JSON object, a
+// name is given twice (in two spellings) or an extension is not an object;
+// KindInvalidValue for a wrong type, a missing required attribute or a
+// missing core schema URN, with a detail naming the attribute path, e.g.
+// `attribute "emails[1].primary": expected boolean`.
+func (rt *ResourceType) Decode(body []byte) (Resource, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, &Error{Kind: KindInvalidSyntax, Detail: "request body is not valid JSON", Err: err}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, Errorf(KindInvalidSyntax, "request body has data after the JSON object")
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, Errorf(KindInvalidSyntax, "request body must be a JSON object, got %s", jsonKindOf(v))
+	}
+	return rt.decodeMap(m, false)
+}
+
+// decodeMap turns a decoded JSON object into a canonical Resource. With
+// strict set (Validate) it rejects instead of dropping: unknown attributes,
+// readOnly attributes other than id, password, and extra primaries.
+func (rt *ResourceType) decodeMap(m map[string]any, strict bool) (Resource, error) {
+	idx := rt.index()
+	unknownURIs, err := rt.checkSchemas(m["schemas"])
+	if err != nil {
+		return nil, err
+	}
+
+	// Phase 1: sort every key into raw values per schema ("" is core),
+	// keyed by canonical attribute name.
+	raw := map[string]map[string]any{"": {}}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := m[k]
+		if strings.EqualFold(k, "schemas") {
+			continue
+		}
+		if si, ok := idx.schemaFold(k); ok && si.ext {
+			if v == nil {
+				continue
+			}
+			obj, ok := v.(map[string]any)
+			if !ok {
+				return nil, Errorf(KindInvalidSyntax, "attribute %q: expected an object of extension attributes, got %s", si.urn, jsonKindOf(v))
+			}
+			ekeys := make([]string, 0, len(obj))
+			for ek := range obj {
+				ekeys = append(ekeys, ek)
+			}
+			sort.Strings(ekeys)
+			for _, ek := range ekeys {
+				if err := rt.place(raw, AttrPath{URN: si.urn, Name: ek}, obj[ek], strict, si.urn+":"+ek); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		if len(k) > 4 && strings.EqualFold(k[:4], "urn:") {
+			if _, _, ok := idx.splitURN(k); !ok {
+				if unknownURIs[strings.ToLower(k)] && !isUnassignedValue(v) {
+					return nil, Errorf(KindInvalidValue, "schema %q is not supported by %s", k, rt.Name)
+				}
+				if strict {
+					return nil, Errorf(KindInvalidValue, "attribute %q: unknown attribute", k)
+				}
+				continue
+			}
+		}
+		if err := rt.place(raw, AttrPath{Name: k}, v, strict, k); err != nil {
+			return nil, err
+		}
+	}
+
+	// Phase 2: coerce each value and assemble the resource.
+	out := Resource{}
+	schemas := []any{rt.Schema.ID}
+	for _, si := range append([]*schemaIndex{idx.schemas[strings.ToLower(rt.Schema.ID)]}, idx.exts...) {
+		if si == nil {
+			continue
+		}
+		target := map[string]any(out)
+		if si.ext {
+			target = map[string]any{}
+		}
+		rawKey := ""
+		if si.ext {
+			rawKey = si.urn
+		}
+		for name, v := range raw[rawKey] {
+			a := si.attrs[strings.ToLower(name)].attr
+			path := name
+			if si.ext {
+				path = si.urn + ":" + name
+			}
+			c, err := coerceValue(a, v, path, false)
+			if err != nil {
+				return nil, err
+			}
+			if c == nil {
+				continue
+			}
+			if strict && a.MultiValued && a.Type == TypeComplex && countPrimaries(c.([]any)) > 1 {
+				return nil, attrErrorf(path, "more than one value has primary true")
+			}
+			if a.Mutability == WriteOnly || a.Returned == ReturnedNever {
+				if strict {
+					return nil, attrErrorf(path, "%s is never stored", a.Mutability)
+				}
+				continue
+			}
+			if !si.ext && rt.Name == "Group" && name == "members" {
+				defaultMemberType(c.([]any))
+			}
+			target[name] = c
+		}
+		if si.ext && len(target) > 0 {
+			out[si.urn] = target
+			schemas = append(schemas, si.urn)
+		}
+		if !si.ext || len(target) > 0 || si.req {
+			for _, a := range si.list {
+				if !a.Required || a.Mutability == ReadOnly {
+					continue
+				}
+				if _, ok := target[a.Name]; !ok {
+					path := a.Name
+					if si.ext {
+						path = si.urn + ":" + a.Name
+					}
+					return nil, attrErrorf(path, "required")
+				}
+			}
+		}
+	}
+	out["schemas"] = schemas
+	return out, nil
+}
+
+// place resolves one key of the body and records its raw value under its
+// schema and canonical name. Dotted and URN-qualified keys become a
+// sub-attribute of a complex value; a name given twice is an error.
+func (rt *ResourceType) place(raw map[string]map[string]any, p AttrPath, v any, strict bool, key string) error {
+	if p.URN != "" && strings.ContainsRune(p.Name, ':') {
+		p = AttrPath{Name: p.URN + ":" + p.Name} // a URN key nested in an extension: let Lookup split it
+	}
+	a, canon, ok := rt.Lookup(p)
+	if !ok {
+		if strict {
+			return Errorf(KindInvalidValue, "attribute %q: unknown attribute", key)
+		}
+		return nil // unknown attributes are ignored; see Decode
+	}
+	top, _, _ := rt.Lookup(AttrPath{URN: canon.URN, Name: canon.Name})
+	if top.Mutability == ReadOnly {
+		if strict && canon.Name != "id" {
+			return Errorf(KindMutability, "attribute %q: readOnly", canon.Name)
+		}
+		if strict && canon.Sub == "" {
+			raw[canon.URN] = ensureMap(raw[canon.URN])
+			raw[canon.URN][canon.Name] = v
+		}
+		return nil
+	}
+	raw[canon.URN] = ensureMap(raw[canon.URN])
+	dst := raw[canon.URN]
+	if canon.Sub != "" {
+		if a.Mutability == ReadOnly || v == nil {
+			return nil
+		}
+		prev, exists := dst[canon.Name]
+		pm, isMap := prev.(map[string]any)
+		if exists && (!isMap || top.MultiValued) {
+			return Errorf(KindInvalidSyntax, "attribute %q: given twice", canon.Name)
+		}
+		if !exists {
+			pm = map[string]any{}
+			dst[canon.Name] = pm
+		}
+		if keyHasFold(pm, canon.Sub) {
+			return Errorf(KindInvalidSyntax, "attribute %q: given twice", canon.Name+"."+canon.Sub)
+		}
+		pm[canon.Sub] = v
+		return nil
+	}
+	if prev, exists := dst[canon.Name]; exists {
+		pm, isMap := prev.(map[string]any)
+		vm, vIsMap := v.(map[string]any)
+		if !isMap || !vIsMap {
+			return Errorf(KindInvalidSyntax, "attribute %q: given twice", canon.Name)
+		}
+		for k, x := range vm {
+			if keyHasFold(pm, k) {
+				return Errorf(KindInvalidSyntax, "attribute %q: given twice", canon.Name+"."+k)
+			}
+			pm[k] = x
+		}
+		return nil
+	}
+	if vm, ok := v.(map[string]any); ok {
+		v = shallowCopyMap(vm) // later dotted keys merge into it
+	}
+	dst[canon.Name] = v
+	return nil
+}
+
+// checkSchemas checks the "schemas" attribute (RFC 7643 §3) and returns the
+// lower-cased URIs it names that the resource type does not know.
+func (rt *ResourceType) checkSchemas(v any) (map[string]bool, error) {
+	var list []string
+	switch s := v.(type) {
+	case []any:
+		for i, x := range s {
+			str, ok := x.(string)
+			if !ok {
+				return nil, Errorf(KindInvalidValue, "attribute \"schemas[%d]\": expected string, got %s", i, jsonKindOf(x))
+			}
+			list = append(list, str)
+		}
+	case []string:
+		list = s
+	case nil:
+		return nil, Errorf(KindInvalidValue, "attribute \"schemas\": required, must contain %q", rt.Schema.ID)
+	default:
+		return nil, Errorf(KindInvalidValue, "attribute \"schemas\": expected an array of schema URIs, got %s", jsonKindOf(v))
+	}
+	core := false
+	var unknown map[string]bool
+	for _, s := range list {
+		if strings.EqualFold(s, rt.Schema.ID) {
+			core = true
+			continue
+		}
+		if _, ok := rt.index().schemaFold(s); ok {
+			continue
+		}
+		if unknown == nil {
+			unknown = map[string]bool{}
+		}
+		unknown[strings.ToLower(s)] = true
+	}
+	if !core {
+		return nil, Errorf(KindInvalidValue, "attribute \"schemas\": must contain %q", rt.Schema.ID)
+	}
+	return unknown, nil
+}
+
+// defaultMemberType gives group members without a type the type "User"
+// (Okta sends {"value", "display"} only).
+func defaultMemberType(members []any) {
+	for _, el := range members {
+		if m, ok := el.(map[string]any); ok {
+			if _, has := m["type"]; !has {
+				m["type"] = "User"
+			}
+		}
+	}
+}
+
+func countPrimaries(vals []any) int {
+	n := 0
+	for _, el := range vals {
+		if m, ok := el.(map[string]any); ok {
+			if p, _ := m["primary"].(bool); p {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// isUnassignedValue reports whether v is unassigned in the sense of RFC 7643 §2.5.
+func isUnassignedValue(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case []any:
+		return len(x) == 0
+	case map[string]any:
+		return len(x) == 0
+	}
+	return false
+}
+
+func keyHasFold(m map[string]any, k string) bool {
+	for mk := range m {
+		if strings.EqualFold(mk, k) {
+			return true
+		}
+	}
+	return false
+}
+
+func ensureMap(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+func shallowCopyMap(m map[string]any) map[string]any {
+	c := make(map[string]any, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}

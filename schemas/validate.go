@@ -1,0 +1,18 @@
+package schemas
+
+// Validate checks a canonical resource, typically one produced by PATCH,
+// against the schema as Decode would (RFC 7643 §2, §7): "schemas" contains
+// the core URN, every attribute is known and spelled canonically enough to
+// resolve, values have their types, required attributes are present, at
+// most one value of a multi-valued attribute is primary. Unlike Decode it
+// rejects rather than drops: unknown attributes and password are
+// KindInvalidValue, readOnly attributes other than "id" are KindMutability
+// (meta and groups are added on read, never stored), and two primary values
+// are KindInvalidValue (PATCH must clear the others, RFC 7644 §3.5.2; the
+// package helper clearPrimaries does it). Validate does not modify r.
+//
+// A Group's "members", if present, is checked like Decode checks it.
+func (rt *ResourceType) Validate(r Resource) error {
+	_, err := rt.decodeMap(r, true)
+	return err
+}
