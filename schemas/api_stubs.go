@@ -49,32 +49,3 @@ func (rt *ResourceType) ApplyPatch(r Resource, members Members, p Patch) (Resour
 func (rt *ResourceType) Replace(old Resource, members Members, next Resource) (Resource, Change, error) {
 	panic("unimplemented")
 }
-
-// ---- owner: model (registry, decode, selection, sort) ----
-
-// Selection is a parsed attributes / excludedAttributes pair (RFC 7644
-// §3.4.2.5, §3.9).
-type Selection struct {
-	Attributes []AttrPath
-	Excluded   []AttrPath
-}
-
-// ParseSelection parses the comma-separated parameters. Unknown attributes
-// are KindInvalidValue... or ignored, as the owner documents.
-func (rt *ResourceType) ParseSelection(attributes, excluded string) (Selection, error) {
-	panic("unimplemented")
-}
-
-// Wants reports whether the selection returns the attribute at all, so that
-// callers can skip loading it (members, groups).
-func (s Selection) Wants(rt *ResourceType, name string) bool { panic("unimplemented") }
-
-// Project returns the representation of r to send to the client: returned
-// characteristics honoured (never / request / always), selection applied,
-// id and schemas always present.
-func (rt *ResourceType) Project(r Resource, s Selection) Resource { panic("unimplemented") }
-
-// SortKey returns a byte string that orders resources by the attribute at p
-// as RFC 7644 §3.4.2.3 asks (by type; caseExact=false compares case-
-// insensitively); resources without a value sort last in ascending order.
-func (rt *ResourceType) SortKey(r Resource, p AttrPath) []byte { panic("unimplemented") }
