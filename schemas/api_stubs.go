@@ -7,24 +7,6 @@ package schemas
 
 // ---- owner: filter/path/PATCH ----
 
-// ParseFilter parses a filter (RFC 7644 §3.4.2.2). Errors are *Error of
-// KindInvalidFilter with a position, e.g. `1:10: expected value`. Input length
-// and nesting depth are bounded (MaxFilterLength, MaxFilterDepth).
-func ParseFilter(s string) (Expr, error) { panic("unimplemented") }
-
-// Path is a PATCH path (RFC 7644 §3.5.2): attrPath, or valuePath with an
-// optional sub-attribute: `members[value eq "x"]`, `emails[type eq "work"].value`.
-type Path struct {
-	Attr   AttrPath // Attr.Sub is the sub-attribute after a filter too
-	Filter Expr     // nil without a value filter
-}
-
-// ParsePath parses a PATCH path. Errors are *Error of KindInvalidPath.
-func ParsePath(s string) (Path, error) { panic("unimplemented") }
-
-// String prints the path; ParsePath(p.String()) yields an equal Path.
-func (p Path) String() string { panic("unimplemented") }
-
 // CheckFilter validates a parsed filter against the resource type: unknown
 // attributes and ordering operators on booleans/binary are KindInvalidFilter.
 func (rt *ResourceType) CheckFilter(e Expr) error { panic("unimplemented") }
