@@ -1,0 +1,30 @@
+package scimhttp
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// newMetrics builds the HTTP metrics on reg (nil: not registered). Labels
+// are bounded: method (unknown ones are "other"), route (the mux path
+// template, or "unmatched"), status and tenant (configured tenants only;
+// "" before authentication).
+func newMetrics(reg prometheus.Registerer) *metrics {
+	f := promauto.With(reg)
+	return &metrics{
+		requests: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "scim_http_requests_total",
+			Help: "SCIM HTTP requests by method, route template, status and tenant.",
+		}, []string{"method", "route", "status", "tenant"}),
+		duration: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "scim_http_request_duration_seconds",
+			Help:    "SCIM HTTP request duration by method, route template and status.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"method", "route", "status"}),
+	}
+}

@@ -1,0 +1,135 @@
+package scimhttp
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"github.com/scim-bridge/scim-bridge/schemas"
+)
+
+const maxRequestIDLength = 128
+
+// middleware wraps the router with what every request gets, outermost
+// first: a request id, the per-request log line and metrics, a recover that
+// turns a panic into a 500 SCIM error, and authentication. Authentication
+// comes before routing, so an unauthenticated client cannot even tell which
+// paths exist.
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := s.opts.Now()
+		id := requestID(r.Header.Get("X-Request-Id"))
+		w.Header().Set("X-Request-Id", id)
+		st := &requestState{route: "unmatched"}
+		ctx := withState(NewContextWithRequestID(r.Context(), id), st)
+		r = r.WithContext(ctx)
+		rec := &recorder{ResponseWriter: w}
+
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic serving request", "request_id", id, "route", st.route,
+					"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if !rec.wroteHeader {
+					s.writeError(rec, r, fmt.Errorf("panic: %v", v))
+				}
+			}
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			elapsed := s.opts.Now().Sub(start)
+			method := sanitizeMethod(r.Method)
+			code := strconv.Itoa(status)
+			s.metrics.requests.WithLabelValues(method, st.route, code, st.tenant).Inc()
+			s.metrics.duration.WithLabelValues(method, st.route, code).Observe(elapsed.Seconds())
+			s.log.Info("request", "request_id", id, "tenant", st.tenant, "method", method,
+				"route", st.route, "status", status, "duration", elapsed)
+		}()
+
+		token, ok := bearerToken(r)
+		if !ok {
+			s.writeError(rec, r, schemas.Errorf(schemas.KindUnauthorized, "a bearer token is required"))
+			return
+		}
+		tenant, ok := s.auth.Authenticate(token)
+		if !ok {
+			s.writeError(rec, r, schemas.Errorf(schemas.KindUnauthorized, "the bearer token is not valid"))
+			return
+		}
+		st.tenant = tenant
+		r = r.WithContext(NewContextWithTenant(r.Context(), tenant))
+		trimTrailingSlash(r)
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// trimTrailingSlash makes /scim/v2/Users/ route as /scim/v2/Users, as
+// Microsoft's reference tests send it.
+func trimTrailingSlash(r *http.Request) {
+	if len(r.URL.Path) > len(Prefix)+1 && strings.HasSuffix(r.URL.Path, "/") {
+		r.URL.Path = strings.TrimSuffix(r.URL.Path, "/")
+		r.URL.RawPath = strings.TrimSuffix(r.URL.RawPath, "/")
+	}
+}
+
+// requestID returns the client's X-Request-Id if it is sane (1 to 128
+// printable ASCII characters without spaces), else a new random one.
+func requestID(h string) string {
+	if h != "" && len(h) <= maxRequestIDLength {
+		sane := true
+		for i := 0; i < len(h); i++ {
+			if h[i] <= ' ' || h[i] > '~' {
+				sane = false
+				break
+			}
+		}
+		if sane {
+			return h
+		}
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
+}
+
+// sanitizeMethod bounds the method label: any method we do not route is
+// "other".
+func sanitizeMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
+}
+
+// recorder remembers the status written through it.
+type recorder struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wroteHeader {
+		r.status = code
+		r.wroteHeader = true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if !r.wroteHeader {
+		r.WriteHeader(http.StatusOK)
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

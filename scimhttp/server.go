@@ -1,0 +1,266 @@
+package scimhttp
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scim-bridge/scim-bridge/bridge"
+	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/schemas"
+)
+
+// Prefix is the path under which every SCIM endpoint is mounted.
+const Prefix = "/scim/v2"
+
+// Defaults of Options.
+const (
+	DefaultMaxBodyBytes    = 1 << 20
+	DefaultPageSize        = 100
+	DefaultMaxPageSize     = 1000
+	DefaultMaxPatchOps     = 1000
+	DefaultMaxFilterLength = 4096
+	DefaultRetryAfter      = 5 * time.Second
+)
+
+// Writer is the write path (met by *bridge.Bridge). Each method returns the
+// resource as the projection holds it after the write (members of a group
+// and groups of a user included), or an error whose [schemas.Kind] decides
+// the HTTP status: KindNotFound for an unknown id, KindPrecondition when
+// req.IfMatch does not match, KindUnavailable when the log is unreachable.
+// Implementations must be safe for concurrent use.
+type Writer interface {
+	Create(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, body []byte) (projection.Stored, error)
+	Replace(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, body []byte) (projection.Stored, error)
+	Patch(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, body []byte) (projection.Stored, error)
+	Delete(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string) error
+}
+
+// Reader is the read model (met by *projection.Store). Get returns a
+// *schemas.Error of KindNotFound for an unknown id; List returns one of
+// KindInvalidCursor for a bad cursor. Both must be safe for concurrent use.
+type Reader interface {
+	Get(ctx context.Context, tenant, resourceType, id string, o projection.GetOptions) (projection.Stored, error)
+	List(ctx context.Context, tenant, resourceType string, q projection.Query) (projection.Page, error)
+}
+
+var (
+	_ Writer = (*bridge.Bridge)(nil)
+	_ Reader = (*projection.Store)(nil)
+)
+
+// Options are the optional settings of a Server; the zero value is usable.
+type Options struct {
+	Logger     *slog.Logger          // nil: discard
+	Registerer prometheus.Registerer // nil: metrics are kept but not registered
+
+	MaxBodyBytes    int64 // request body limit; 0: DefaultMaxBodyBytes
+	DefaultPageSize int   // count when absent; 0: DefaultPageSize
+	MaxPageSize     int   // count cap, advertised as filter.maxResults; 0: DefaultMaxPageSize
+	// MaxPatchOps bounds the operations of one PATCH. The bridge enforces
+	// it (schemas.ParsePatch); main passes the same value to both. 0:
+	// DefaultMaxPatchOps.
+	MaxPatchOps     int
+	MaxFilterLength int // bytes; 0: DefaultMaxFilterLength
+
+	// BaseURL is the external URL of the SCIM root, e.g.
+	// "https://scim.example.com/scim/v2", used for meta.location, Location and
+	// $ref. Empty: derived from each request (TLS or not, Host), honouring
+	// X-Forwarded-Proto and X-Forwarded-Host only with TrustForwardedHeaders.
+	BaseURL               string
+	TrustForwardedHeaders bool
+
+	// CursorTimeout is advertised as pagination.cursorTimeout (RFC 9865)
+	// when positive; the projection decides when a cursor expires.
+	CursorTimeout time.Duration
+
+	RetryAfter time.Duration // Retry-After of 503 and 429; 0: DefaultRetryAfter
+
+	// UserPatchNoContent answers a User PATCH with 204 instead of 200 and
+	// the user (see the package doc).
+	UserPatchNoContent bool
+
+	Now func() time.Time // nil: time.Now
+}
+
+// Server serves SCIM over HTTP. It is safe for concurrent use.
+type Server struct {
+	reg     *schemas.Registry
+	w       Writer
+	r       Reader
+	auth    Authenticator
+	opts    Options
+	log     *slog.Logger
+	metrics *metrics
+	router  *mux.Router
+	handler http.Handler
+}
+
+// New returns a Server over the registry, the write path, the read model and
+// the authenticator.
+func New(reg *schemas.Registry, w Writer, r Reader, auth Authenticator, opts Options) (*Server, error) {
+	switch {
+	case reg == nil:
+		return nil, errors.New("scimhttp: nil registry")
+	case w == nil:
+		return nil, errors.New("scimhttp: nil writer")
+	case r == nil:
+		return nil, errors.New("scimhttp: nil reader")
+	case auth == nil:
+		return nil, errors.New("scimhttp: nil authenticator")
+	case opts.MaxBodyBytes < 0, opts.DefaultPageSize < 0, opts.MaxPageSize < 0,
+		opts.MaxPatchOps < 0, opts.MaxFilterLength < 0, opts.RetryAfter < 0:
+		return nil, errors.New("scimhttp: negative limit in options")
+	}
+	if opts.BaseURL != "" && !strings.HasPrefix(opts.BaseURL, "http://") && !strings.HasPrefix(opts.BaseURL, "https://") {
+		return nil, errors.New("scimhttp: base URL must start with http:// or https://")
+	}
+	opts.BaseURL = strings.TrimRight(opts.BaseURL, "/")
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.MaxPageSize == 0 {
+		opts.MaxPageSize = DefaultMaxPageSize
+	}
+	if opts.DefaultPageSize == 0 {
+		opts.DefaultPageSize = min(DefaultPageSize, opts.MaxPageSize)
+	}
+	if opts.DefaultPageSize > opts.MaxPageSize {
+		return nil, errors.New("scimhttp: default page size above the maximum")
+	}
+	if opts.MaxPatchOps == 0 {
+		opts.MaxPatchOps = DefaultMaxPatchOps
+	}
+	if opts.MaxFilterLength == 0 {
+		opts.MaxFilterLength = DefaultMaxFilterLength
+	}
+	if opts.RetryAfter == 0 {
+		opts.RetryAfter = DefaultRetryAfter
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		reg:     reg,
+		w:       w,
+		r:       r,
+		auth:    auth,
+		opts:    opts,
+		log:     logger.With("component", "scimhttp"),
+		metrics: newMetrics(opts.Registerer),
+	}
+	s.router = s.routes()
+	s.handler = s.middleware(s.router)
+	return s, nil
+}
+
+// Handler returns the HTTP handler serving everything under /scim/v2. Paths
+// outside it answer 404 with a SCIM error; main mounts /metrics, /healthz and
+// /readyz beside it.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// MaxPatchOps is the effective PATCH operation limit, for the bridge.
+func (s *Server) MaxPatchOps() int { return s.opts.MaxPatchOps }
+
+// routes registers every route, per resource type (RFC 7644 §3.2).
+func (s *Server) routes() *mux.Router {
+	root := mux.NewRouter()
+	root.SkipClean(true) // a non-canonical path is a SCIM 404, not a redirect
+	root.NotFoundHandler = s.handle(s.handleNotFound)
+	root.MethodNotAllowedHandler = s.handle(s.handleMethodNotAllowed)
+
+	r := root.PathPrefix(Prefix).Subrouter()
+	r.NotFoundHandler = root.NotFoundHandler
+	r.MethodNotAllowedHandler = root.MethodNotAllowedHandler
+
+	for _, rt := range s.reg.ResourceTypes() {
+		s.registerResourceRoutes(r, rt)
+	}
+	r.Handle("/.search", s.handle(s.handleRootSearch)).Methods(http.MethodPost)
+
+	r.Handle("/ServiceProviderConfig", s.handle(s.handleServiceProviderConfig)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/ResourceTypes", s.handle(s.handleResourceTypes)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/ResourceTypes/{name}", s.handle(s.handleResourceType)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/Schemas", s.handle(s.handleSchemas)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/Schemas/{id}", s.handle(s.handleSchema)).Methods(http.MethodGet, http.MethodHead)
+
+	r.PathPrefix("/Bulk").Handler(s.handle(notImplemented("bulk operations are not supported")))
+	r.PathPrefix("/Me").Handler(s.handle(notImplemented("/Me is not supported")))
+	return root
+}
+
+func (s *Server) registerResourceRoutes(r *mux.Router, rt *schemas.ResourceType) {
+	ep := rt.Endpoint
+	r.Handle(ep, s.handle(s.resourceHandler(rt, s.handleList))).Methods(http.MethodGet, http.MethodHead)
+	r.Handle(ep, s.handle(s.resourceHandler(rt, s.handleCreate))).Methods(http.MethodPost)
+	// Before {id}, which would also match ".search".
+	r.Handle(ep+"/.search", s.handle(s.resourceHandler(rt, s.handleSearch))).Methods(http.MethodPost)
+	r.Handle(ep+"/{id}", s.handle(s.resourceHandler(rt, s.handleGet))).Methods(http.MethodGet, http.MethodHead)
+	r.Handle(ep+"/{id}", s.handle(s.resourceHandler(rt, s.handleReplace))).Methods(http.MethodPut)
+	r.Handle(ep+"/{id}", s.handle(s.resourceHandler(rt, s.handlePatch))).Methods(http.MethodPatch)
+	r.Handle(ep+"/{id}", s.handle(s.resourceHandler(rt, s.handleDelete))).Methods(http.MethodDelete)
+}
+
+// handlerFunc is a handler that returns its error to the one adapter that
+// writes errors (handle).
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// resourceHandler binds a handler to its resource type.
+func (s *Server) resourceHandler(rt *schemas.ResourceType, h func(*schemas.ResourceType, http.ResponseWriter, *http.Request) error) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error { return h(rt, w, r) }
+}
+
+// handle adapts a handlerFunc: it records the route template for the
+// request's log line and metrics and writes a returned error as a SCIM error.
+func (s *Server) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if st := stateFrom(r.Context()); st != nil {
+			if route := mux.CurrentRoute(r); route != nil {
+				if tpl, err := route.GetPathTemplate(); err == nil {
+					st.route = tpl
+				}
+			}
+		}
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) error {
+	return schemas.Errorf(schemas.KindNotFound, "no such endpoint")
+}
+
+// handleMethodNotAllowed answers 405 with the Allow header RFC 9110 §15.5.6
+// asks for, found by matching the request with each other method.
+func (s *Server) handleMethodNotAllowed(w http.ResponseWriter, r *http.Request) error {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		r2 := r.Clone(r.Context())
+		r2.Method = m
+		var match mux.RouteMatch
+		if s.router.Match(r2, &match) && match.MatchErr == nil {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+	}
+	return schemas.Errorf(schemas.KindMethodNotAllowed, "method %s is not allowed here", sanitizeMethod(r.Method))
+}
+
+func notImplemented(detail string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		return schemas.Errorf(schemas.KindNotImplemented, "%s", detail)
+	}
+}
