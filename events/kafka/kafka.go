@@ -1,0 +1,288 @@
+// Package kafka is the Kafka implementation of [events.Log], on
+// github.com/segmentio/kafka-go. It owns the topic (creating it when
+// missing, refusing a compacted one), the producer path with per-partition
+// group commit, and per-partition readers. It knows nothing of the
+// projection or HTTP; only main.go (and tests) import it.
+//
+// Records follow the public event contract (DESIGN.md §4): key
+// "<tenant>/<ResourceType>/<id>", CloudEvents 1.0 binary-mode headers and
+// the JSON event as value, all produced by [events.Encode]; a tenant's
+// partition is [events.PartitionFor] over the topic's partition count.
+//
+// Durability: every produce request asks for acks=all. How many copies that
+// means is the broker's min.insync.replicas (and the topic's replication
+// factor): run production topics with replication 3 and min.insync.replicas 2.
+package kafka
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/scim-bridge/scim-bridge/events"
+)
+
+// ErrClosed is returned (wrapped) by calls on a closed Log.
+var ErrClosed = errors.New("kafka log closed")
+
+// Defaults of Options.
+const (
+	DefaultTopic         = "scim.events"
+	DefaultPartitions    = 12
+	DefaultAppendTimeout = 5 * time.Second
+	DefaultMaxBatchBytes = 512 << 10
+)
+
+// SASL selects SASL authentication. The zero value means none.
+type SASL struct {
+	// Mechanism is "plain", "scram-sha-256" or "scram-sha-512".
+	Mechanism string
+	Username  string
+	Password  string
+}
+
+// Options configure Open. Only Brokers is required; the zero value of every
+// other field is a safe default.
+type Options struct {
+	Brokers []string // bootstrap addresses, "host:port"
+	Topic   string   // default DefaultTopic
+
+	// Partitions is the partition count used when the topic is created
+	// (default DefaultPartitions). An existing topic keeps its own count,
+	// and that count is what tenants are hashed over: never add partitions
+	// to a topic in use, since that moves tenants to other partitions and
+	// breaks their order.
+	Partitions int
+	// ReplicationFactor of a created topic; 0 means -1, the broker's
+	// default.replication.factor (CreateTopics v4+, KIP-464).
+	ReplicationFactor int
+	// Retention of a created topic; 0 means forever (retention.ms=-1). The
+	// topic is the source of truth (a fresh projection replays it), so
+	// anything else loses state. cleanup.policy is always delete: a
+	// compacted topic would drop events the projection needs, and Open
+	// refuses one.
+	Retention time.Duration
+
+	TLS  *tls.Config // nil: plaintext
+	SASL SASL
+
+	// AppendTimeout bounds one Append, from the call to the acknowledgement
+	// (default DefaultAppendTimeout); past it Append fails with
+	// events.ErrUnavailable.
+	AppendTimeout time.Duration
+	// MaxBatchBytes caps (approximately) the records of one produce request
+	// built by group commit (default DefaultMaxBatchBytes); keep it below
+	// the topic's max.message.bytes. A single larger Append goes alone.
+	MaxBatchBytes int
+
+	Logger     *slog.Logger          // nil: discard
+	Registerer prometheus.Registerer // nil: metrics are not registered
+}
+
+func (o *Options) setDefaults() error {
+	if len(o.Brokers) == 0 {
+		return errors.New("kafka: no brokers")
+	}
+	if o.Topic == "" {
+		o.Topic = DefaultTopic
+	}
+	if o.Partitions <= 0 {
+		o.Partitions = DefaultPartitions
+	}
+	if o.ReplicationFactor == 0 {
+		o.ReplicationFactor = -1
+	}
+	if o.AppendTimeout <= 0 {
+		o.AppendTimeout = DefaultAppendTimeout
+	}
+	if o.MaxBatchBytes <= 0 {
+		o.MaxBatchBytes = DefaultMaxBatchBytes
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+func (o *Options) mechanism() (sasl.Mechanism, error) {
+	switch o.SASL.Mechanism {
+	case "":
+		return nil, nil
+	case "plain":
+		return plain.Mechanism{Username: o.SASL.Username, Password: o.SASL.Password}, nil
+	case "scram-sha-256":
+		return scram.Mechanism(scram.SHA256, o.SASL.Username, o.SASL.Password)
+	case "scram-sha-512":
+		return scram.Mechanism(scram.SHA512, o.SASL.Username, o.SASL.Password)
+	}
+	return nil, fmt.Errorf("kafka: unknown SASL mechanism %q (want plain, scram-sha-256 or scram-sha-512)", o.SASL.Mechanism)
+}
+
+// Log is an [events.Log] on one Kafka topic. It is safe for concurrent use.
+type Log struct {
+	opts      Options
+	n         int // partitions of the topic
+	client    *kafka.Client
+	transport *kafka.Transport
+	dialer    *kafka.Dialer // for readers
+	logger    *slog.Logger
+	metrics   *metrics
+
+	queues []chan *appendReq // one per partition, drained by produceLoop
+
+	// life is cancelled by Close: not a request context, the Log's lifetime,
+	// which produce loops and Reads select on.
+	life      context.Context
+	kill      context.CancelFunc
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+var _ events.Log = (*Log)(nil)
+
+// Open connects to the brokers and makes sure the topic exists: it creates
+// it when missing (Options.Partitions, ReplicationFactor, Retention,
+// cleanup.policy=delete), fails when it is compacted, and warns when its
+// partition count or retention differ from Options. It returns once every
+// partition has a leader. Errors reaching the brokers wrap
+// events.ErrUnavailable; ctx bounds Open.
+func Open(ctx context.Context, opts Options) (*Log, error) {
+	l, err := newLog(opts)
+	if err != nil {
+		return nil, err
+	}
+	n, err := l.ensureTopic(ctx)
+	if err != nil {
+		l.kill()
+		l.transport.CloseIdleConnections()
+		return nil, fmt.Errorf("open topic %s: %w", l.opts.Topic, err)
+	}
+	l.start(n)
+	l.logger.Info("kafka log open", "partitions", n, "brokers", len(l.opts.Brokers))
+	return l, nil
+}
+
+// newLog builds a Log without touching the network.
+func newLog(opts Options) (*Log, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	mech, err := opts.mechanism()
+	if err != nil {
+		return nil, err
+	}
+	dial := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	t := &kafka.Transport{
+		Dial:        dial.DialContext,
+		DialTimeout: 5 * time.Second,
+		IdleTimeout: 5 * time.Minute,
+		MetadataTTL: 10 * time.Second,
+		ClientID:    "scim-bridge",
+		TLS:         opts.TLS,
+		SASL:        mech,
+	}
+	logger := opts.Logger.With("component", "kafka", "topic", opts.Topic)
+	life, kill := context.WithCancel(context.Background())
+	return &Log{
+		life:      life,
+		kill:      kill,
+		opts:      opts,
+		transport: t,
+		client:    &kafka.Client{Addr: kafka.TCP(opts.Brokers...), Transport: t},
+		dialer: &kafka.Dialer{
+			ClientID:      "scim-bridge",
+			Timeout:       5 * time.Second,
+			DualStack:     true,
+			KeepAlive:     30 * time.Second,
+			TLS:           opts.TLS,
+			SASLMechanism: mech,
+		},
+		logger:  logger,
+		metrics: newMetrics(opts.Registerer),
+	}, nil
+}
+
+// start begins one produce loop per partition.
+func (l *Log) start(n int) {
+	l.initQueues(n)
+	l.runLoops()
+}
+
+func (l *Log) initQueues(n int) {
+	l.n = n
+	l.queues = make([]chan *appendReq, n)
+	for p := range l.queues {
+		l.queues[p] = make(chan *appendReq, 256)
+	}
+}
+
+func (l *Log) runLoops() {
+	for p, q := range l.queues {
+		l.wg.Go(func() { l.produceLoop(p, q) })
+	}
+}
+
+// Partitions returns the topic's partition count.
+func (l *Log) Partitions() int { return l.n }
+
+// End returns the high watermark of every partition (ListOffsets, latest).
+// Errors wrap events.ErrUnavailable.
+func (l *Log) End(ctx context.Context) ([]int64, error) {
+	if l.closed() {
+		return nil, fmt.Errorf("end offsets: %w", ErrClosed)
+	}
+	return l.endOffsets(ctx, l.n)
+}
+
+func (l *Log) endOffsets(ctx context.Context, n int) ([]int64, error) {
+	reqs := make([]kafka.OffsetRequest, n)
+	for p := range reqs {
+		reqs[p] = kafka.LastOffsetOf(p)
+	}
+	res, err := l.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
+		Topics: map[string][]kafka.OffsetRequest{l.opts.Topic: reqs},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: list offsets: %w", events.ErrUnavailable, err)
+	}
+	ends := make([]int64, n)
+	got := 0
+	for _, po := range res.Topics[l.opts.Topic] {
+		if po.Error != nil {
+			return nil, fmt.Errorf("%w: list offsets of partition %d: %w", events.ErrUnavailable, po.Partition, po.Error)
+		}
+		if po.Partition < 0 || po.Partition >= n {
+			continue
+		}
+		ends[po.Partition] = po.LastOffset
+		got++
+	}
+	if got != n {
+		return nil, fmt.Errorf("%w: list offsets: %d of %d partitions answered", events.ErrUnavailable, got, n)
+	}
+	return ends, nil
+}
+
+// Close stops the produce loops, failing queued appends with ErrClosed,
+// cancels running Reads and closes idle connections. It is idempotent.
+func (l *Log) Close() error {
+	l.closeOnce.Do(func() {
+		l.kill()
+		l.wg.Wait()
+		l.transport.CloseIdleConnections()
+	})
+	return nil
+}
+
+func (l *Log) closed() bool { return l.life.Err() != nil }

@@ -1,0 +1,94 @@
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/scim-bridge/scim-bridge/events"
+)
+
+// Reader settings: a fetch returns as soon as one record is there, or after
+// readMaxWait with nothing, so an appended event reaches the projection
+// within a round trip instead of kafka-go's default 10 s wait.
+const (
+	readMaxWait  = 100 * time.Millisecond
+	readMaxBytes = 10 << 20
+)
+
+// Read reads partition p from offset from with a kafka-go Reader bound to
+// that partition (no consumer group: the caller keeps its own position).
+// The Reader reconnects by itself while the broker is away; Read logs its
+// errors and keeps going until ctx is done (returning ctx.Err()), the Log is
+// closed (ErrClosed), fn fails (returning its error) or a record does not
+// decode (an error wrapping events.ErrMalformed, naming the offset).
+func (l *Log) Read(ctx context.Context, p int, from int64, fn func(events.Record) error) error {
+	if p < 0 || p >= l.n {
+		return fmt.Errorf("read partition %d: out of range [0, %d)", p, l.n)
+	}
+	if from < 0 {
+		return fmt.Errorf("read partition %d: negative offset %d", p, from)
+	}
+	if l.closed() {
+		return fmt.Errorf("read partition %d: %w", p, ErrClosed)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(l.life, cancel)
+	defer stop()
+
+	logger := l.logger.With("partition", p)
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        l.opts.Brokers,
+		Topic:          l.opts.Topic,
+		Partition:      p,
+		Dialer:         l.dialer,
+		MinBytes:       1,
+		MaxBytes:       readMaxBytes,
+		MaxWait:        readMaxWait,
+		ReadBackoffMin: 50 * time.Millisecond,
+		ReadBackoffMax: time.Second,
+		MaxAttempts:    1, // surface connection errors to our log at once; the Reader retries anyway
+		Logger: kafka.LoggerFunc(func(msg string, args ...any) {
+			logger.Debug("kafka reader", "msg", fmt.Sprintf(msg, args...))
+		}),
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			logger.Warn("kafka reader error", "err", fmt.Sprintf(msg, args...))
+		}),
+	})
+	defer r.Close()
+	if err := r.SetOffset(from); err != nil {
+		return fmt.Errorf("read partition %d: set offset %d: %w", p, from, err)
+	}
+	var hdrs []events.Header
+	for {
+		m, err := r.FetchMessage(rctx)
+		if err != nil {
+			switch {
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case l.closed():
+				return fmt.Errorf("read partition %d: %w", p, ErrClosed)
+			case rctx.Err() != nil:
+				return rctx.Err()
+			}
+			// The Reader reports connection errors here and keeps
+			// retrying with backoff: carry on.
+			logger.Warn("fetch failed, retrying", "err", err)
+			continue
+		}
+		hdrs = hdrs[:0]
+		for _, h := range m.Headers {
+			hdrs = append(hdrs, events.Header{Key: h.Key, Value: h.Value})
+		}
+		ev, err := events.Decode(m.Key, hdrs, m.Value)
+		if err != nil {
+			return fmt.Errorf("read partition %d offset %d: %w", p, m.Offset, err)
+		}
+		if err := fn(events.Record{Partition: p, Offset: m.Offset, Event: ev}); err != nil {
+			return err
+		}
+	}
+}
