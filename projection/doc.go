@@ -1,0 +1,80 @@
+// Package projection is the read model of scim-bridge: it applies the domain
+// events of an [events.Log] to a Badger database and answers SCIM reads
+// (RFC 7644 §3.4) from it: resources by id, filtered, sorted and paginated
+// lists, group memberships both ways. It owns the key layout, applying
+// events deterministically, the secondary indexes, filter planning, and the
+// applied position per log partition, committed in the same transaction as
+// the state it produced.
+//
+// It imports schemas and events only. It must not be imported by schemas or
+// events, and it does not know kafka-go or HTTP: it consumes an events.Log.
+//
+// # Key layout
+//
+// str(s) is s escaped (0x00 as 0x00 0xFF) and terminated by 0x00 0x01, so
+// components sort like the strings and never prefix one another; u32 and
+// i64 are big-endian; t64 is Unix nanoseconds with the sign bit flipped, so
+// it sorts like instants. Types are "User" and "Group".
+//
+//	F                                      -> format version ("1")
+//	P u32(partition)                       -> i64(next offset to apply)
+//	S u32(partition) i64(offset)           -> JSON why the record was skipped
+//	Z str(tenant) str(groupID)             -> "" (deleted group, members being cleaned)
+//	t str(tenant) r str(type) str(id)      -> JSON {resource, version, created, lastModified, eventId}
+//	t str(tenant) c str(type)              -> i64(number of resources of the type)
+//	t str(tenant) u str(lower(userName)) str(id)             User userName (unique by the bridge)
+//	t str(tenant) x str(type) str(externalId) str(id)       externalId per type
+//	t str(tenant) e str(lower(emails.value)) str(id)         User emails
+//	t str(tenant) d str(lower(displayName)) str(id)          Group displayName
+//	t str(tenant) m str(type) t64(lastModified) str(id)      meta.lastModified
+//	t str(tenant) g str(groupID) str(memberID) -> str(member type) display
+//	t str(tenant) h str(memberID) str(groupID) -> ""         User.groups is derived from these
+//	t str(tenant) k str(groupID)               -> i64(number of members)
+//
+// Index values are empty unless shown. Index keys end in the id, so several
+// resources may share a value and a lookup is one prefix seek yielding ids in
+// order. Counters at zero are deleted, so an emptied tenant leaves no keys.
+// Adding or removing one member of a group writes its two membership keys,
+// the member count and the group record: O(1) in the group's size.
+//
+// # Applying
+//
+// Apply is deterministic (no clock, no randomness; times come from the
+// events, JSON marshals map keys sorted), so the same log yields the same
+// bytes, which Export exposes for comparison. Each record commits its state
+// change, its index changes and the partition's position in one transaction;
+// a record below the position is a replay and is ignored. An event whose
+// PrevVersion differs from the stored version, whose version or ce_id was
+// already applied, or that is malformed, is not applied: a key under S
+// records it, scim_projection_skipped_events_total counts it, and the
+// position still moves past it in the same transaction.
+//
+// Badger bounds a transaction's size, so work proportional to a group's
+// size is split, with Options.MemberBatch entries per transaction:
+//
+//   - A member delta larger than a batch writes its first batches in their
+//     own transactions before the last one, which also bumps the group's
+//     version and moves the position. Membership writes are idempotent (add
+//     if absent, remove if present, counts follow), so a crash in between
+//     replays the record from the unmoved position and converges. Readers
+//     may briefly see part of such a delta; a writer waiting for the
+//     position never does.
+//   - Deleting a group removes its record, indexes, counter and its own
+//     memberships in other groups, plus up to one batch of its members, in
+//     the transaction that moves the position. If members remain, the same
+//     transaction writes a Z tombstone; Apply then deletes the rest in
+//     batches and finally the tombstone before returning, and Open finishes
+//     any tombstone a crash left. Reads ignore leftovers: they belong to a
+//     group whose record is gone.
+//
+// Writes are not synced: the log is the source of truth and the position
+// commits with the state, so a transaction lost in a crash is applied again.
+//
+// # Reads
+//
+// List plans filters over the indexes (eq on id, externalId, userName,
+// emails.value, displayName; sw on userName and displayName; ranges on
+// meta.lastModified; and/or of those) and otherwise scans the tenant's
+// resources of the type with the schemas evaluator; conditions on meta.*
+// are evaluated here, since meta is not part of a stored Resource.
+package projection

@@ -1,0 +1,102 @@
+package projection
+
+import (
+	"context"
+	"strings"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/scim-bridge/scim-bridge/schemas"
+)
+
+// GetOptions say what derived attributes to load with a resource.
+type GetOptions struct {
+	Members bool // a Group's "members" (from the membership index)
+	Groups  bool // a User's "groups" (derived from group memberships)
+}
+
+// Get returns one resource of a tenant; a missing one is a *schemas.Error
+// of KindNotFound. The Resource is the caller's to modify.
+func (s *Store) Get(ctx context.Context, tenant, resourceType, id string, o GetOptions) (Stored, error) {
+	if err := ctx.Err(); err != nil {
+		return Stored{}, err
+	}
+	typ := canonicalType(resourceType)
+	var st Stored
+	err := s.db.View(func(txn *badger.Txn) error {
+		r, err := loadRecord(txn, resourceKey(tenant, typ, id))
+		if err != nil {
+			return err
+		}
+		if r == nil || typ == "" {
+			return schemas.Errorf(schemas.KindNotFound, "%s %q not found", resourceType, id)
+		}
+		st = r.stored(typ)
+		return attach(ctx, txn, tenant, id, &st, o)
+	})
+	return st, err
+}
+
+// attach adds the derived attributes o asks for to st.Resource: a group's
+// "members" and a user's "groups" (RFC 7643 §4.1.2, §4.2), both ordered by
+// id.
+func attach(ctx context.Context, txn *badger.Txn, tenant, id string, st *Stored, o GetOptions) error {
+	switch {
+	case st.Type == typeGroup && o.Members:
+		ms, err := memberList(ctx, txn, tenant, id)
+		if err != nil {
+			return err
+		}
+		if len(ms) == 0 {
+			return nil
+		}
+		list := make([]any, len(ms))
+		for i, m := range ms {
+			v := map[string]any{"value": m.Value}
+			if m.Type != "" {
+				v["type"] = m.Type
+			}
+			if m.Display != "" {
+				v["display"] = m.Display
+			}
+			list[i] = v
+		}
+		st.Resource["members"] = list
+	case st.Type == typeUser && o.Groups:
+		gs, err := groupsOf(ctx, txn, tenant, id)
+		if err != nil {
+			return err
+		}
+		if len(gs) == 0 {
+			return nil
+		}
+		list := make([]any, len(gs))
+		for i, g := range gs {
+			v := map[string]any{"value": g.id, "type": "direct"}
+			if g.displayName != "" {
+				v["display"] = g.displayName
+			}
+			list[i] = v
+		}
+		st.Resource["groups"] = list
+	}
+	return nil
+}
+
+// UserIDByUserName returns the id of the tenant's user whose userName equals
+// userName case-insensitively: one index seek.
+func (s *Store) UserIDByUserName(ctx context.Context, tenant, userName string) (string, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return "", false, err
+	}
+	var ids []string
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		ids, err = keysUnder(txn, userNamePrefix(tenant, strings.ToLower(userName)), 1)
+		return err
+	})
+	if err != nil || len(ids) == 0 {
+		return "", false, err
+	}
+	return ids[0], true, nil
+}

@@ -1,0 +1,195 @@
+package projection
+
+import (
+	"encoding/binary"
+	"strings"
+	"time"
+)
+
+// formatVersion is the version of the key layout written under keyFormat.
+// Open refuses a store written with another version: the projection must be
+// rebuilt from the log.
+const formatVersion = "1"
+
+// Top-level key tags. Everything a tenant owns sits under tagTenant.
+const (
+	tagFormat = 'F' // "F" -> formatVersion
+	tagPos    = 'P' // "P" u32(partition) -> i64(next offset to apply)
+	tagSkip   = 'S' // "S" u32(partition) i64(offset) -> JSON skipRecord
+	tagGone   = 'Z' // "Z" str(tenant) str(groupID) -> "" while a deleted group's members are cleaned
+	tagTenant = 't' // "t" str(tenant) ns ...
+)
+
+// Namespaces inside a tenant (the byte after str(tenant)).
+const (
+	nsResource    = 'r' // str(type) str(id) -> JSON record
+	nsCount       = 'c' // str(type) -> i64(resources of that type)
+	nsUserName    = 'u' // str(lower(userName)) str(id) -> ""
+	nsExternalID  = 'x' // str(type) str(externalId) str(id) -> ""
+	nsEmail       = 'e' // str(lower(emails.value)) str(id) -> ""
+	nsDisplayName = 'd' // str(lower(group displayName)) str(id) -> ""
+	nsModified    = 'm' // str(type) t64(lastModified) str(id) -> ""
+	nsMember      = 'g' // str(groupID) str(memberID) -> str(type) display
+	nsMemberOf    = 'h' // str(memberID) str(groupID) -> ""
+	nsMemberCount = 'k' // str(groupID) -> i64(members)
+)
+
+// appendStr appends s as one order-preserving key component: 0x00 is escaped
+// as 0x00 0xFF and the component ends with 0x00 0x01. Byte order of encoded
+// components is the byte order of the strings, and a component is never a
+// prefix of a different one, so "a" and "ab" do not collide.
+func appendStr(b []byte, s string) []byte {
+	b = appendStrPrefix(b, s)
+	return append(b, 0x00, 0x01)
+}
+
+// appendStrPrefix appends s escaped but unterminated: the key prefix of every
+// component that starts with s (for `sw`).
+func appendStrPrefix(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0x00 {
+			b = append(b, 0x00, 0xFF)
+			continue
+		}
+		b = append(b, s[i])
+	}
+	return b
+}
+
+// readStr decodes one component written by appendStr and returns the rest.
+func readStr(b []byte) (s string, rest []byte, ok bool) {
+	var sb strings.Builder
+	for i := 0; i < len(b); i++ {
+		if b[i] != 0x00 {
+			sb.WriteByte(b[i])
+			continue
+		}
+		if i+1 >= len(b) {
+			return "", nil, false
+		}
+		switch b[i+1] {
+		case 0x01:
+			return sb.String(), b[i+2:], true
+		case 0xFF:
+			sb.WriteByte(0x00)
+			i++
+		default:
+			return "", nil, false
+		}
+	}
+	return "", nil, false
+}
+
+// lastStr decodes the last component of key after skipping prefix, which
+// must end where a component starts; it is how index keys yield their id.
+func lastStr(key, prefix []byte) (string, bool) {
+	if len(key) < len(prefix) {
+		return "", false
+	}
+	s, rest, ok := readStr(key[len(prefix):])
+	if !ok || len(rest) != 0 {
+		return "", false
+	}
+	return s, true
+}
+
+func appendU32(b []byte, v uint32) []byte { return binary.BigEndian.AppendUint32(b, v) }
+func appendI64(b []byte, v int64) []byte  { return binary.BigEndian.AppendUint64(b, uint64(v)) }
+
+// appendTime appends t as 8 bytes ordered like instants: Unix nanoseconds
+// with the sign bit flipped.
+func appendTime(b []byte, t time.Time) []byte {
+	return binary.BigEndian.AppendUint64(b, uint64(t.UnixNano())^(1<<63))
+}
+
+func decodeI64(b []byte) int64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(b))
+}
+
+func formatKey() []byte { return []byte{tagFormat} }
+
+func posKey(partition int) []byte { return appendU32([]byte{tagPos}, uint32(partition)) }
+
+func skipKey(partition int, offset int64) []byte {
+	return appendI64(appendU32([]byte{tagSkip}, uint32(partition)), offset)
+}
+
+// tenantNS returns the prefix of namespace ns of tenant.
+func tenantNS(tenant string, ns byte) []byte {
+	b := make([]byte, 0, 2+len(tenant)+2+48)
+	b = append(b, tagTenant)
+	b = appendStr(b, tenant)
+	return append(b, ns)
+}
+
+// typePrefix is the prefix of every resource of a type.
+func typePrefix(tenant, typ string) []byte { return appendStr(tenantNS(tenant, nsResource), typ) }
+
+func resourceKey(tenant, typ, id string) []byte { return appendStr(typePrefix(tenant, typ), id) }
+
+func countKey(tenant, typ string) []byte { return appendStr(tenantNS(tenant, nsCount), typ) }
+
+func userNamePrefix(tenant, lowered string) []byte {
+	return appendStr(tenantNS(tenant, nsUserName), lowered)
+}
+
+func externalIDPrefix(tenant, typ, externalID string) []byte {
+	return appendStr(appendStr(tenantNS(tenant, nsExternalID), typ), externalID)
+}
+
+func emailPrefix(tenant, lowered string) []byte {
+	return appendStr(tenantNS(tenant, nsEmail), lowered)
+}
+
+func displayNamePrefix(tenant, lowered string) []byte {
+	return appendStr(tenantNS(tenant, nsDisplayName), lowered)
+}
+
+func modifiedPrefix(tenant, typ string) []byte {
+	return appendStr(tenantNS(tenant, nsModified), typ)
+}
+
+func modifiedKey(tenant, typ string, t time.Time, id string) []byte {
+	return appendStr(appendTime(modifiedPrefix(tenant, typ), t), id)
+}
+
+func memberPrefix(tenant, groupID string) []byte {
+	return appendStr(tenantNS(tenant, nsMember), groupID)
+}
+
+func memberKey(tenant, groupID, memberID string) []byte {
+	return appendStr(memberPrefix(tenant, groupID), memberID)
+}
+
+func memberOfPrefix(tenant, memberID string) []byte {
+	return appendStr(tenantNS(tenant, nsMemberOf), memberID)
+}
+
+func memberOfKey(tenant, memberID, groupID string) []byte {
+	return appendStr(memberOfPrefix(tenant, memberID), groupID)
+}
+
+func memberCountKey(tenant, groupID string) []byte {
+	return appendStr(tenantNS(tenant, nsMemberCount), groupID)
+}
+
+func tombstoneKey(tenant, groupID string) []byte {
+	return appendStr(appendStr([]byte{tagGone}, tenant), groupID)
+}
+
+// memberValue encodes a membership entry's value: the member's type as a
+// component, then its display verbatim.
+func memberValue(typ, display string) []byte {
+	return append(appendStr(make([]byte, 0, len(typ)+len(display)+2), typ), display...)
+}
+
+func decodeMemberValue(v []byte) (typ, display string) {
+	typ, rest, ok := readStr(v)
+	if !ok {
+		return "", ""
+	}
+	return typ, string(rest)
+}

@@ -1,0 +1,313 @@
+package projection
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/scim-bridge/scim-bridge/schemas"
+)
+
+// applyMemberOps writes membership changes of one group, both directions,
+// and adjusts the group's member count. It is idempotent: adding a present
+// member or removing an absent one changes nothing, which is what lets a
+// large delta be split over several transactions.
+func applyMemberOps(txn *badger.Txn, tenant, groupID string, ops []memberOp) error {
+	var delta int64
+	for _, op := range ops {
+		if op.m.Value == "" {
+			continue
+		}
+		mk := memberKey(tenant, groupID, op.m.Value)
+		old, exists, err := getValue(txn, mk)
+		if err != nil {
+			return err
+		}
+		if op.remove {
+			if !exists {
+				continue
+			}
+			if err := txn.Delete(mk); err != nil {
+				return err
+			}
+			if err := txn.Delete(memberOfKey(tenant, op.m.Value, groupID)); err != nil {
+				return err
+			}
+			delta--
+			continue
+		}
+		v := memberValue(op.m.Type, op.m.Display)
+		if exists && bytes.Equal(old, v) {
+			continue
+		}
+		if err := txn.Set(mk, v); err != nil {
+			return err
+		}
+		if exists {
+			continue // type or display changed; the reverse entry is there
+		}
+		if err := txn.Set(memberOfKey(tenant, op.m.Value, groupID), nil); err != nil {
+			return err
+		}
+		delta++
+	}
+	if delta == 0 {
+		return nil
+	}
+	return addCounter(txn, memberCountKey(tenant, groupID), delta)
+}
+
+// getValue returns a copy of the value at key and whether it exists.
+func getValue(txn *badger.Txn, key []byte) ([]byte, bool, error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	v, err := item.ValueCopy(nil)
+	return v, err == nil, err
+}
+
+// keysUnder returns the last key component of up to limit keys under
+// prefix (limit < 0: all), in key order.
+func keysUnder(txn *badger.Txn, prefix []byte, limit int) ([]string, error) {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	var out []string
+	for it.Seek(prefix); it.ValidForPrefix(prefix) && (limit < 0 || len(out) < limit); it.Next() {
+		id, ok := lastStr(it.Item().Key(), prefix)
+		if !ok {
+			return nil, fmt.Errorf("malformed index key %q", it.Item().Key())
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// removeFromAllGroups drops memberID from every group it is a direct member
+// of. The bridge removes a deleted user from its groups with events first;
+// this keeps the index right when it did not.
+func removeFromAllGroups(txn *badger.Txn, tenant, memberID string) error {
+	groups, err := keysUnder(txn, memberOfPrefix(tenant, memberID), -1)
+	if err != nil {
+		return err
+	}
+	for _, g := range groups {
+		if err := applyMemberOps(txn, tenant, g, []memberOp{{remove: true, m: schemas.Member{Value: memberID}}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropMembers deletes up to limit members of a deleted group (both
+// directions) and reports whether more remain.
+func dropMembers(txn *badger.Txn, tenant, groupID string, limit int) (bool, error) {
+	ids, err := keysUnder(txn, memberPrefix(tenant, groupID), limit+1)
+	if err != nil {
+		return false, err
+	}
+	more := len(ids) > limit
+	if more {
+		ids = ids[:limit]
+	}
+	for _, m := range ids {
+		if err := txn.Delete(memberKey(tenant, groupID, m)); err != nil {
+			return false, err
+		}
+		if err := txn.Delete(memberOfKey(tenant, m, groupID)); err != nil {
+			return false, err
+		}
+	}
+	return more, nil
+}
+
+// cleanup deletes the remaining members of a deleted group in batches, then
+// its tombstone. Each batch is its own transaction and idempotent; reads
+// ignore the leftovers because the group record is gone.
+func (s *Store) cleanup(tenant, groupID string) error {
+	for more := true; more; {
+		err := s.db.Update(func(txn *badger.Txn) error {
+			var err error
+			more, err = dropMembers(txn, tenant, groupID, s.memberBatch)
+			if err != nil || more {
+				return err
+			}
+			return txn.Delete(tombstoneKey(tenant, groupID))
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cleanupAll finishes every group cleanup a crash interrupted.
+func (s *Store) cleanupAll() error {
+	type gone struct{ tenant, group string }
+	var todo []gone
+	err := s.db.View(func(txn *badger.Txn) error {
+		prefix := []byte{tagGone}
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			tenant, rest, ok := readStr(it.Item().Key()[1:])
+			if !ok {
+				return fmt.Errorf("malformed tombstone %q", it.Item().Key())
+			}
+			group, _, ok := readStr(rest)
+			if !ok {
+				return fmt.Errorf("malformed tombstone %q", it.Item().Key())
+			}
+			todo = append(todo, gone{tenant, group})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, g := range todo {
+		s.logger.Info("finishing deleted group cleanup", "resource_id", g.group)
+		if err := s.cleanup(g.tenant, g.group); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Members returns the membership of a group; Contains reads one index key,
+// List reads them all. Neither can return an error: a Badger failure is
+// logged and reads as absent. Callers that must tell the two apart use
+// IsMember and MemberList.
+func (s *Store) Members(ctx context.Context, tenant, groupID string) schemas.Members {
+	return &memberSet{s: s, ctx: ctx, tenant: tenant, groupID: groupID}
+}
+
+type memberSet struct {
+	s               *Store
+	ctx             context.Context
+	tenant, groupID string
+}
+
+func (m *memberSet) Contains(value string) bool {
+	ok, err := m.s.IsMember(m.ctx, m.tenant, m.groupID, value)
+	if err != nil {
+		m.s.logger.Error("read membership", "resource_id", m.groupID, "err", err)
+	}
+	return ok
+}
+
+func (m *memberSet) List() []schemas.Member {
+	list, err := m.s.MemberList(m.ctx, m.tenant, m.groupID)
+	if err != nil {
+		m.s.logger.Error("list members", "resource_id", m.groupID, "err", err)
+	}
+	return list
+}
+
+// IsMember reports whether memberID is a direct member of the group: one
+// key read.
+func (s *Store) IsMember(ctx context.Context, tenant, groupID, memberID string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	var ok bool
+	err := s.db.View(func(txn *badger.Txn) error {
+		_, err := txn.Get(memberKey(tenant, groupID, memberID))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		ok = err == nil
+		return err
+	})
+	return ok, err
+}
+
+// MemberList returns the direct members of a group ordered by member id.
+func (s *Store) MemberList(ctx context.Context, tenant, groupID string) ([]schemas.Member, error) {
+	var out []schemas.Member
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		out, err = memberList(ctx, txn, tenant, groupID)
+		return err
+	})
+	return out, err
+}
+
+func memberList(ctx context.Context, txn *badger.Txn, tenant, groupID string) ([]schemas.Member, error) {
+	prefix := memberPrefix(tenant, groupID)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 100})
+	defer it.Close()
+	var out []schemas.Member
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		if len(out)%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		item := it.Item()
+		id, ok := lastStr(item.Key(), prefix)
+		if !ok {
+			return nil, fmt.Errorf("malformed member key %q", item.Key())
+		}
+		m := schemas.Member{Value: id}
+		err := item.Value(func(v []byte) error {
+			m.Type, m.Display = decodeMemberValue(v)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// GroupsOf returns the ids of the groups the member (user or group) is a
+// direct member of, sorted.
+func (s *Store) GroupsOf(ctx context.Context, tenant, memberID string) ([]string, error) {
+	var out []string
+	err := s.db.View(func(txn *badger.Txn) error {
+		groups, err := groupsOf(ctx, txn, tenant, memberID)
+		for _, g := range groups {
+			out = append(out, g.id)
+		}
+		return err
+	})
+	return out, err
+}
+
+type groupRef struct {
+	id, displayName string
+}
+
+// groupsOf lists the live groups memberID belongs to, with their
+// displayName; entries of a group being cleaned up after its delete have no
+// group record and are ignored.
+func groupsOf(ctx context.Context, txn *badger.Txn, tenant, memberID string) ([]groupRef, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ids, err := keysUnder(txn, memberOfPrefix(tenant, memberID), -1)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]groupRef, 0, len(ids))
+	for _, id := range ids {
+		g, err := loadRecord(txn, resourceKey(tenant, typeGroup, id))
+		if err != nil {
+			return nil, err
+		}
+		if g == nil {
+			continue
+		}
+		dn, _ := g.Resource["displayName"].(string)
+		out = append(out, groupRef{id: id, displayName: dn})
+	}
+	return out, nil
+}

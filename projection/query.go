@@ -1,0 +1,311 @@
+package projection
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/scim-bridge/scim-bridge/schemas"
+)
+
+// Query is a list request (RFC 7644 §3.4.2).
+type Query struct {
+	Filter     schemas.Expr      // nil: all
+	SortBy     *schemas.AttrPath // nil: by id (stable)
+	Descending bool              // with SortBy only
+	StartIndex int               // 1-based (values < 1 mean 1); ignored with UseCursor
+	Count      int               // page size; 0 gives totals only
+	Cursor     string            // RFC 9865; "" with UseCursor starts at the beginning
+	UseCursor  bool
+	Get        GetOptions
+}
+
+// Page is one page of a list.
+type Page struct {
+	Total      int
+	Resources  []Stored
+	NextCursor string // RFC 9865; "" on the last page
+}
+
+// List answers a query over one tenant's resources of one type.
+//
+// The filter is planned over the indexes (see lister.plan); what no index
+// answers is evaluated on a scan of the tenant's resources of the type.
+// Total never needs every resource in memory: an unfiltered list reads the
+// type's counter, an exact index plan counts ids, and otherwise matches are
+// counted as they stream by, keeping only the page (or, with SortBy, only
+// each match's sort key and id). Default order is by id, which for the
+// bridge's time-ordered ids is creation order; an unfiltered list pages by
+// seeking, so a deep page with a cursor costs what the first one does.
+//
+// A cursor from another query (tenant, type, filter or sort) or a malformed
+// one is a *schemas.Error of KindInvalidCursor. An unknown resource type is
+// KindNotFound.
+func (s *Store) List(ctx context.Context, tenant, resourceType string, q Query) (Page, error) {
+	if err := ctx.Err(); err != nil {
+		return Page{}, err
+	}
+	typ := canonicalType(resourceType)
+	if typ == "" {
+		return Page{}, schemas.Errorf(schemas.KindNotFound, "unknown resource type %q", resourceType)
+	}
+	var rt *schemas.ResourceType
+	if s.reg != nil {
+		rt, _ = s.reg.ResourceType(typ)
+	}
+	if rt == nil && (q.Filter != nil || q.SortBy != nil) {
+		return Page{}, fmt.Errorf("list %s: no schema registry to filter or sort with", typ)
+	}
+	w := &window{count: max(q.Count, 0), skip: max(q.StartIndex, 1) - 1, useCursor: q.UseCursor,
+		desc: q.SortBy != nil && q.Descending}
+	hash := queryHash(tenant, typ, q)
+	if q.UseCursor && q.Cursor != "" {
+		c, err := decodeCursor(q.Cursor, hash)
+		if err != nil {
+			return Page{}, err
+		}
+		w.after = &c
+	}
+	var page Page
+	err := s.db.View(func(txn *badger.Txn) error {
+		l := &lister{txn: txn, tenant: tenant, typ: typ, rt: rt}
+		if err := l.fill(ctx, q, w); err != nil {
+			return err
+		}
+		page.Total = w.total
+		for _, id := range w.ids {
+			r, err := loadRecord(txn, resourceKey(tenant, typ, id))
+			if err != nil {
+				return err
+			}
+			if r == nil {
+				continue // an index entry without its resource: not in this snapshot
+			}
+			st := r.stored(typ)
+			if err := attach(ctx, txn, tenant, id, &st, q.Get); err != nil {
+				return err
+			}
+			page.Resources = append(page.Resources, st)
+		}
+		return nil
+	})
+	if err != nil {
+		return Page{}, fmt.Errorf("list %s: %w", typ, err)
+	}
+	if w.useCursor && w.more && len(w.ids) > 0 {
+		last := len(w.ids) - 1
+		c := cursor{hash: hash, id: w.ids[last]}
+		if w.keys != nil {
+			c.key = w.keys[last]
+		}
+		page.NextCursor = c.encode()
+	}
+	return page, nil
+}
+
+// window selects the page among matches and counts them all.
+type window struct {
+	count     int
+	skip      int     // offset mode: matches before the page
+	useCursor bool    // cursor mode: the page starts after `after`
+	after     *cursor // nil: from the start
+	desc      bool
+
+	total int
+	ids   []string // the page
+	keys  [][]byte // the page's sort keys (sorted lists only)
+	more  bool     // matches follow the page
+}
+
+// offer takes the next match of a list ordered by id.
+func (w *window) offer(id string) {
+	w.total++
+	if w.useCursor {
+		if w.after != nil && id <= w.after.id {
+			return
+		}
+		if len(w.ids) < w.count {
+			w.ids = append(w.ids, id)
+		} else {
+			w.more = true
+		}
+		return
+	}
+	if i := w.total - 1; i >= w.skip && i < w.skip+w.count {
+		w.ids = append(w.ids, id)
+	}
+}
+
+// entry is a match of a sorted list.
+type entry struct {
+	key []byte
+	id  string
+}
+
+func (w *window) compare(a, b entry) int {
+	c := bytes.Compare(a.key, b.key)
+	if c == 0 {
+		c = strings.Compare(a.id, b.id)
+	}
+	if w.desc {
+		c = -c
+	}
+	return c
+}
+
+// sorted takes every match of a sorted list at once.
+func (w *window) sorted(es []entry) {
+	slices.SortFunc(es, w.compare)
+	w.total = len(es)
+	from := w.skip
+	if w.useCursor {
+		from = 0
+		if w.after != nil {
+			after := entry{key: w.after.key, id: w.after.id}
+			from, _ = slices.BinarySearchFunc(es, after, w.compare)
+			for from < len(es) && w.compare(es[from], after) <= 0 {
+				from++
+			}
+		}
+	}
+	from = min(from, len(es))
+	to := min(from+w.count, len(es))
+	w.more = to < len(es)
+	w.keys = [][]byte{}
+	for _, e := range es[from:to] {
+		w.ids = append(w.ids, e.id)
+		w.keys = append(w.keys, e.key)
+	}
+}
+
+// fill feeds every match of q to w.
+func (l *lister) fill(ctx context.Context, q Query, w *window) error {
+	if q.Filter == nil && q.SortBy == nil {
+		return l.fillAll(w)
+	}
+	var p *plan
+	if q.Filter != nil {
+		var err error
+		if p, err = l.plan(q.Filter); err != nil {
+			return err
+		}
+	}
+	if p != nil && p.exact && q.SortBy == nil {
+		for _, id := range p.ids {
+			w.offer(id)
+		}
+		return nil
+	}
+	var es []entry
+	err := l.each(ctx, p, func(id string, r *record) {
+		if q.Filter != nil && !l.match(q.Filter, r) {
+			return
+		}
+		if q.SortBy == nil {
+			w.offer(id)
+			return
+		}
+		es = append(es, entry{key: l.sortKey(r, *q.SortBy), id: id})
+	})
+	if err != nil || q.SortBy == nil {
+		return err
+	}
+	w.sorted(es)
+	return nil
+}
+
+// fillAll pages an unfiltered list ordered by id: the total from the
+// counter, the page by seeking over keys only.
+func (l *lister) fillAll(w *window) error {
+	n, err := readCounter(l.txn, countKey(l.tenant, l.typ))
+	if err != nil {
+		return err
+	}
+	w.total = int(n)
+	if w.count == 0 {
+		return nil
+	}
+	prefix := typePrefix(l.tenant, l.typ)
+	it := l.txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	skip := w.skip
+	start := prefix
+	if w.useCursor {
+		skip = 0
+		if w.after != nil {
+			start = appendStr(append([]byte(nil), prefix...), w.after.id)
+		}
+	}
+	for it.Seek(start); it.ValidForPrefix(prefix); it.Next() {
+		id, ok := lastStr(it.Item().Key(), prefix)
+		if !ok {
+			return fmt.Errorf("malformed resource key %q", it.Item().Key())
+		}
+		if w.after != nil && w.useCursor && id <= w.after.id {
+			continue
+		}
+		if skip > 0 {
+			skip--
+			continue
+		}
+		if len(w.ids) == w.count {
+			w.more = true
+			break
+		}
+		w.ids = append(w.ids, id)
+	}
+	return nil
+}
+
+// each calls fn with every candidate of p in id order, or with every
+// resource of the type when p is nil.
+func (l *lister) each(ctx context.Context, p *plan, fn func(id string, r *record)) error {
+	if p != nil {
+		for i, id := range p.ids {
+			if i%1024 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			r, err := loadRecord(l.txn, resourceKey(l.tenant, l.typ, id))
+			if err != nil {
+				return err
+			}
+			if r != nil {
+				fn(id, r)
+			}
+		}
+		return nil
+	}
+	prefix := typePrefix(l.tenant, l.typ)
+	it := l.txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
+	defer it.Close()
+	n := 0
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		if n++; n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		item := it.Item()
+		id, ok := lastStr(item.Key(), prefix)
+		if !ok {
+			return fmt.Errorf("malformed resource key %q", item.Key())
+		}
+		var r *record
+		err := item.Value(func(v []byte) error {
+			var err error
+			r, err = decodeRecord(v)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		fn(id, r)
+	}
+	return nil
+}

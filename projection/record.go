@@ -1,0 +1,139 @@
+package projection
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/scim-bridge/scim-bridge/schemas"
+)
+
+// Resource type names as stored in keys.
+const (
+	typeUser  = "User"
+	typeGroup = "Group"
+)
+
+// canonicalType returns "User" or "Group" for any spelling of them, else "".
+func canonicalType(t string) string {
+	switch {
+	case strings.EqualFold(t, typeUser):
+		return typeUser
+	case strings.EqualFold(t, typeGroup):
+		return typeGroup
+	}
+	return ""
+}
+
+// record is the value under a resource key. Times are UTC, so encoding/json
+// writes them the same way every time (RFC 3339 with nanoseconds); the
+// Resource marshals with sorted keys. Together: deterministic bytes.
+type record struct {
+	Resource     schemas.Resource `json:"resource"`
+	Version      int64            `json:"version"`
+	Created      time.Time        `json:"created"`
+	LastModified time.Time        `json:"lastModified"`
+	EventID      string           `json:"eventId,omitempty"` // ce_id of the last applied event
+}
+
+// Stored is a resource as the projection holds it.
+type Stored struct {
+	Type         string // "User" or "Group"
+	Resource     schemas.Resource
+	Version      int64
+	Created      time.Time
+	LastModified time.Time
+}
+
+func (r *record) stored(typ string) Stored {
+	return Stored{Type: typ, Resource: r.Resource, Version: r.Version, Created: r.Created, LastModified: r.LastModified}
+}
+
+func decodeRecord(v []byte) (*record, error) {
+	dec := json.NewDecoder(bytes.NewReader(v))
+	dec.UseNumber()
+	var r record
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("decode stored resource: %w", err)
+	}
+	return &r, nil
+}
+
+// loadRecord reads the resource at key, or nil when there is none.
+func loadRecord(txn *badger.Txn, key []byte) (*record, error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var r *record
+	err = item.Value(func(v []byte) error {
+		var err error
+		r, err = decodeRecord(v)
+		return err
+	})
+	return r, err
+}
+
+// indexKeys returns every secondary index key of resource id of typ held as r.
+func indexKeys(tenant, typ, id string, r *record) [][]byte {
+	keys := [][]byte{modifiedKey(tenant, typ, r.LastModified, id)}
+	if ext := r.Resource.ExternalID(); ext != "" {
+		keys = append(keys, appendStr(externalIDPrefix(tenant, typ, ext), id))
+	}
+	switch typ {
+	case typeUser:
+		if un, ok := r.Resource["userName"].(string); ok && un != "" {
+			keys = append(keys, appendStr(userNamePrefix(tenant, strings.ToLower(un)), id))
+		}
+		for _, e := range emailValues(r.Resource) {
+			keys = append(keys, appendStr(emailPrefix(tenant, e), id))
+		}
+	case typeGroup:
+		if dn, ok := r.Resource["displayName"].(string); ok && dn != "" {
+			keys = append(keys, appendStr(displayNamePrefix(tenant, strings.ToLower(dn)), id))
+		}
+	}
+	return keys
+}
+
+// emailValues returns the distinct lower-cased emails[].value strings of r.
+func emailValues(r schemas.Resource) []string {
+	list, _ := r["emails"].([]any)
+	var out []string
+	for _, e := range list {
+		m, _ := e.(map[string]any)
+		v, _ := m["value"].(string)
+		if v == "" {
+			continue
+		}
+		v = strings.ToLower(v)
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// withoutMembers returns r without "members", copying only if it had them:
+// members live in the membership index, never in the stored resource.
+func withoutMembers(r schemas.Resource) schemas.Resource {
+	if _, ok := r["members"]; !ok {
+		return r
+	}
+	c := make(schemas.Resource, len(r))
+	for k, v := range r {
+		if k != "members" {
+			c[k] = v
+		}
+	}
+	return c
+}

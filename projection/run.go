@@ -1,0 +1,95 @@
+package projection
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/events"
+)
+
+// Run reads every partition of log from the applied positions and applies
+// what it reads, one goroutine per partition, until ctx is done; it returns
+// ctx.Err() on cancellation. It polls the log's end at start and every
+// Options.PollInterval for CaughtUp and the lag metric. When one partition
+// fails (Badger or the log), Run logs it, stops the others and returns the
+// error.
+func (s *Store) Run(ctx context.Context, log events.Log) error {
+	n := log.Partitions()
+	s.mu.Lock()
+	s.growLocked(n)
+	from := append([]int64(nil), s.applied...)
+	s.mu.Unlock()
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, n+1)
+	var wg sync.WaitGroup
+	for p := range n {
+		wg.Go(func() {
+			err := log.Read(runCtx, p, from[p], s.Apply)
+			if err != nil && runCtx.Err() == nil {
+				err = fmt.Errorf("partition %d: %w", p, err)
+				s.logger.Error("projection stopped", "partition", p, "err", err)
+			}
+			errc <- err
+		})
+	}
+	wg.Go(func() { errc <- s.pollEnd(runCtx, log) })
+
+	var first error
+	for range n + 1 {
+		err := <-errc
+		if err == nil || first != nil || errors.Is(err, context.Canceled) && runCtx.Err() != nil {
+			continue
+		}
+		first = err
+		cancel()
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return ctx.Err()
+}
+
+// pollEnd records the log's end now and every poll interval until ctx is
+// done. A failed poll is logged and retried at the next tick.
+func (s *Store) pollEnd(ctx context.Context, log events.Log) error {
+	t := time.NewTicker(s.pollEvery)
+	defer t.Stop()
+	for {
+		end, err := log.End(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			s.logger.Warn("poll log end", "err", err)
+		default:
+			s.setEnd(end)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Store) setEnd(end []int64) {
+	s.mu.Lock()
+	s.end = append(s.end[:0], end...)
+	lag := make([]int64, len(end))
+	for p, e := range end {
+		lag[p] = e
+		if p < len(s.applied) {
+			lag[p] = max(e-s.applied[p], 0)
+		}
+	}
+	s.mu.Unlock()
+	for p, l := range lag {
+		s.m.lag.WithLabelValues(partitionLabel(p)).Set(float64(l))
+	}
+}

@@ -1,0 +1,298 @@
+package projection
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scim-bridge/scim-bridge/schemas"
+)
+
+// Options are the optional settings of a Store; the zero value is usable.
+type Options struct {
+	Logger     *slog.Logger          // nil: discard
+	Registerer prometheus.Registerer // nil: metrics go to a fresh, unregistered registry
+	InMemory   bool                  // Badger in memory (tests); dir is ignored
+
+	// PollInterval is how often Run asks the log for its end, for readiness
+	// and the lag metric. Zero means one second.
+	PollInterval time.Duration
+
+	// MemberBatch bounds the membership entries one Badger transaction
+	// touches: larger member deltas and group deletes are split (see the
+	// package doc). Zero means 5000, which keeps a transaction far below
+	// Badger's batch limits with the memtable size Open uses.
+	MemberBatch int
+}
+
+const (
+	defaultPollInterval = time.Second
+	defaultMemberBatch  = 5000
+)
+
+// Store is the Badger read model. Safe for concurrent use; Apply is
+// serialised per partition.
+type Store struct {
+	db          *badger.DB
+	reg         *schemas.Registry
+	logger      *slog.Logger
+	m           *metrics
+	pollEvery   time.Duration
+	memberBatch int
+
+	locksMu sync.Mutex
+	locks   map[int]*sync.Mutex // per partition, serialises Apply
+
+	mu       sync.Mutex
+	applied  []int64       // per partition: next offset to apply
+	end      []int64       // per partition: log end last seen by Run (nil before)
+	caughtUp bool          // latched once applied >= end everywhere
+	changed  chan struct{} // closed and replaced on every position change
+}
+
+// Open opens (creating if needed) the projection in dir. reg resolves the
+// resource types List filters and sorts with; it may be nil for a store that
+// only applies and reads by id. Open finishes any group-member cleanup a
+// crash interrupted before it returns.
+func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	bo := badgerOptions(dir, opts.InMemory, logger)
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("open badger in %q: %w", dir, err)
+	}
+	s := &Store{
+		db:          db,
+		reg:         reg,
+		logger:      logger,
+		pollEvery:   opts.PollInterval,
+		memberBatch: opts.MemberBatch,
+		locks:       make(map[int]*sync.Mutex),
+		changed:     make(chan struct{}),
+	}
+	if s.pollEvery <= 0 {
+		s.pollEvery = defaultPollInterval
+	}
+	if s.memberBatch <= 0 {
+		s.memberBatch = defaultMemberBatch
+	}
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.m = newMetrics(opts.Registerer, db)
+	for p, off := range s.applied {
+		s.m.appliedOffset.WithLabelValues(partitionLabel(p)).Set(float64(off))
+	}
+	return s, nil
+}
+
+// badgerOptions sizes Badger for a small pod: two 32 MiB memtables, a 32 MiB
+// block cache, a bounded index cache and two compactors. Writes are not
+// synced: the log is the source of truth and the applied position commits
+// with the state, so a transaction lost in a crash is simply applied again.
+func badgerOptions(dir string, inMemory bool, logger *slog.Logger) badger.Options {
+	if inMemory {
+		dir = ""
+	}
+	return badger.DefaultOptions(dir).
+		WithInMemory(inMemory).
+		WithMemTableSize(32 << 20).
+		WithNumMemtables(2).
+		WithBlockCacheSize(32 << 20).
+		WithIndexCacheSize(16 << 20).
+		WithValueLogFileSize(64 << 20).
+		WithNumCompactors(2).
+		WithNumLevelZeroTables(3).
+		WithNumLevelZeroTablesStall(8).
+		WithLogger(badgerLogger{logger.With("component", "badger")})
+}
+
+// init checks the format version and loads the applied positions, then
+// finishes pending cleanups of deleted groups.
+func (s *Store) init() error {
+	err := s.db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(formatKey())
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return txn.Set(formatKey(), []byte(formatVersion))
+		}
+		if err != nil {
+			return err
+		}
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		if string(v) != formatVersion {
+			return fmt.Errorf("projection format %q, want %q: rebuild the projection from the log", v, formatVersion)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("check format version: %w", err)
+	}
+	err = s.db.View(func(txn *badger.Txn) error {
+		prefix := []byte{tagPos}
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: false})
+		defer it.Close()
+		for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+			k := it.Item().Key()
+			if len(k) != 5 {
+				continue
+			}
+			p := int(uint32(k[1])<<24 | uint32(k[2])<<16 | uint32(k[3])<<8 | uint32(k[4]))
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			s.growLocked(p + 1)
+			s.applied[p] = decodeI64(v)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("load applied positions: %w", err)
+	}
+	if err := s.cleanupAll(); err != nil {
+		return fmt.Errorf("finish deleted groups: %w", err)
+	}
+	return nil
+}
+
+// Close closes Badger. The Store must not be used afterwards.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close badger: %w", err)
+	}
+	return nil
+}
+
+// growLocked extends the per-partition slices to n partitions; s.mu is held
+// (or the Store not yet shared).
+func (s *Store) growLocked(n int) {
+	for len(s.applied) < n {
+		s.applied = append(s.applied, 0)
+	}
+}
+
+// Applied returns, per partition, the offset of the next record to apply.
+func (s *Store) Applied() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]int64(nil), s.applied...)
+}
+
+// setApplied records a committed position and wakes every waiter.
+func (s *Store) setApplied(p int, next int64) {
+	s.mu.Lock()
+	s.growLocked(p + 1)
+	s.applied[p] = next
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+	s.m.appliedOffset.WithLabelValues(partitionLabel(p)).Set(float64(next))
+}
+
+// WaitApplied blocks until the record at offset off of partition p has been
+// applied (Applied()[p] > off), or ctx is done (returning ctx.Err()).
+func (s *Store) WaitApplied(ctx context.Context, p int, off int64) error {
+	for {
+		s.mu.Lock()
+		done := p < len(s.applied) && s.applied[p] > off
+		ch := s.changed
+		s.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// CaughtUp reports whether every partition's applied position had reached
+// the log's end as last observed by Run (readiness). Once true it stays
+// true for the life of the Store, so readiness does not flap under load.
+func (s *Store) CaughtUp() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.caughtUp {
+		return true
+	}
+	if s.end == nil {
+		return false
+	}
+	for p, e := range s.end {
+		if p >= len(s.applied) {
+			if e > 0 {
+				return false
+			}
+			continue
+		}
+		if s.applied[p] < e {
+			return false
+		}
+	}
+	s.caughtUp = true
+	return true
+}
+
+// partitionLock returns the mutex that serialises Apply on partition p.
+func (s *Store) partitionLock(p int) *sync.Mutex {
+	s.locksMu.Lock()
+	defer s.locksMu.Unlock()
+	mu, ok := s.locks[p]
+	if !ok {
+		mu = new(sync.Mutex)
+		s.locks[p] = mu
+	}
+	return mu
+}
+
+// Export calls fn for every key of the projection in key order, with its
+// value; both slices are valid only during the call. It reads one snapshot.
+// Two projections built from the same log export the same bytes.
+func (s *Store) Export(ctx context.Context, fn func(key, value []byte) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.DefaultIteratorOptions)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			item := it.Item()
+			err := item.Value(func(v []byte) error { return fn(item.Key(), v) })
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// badgerLogger hands Badger's warnings and errors to slog; its info and
+// debug chatter is dropped.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, args ...any) {
+	b.l.Error("badger error", "detail", fmt.Sprintf(f, args...))
+}
+
+func (b badgerLogger) Warningf(f string, args ...any) {
+	b.l.Warn("badger warning", "detail", fmt.Sprintf(f, args...))
+}
+
+func (badgerLogger) Infof(string, ...any)  {}
+func (badgerLogger) Debugf(string, ...any) {}
