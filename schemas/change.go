@@ -1,0 +1,400 @@
+package schemas
+
+import (
+	"encoding/json"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// This file holds what PATCH and PUT share: copying and comparing canonical
+// values, pruning unassigned values, the schemas list, the Change of a write
+// and the member deltas of a group.
+
+// deepCopy copies a canonical value (see Resource): maps and slices are
+// copied, scalars shared.
+func deepCopy(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, x := range v {
+			m[k] = deepCopy(x)
+		}
+		return m
+	case Resource:
+		return Resource(deepCopy(map[string]any(v)).(map[string]any))
+	case []any:
+		s := make([]any, len(v))
+		for i, x := range v {
+			s[i] = deepCopy(x)
+		}
+		return s
+	default:
+		return v
+	}
+}
+
+// equalValues reports whether two canonical values are equal. Numbers compare
+// by their JSON text, which canonical values keep normalised.
+func equalValues(a, b any) bool {
+	switch a := a.(type) {
+	case map[string]any:
+		b, ok := b.(map[string]any)
+		if !ok || len(a) != len(b) {
+			return false
+		}
+		for k, x := range a {
+			y, ok := b[k]
+			if !ok || !equalValues(x, y) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		b, ok := b.([]any)
+		if !ok || len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if !equalValues(a[i], b[i]) {
+				return false
+			}
+		}
+		return true
+	case json.Number:
+		b, ok := b.(json.Number)
+		return ok && a == b
+	case string:
+		b, ok := b.(string)
+		return ok && a == b
+	case bool:
+		b, ok := b.(bool)
+		return ok && a == b
+	case nil:
+		return b == nil
+	default:
+		return false
+	}
+}
+
+// unassigned reports whether v is "unassigned" in the sense of RFC 7643
+// §2.5: null, an empty array or an empty complex value.
+func unassigned(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return true
+	case map[string]any:
+		return len(v) == 0
+	case []any:
+		return len(v) == 0
+	}
+	return false
+}
+
+// prune removes unassigned values from m, recursively, so that the result is
+// canonical (Resource: "unassigned attributes are absent").
+func prune(m map[string]any) {
+	for k, v := range m {
+		switch x := v.(type) {
+		case map[string]any:
+			prune(x)
+		case []any:
+			out := x[:0]
+			for _, e := range x {
+				if em, ok := e.(map[string]any); ok {
+					prune(em)
+				}
+				if !unassigned(e) {
+					out = append(out, e)
+				}
+			}
+			clear(x[len(out):])
+			m[k] = out
+			v = out
+		}
+		if unassigned(m[k]) {
+			delete(m, k)
+		}
+	}
+}
+
+// fixSchemas sets r's "schemas" to the core schema followed by each
+// extension that has values, in the resource type's order (RFC 7643 §3: the
+// schemas attribute lists the schemas the resource's attributes come from).
+// An equal set in another order keeps old's order, so that a write does not
+// report "schemas" as changed for a different spelling of the same list.
+func (rt *ResourceType) fixSchemas(r, old Resource) {
+	want := []any{rt.Schema.ID}
+	for _, ext := range rt.Extensions {
+		if _, ok := r[ext.Schema.ID]; ok {
+			want = append(want, ext.Schema.ID)
+		}
+	}
+	if prev, ok := old["schemas"].([]any); ok && len(prev) == len(want) {
+		same := true
+		for _, w := range want {
+			if !slices.ContainsFunc(prev, func(p any) bool { s, _ := p.(string); return strings.EqualFold(s, w.(string)) }) {
+				same = false
+				break
+			}
+		}
+		if same {
+			r["schemas"] = deepCopy(prev)
+			return
+		}
+	}
+	r["schemas"] = want
+}
+
+// changedAttributes lists the attributes whose values differ between old and
+// next: top-level names of the core schema and common attributes, and
+// "URN:name" for extension attributes, sorted.
+func (rt *ResourceType) changedAttributes(old, next Resource) []string {
+	var out []string
+	exts := make(map[string]bool, len(rt.Extensions))
+	for _, ext := range rt.Extensions {
+		exts[ext.Schema.ID] = true
+	}
+	seen := func(k string) bool { return exts[k] }
+	for k, v := range next {
+		if seen(k) {
+			continue
+		}
+		if w, ok := old[k]; !ok || !equalValues(v, w) {
+			out = append(out, k)
+		}
+	}
+	for k := range old {
+		if seen(k) {
+			continue
+		}
+		if _, ok := next[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	for urn := range exts {
+		om, _ := old[urn].(map[string]any)
+		nm, _ := next[urn].(map[string]any)
+		for k, v := range nm {
+			if w, ok := om[k]; !ok || !equalValues(v, w) {
+				out = append(out, urn+":"+k)
+			}
+		}
+		for k := range om {
+			if _, ok := nm[k]; !ok {
+				out = append(out, urn+":"+k)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// memberDelta tracks the changes of one write to a group's members on top
+// of its stored membership, so that changing one member of a large group
+// asks Members.Contains once and never lists the group.
+type memberDelta struct {
+	base    Members // may be nil: no members
+	added   map[string]Member
+	removed map[string]Member
+}
+
+func newMemberDelta(base Members) *memberDelta {
+	return &memberDelta{base: base, added: map[string]Member{}, removed: map[string]Member{}}
+}
+
+func (d *memberDelta) inBase(value string) bool {
+	return d.base != nil && d.base.Contains(value)
+}
+
+func (d *memberDelta) list() []Member {
+	if d.base == nil {
+		return nil
+	}
+	return d.base.List()
+}
+
+// contains reports whether value is a member after the changes so far.
+func (d *memberDelta) contains(value string) bool {
+	if _, ok := d.added[value]; ok {
+		return true
+	}
+	if _, ok := d.removed[value]; ok {
+		return false
+	}
+	return d.inBase(value)
+}
+
+// add makes m a member. Adding a member that already is one changes nothing
+// (RFC 7644 §3.5.2.1: values already present are not added twice).
+func (d *memberDelta) add(m Member) {
+	if _, ok := d.removed[m.Value]; ok {
+		delete(d.removed, m.Value)
+		return
+	}
+	if _, ok := d.added[m.Value]; ok || d.inBase(m.Value) {
+		return
+	}
+	d.added[m.Value] = m
+}
+
+// remove makes m not a member; removing a non-member changes nothing, since
+// identity providers retry removals they already made.
+func (d *memberDelta) remove(m Member) {
+	if _, ok := d.added[m.Value]; ok {
+		delete(d.added, m.Value)
+		return
+	}
+	if _, ok := d.removed[m.Value]; ok || !d.inBase(m.Value) {
+		return
+	}
+	d.removed[m.Value] = m
+}
+
+// current returns the membership after the changes so far. It lists the
+// stored membership.
+func (d *memberDelta) current() []Member {
+	var out []Member
+	for _, m := range d.list() {
+		if _, ok := d.removed[m.Value]; !ok {
+			out = append(out, m)
+		}
+	}
+	for _, m := range d.added {
+		out = append(out, m)
+	}
+	return out
+}
+
+// set makes want the whole membership (RFC 7644 §3.5.2.3 replace of a
+// multi-valued attribute; a PUT's members).
+func (d *memberDelta) set(want []Member) {
+	keep := make(map[string]Member, len(want))
+	for _, m := range want {
+		keep[m.Value] = m
+	}
+	for _, m := range d.current() {
+		if _, ok := keep[m.Value]; !ok {
+			d.remove(m)
+		}
+	}
+	for _, m := range want {
+		d.add(m)
+	}
+}
+
+// apply fills c's member deltas, sorted by value.
+func (d *memberDelta) apply(c *Change) {
+	c.MembersAdded = sortedMembers(d.added)
+	c.MembersRemoved = sortedMembers(d.removed)
+}
+
+func sortedMembers(m map[string]Member) []Member {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]Member, 0, len(m))
+	for _, x := range m {
+		out = append(out, x)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Value < out[j].Value })
+	return out
+}
+
+// parseMembers turns a members value into Members: an array of member
+// objects, one member object, or a bare id string (Microsoft's reference
+// Postman collection sends "value": "<id>" for members). Sub-attribute names
+// match case-insensitively; "display" or, failing that, "displayName" (the
+// Postman collection's spelling) becomes Display; "$ref" is ignored
+// (readOnly); "type" defaults to "User" and is canonicalised to "User" or
+// "Group" (RFC 7643 §4.2). A member without a non-empty string value is
+// KindInvalidValue. Duplicates are dropped, keeping the first.
+func parseMembers(v any, path string) ([]Member, error) {
+	var elems []any
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case []any:
+		elems = v
+	default:
+		elems = []any{v}
+	}
+	out := make([]Member, 0, len(elems))
+	seen := make(map[string]bool, len(elems))
+	for i, e := range elems {
+		m, err := parseMember(e)
+		if err != nil {
+			return nil, Errorf(KindInvalidValue, "%s[%d]: %s", path, i, err.(*Error).Detail)
+		}
+		if !seen[m.Value] {
+			seen[m.Value] = true
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func parseMember(v any) (Member, error) {
+	switch v := v.(type) {
+	case string:
+		if v == "" {
+			return Member{}, Errorf(KindInvalidValue, "empty member value")
+		}
+		return Member{Value: v, Type: "User"}, nil
+	case map[string]any:
+		var m Member
+		var displayName string
+		for k, x := range v {
+			s, isString := x.(string)
+			switch {
+			case strings.EqualFold(k, "value"):
+				if !isString {
+					return Member{}, Errorf(KindInvalidValue, "member value is not a string")
+				}
+				m.Value = s
+			case strings.EqualFold(k, "type"):
+				if x == nil {
+					continue
+				}
+				switch {
+				case !isString:
+					return Member{}, Errorf(KindInvalidValue, "member type is not a string")
+				case strings.EqualFold(s, "User"):
+					m.Type = "User"
+				case strings.EqualFold(s, "Group"):
+					m.Type = "Group"
+				default:
+					return Member{}, Errorf(KindInvalidValue, "member type %q is not User or Group", s)
+				}
+			case strings.EqualFold(k, "display"):
+				m.Display = s
+			case strings.EqualFold(k, "displayName"):
+				displayName = s
+			}
+		}
+		if m.Value == "" {
+			return Member{}, Errorf(KindInvalidValue, "member has no value")
+		}
+		if m.Display == "" {
+			m.Display = displayName
+		}
+		if m.Type == "" {
+			m.Type = "User"
+		}
+		return m, nil
+	default:
+		return Member{}, Errorf(KindInvalidValue, "member is not an object or a string")
+	}
+}
+
+// memberMap is a member as a complex value, for evaluating a members filter.
+func memberMap(m Member) map[string]any {
+	out := map[string]any{"value": m.Value}
+	if m.Type != "" {
+		out["type"] = m.Type
+	}
+	if m.Display != "" {
+		out["display"] = m.Display
+	}
+	return out
+}
