@@ -1,0 +1,79 @@
+package events_test
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"testing"
+
+	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/events/eventstest"
+)
+
+// BenchmarkEmbeddedAppend measures one-event appends, each waiting for its
+// fsync, from 1 and 16 concurrent appenders (group commit). Run it on the
+// disk the log will use: TMPDIR on tmpfs makes fsync free.
+func BenchmarkEmbeddedAppend(b *testing.B) {
+	for _, appenders := range []int{1, 16} {
+		b.Run(fmt.Sprintf("Appenders=%d", appenders), func(b *testing.B) {
+			l, err := events.OpenEmbedded(b.TempDir(), events.EmbeddedOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			ev := eventstest.Event("acme", "User", "u1", 1)
+			b.ReportAllocs()
+			if appenders == 1 {
+				for b.Loop() {
+					if _, _, err := l.Append(b.Context(), []events.Event{ev}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				return
+			}
+			b.SetParallelism(max(1, appenders/runtime.GOMAXPROCS(0)))
+			var failed atomic.Bool
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, _, err := l.Append(b.Context(), []events.Event{ev}); err != nil {
+						failed.Store(true)
+					}
+				}
+			})
+			if failed.Load() {
+				b.Fatal("Append failed")
+			}
+		})
+	}
+}
+
+// BenchmarkEmbeddedRead measures reading and decoding records back: one op
+// is one event.
+func BenchmarkEmbeddedRead(b *testing.B) {
+	l, err := events.OpenEmbedded(b.TempDir(), events.EmbeddedOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	const n = 10000
+	batch := make([]events.Event, 100)
+	for i := 0; i < n; i += len(batch) {
+		for j := range batch {
+			batch[j] = eventstest.Event("acme", "User", "u1", int64(i+j+1))
+		}
+		if _, _, err := l.Append(b.Context(), batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stop := errors.New("stop")
+	b.ReportAllocs()
+	var from int64
+	for b.Loop() {
+		err := l.Read(b.Context(), 0, from, func(events.Record) error { return stop })
+		if !errors.Is(err, stop) {
+			b.Fatal(err)
+		}
+		from = (from + 1) % n
+	}
+}

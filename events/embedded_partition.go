@@ -1,0 +1,453 @@
+package events
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+const (
+	// indexInterval is the spacing in bytes of the in-memory sparse index:
+	// a Read from any offset scans at most this much of a segment (plus one
+	// record) before its first record.
+	indexInterval = 4 << 10
+	// maxGroup caps how many queued appends one write and fsync cover.
+	maxGroup = 1024
+	// readBuffer is the read-ahead of a Read.
+	readBuffer = 64 << 10
+)
+
+// partition is one partition of the embedded log: its segments, the
+// committer goroutine that writes and fsyncs them, and the end offset that
+// readers wait on.
+type partition struct {
+	id       int
+	dir      string
+	segBytes int64
+	log      *slog.Logger
+	closing  <-chan struct{} // the log's: closed by Close
+
+	reqs   chan *appendReq
+	sendMu sync.RWMutex // guards closed and the close of reqs
+	closed bool
+	done   chan struct{} // closed when the committer has exited
+
+	// Written by the committer only.
+	next int64  // offset of the next record written
+	wbuf []byte // write buffer of a group
+	werr error  // sticky: after a failed write or fsync nothing more is written
+
+	mu     sync.RWMutex // guards segs, each segment's size and index, end, notify
+	segs   []*segment
+	end    int64         // records < end are fsynced and readable
+	notify chan struct{} // closed and replaced whenever end moves
+}
+
+type segment struct {
+	base  int64 // offset of the first record
+	path  string
+	f     *os.File
+	size  int64        // bytes of fsynced records (under partition.mu)
+	index []indexEntry // sparse, ascending (under partition.mu)
+
+	wsize   int64 // bytes written (committer only)
+	lastIdx int64 // position of the last index entry (committer only)
+}
+
+type indexEntry struct {
+	off int64
+	pos int64
+}
+
+type appendReq struct {
+	frames []byte
+	ends   []int // end of each record's frame in frames
+	n      int
+	done   chan appendResult // buffered: the committer never blocks on it
+}
+
+type appendResult struct {
+	last int64
+	err  error
+}
+
+func segmentName(base int64) string { return fmt.Sprintf("%020d.log", base) }
+
+// openPartition opens the segments in dir, recovering the tail of the
+// last, and starts the committer.
+func openPartition(dir string, id int, segBytes int64, log *slog.Logger, closing <-chan struct{}) (*partition, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	p := &partition{
+		id: id, dir: dir, segBytes: segBytes, log: log.With("partition", id), closing: closing,
+		reqs: make(chan *appendReq, maxGroup), done: make(chan struct{}), notify: make(chan struct{}),
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var bases []int64
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".log")
+		if !ok {
+			continue
+		}
+		base, err := strconv.ParseInt(name, 10, 64)
+		if err != nil || base < 0 || segmentName(base) != e.Name() {
+			return nil, fmt.Errorf("%w: unexpected segment file %s", ErrCorrupt, filepath.Join(dir, e.Name()))
+		}
+		bases = append(bases, base)
+	}
+	slices.Sort(bases)
+	fail := func(err error) (*partition, error) {
+		for _, s := range p.segs {
+			s.f.Close()
+		}
+		return nil, err
+	}
+	for i, base := range bases {
+		if i > 0 && base != p.next {
+			return fail(fmt.Errorf("%w: segment %s starts at %d, previous ends at %d", ErrCorrupt, segmentName(base), base, p.next))
+		}
+		s, n, err := p.openSegment(base, i == len(bases)-1)
+		if err != nil {
+			return fail(err)
+		}
+		p.segs = append(p.segs, s)
+		p.next = base + n
+	}
+	if len(p.segs) == 0 {
+		s, err := p.createSegment(0)
+		if err != nil {
+			return fail(err)
+		}
+		p.segs = append(p.segs, s)
+	}
+	p.end = p.next
+	go p.run()
+	return p, nil
+}
+
+// openSegment scans a segment, building its sparse index. A bad or torn
+// frame in the last segment is a crash mid-write (never acknowledged): the
+// file is truncated there. Anywhere else it is corruption.
+func (p *partition) openSegment(base int64, last bool) (*segment, int64, error) {
+	path := filepath.Join(p.dir, segmentName(base))
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	s := &segment{base: base, path: path, f: f, lastIdx: -indexInterval}
+	r := bufio.NewReaderSize(f, readBuffer)
+	var (
+		pos int64
+		n   int64
+		buf []byte
+	)
+	for {
+		payload, err := readFrame(r, buf)
+		if err == io.EOF {
+			break
+		}
+		if err != nil && !errors.Is(err, errTorn) && !errors.Is(err, errBadFrame) {
+			f.Close()
+			return nil, 0, fmt.Errorf("read %s: %w", path, err)
+		}
+		if err != nil {
+			if !last {
+				f.Close()
+				return nil, 0, fmt.Errorf("%w: %s at byte %d (offset %d): %w", ErrCorrupt, path, pos, base+n, err)
+			}
+			fi, serr := f.Stat()
+			if serr != nil {
+				f.Close()
+				return nil, 0, serr
+			}
+			if err := f.Truncate(pos); err != nil {
+				f.Close()
+				return nil, 0, fmt.Errorf("truncate torn tail of %s: %w", path, err)
+			}
+			if err := f.Sync(); err != nil {
+				f.Close()
+				return nil, 0, fmt.Errorf("sync %s: %w", path, err)
+			}
+			p.log.Warn("truncated torn tail of the log", "segment", path, "offset", base+n,
+				"pos", pos, "dropped_bytes", fi.Size()-pos, "err", err)
+			break
+		}
+		buf = payload
+		if pos-s.lastIdx >= indexInterval {
+			s.index = append(s.index, indexEntry{off: base + n, pos: pos})
+			s.lastIdx = pos
+		}
+		pos += frameHeaderLen + int64(len(payload))
+		n++
+	}
+	s.size, s.wsize = pos, pos
+	return s, n, nil
+}
+
+// createSegment creates the empty segment starting at base and makes its
+// directory entry durable.
+func (p *partition) createSegment(base int64) (*segment, error) {
+	path := filepath.Join(p.dir, segmentName(base))
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create segment: %w", err)
+	}
+	if err := syncDir(p.dir); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("create segment: %w", err)
+	}
+	return &segment{base: base, path: path, f: f, lastIdx: -indexInterval}, nil
+}
+
+// submit queues req for the committer.
+func (p *partition) submit(ctx context.Context, req *appendReq) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p.sendMu.RLock()
+	defer p.sendMu.RUnlock()
+	if p.closed {
+		return ErrClosed
+	}
+	select {
+	case p.reqs <- req:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// stop lets the committer finish what is queued, then closes the files.
+func (p *partition) stop() error {
+	p.sendMu.Lock()
+	if !p.closed {
+		p.closed = true
+		close(p.reqs)
+	}
+	p.sendMu.Unlock()
+	<-p.done
+	var errs []error
+	p.mu.Lock()
+	for _, s := range p.segs {
+		errs = append(errs, s.f.Close())
+	}
+	p.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// run is the committer: it takes whatever appends are queued, writes them
+// with one write per segment touched and one fsync, then publishes the new
+// end and releases their waiters. Appends that arrive meanwhile queue up
+// for the next round: that is the group commit.
+func (p *partition) run() {
+	defer close(p.done)
+	group := make([]*appendReq, 0, maxGroup)
+	for req := range p.reqs {
+		group = append(group[:0], req)
+	gather:
+		for len(group) < maxGroup {
+			select {
+			case r, ok := <-p.reqs:
+				if !ok {
+					break gather
+				}
+				group = append(group, r)
+			default:
+				break gather
+			}
+		}
+		p.commit(group)
+		clear(group)
+	}
+}
+
+func (p *partition) commit(group []*appendReq) {
+	if p.werr != nil {
+		for _, r := range group {
+			r.done <- appendResult{err: p.werr}
+		}
+		return
+	}
+	type pending struct {
+		s     *segment
+		index []indexEntry
+	}
+	var touched []pending
+	s := p.segs[len(p.segs)-1]
+	start := p.next
+	p.wbuf = p.wbuf[:0]
+	flush := func() error {
+		if len(p.wbuf) == 0 {
+			return nil
+		}
+		if _, err := s.f.WriteAt(p.wbuf, s.wsize); err != nil {
+			return fmt.Errorf("write %s: %w", s.path, err)
+		}
+		s.wsize += int64(len(p.wbuf))
+		p.wbuf = p.wbuf[:0]
+		return nil
+	}
+	err := func() error {
+		touched = append(touched, pending{s: s})
+		for _, r := range group {
+			if s.wsize+int64(len(p.wbuf)) > 0 && s.wsize+int64(len(p.wbuf)+len(r.frames)) > p.segBytes {
+				if err := flush(); err != nil {
+					return err
+				}
+				if err := s.f.Sync(); err != nil {
+					return fmt.Errorf("sync %s: %w", s.path, err)
+				}
+				ns, err := p.createSegment(p.next)
+				if err != nil {
+					return err
+				}
+				p.mu.Lock()
+				p.segs = append(p.segs, ns)
+				p.mu.Unlock()
+				p.log.Info("rolled segment", "segment", ns.path, "offset", p.next)
+				s = ns
+				touched = append(touched, pending{s: s})
+			}
+			pd := &touched[len(touched)-1]
+			prev := 0
+			for i, end := range r.ends {
+				pos := s.wsize + int64(len(p.wbuf)+prev)
+				if pos-s.lastIdx >= indexInterval {
+					pd.index = append(pd.index, indexEntry{off: p.next + int64(i), pos: pos})
+					s.lastIdx = pos
+				}
+				prev = end
+			}
+			p.wbuf = append(p.wbuf, r.frames...)
+			p.next += int64(r.n)
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		if err := s.f.Sync(); err != nil {
+			return fmt.Errorf("sync %s: %w", s.path, err)
+		}
+		return nil
+	}()
+	if err != nil {
+		// The file may now hold part of this group. Nothing more is written
+		// until the log is reopened, which truncates the torn tail; the
+		// waiters learn that none or some of their records are durable.
+		p.werr = fmt.Errorf("%w: %w", ErrUnavailable, err)
+		p.log.Error("write to the log failed; appends fail until it is reopened", "err", err)
+		for _, r := range group {
+			r.done <- appendResult{err: p.werr}
+		}
+		return
+	}
+
+	p.mu.Lock()
+	for _, t := range touched {
+		t.s.size = t.s.wsize
+		t.s.index = append(t.s.index, t.index...)
+	}
+	p.end = p.next
+	close(p.notify)
+	p.notify = make(chan struct{})
+	p.mu.Unlock()
+
+	off := start
+	for _, r := range group {
+		off += int64(r.n)
+		r.done <- appendResult{last: off - 1}
+	}
+}
+
+// read implements Log.Read for this partition.
+func (p *partition) read(ctx context.Context, from int64, fn func(Record) error) error {
+	var buf []byte
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		select {
+		case <-p.closing:
+			return fmt.Errorf("read: %w", ErrClosed)
+		default:
+		}
+		p.mu.RLock()
+		end, notify := p.end, p.notify
+		p.mu.RUnlock()
+		if from >= end {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-p.closing:
+				return fmt.Errorf("read: %w", ErrClosed)
+			case <-notify:
+			}
+			continue
+		}
+		var err error
+		from, buf, err = p.readSegment(ctx, from, end, buf, fn)
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// readSegment calls fn for the records from from up to end or the end of
+// the segment holding from, and returns the offset after the last one.
+func (p *partition) readSegment(ctx context.Context, from, end int64, buf []byte, fn func(Record) error) (int64, []byte, error) {
+	p.mu.RLock()
+	i := sort.Search(len(p.segs), func(i int) bool { return p.segs[i].base > from }) - 1
+	s := p.segs[i]
+	if i+1 < len(p.segs) {
+		end = min(end, p.segs[i+1].base)
+	}
+	size, index := s.size, s.index
+	p.mu.RUnlock()
+
+	off, pos := s.base, int64(0)
+	if j := sort.Search(len(index), func(j int) bool { return index[j].off > from }) - 1; j >= 0 {
+		off, pos = index[j].off, index[j].pos
+	}
+	r := bufio.NewReaderSize(io.NewSectionReader(s.f, pos, size-pos), readBuffer)
+	for ; off < end; off++ {
+		payload, err := readFrame(r, buf)
+		if err != nil {
+			if errors.Is(err, errTorn) || errors.Is(err, errBadFrame) || err == io.EOF {
+				err = fmt.Errorf("%w: %w", ErrCorrupt, err)
+			}
+			return off, buf, fmt.Errorf("read %s offset %d: %w", s.path, off, err)
+		}
+		buf = payload
+		if off < from {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return off, buf, err
+		}
+		key, hs, val, err := decodePayload(payload)
+		if err != nil {
+			return off, buf, fmt.Errorf("read %s offset %d: %w", s.path, off, err)
+		}
+		ev, err := Decode(key, hs, val)
+		if err != nil {
+			return off, buf, fmt.Errorf("read %s offset %d: %w: %w", s.path, off, ErrCorrupt, err)
+		}
+		if err := fn(Record{Partition: p.id, Offset: off, Event: ev}); err != nil {
+			return off, buf, err
+		}
+	}
+	return off, buf, nil
+}
