@@ -30,9 +30,10 @@ import (
 //   - string and reference must be JSON strings;
 //   - complex: sub-attribute names are case-insensitive and come back
 //     canonical; unknown sub-attributes and readOnly ones are dropped; a
-//     required sub-attribute must be present; a single-valued complex
-//     attribute also takes a bare string as its "value" sub-attribute and a
-//     one-element array as its element (Entra's enterprise manager);
+//     required sub-attribute must be present; a complex value given as a
+//     bare string is its "value" sub-attribute (Entra's enterprise manager,
+//     a member id), and a single-valued complex attribute takes a
+//     one-element array as its element;
 //   - multi-valued: elements are coerced one by one (unassigned ones
 //     dropped) and at most one element keeps primary:true (clearPrimaries).
 //
@@ -171,9 +172,10 @@ func coerceSingle(a *Attribute, v any, path string) (any, error) {
 func coerceComplex(a *Attribute, v any, path string) (any, error) {
 	switch x := v.(type) {
 	case string:
-		// A bare string for a single-valued complex attribute is its value
-		// (Entra sends the enterprise manager as an id string).
-		if !a.MultiValued && findSubAttr(a, "value") != nil {
+		// A bare string for a complex value is its "value" sub-attribute:
+		// Entra sends the enterprise manager as an id string, and
+		// Microsoft's reference tests add a group member as one.
+		if findSubAttr(a, "value") != nil {
 			v = map[string]any{"value": x}
 		}
 	case []any:

@@ -84,7 +84,7 @@ func appendSortValue(a *Attribute, v any) []byte {
 		}
 		return []byte{sortPresent, 0}
 	case TypeInteger, TypeDecimal:
-		f, ok := number(v)
+		f, ok := sortNumber(v)
 		if !ok {
 			return missing
 		}
@@ -115,7 +115,7 @@ func appendSortValue(a *Attribute, v any) []byte {
 	return append([]byte{sortPresent}, s...)
 }
 
-func number(v any) (float64, bool) {
+func sortNumber(v any) (float64, bool) {
 	switch n := v.(type) {
 	case json.Number:
 		f, err := strconv.ParseFloat(string(n), 64)
