@@ -89,7 +89,7 @@ func (s *Server) render(base string, rt *schemas.ResourceType, st projection.Sto
 	for k, v := range projected {
 		out[k] = v
 	}
-	if wantsAttr(sel, "meta", "") {
+	if sel.Wants(rt, "meta") {
 		out["meta"] = map[string]any{
 			"resourceType": rt.Name,
 			"created":      st.Created.UTC().Format(time.RFC3339),
@@ -149,8 +149,8 @@ func (s *Server) addRefs(out map[string]any, base, name, resourceType string) {
 }
 
 // wantsAttr reports whether the selection returns the (core) attribute
-// name, or its sub-attribute sub when sub is not "". It handles what Project
-// does not add: meta and $ref.
+// name, or its sub-attribute sub when sub is not "": here, whether $ref,
+// which Project never sees, is wanted.
 func wantsAttr(sel schemas.Selection, name, sub string) bool {
 	for _, ex := range sel.Excluded {
 		if ex.URN == "" && strings.EqualFold(ex.Name, name) &&

@@ -172,35 +172,37 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // MaxPatchOps is the effective PATCH operation limit, for the bridge.
 func (s *Server) MaxPatchOps() int { return s.opts.MaxPatchOps }
 
-// routes registers every route, per resource type (RFC 7644 §3.2).
+// routes registers every route, per resource type (RFC 7644 §3.2). They
+// are full paths on one router rather than a /scim/v2 subrouter: a mux
+// subrouter's inherited prefix matcher clears a method mismatch, which
+// would turn every 405 into a 404.
 func (s *Server) routes() *mux.Router {
-	root := mux.NewRouter()
-	root.SkipClean(true) // a non-canonical path is a SCIM 404, not a redirect
-	root.NotFoundHandler = s.handle(s.handleNotFound)
-	root.MethodNotAllowedHandler = s.handle(s.handleMethodNotAllowed)
-
-	r := root.PathPrefix(Prefix).Subrouter()
-	r.NotFoundHandler = root.NotFoundHandler
-	r.MethodNotAllowedHandler = root.MethodNotAllowedHandler
+	r := mux.NewRouter()
+	r.SkipClean(true) // a non-canonical path is a SCIM 404, not a redirect
+	r.NotFoundHandler = s.handle(s.handleNotFound)
+	r.MethodNotAllowedHandler = s.handle(s.handleMethodNotAllowed)
 
 	for _, rt := range s.reg.ResourceTypes() {
 		s.registerResourceRoutes(r, rt)
 	}
-	r.Handle("/.search", s.handle(s.handleRootSearch)).Methods(http.MethodPost)
+	r.Handle(Prefix+"/.search", s.handle(s.handleRootSearch)).Methods(http.MethodPost)
 
-	r.Handle("/ServiceProviderConfig", s.handle(s.handleServiceProviderConfig)).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/ResourceTypes", s.handle(s.handleResourceTypes)).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/ResourceTypes/{name}", s.handle(s.handleResourceType)).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/Schemas", s.handle(s.handleSchemas)).Methods(http.MethodGet, http.MethodHead)
-	r.Handle("/Schemas/{id}", s.handle(s.handleSchema)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle(Prefix+"/ServiceProviderConfig", s.handle(s.handleServiceProviderConfig)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle(Prefix+"/ResourceTypes", s.handle(s.handleResourceTypes)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle(Prefix+"/ResourceTypes/{name}", s.handle(s.handleResourceType)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle(Prefix+"/Schemas", s.handle(s.handleSchemas)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle(Prefix+"/Schemas/{id}", s.handle(s.handleSchema)).Methods(http.MethodGet, http.MethodHead)
 
-	r.PathPrefix("/Bulk").Handler(s.handle(notImplemented("bulk operations are not supported")))
-	r.PathPrefix("/Me").Handler(s.handle(notImplemented("/Me is not supported")))
-	return root
+	for _, p := range []string{"/Bulk", "/Me"} {
+		h := s.handle(notImplemented(p + " is not supported"))
+		r.Handle(Prefix+p, h)
+		r.PathPrefix(Prefix + p + "/").Handler(h)
+	}
+	return r
 }
 
 func (s *Server) registerResourceRoutes(r *mux.Router, rt *schemas.ResourceType) {
-	ep := rt.Endpoint
+	ep := Prefix + rt.Endpoint
 	r.Handle(ep, s.handle(s.resourceHandler(rt, s.handleList))).Methods(http.MethodGet, http.MethodHead)
 	r.Handle(ep, s.handle(s.resourceHandler(rt, s.handleCreate))).Methods(http.MethodPost)
 	// Before {id}, which would also match ".search".
