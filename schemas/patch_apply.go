@@ -577,8 +577,10 @@ func (a *applier) applyMembers(op string, t target, v any) error {
 			d.add(m)
 		}
 	case op == "remove" && v != nil:
+		// Q3: matched on value only; the type and display a client
+		// sends are not the stored ones.
 		for _, m := range ms {
-			d.remove(m)
+			d.remove(Member{Value: m.Value})
 		}
 	default: // replace, or remove without a value
 		d.set(ms)

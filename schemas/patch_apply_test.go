@@ -234,7 +234,7 @@ func TestResourceType_ApplyPatch(t *testing.T) {
 			want: map[string]string{
 				"displayName": `"Alice N"`,
 				"name":        `{"familyName":"Ng","formatted":"Alice Ng","givenName":"Al"}`,
-				ptEnt:           `{"employeeNumber":"701","manager":{"value":"m1"}}`,
+				ptEnt:         `{"employeeNumber":"701","manager":{"value":"m1"}}`,
 			},
 			change: []string{"displayName", "name", ptEnt + ":employeeNumber"},
 		},
