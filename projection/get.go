@@ -2,7 +2,6 @@ package projection
 
 import (
 	"context"
-	"strings"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -92,7 +91,7 @@ func (s *Store) UserIDByUserName(ctx context.Context, tenant, userName string) (
 	var ids []string
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		ids, err = keysUnder(txn, userNamePrefix(tenant, strings.ToLower(userName)), 1)
+		ids, err = keysUnder(txn, userNamePrefix(tenant, fold(userName)), 1)
 		return err
 	})
 	if err != nil || len(ids) == 0 {

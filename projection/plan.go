@@ -28,18 +28,16 @@ type lister struct {
 // plan returns the index plan of e, or nil when e needs a scan. The
 // planned shapes (RFC 7644 §3.4.2.2 operators on top-level attributes):
 //
-//	id eq, externalId eq                       exact
-//	userName eq|sw (User)                      exact for ASCII values
-//	emails.value eq (User)                     exact for ASCII values
-//	emails eq, emails[value eq] (User)         candidates
-//	displayName eq|sw (Group)                  exact for ASCII values
-//	meta.lastModified gt|ge|lt|le              exact
-//	a and b                                    intersection, or the indexed side
-//	a or b                                     union when both sides are indexed
+//	id eq, externalId eq
+//	userName eq|sw (User)
+//	emails.value eq, emails eq, emails[value eq] (User)
+//	displayName eq|sw (Group)
+//	meta.lastModified gt|ge|lt|le
+//	a and b    the intersection, or the indexed side (then evaluated)
+//	a or b     the union when both sides are indexed
 //
-// Index keys are lower-cased with strings.ToLower; for non-ASCII values
-// that may differ from the evaluator's case folding, so those plans only
-// give candidates and every candidate is evaluated.
+// Case-insensitive indexes hold fold(value), which agrees with the
+// evaluator's folding, so these plans are exact: their ids are the matches.
 func (l *lister) plan(e schemas.Expr) (*plan, error) {
 	switch e := e.(type) {
 	case *schemas.CompareExpr:
@@ -54,8 +52,7 @@ func (l *lister) plan(e schemas.Expr) (*plan, error) {
 		if !ok {
 			return nil, nil
 		}
-		p, err := l.indexIDs(emailPrefix(l.tenant, strings.ToLower(v)), false)
-		return inexact(p), err
+		return l.indexIDs(emailPrefix(l.tenant, fold(v)), true)
 	case *schemas.LogicalExpr:
 		left, err := l.plan(e.Left)
 		if err != nil {
@@ -87,7 +84,6 @@ func (l *lister) planCompare(e *schemas.CompareExpr) (*plan, error) {
 	if !ok {
 		return nil, nil
 	}
-	ascii := isASCII(v)
 	switch {
 	case e.Op == schemas.OpEq && l.isPath(e.Path, "id", ""):
 		_, err := l.txn.Get(resourceKey(l.tenant, l.typ, v))
@@ -107,21 +103,18 @@ func (l *lister) planCompare(e *schemas.CompareExpr) (*plan, error) {
 	case typeUser:
 		switch {
 		case e.Op == schemas.OpEq && l.isPath(e.Path, "userName", ""):
-			return l.indexIDs(userNamePrefix(l.tenant, strings.ToLower(v)), ascii)
+			return l.indexIDs(userNamePrefix(l.tenant, fold(v)), true)
 		case e.Op == schemas.OpSw && l.isPath(e.Path, "userName", ""):
-			return l.prefixIDs(nsUserName, strings.ToLower(v), ascii)
-		case e.Op == schemas.OpEq && l.isPath(e.Path, "emails", "value"):
-			return l.indexIDs(emailPrefix(l.tenant, strings.ToLower(v)), ascii)
-		case e.Op == schemas.OpEq && l.isPath(e.Path, "emails", ""):
-			p, err := l.indexIDs(emailPrefix(l.tenant, strings.ToLower(v)), false)
-			return inexact(p), err
+			return l.prefixIDs(nsUserName, fold(v), true)
+		case e.Op == schemas.OpEq && (l.isPath(e.Path, "emails", "value") || l.isPath(e.Path, "emails", "")):
+			return l.indexIDs(emailPrefix(l.tenant, fold(v)), true)
 		}
 	case typeGroup:
 		switch {
 		case e.Op == schemas.OpEq && l.isPath(e.Path, "displayName", ""):
-			return l.indexIDs(displayNamePrefix(l.tenant, strings.ToLower(v)), ascii)
+			return l.indexIDs(displayNamePrefix(l.tenant, fold(v)), true)
 		case e.Op == schemas.OpSw && l.isPath(e.Path, "displayName", ""):
-			return l.prefixIDs(nsDisplayName, strings.ToLower(v), ascii)
+			return l.prefixIDs(nsDisplayName, fold(v), true)
 		}
 	}
 	return nil, nil
@@ -307,15 +300,6 @@ func (l *lister) sortKey(r *record, p schemas.AttrPath) []byte {
 		return appendTime(nil, r.Created)
 	}
 	return l.rt.SortKey(r.Resource, p)
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }
 
 // intersect and union merge sorted, distinct id lists.

@@ -92,20 +92,20 @@ func indexKeys(tenant, typ, id string, r *record) [][]byte {
 	switch typ {
 	case typeUser:
 		if un, ok := r.Resource["userName"].(string); ok && un != "" {
-			keys = append(keys, appendStr(userNamePrefix(tenant, strings.ToLower(un)), id))
+			keys = append(keys, appendStr(userNamePrefix(tenant, fold(un)), id))
 		}
 		for _, e := range emailValues(r.Resource) {
 			keys = append(keys, appendStr(emailPrefix(tenant, e), id))
 		}
 	case typeGroup:
 		if dn, ok := r.Resource["displayName"].(string); ok && dn != "" {
-			keys = append(keys, appendStr(displayNamePrefix(tenant, strings.ToLower(dn)), id))
+			keys = append(keys, appendStr(displayNamePrefix(tenant, fold(dn)), id))
 		}
 	}
 	return keys
 }
 
-// emailValues returns the distinct lower-cased emails[].value strings of r.
+// emailValues returns the distinct folded emails[].value strings of r.
 func emailValues(r schemas.Resource) []string {
 	list, _ := r["emails"].([]any)
 	var out []string
@@ -115,7 +115,7 @@ func emailValues(r schemas.Resource) []string {
 		if v == "" {
 			continue
 		}
-		v = strings.ToLower(v)
+		v = fold(v)
 		if !slices.Contains(out, v) {
 			out = append(out, v)
 		}
