@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
-	"sort"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -488,7 +489,6 @@ func ptIndent(t testing.TB, v any) []byte {
 	return buf.Bytes()
 }
 
-var _ = sort.Strings
 
 // ptNeedsMatches skips a test while ResourceType.Matches is a stub.
 // TODO: remove once eval.go lands.
@@ -500,4 +500,113 @@ func ptNeedsMatches(t *testing.T) {
 		}
 	}()
 	ptType(t, "User").Matches(&PresentExpr{Path: AttrPath{Name: "userName"}}, Resource{})
+}
+
+// TestResourceType_ApplyPatch_Golden applies each testdata/patch/*.json body
+// (RFC 7644 §3.5.2 examples on the fixture user or group) and compares the
+// result, or the error, with the .golden file beside it. Refresh with
+// go test ./schemas -run ApplyPatch_Golden -update, and review the diff.
+func TestResourceType_ApplyPatch_Golden(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "patch", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no testdata/patch files (%v)", err)
+	}
+	reg := ptRegistry(t)
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".json"), func(t *testing.T) {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var in struct {
+				ResourceType string          `json:"resourceType"`
+				Members      []string        `json:"members"`
+				Body         json.RawMessage `json:"body"`
+			}
+			if err := json.Unmarshal(b, &in); err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			if strings.Contains(string(in.Body), `\"`) {
+				ptNeedsMatches(t)
+			}
+			rt, _ := reg.ResourceType(in.ResourceType)
+			start := ptUser
+			if in.ResourceType == "Group" {
+				start = ptGroup
+			}
+			r := Resource(ptDecode(t, start).(map[string]any))
+			type errOut struct {
+				ScimType string `json:"scimType"`
+				Detail   string `json:"detail"`
+			}
+			var out struct {
+				Resource       Resource `json:"resource,omitempty"`
+				Attributes     []string `json:"changedAttributes,omitempty"`
+				MembersAdded   []Member `json:"membersAdded,omitempty"`
+				MembersRemoved []Member `json:"membersRemoved,omitempty"`
+				Error          *errOut  `json:"error,omitempty"`
+			}
+			p, err := ParsePatch(in.Body, DefaultMaxOperations)
+			var got Resource
+			var c Change
+			if err == nil {
+				got, c, err = rt.ApplyPatch(r, ptNewMembers(in.Members...), p)
+			}
+			var e *Error
+			switch {
+			case errors.As(err, &e):
+				out.Error = &errOut{ScimType: e.ScimType(), Detail: e.Error()}
+			case err != nil:
+				t.Fatalf("%s: error is not *Error: %v", file, err)
+			default:
+				out.Resource, out.Attributes, out.MembersAdded, out.MembersRemoved = got, c.Attributes, c.MembersAdded, c.MembersRemoved
+			}
+			gotBytes := ptIndent(t, out)
+			golden := strings.TrimSuffix(file, ".json") + ".golden"
+			if ptUpdate() {
+				if err := os.WriteFile(golden, gotBytes, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if !bytes.Equal(gotBytes, want) {
+				t.Errorf("%s: got\n%s\nwant (%s)\n%s", file, gotBytes, golden, want)
+			}
+		})
+	}
+}
+
+// BenchmarkApplyPatch applies a five-operation Entra-style PATCH (filtered
+// value path, sub-attribute, create through a filter, path-less with a URN
+// key, string boolean) to a typical user.
+func BenchmarkApplyPatch(b *testing.B) {
+	rt := ptType(b, "User")
+	r := Resource(ptDecode(b, ptUser).(map[string]any))
+	body, err := os.ReadFile(filepath.Join("testdata", "patch", "rfc-3.5.2-five-ops.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var in struct {
+		Body json.RawMessage `json:"body"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		b.Fatal(err)
+	}
+	p, err := ParsePatch(in.Body, DefaultMaxOperations)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, _, err := rt.ApplyPatch(r, nil, p); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := rt.ApplyPatch(r, nil, p); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

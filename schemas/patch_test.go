@@ -141,3 +141,62 @@ func ptOps(ops []PatchOp) string {
 	}
 	return string(b)
 }
+
+// FuzzPatch parses arbitrary PatchOp bodies and applies them to a fixed user
+// and a fixed group: it must never panic, errors must be *Error, and a
+// successful result must not share state with its input.
+func FuzzPatch(f *testing.F) {
+	for _, seed := range []string{
+		`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Replace","path":"emails[type eq \"work\"].value","value":"a@b.c"}]}`,
+		`{"Operations":[{"op":"replace","value":{"displayName":"x","name.givenName":"y","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber":"1"}}]}`,
+		`{"Operations":[{"op":"Add","path":"addresses[type eq \"work\"].formatted","value":"1 Main"}]}`,
+		`{"Operations":[{"op":"Remove","path":"members","value":[{"$ref":null,"value":"u1"}]}]}`,
+		`{"Operations":[{"op":"replace","path":"members","value":[]}]}`,
+		`{"Operations":[{"op":"add","path":"members","value":"string id 1"}]}`,
+		`{"Operations":[{"op":"remove","path":"members[value eq \"u1\"]"}]}`,
+		`{"Operations":[{"op":"Add","path":"manager","value":[{"value":"m"}]}]}`,
+		`{"Operations":[{"op":"replace","value":{"id":"g1","displayName":"G","members":[{"value":"u2"}]}}]}`,
+		`{"Operations":[{"op":"remove","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"}]}`,
+		`{"Operations":[{"op":"replace","path":"emails.primary","value":"True"}]}`,
+		`{"Operations":[]}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	reg, err := NewRegistry()
+	if err != nil {
+		f.Fatal(err)
+	}
+	user, _ := reg.ResourceType("User")
+	group, _ := reg.ResourceType("Group")
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p, err := ParsePatch(body, 100)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("ParsePatch(%q) error %v is not *Error", body, err)
+			}
+			return
+		}
+		for _, tc := range []struct {
+			rt  *ResourceType
+			doc string
+		}{{user, ptUser}, {group, ptGroup}} {
+			r := Resource(ptDecode(t, tc.doc).(map[string]any))
+			before := ptJSON(t, r)
+			got, _, err := tc.rt.ApplyPatch(r, ptNewMembers("u1", "u2"), p)
+			if err != nil {
+				var e *Error
+				if !errors.As(err, &e) {
+					t.Fatalf("ApplyPatch(%q) error %v is not *Error", body, err)
+				}
+				continue
+			}
+			if after := ptJSON(t, r); after != before {
+				t.Fatalf("ApplyPatch(%q) modified its input", body)
+			}
+			if err := tc.rt.Validate(got); err != nil {
+				t.Fatalf("ApplyPatch(%q) = %s, which does not validate: %v", body, ptJSON(t, got), err)
+			}
+		}
+	})
+}
