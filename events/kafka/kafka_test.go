@@ -23,6 +23,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/events"
 	"github.com/scim-bridge/scim-bridge/events/eventstest"
+	"github.com/scim-bridge/scim-bridge/schemas/eventschema"
 )
 
 const brokerHelp = "KAFKA_TEST_BROKERS is not set: start the broker with scripts/kafka/kafka.sh start " +
@@ -130,7 +131,8 @@ func TestLog_Contract(t *testing.T) {
 
 // TestLog_DownstreamConsumer reads the topic the way a downstream team
 // would, with a plain kafka-go consumer-group Reader and no code of ours but
-// the contract: key, CloudEvents headers, per-tenant order.
+// the contract: key, CloudEvents headers, per-tenant order, and values and
+// headers that match the published schemas.
 func TestLog_DownstreamConsumer(t *testing.T) {
 	brokers := testBrokers(t)
 	opts := testOptions(t, brokers, 3)
@@ -193,6 +195,12 @@ func TestLog_DownstreamConsumer(t *testing.T) {
 			if h[k] != w {
 				t.Errorf("header %s = %q, want %q", k, h[k], w)
 			}
+		}
+		if err := eventschema.ValidateHeaders(e.Type, h); err != nil {
+			t.Errorf("headers: %v", err)
+		}
+		if err := eventschema.Validate(e.Type, m.Value); err != nil {
+			t.Errorf("value: %v", err)
 		}
 		if got, want := m.Partition, events.PartitionFor(e.Tenant, 3); got != want {
 			t.Errorf("tenant %s on partition %d, want %d", e.Tenant, got, want)
