@@ -1,0 +1,254 @@
+package scimhttp
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/schemas"
+)
+
+func TestServer_Create(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	rec := ts.do(http.MethodPost, "/scim/v2/Users",
+		`{"schemas":["`+schemas.URNUser+`"],"userName":"alice@example.com","active":true}`)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("POST /Users status = %d, want 201; body %s", rec.Code, rec.Body)
+	}
+	if got, want := rec.Header().Get("Location"), testBase+"/Users/id-1"; got != want {
+		t.Errorf("Location = %q, want %q", got, want)
+	}
+	if got, want := rec.Header().Get("ETag"), `W/"1"`; got != want {
+		t.Errorf("ETag = %q, want %q", got, want)
+	}
+	body := decode(t, rec)
+	if got := body["userName"]; got != "alice@example.com" {
+		t.Errorf("userName = %v, want alice@example.com", got)
+	}
+	meta, _ := body["meta"].(map[string]any)
+	want := map[string]any{
+		"resourceType": "User",
+		"created":      "2026-11-27T10:00:00Z",
+		"lastModified": "2026-11-27T10:00:00Z",
+		"location":     testBase + "/Users/id-1",
+		"version":      `W/"1"`,
+	}
+	if !equalJSON(meta, want) {
+		t.Errorf("meta = %v, want %v", meta, want)
+	}
+}
+
+func TestServer_Get(t *testing.T) {
+	tests := []struct {
+		name        string
+		target      string
+		ifNoneMatch string
+		status      int
+	}{
+		{"Plain", "/scim/v2/Users/u1", "", http.StatusOK},
+		{"IfNoneMatchCurrent", "/scim/v2/Users/u1", `W/"1"`, http.StatusNotModified},
+		{"IfNoneMatchStrongForm", "/scim/v2/Users/u1", `"1"`, http.StatusNotModified},
+		{"IfNoneMatchList", "/scim/v2/Users/u1", `W/"7", W/"1"`, http.StatusNotModified},
+		{"IfNoneMatchStar", "/scim/v2/Users/u1", `*`, http.StatusNotModified},
+		{"IfNoneMatchOld", "/scim/v2/Users/u1", `W/"0"`, http.StatusOK},
+		{"TrailingSlash", "/scim/v2/Users/u1/", "", http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := newTestServer(t, Options{})
+			ts.store.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice", "schemas": []any{schemas.URNUser}})
+			rec := ts.do(http.MethodGet, tt.target, "", "If-None-Match", tt.ifNoneMatch)
+			if rec.Code != tt.status {
+				t.Fatalf("GET status = %d, want %d; body %s", rec.Code, tt.status, rec.Body)
+			}
+			if got, want := rec.Header().Get("ETag"), `W/"1"`; got != want {
+				t.Errorf("ETag = %q, want %q", got, want)
+			}
+			if tt.status == http.StatusNotModified {
+				if rec.Body.Len() != 0 {
+					t.Errorf("304 body = %q, want empty", rec.Body)
+				}
+				return
+			}
+			if got := decode(t, rec)["id"]; got != "u1" {
+				t.Errorf("id = %v, want u1", got)
+			}
+		})
+	}
+}
+
+func TestServer_OtherTenant(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	ts.store.put("other", "User", schemas.Resource{"id": "u1", "userName": "alice"})
+	checkError(t, ts.do(http.MethodGet, "/scim/v2/Users/u1", ""), http.StatusNotFound, "")
+}
+
+func TestServer_GetOptions(t *testing.T) {
+	tests := []struct {
+		name   string
+		target string
+		want   projection.GetOptions
+	}{
+		{"GroupDefault", "/scim/v2/Groups/g1", projection.GetOptions{Members: true}},
+		{"GroupExcludedMembers", "/scim/v2/Groups/g1?excludedAttributes=members", projection.GetOptions{}},
+		{"GroupAttributesDisplayName", "/scim/v2/Groups/g1?attributes=displayName", projection.GetOptions{}},
+		{"GroupAttributesMembersValue", "/scim/v2/Groups/g1?attributes=members.value", projection.GetOptions{Members: true}},
+		{"UserDefault", "/scim/v2/Users/u1", projection.GetOptions{Groups: true}},
+		{"UserAttributesUserName", "/scim/v2/Users/u1?attributes=userName", projection.GetOptions{}},
+		{"UserExcludedGroups", "/scim/v2/Users/u1?excludedAttributes=groups", projection.GetOptions{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := newTestServer(t, Options{})
+			ts.store.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
+			ts.store.put("default", "Group", schemas.Resource{"id": "g1", "displayName": "Sales"}, "u1")
+			rec := ts.do(http.MethodGet, tt.target, "")
+			if rec.Code != http.StatusOK {
+				t.Fatalf("GET status = %d, want 200; body %s", rec.Code, rec.Body)
+			}
+			if got := ts.store.lastGet; got != tt.want {
+				t.Errorf("GetOptions = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestServer_Refs(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	ts.store.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
+	ts.store.put("default", "Group", schemas.Resource{"id": "g1", "displayName": "Sales"}, "u1")
+
+	group := decode(t, ts.do(http.MethodGet, "/scim/v2/Groups/g1", ""))
+	wantMembers := []any{map[string]any{"value": "u1", "type": "User", "$ref": testBase + "/Users/u1"}}
+	if !equalJSON(group["members"], wantMembers) {
+		t.Errorf("group members = %v, want %v", group["members"], wantMembers)
+	}
+
+	user := decode(t, ts.do(http.MethodGet, "/scim/v2/Users/u1", ""))
+	groups, _ := user["groups"].([]any)
+	if len(groups) != 1 {
+		t.Fatalf("user groups = %v, want one", user["groups"])
+	}
+	if got, want := groups[0].(map[string]any)["$ref"], testBase+"/Groups/g1"; got != want {
+		t.Errorf("groups[0].$ref = %v, want %v", got, want)
+	}
+
+	// The stored member was not modified in place.
+	if _, ok := ts.store.members["g1"][0].(map[string]any)["$ref"]; ok {
+		t.Errorf("render added $ref to the stored member map")
+	}
+}
+
+func TestServer_ExcludedMembers(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	ts.store.put("default", "Group", schemas.Resource{"id": "g1", "displayName": "Sales"}, "u1")
+	body := decode(t, ts.do(http.MethodGet, "/scim/v2/Groups/g1?excludedAttributes=members", ""))
+	if _, ok := body["members"]; ok {
+		t.Errorf("members present with excludedAttributes=members: %v", body["members"])
+	}
+	if got := body["displayName"]; got != "Sales" {
+		t.Errorf("displayName = %v, want Sales", got)
+	}
+}
+
+func TestServer_MetaSelection(t *testing.T) {
+	tests := []struct {
+		name     string
+		query    string
+		wantMeta bool
+	}{
+		{"Default", "", true},
+		{"AttributesUserName", "?attributes=userName", false},
+		{"AttributesMeta", "?attributes=userName,meta", true},
+		{"ExcludedMeta", "?excludedAttributes=meta", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := newTestServer(t, Options{})
+			ts.store.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
+			body := decode(t, ts.do(http.MethodGet, "/scim/v2/Users/u1"+tt.query, ""))
+			if _, got := body["meta"]; got != tt.wantMeta {
+				t.Errorf("meta present = %v, want %v; body %v", got, tt.wantMeta, body)
+			}
+			if body["id"] != "u1" {
+				t.Errorf("id = %v, want u1 (always returned)", body["id"])
+			}
+		})
+	}
+}
+
+func TestServer_Writes(t *testing.T) {
+	tests := []struct {
+		name       string
+		opts       Options
+		method     string
+		target     string
+		body       string
+		ifMatch    string
+		status     int
+		wantBody   bool
+		wantIfPass string
+	}{
+		{"PutUser", Options{}, http.MethodPut, "/scim/v2/Users/u1", `{"userName":"bob"}`, "", http.StatusOK, true, ""},
+		{"PutUserIfMatch", Options{}, http.MethodPut, "/scim/v2/Users/u1", `{"userName":"bob"}`, `W/"1"`, http.StatusOK, true, `W/"1"`},
+		{"PutUserStale", Options{}, http.MethodPut, "/scim/v2/Users/u1", `{"userName":"bob"}`, `W/"9"`, http.StatusPreconditionFailed, false, `W/"9"`},
+		{"PatchUser", Options{}, http.MethodPatch, "/scim/v2/Users/u1", `{"Operations":[]}`, "", http.StatusOK, true, ""},
+		{"PatchUserNoContentOption", Options{UserPatchNoContent: true}, http.MethodPatch, "/scim/v2/Users/u1", `{"Operations":[]}`, "", http.StatusNoContent, false, ""},
+		{"PatchGroup", Options{}, http.MethodPatch, "/scim/v2/Groups/g1", `{"Operations":[]}`, "", http.StatusNoContent, false, ""},
+		{"PatchGroupWithAttributes", Options{}, http.MethodPatch, "/scim/v2/Groups/g1?attributes=displayName", `{"Operations":[]}`, "", http.StatusOK, true, ""},
+		{"PatchGroupWithExcluded", Options{}, http.MethodPatch, "/scim/v2/Groups/g1?excludedAttributes=members", `{"Operations":[]}`, "", http.StatusOK, true, ""},
+		{"PatchGroupIfMatch", Options{}, http.MethodPatch, "/scim/v2/Groups/g1", `{"Operations":[]}`, `W/"1"`, http.StatusNoContent, false, `W/"1"`},
+		{"PatchMissing", Options{}, http.MethodPatch, "/scim/v2/Users/nope", `{"Operations":[]}`, "", http.StatusNotFound, false, ""},
+		{"DeleteUser", Options{}, http.MethodDelete, "/scim/v2/Users/u1", "", "", http.StatusNoContent, false, ""},
+		{"DeleteGroupIfMatch", Options{}, http.MethodDelete, "/scim/v2/Groups/g1", "", `W/"1"`, http.StatusNoContent, false, `W/"1"`},
+		{"DeleteMissing", Options{}, http.MethodDelete, "/scim/v2/Users/nope", "", "", http.StatusNotFound, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := newTestServer(t, tt.opts)
+			ts.store.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
+			ts.store.put("default", "Group", schemas.Resource{"id": "g1", "displayName": "Sales"}, "u1")
+			rec := ts.do(tt.method, tt.target, tt.body, "If-Match", tt.ifMatch)
+			if rec.Code != tt.status {
+				t.Fatalf("%s %s status = %d, want %d; body %s", tt.method, tt.target, rec.Code, tt.status, rec.Body)
+			}
+			if got := ts.store.lastReq.IfMatch; got != tt.wantIfPass {
+				t.Errorf("Request.IfMatch = %q, want %q", got, tt.wantIfPass)
+			}
+			if rec.Code >= 400 {
+				checkError(t, rec, tt.status, "")
+				return
+			}
+			if got := rec.Body.Len() > 0; got != tt.wantBody {
+				t.Fatalf("body present = %v, want %v; body %s", got, tt.wantBody, rec.Body)
+			}
+			if tt.method != http.MethodDelete {
+				if got, want := rec.Header().Get("ETag"), `W/"2"`; got != want {
+					t.Errorf("ETag = %q, want %q", got, want)
+				}
+			}
+			if !tt.wantBody {
+				return
+			}
+			body := decode(t, rec)
+			if strings.Contains(tt.target, "Groups") {
+				if _, ok := body["members"]; ok {
+					t.Errorf("members in a projected group PATCH response: %v", body["members"])
+				}
+			}
+			if meta, ok := body["meta"].(map[string]any); ok && meta["version"] != `W/"2"` {
+				t.Errorf("meta.version = %v, want W/\"2\"", meta["version"])
+			}
+		})
+	}
+}
+
+func TestServer_HEAD(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	ts.store.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
+	rec := ts.do(http.MethodHead, "/scim/v2/Users/u1", "")
+	if rec.Code != http.StatusOK {
+		t.Errorf("HEAD status = %d, want 200", rec.Code)
+	}
+}
