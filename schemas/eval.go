@@ -36,10 +36,16 @@ func (rt *ResourceType) Matches(e Expr, r Resource) bool {
 	return rt.match(e, r, nil)
 }
 
+// valueScope is the complex attribute whose values a value filter tests.
+type valueScope struct {
+	attr  *Attribute
+	canon AttrPath
+}
+
 // match evaluates e against obj: the resource when parent is nil, else one
 // value of the complex attribute parent (canonical path) inside a value
 // filter, whose paths name sub-attributes.
-func (rt *ResourceType) match(e Expr, obj map[string]any, parent *AttrPath) bool {
+func (rt *ResourceType) match(e Expr, obj map[string]any, parent *valueScope) bool {
 	switch e := e.(type) {
 	case *CompareExpr:
 		a, canon, v, ok := rt.resolve(e.Path, obj, parent)
@@ -58,7 +64,7 @@ func (rt *ResourceType) match(e Expr, obj map[string]any, parent *AttrPath) bool
 		if eq {
 			c.op = OpEq
 		}
-		found := c.anyValue(rt, a, canon, v)
+		found := c.anyValue(a, canon, v)
 		if e.Op == OpNe {
 			return !found
 		}
@@ -81,12 +87,13 @@ func (rt *ResourceType) match(e Expr, obj map[string]any, parent *AttrPath) bool
 		if !ok || a.Type != TypeComplex || canon.Sub != "" {
 			return false
 		}
+		scope := valueScope{attr: a, canon: canon}
 		switch v := v.(type) {
 		case map[string]any:
-			return rt.match(e.Filter, v, &canon)
+			return rt.match(e.Filter, v, &scope)
 		case []any:
 			for _, el := range v {
-				if m, ok := el.(map[string]any); ok && rt.match(e.Filter, m, &canon) {
+				if m, ok := el.(map[string]any); ok && rt.match(e.Filter, m, &scope) {
 					return true
 				}
 			}
@@ -99,17 +106,17 @@ func (rt *ResourceType) match(e Expr, obj map[string]any, parent *AttrPath) bool
 // value it starts from: the attribute's value (for a sub-attribute path, the
 // value of the parent attribute, a map or a slice of maps), or inside a
 // value filter the sub-attribute's value in obj.
-func (rt *ResourceType) resolve(p AttrPath, obj map[string]any, parent *AttrPath) (*Attribute, AttrPath, any, bool) {
+func (rt *ResourceType) resolve(p AttrPath, obj map[string]any, parent *valueScope) (*Attribute, AttrPath, any, bool) {
 	if parent != nil {
 		if p.URN != "" || p.Sub != "" {
 			return nil, AttrPath{}, nil, false
 		}
-		a, canon, ok := rt.Lookup(AttrPath{URN: parent.URN, Name: parent.Name, Sub: p.Name})
-		if !ok {
+		a := subAttribute(parent.attr, p.Name)
+		if a == nil {
 			return nil, AttrPath{}, nil, false
 		}
 		// The value is the element's own sub-attribute: no further descent.
-		return a, AttrPath{Name: canon.Sub}, obj[canon.Sub], true
+		return a, AttrPath{Name: a.Name}, obj[a.Name], true
 	}
 	a, canon, ok := rt.lookupFilter(p)
 	if !ok {
@@ -136,6 +143,18 @@ func (rt *ResourceType) lookupFilter(p AttrPath) (*Attribute, AttrPath, bool) {
 	return a, canon, ok
 }
 
+// subAttribute returns a's sub-attribute named name, case-insensitively
+// (RFC 7643 §2.1), or nil. A scan of the few sub-attributes is cheaper than
+// a map lookup with hashing.
+func subAttribute(a *Attribute, name string) *Attribute {
+	for _, s := range a.SubAttributes {
+		if strings.EqualFold(s.Name, name) {
+			return s
+		}
+	}
+	return nil
+}
+
 // comparison is one `op want` test, applied to values.
 type comparison struct {
 	op   CompareOp // OpEq for eq and ne
@@ -144,15 +163,15 @@ type comparison struct {
 
 // anyValue reports whether any value reachable from v (see resolve)
 // satisfies c, a being the definition of canon.
-func (c comparison) anyValue(rt *ResourceType, a *Attribute, canon AttrPath, v any) bool {
+func (c comparison) anyValue(a *Attribute, canon AttrPath, v any) bool {
 	switch {
 	case canon.Sub != "":
 		// name.givenName, emails.value: v is the parent's map or maps.
 		return c.anyOf(a, canon.Sub, v)
 	case a.Type == TypeComplex:
 		// emails eq "x" compares emails.value (RFC 7644 §3.4.2.2).
-		va, _, ok := rt.Lookup(AttrPath{URN: canon.URN, Name: canon.Name, Sub: "value"})
-		if !ok {
+		va := subAttribute(a, "value")
+		if va == nil {
 			return false
 		}
 		return c.anyOf(va, va.Name, v)

@@ -33,8 +33,8 @@ import (
 // found end of input`. Input length and nesting depth are bounded
 // (MaxFilterLength, MaxFilterDepth).
 func ParseFilter(s string) (Expr, error) {
-	p, err := newParser(s, KindInvalidFilter, "filter")
-	if err != nil {
+	var p parser
+	if err := p.init(s, KindInvalidFilter, "filter"); err != nil {
 		return nil, err
 	}
 	if p.tok.kind == tokEOF {
@@ -56,10 +56,11 @@ type parser struct {
 	depth int
 }
 
-func newParser(s string, kind Kind, what string) (*parser, error) {
-	p := &parser{lx: lexer{src: s, kind: kind}}
+// init prepares p to parse s, reading the first token; errors are of kind.
+func (p *parser) init(s string, kind Kind, what string) error {
+	p.lx = lexer{src: s, kind: kind}
 	if len(s) > MaxFilterLength {
-		return nil, &Error{Kind: kind, Detail: what + " longer than the limit of " + strconv.Itoa(MaxFilterLength) + " bytes"}
+		return &Error{Kind: kind, Detail: what + " longer than the limit of " + strconv.Itoa(MaxFilterLength) + " bytes"}
 	}
 	if !utf8.ValidString(s) {
 		i := 0
@@ -70,12 +71,9 @@ func newParser(s string, kind Kind, what string) (*parser, error) {
 			}
 			i += n
 		}
-		return nil, p.lx.errorf(i, "invalid UTF-8")
+		return p.lx.errorf(i, "invalid UTF-8")
 	}
-	if err := p.advance(); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return p.advance()
 }
 
 func (p *parser) advance() error {

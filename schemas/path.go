@@ -17,8 +17,8 @@ type Path struct {
 // parses like any URN-qualified path, as URN "...:2.0" and Name "User"; the
 // caller tells it apart by looking up URN+":"+Name among the schema IDs.
 func ParsePath(s string) (Path, error) {
-	p, err := newParser(s, KindInvalidPath, "path")
-	if err != nil {
+	var p parser
+	if err := p.init(s, KindInvalidPath, "path"); err != nil {
 		return Path{}, err
 	}
 	t := p.tok
