@@ -151,15 +151,15 @@ func (rt *ResourceType) decodeMap(m map[string]any, strict bool) (Resource, erro
 			if si.ext {
 				path = si.urn + ":" + name
 			}
+			if arr, ok := v.([]any); strict && ok && a.Type == TypeComplex && countPrimaries(arr) > 1 {
+				return nil, attrErrorf(path, "more than one value has primary true (RFC 7643 §2.4)")
+			}
 			c, err := coerceValue(a, v, path, false)
 			if err != nil {
 				return nil, err
 			}
 			if c == nil {
 				continue
-			}
-			if strict && a.MultiValued && a.Type == TypeComplex && countPrimaries(c.([]any)) > 1 {
-				return nil, attrErrorf(path, "more than one value has primary true")
 			}
 			if a.Mutability == WriteOnly || a.Returned == ReturnedNever {
 				if strict {
