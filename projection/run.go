@@ -23,6 +23,14 @@ func (s *Store) Run(ctx context.Context, log events.Log) error {
 	from := append([]int64(nil), s.applied...)
 	s.mu.Unlock()
 
+	// The first end is read before any record is applied, so CaughtUp is
+	// true as soon as the records that existed at start are applied.
+	if end, err := log.End(ctx); err != nil {
+		s.logger.Warn("poll log end", "err", err)
+	} else {
+		s.setEnd(end)
+	}
+
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, n+1)
@@ -55,12 +63,17 @@ func (s *Store) Run(ctx context.Context, log events.Log) error {
 	return ctx.Err()
 }
 
-// pollEnd records the log's end now and every poll interval until ctx is
-// done. A failed poll is logged and retried at the next tick.
+// pollEnd records the log's end every poll interval until ctx is done. A
+// failed poll is logged and retried at the next tick.
 func (s *Store) pollEnd(ctx context.Context, log events.Log) error {
 	t := time.NewTicker(s.pollEvery)
 	defer t.Stop()
 	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
 		end, err := log.End(ctx)
 		switch {
 		case ctx.Err() != nil:
@@ -69,11 +82,6 @@ func (s *Store) pollEnd(ctx context.Context, log events.Log) error {
 			s.logger.Warn("poll log end", "err", err)
 		default:
 			s.setEnd(end)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
 		}
 	}
 }
