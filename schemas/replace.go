@@ -78,14 +78,16 @@ func (rt *ResourceType) settle(old, next Resource, put bool) error {
 	}
 	for _, urn := range rt.containerURNs() {
 		oc, nc := oldC(urn), newC(urn, false)
-		names := map[string]bool{}
+		names := make([]string, 0, len(oc)+len(nc))
 		for k := range oc {
-			names[k] = true
+			names = append(names, k)
 		}
 		for k := range nc {
-			names[k] = true
+			if _, ok := oc[k]; !ok {
+				names = append(names, k)
+			}
 		}
-		for name := range names {
+		for _, name := range names {
 			if urn == "" && (name == "schemas" || rt.isContainer(name)) {
 				continue
 			}
