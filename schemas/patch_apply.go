@@ -243,6 +243,14 @@ func (a *applier) resolve(p Path, written string, unknown Kind) (target, error) 
 	if t.filter != nil && !(attr.MultiValued && attr.Type == TypeComplex) {
 		return target{}, Errorf(unknown, "%s: a value filter needs a multi-valued complex attribute", written)
 	}
+	if t.filter != nil {
+		// An unknown sub-attribute in the filter would match nothing and
+		// pass silently (RFC 7644 §3.5.2: an invalid path is invalidPath).
+		vp := &ValuePathExpr{Path: AttrPath{URN: t.urn, Name: t.name}, Filter: t.filter}
+		if err := a.rt.CheckFilter(vp); err != nil {
+			return target{}, &Error{Kind: unknown, Detail: fmt.Sprintf("%s: invalid value filter", written), Err: err}
+		}
+	}
 	return t, nil
 }
 

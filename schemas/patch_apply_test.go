@@ -418,6 +418,7 @@ func TestResourceType_ApplyPatch_Errors(t *testing.T) {
 		{"RFC7644_3.5.2.2_RemoveWithoutPath", false, `[{"op":"remove"}]`, KindNoTarget},
 		{"UnknownPath", false, `[{"op":"replace","path":"nickname2","value":"x"}]`, KindInvalidPath},
 		{"UnknownSubAttribute", false, `[{"op":"replace","path":"name.surname","value":"x"}]`, KindInvalidPath},
+		{"UnknownFilterAttribute", false, `[{"op":"remove","path":"emails[kind eq \"work\"]"}]`, KindInvalidPath},
 		{"FilterOnSingleValued", false, `[{"op":"replace","path":"name[givenName eq \"A\"]","value":{}}]`, KindInvalidPath},
 		{"UnknownPathlessKey", false, `[{"op":"replace","value":{"nickname2":"x"}}]`, KindInvalidValue},
 		{"MalformedPathlessKey", false, `[{"op":"replace","value":{"emails[":"x"}}]`, KindInvalidValue},
