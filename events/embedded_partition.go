@@ -23,8 +23,8 @@ const (
 	indexInterval = 4 << 10
 	// maxGroup caps how many queued appends one write and fsync cover.
 	maxGroup = 1024
-	// readBuffer is the read-ahead of a Read.
-	readBuffer = 64 << 10
+	// readBuffer is the read-ahead of a Read (and of the scan on open).
+	readBuffer = 32 << 10
 )
 
 // partition is one partition of the embedded log: its segments, the
@@ -365,6 +365,7 @@ func (p *partition) commit(group []*appendReq) {
 	p.notify = make(chan struct{})
 	p.mu.Unlock()
 
+	p.log.Debug("committed group", "appends", len(group), "records", p.next-start, "offset", start)
 	off := start
 	for _, r := range group {
 		off += int64(r.n)
@@ -374,7 +375,10 @@ func (p *partition) commit(group []*appendReq) {
 
 // read implements Log.Read for this partition.
 func (p *partition) read(ctx context.Context, from int64, fn func(Record) error) error {
-	var buf []byte
+	var (
+		buf []byte
+		rd  = bufio.NewReaderSize(nil, readBuffer)
+	)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -398,16 +402,22 @@ func (p *partition) read(ctx context.Context, from int64, fn func(Record) error)
 			continue
 		}
 		var err error
-		from, buf, err = p.readSegment(ctx, from, end, buf, fn)
+		from, buf, err = p.readSegment(ctx, from, end, rd, buf, fn)
 		if err != nil {
-			return err
+			select {
+			case <-p.closing: // the files were closed under the read
+				return fmt.Errorf("read: %w: %w", ErrClosed, err)
+			default:
+				return err
+			}
 		}
 	}
 }
 
 // readSegment calls fn for the records from from up to end or the end of
-// the segment holding from, and returns the offset after the last one.
-func (p *partition) readSegment(ctx context.Context, from, end int64, buf []byte, fn func(Record) error) (int64, []byte, error) {
+// the segment holding from, and returns the offset after the last one. r
+// and buf are reused between calls.
+func (p *partition) readSegment(ctx context.Context, from, end int64, r *bufio.Reader, buf []byte, fn func(Record) error) (int64, []byte, error) {
 	p.mu.RLock()
 	i := sort.Search(len(p.segs), func(i int) bool { return p.segs[i].base > from }) - 1
 	s := p.segs[i]
@@ -421,7 +431,7 @@ func (p *partition) readSegment(ctx context.Context, from, end int64, buf []byte
 	if j := sort.Search(len(index), func(j int) bool { return index[j].off > from }) - 1; j >= 0 {
 		off, pos = index[j].off, index[j].pos
 	}
-	r := bufio.NewReaderSize(io.NewSectionReader(s.f, pos, size-pos), readBuffer)
+	r.Reset(io.NewSectionReader(s.f, pos, size-pos))
 	for ; off < end; off++ {
 		payload, err := readFrame(r, buf)
 		if err != nil {

@@ -126,8 +126,9 @@ func (d *payloadDecoder) uvarint() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.p)
-	if n <= 0 {
-		d.err = fmt.Errorf("%w: bad varint", errBadFrame)
+	var min [binary.MaxVarintLen64]byte
+	if n <= 0 || n != len(binary.AppendUvarint(min[:0], v)) {
+		d.err = fmt.Errorf("%w: bad varint", errBadFrame) // or not minimal: one payload, one encoding
 		return 0
 	}
 	d.p = d.p[n:]
