@@ -73,6 +73,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case status >= 500:
 		s.log.Error("request failed", "request_id", RequestIDFromContext(r.Context()), "status", status, "err", err)
 	}
+	s.writeErrorBody(w, status, scimType, detail)
+}
+
+// writeErrorBody writes a SCIM error body with the headers its status
+// needs, and logs nothing.
+func (s *Server) writeErrorBody(w http.ResponseWriter, status int, scimType, detail string) {
 	h := w.Header()
 	switch status {
 	case http.StatusServiceUnavailable, http.StatusTooManyRequests:

@@ -181,7 +181,10 @@ func (f *fakeStore) Create(ctx context.Context, req bridge.Request, rt *schemas.
 	r["id"] = fmt.Sprintf("id-%d", f.nextID)
 	f.mu.Unlock()
 	delete(r, "members")
-	return f.put(req.Tenant, rt.Name, r), nil
+	st := f.put(req.Tenant, rt.Name, r)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.load(st, req.Get), nil
 }
 
 func (f *fakeStore) update(req bridge.Request, rt *schemas.ResourceType, id string, body []byte, change func(schemas.Resource)) (projection.Stored, error) {
@@ -200,7 +203,7 @@ func (f *fakeStore) update(req bridge.Request, rt *schemas.ResourceType, id stri
 	st.Version++
 	st.LastModified = testTime.Add(time.Minute)
 	f.resources[k] = st
-	return f.load(st, projection.GetOptions{Members: true, Groups: true}), nil
+	return f.load(st, req.Get), nil
 }
 
 func (f *fakeStore) Replace(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, body []byte) (projection.Stored, error) {

@@ -37,7 +37,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				s.log.Error("panic serving request", "request_id", id, "route", st.route,
 					"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 				if !rec.wroteHeader {
-					s.writeError(rec, r, fmt.Errorf("panic: %v", v))
+					s.writeErrorBody(rec, http.StatusInternalServerError, "", "internal error")
 				}
 			}
 			status := rec.status

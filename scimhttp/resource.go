@@ -16,12 +16,14 @@ func tenant(r *http.Request) string {
 	return t
 }
 
-// writeRequest is what the bridge needs besides the body.
-func writeRequest(r *http.Request) bridge.Request {
+// writeRequest is what the bridge needs besides the body; get says what
+// the returned resource must carry for the response (nothing for a 204).
+func writeRequest(r *http.Request, get projection.GetOptions) bridge.Request {
 	return bridge.Request{
 		Tenant:    tenant(r),
 		RequestID: RequestIDFromContext(r.Context()),
 		IfMatch:   r.Header.Get("If-Match"),
+		Get:       get,
 	}
 }
 
@@ -56,7 +58,7 @@ func (s *Server) handleCreate(rt *schemas.ResourceType, w http.ResponseWriter, r
 	if err != nil {
 		return err
 	}
-	st, err := s.w.Create(r.Context(), writeRequest(r), rt, body)
+	st, err := s.w.Create(r.Context(), writeRequest(r, getOptions(rt, sel)), rt, body)
 	if err != nil {
 		return err
 	}
@@ -72,7 +74,7 @@ func (s *Server) handleReplace(rt *schemas.ResourceType, w http.ResponseWriter, 
 	if err != nil {
 		return err
 	}
-	st, err := s.w.Replace(r.Context(), writeRequest(r), rt, mux.Vars(r)["id"], body)
+	st, err := s.w.Replace(r.Context(), writeRequest(r, getOptions(rt, sel)), rt, mux.Vars(r)["id"], body)
 	if err != nil {
 		return err
 	}
@@ -88,12 +90,16 @@ func (s *Server) handlePatch(rt *schemas.ResourceType, w http.ResponseWriter, r 
 	if err != nil {
 		return err
 	}
-	st, err := s.w.Patch(r.Context(), writeRequest(r), rt, mux.Vars(r)["id"], body)
+	noContent := (isGroup(rt) || s.opts.UserPatchNoContent) && !p.hasSelection()
+	get := getOptions(rt, sel)
+	if noContent {
+		get = projection.GetOptions{} // a 204 never loads a group's members
+	}
+	st, err := s.w.Patch(r.Context(), writeRequest(r, get), rt, mux.Vars(r)["id"], body)
 	if err != nil {
 		return err
 	}
-	noContent := isGroup(rt) || s.opts.UserPatchNoContent
-	if noContent && !p.hasSelection() {
+	if noContent {
 		w.Header().Set("ETag", etagOf(st))
 		w.WriteHeader(http.StatusNoContent)
 		return nil
@@ -104,7 +110,7 @@ func (s *Server) handlePatch(rt *schemas.ResourceType, w http.ResponseWriter, r 
 
 // handleDelete is DELETE /<Resources>/{id} (RFC 7644 §3.6): 204.
 func (s *Server) handleDelete(rt *schemas.ResourceType, w http.ResponseWriter, r *http.Request) error {
-	if err := s.w.Delete(r.Context(), writeRequest(r), rt, mux.Vars(r)["id"]); err != nil {
+	if err := s.w.Delete(r.Context(), writeRequest(r, projection.GetOptions{}), rt, mux.Vars(r)["id"]); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -189,20 +189,21 @@ func TestServer_Writes(t *testing.T) {
 		status     int
 		wantBody   bool
 		wantIfPass string
+		wantGet    projection.GetOptions // asked of the bridge
 	}{
-		{"PutUser", Options{}, http.MethodPut, "/scim/v2/Users/u1", `{"userName":"bob"}`, "", http.StatusOK, true, ""},
-		{"PutUserIfMatch", Options{}, http.MethodPut, "/scim/v2/Users/u1", `{"userName":"bob"}`, `W/"1"`, http.StatusOK, true, `W/"1"`},
-		{"PutUserStale", Options{}, http.MethodPut, "/scim/v2/Users/u1", `{"userName":"bob"}`, `W/"9"`, http.StatusPreconditionFailed, false, `W/"9"`},
-		{"PatchUser", Options{}, http.MethodPatch, "/scim/v2/Users/u1", `{"Operations":[]}`, "", http.StatusOK, true, ""},
-		{"PatchUserNoContentOption", Options{UserPatchNoContent: true}, http.MethodPatch, "/scim/v2/Users/u1", `{"Operations":[]}`, "", http.StatusNoContent, false, ""},
-		{"PatchGroup", Options{}, http.MethodPatch, "/scim/v2/Groups/g1", `{"Operations":[]}`, "", http.StatusNoContent, false, ""},
-		{"PatchGroupWithAttributes", Options{}, http.MethodPatch, "/scim/v2/Groups/g1?attributes=displayName", `{"Operations":[]}`, "", http.StatusOK, true, ""},
-		{"PatchGroupWithExcluded", Options{}, http.MethodPatch, "/scim/v2/Groups/g1?excludedAttributes=members", `{"Operations":[]}`, "", http.StatusOK, true, ""},
-		{"PatchGroupIfMatch", Options{}, http.MethodPatch, "/scim/v2/Groups/g1", `{"Operations":[]}`, `W/"1"`, http.StatusNoContent, false, `W/"1"`},
-		{"PatchMissing", Options{}, http.MethodPatch, "/scim/v2/Users/nope", `{"Operations":[]}`, "", http.StatusNotFound, false, ""},
-		{"DeleteUser", Options{}, http.MethodDelete, "/scim/v2/Users/u1", "", "", http.StatusNoContent, false, ""},
-		{"DeleteGroupIfMatch", Options{}, http.MethodDelete, "/scim/v2/Groups/g1", "", `W/"1"`, http.StatusNoContent, false, `W/"1"`},
-		{"DeleteMissing", Options{}, http.MethodDelete, "/scim/v2/Users/nope", "", "", http.StatusNotFound, false, ""},
+		{"PutUser", Options{}, http.MethodPut, "/scim/v2/Users/u1", `{"userName":"bob"}`, "", http.StatusOK, true, "", projection.GetOptions{Groups: true}},
+		{"PutUserIfMatch", Options{}, http.MethodPut, "/scim/v2/Users/u1", `{"userName":"bob"}`, `W/"1"`, http.StatusOK, true, `W/"1"`, projection.GetOptions{Groups: true}},
+		{"PutUserStale", Options{}, http.MethodPut, "/scim/v2/Users/u1", `{"userName":"bob"}`, `W/"9"`, http.StatusPreconditionFailed, false, `W/"9"`, projection.GetOptions{}},
+		{"PatchUser", Options{}, http.MethodPatch, "/scim/v2/Users/u1", `{"Operations":[]}`, "", http.StatusOK, true, "", projection.GetOptions{Groups: true}},
+		{"PatchUserNoContentOption", Options{UserPatchNoContent: true}, http.MethodPatch, "/scim/v2/Users/u1", `{"Operations":[]}`, "", http.StatusNoContent, false, "", projection.GetOptions{}},
+		{"PatchGroup", Options{}, http.MethodPatch, "/scim/v2/Groups/g1", `{"Operations":[]}`, "", http.StatusNoContent, false, "", projection.GetOptions{}},
+		{"PatchGroupWithAttributes", Options{}, http.MethodPatch, "/scim/v2/Groups/g1?attributes=displayName", `{"Operations":[]}`, "", http.StatusOK, true, "", projection.GetOptions{}},
+		{"PatchGroupWithExcluded", Options{}, http.MethodPatch, "/scim/v2/Groups/g1?excludedAttributes=members", `{"Operations":[]}`, "", http.StatusOK, true, "", projection.GetOptions{}},
+		{"PatchGroupIfMatch", Options{}, http.MethodPatch, "/scim/v2/Groups/g1", `{"Operations":[]}`, `W/"1"`, http.StatusNoContent, false, `W/"1"`, projection.GetOptions{}},
+		{"PatchMissing", Options{}, http.MethodPatch, "/scim/v2/Users/nope", `{"Operations":[]}`, "", http.StatusNotFound, false, "", projection.GetOptions{}},
+		{"DeleteUser", Options{}, http.MethodDelete, "/scim/v2/Users/u1", "", "", http.StatusNoContent, false, "", projection.GetOptions{}},
+		{"DeleteGroupIfMatch", Options{}, http.MethodDelete, "/scim/v2/Groups/g1", "", `W/"1"`, http.StatusNoContent, false, `W/"1"`, projection.GetOptions{}},
+		{"DeleteMissing", Options{}, http.MethodDelete, "/scim/v2/Users/nope", "", "", http.StatusNotFound, false, "", projection.GetOptions{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -212,6 +213,9 @@ func TestServer_Writes(t *testing.T) {
 			rec := ts.do(tt.method, tt.target, tt.body, "If-Match", tt.ifMatch)
 			if rec.Code != tt.status {
 				t.Fatalf("%s %s status = %d, want %d; body %s", tt.method, tt.target, rec.Code, tt.status, rec.Body)
+			}
+			if got := ts.store.lastReq.Get; got != tt.wantGet && rec.Code < 400 {
+				t.Errorf("Request.Get = %+v, want %+v", got, tt.wantGet)
 			}
 			if got := ts.store.lastReq.IfMatch; got != tt.wantIfPass {
 				t.Errorf("Request.IfMatch = %q, want %q", got, tt.wantIfPass)

@@ -25,7 +25,7 @@ const (
 	DefaultPageSize        = 100
 	DefaultMaxPageSize     = 1000
 	DefaultMaxPatchOps     = 1000
-	DefaultMaxFilterLength = 4096
+	DefaultMaxFilterLength = schemas.MaxFilterLength
 	DefaultRetryAfter      = 5 * time.Second
 )
 
@@ -67,7 +67,7 @@ type Options struct {
 	// it (schemas.ParsePatch); main passes the same value to both. 0:
 	// DefaultMaxPatchOps.
 	MaxPatchOps     int
-	MaxFilterLength int // bytes; 0: DefaultMaxFilterLength
+	MaxFilterLength int // bytes; 0: DefaultMaxFilterLength (schemas bounds it there too)
 
 	// BaseURL is the external URL of the SCIM root, e.g.
 	// "https://scim.example.com/scim/v2", used for meta.location, Location and
