@@ -1,14 +1,540 @@
-// Command scim-bridge is a SCIM 2.0 service provider that turns every accepted
-// write into a domain event on a log (Kafka, or an embedded log) and answers
-// reads from a local Badger projection of that log.
+// Command scim-bridge is a SCIM 2.0 service provider (RFC 7643, RFC 7644) that
+// turns every accepted write into a domain event on a log — Kafka, or an
+// embedded log in its data directory — and answers reads from a local Badger
+// projection of that log.
+//
+// Subcommands:
+//
+//	scim-bridge serve      run the service
+//	scim-bridge rebuild    delete the projection and replay the log into it
+//	scim-bridge version    print the version
+//
+// Every flag has an environment variable; `scim-bridge serve --help` lists them.
 package main
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/scim-bridge/scim-bridge/bridge"
+	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/events/kafka"
+	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/schemas"
+	"github.com/scim-bridge/scim-bridge/scimhttp"
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "scim-bridge: not wired yet")
-	os.Exit(1)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "scim-bridge:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+const usage = `scim-bridge: a SCIM 2.0 service provider that turns every write into a domain event.
+
+Usage:
+  scim-bridge serve [flags]     run the service (SCIM at http://HOST:PORT/scim/v2)
+  scim-bridge rebuild [flags]   delete the projection and replay the event log into it
+  scim-bridge version           print the version
+
+Run 'scim-bridge serve --help' for the flags and their environment variables.
+`
+
+// run is the whole program; tests call it. started, if not nil, receives the
+// HTTP listener's address once the service accepts connections.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, started chan<- string) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no subcommand given")
+	}
+	switch args[0] {
+	case "serve":
+		cfg, err := parseConfig("serve", args[1:], getenv, stderr)
+		if err != nil {
+			return err
+		}
+		return serve(ctx, cfg, stderr, started)
+	case "rebuild":
+		cfg, err := parseConfig("rebuild", args[1:], getenv, stderr)
+		if err != nil {
+			return err
+		}
+		return rebuild(ctx, cfg, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "scim-bridge", version())
+		return nil
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown subcommand %q", args[0])
+}
+
+// config is every setting; each is a flag and an environment variable.
+type config struct {
+	Listen        string
+	DataDir       string
+	Token         string
+	TenantsFile   string
+	BaseURL       string
+	LogLevel      string
+	LogFormat     string
+	MaxBodyBytes  int64
+	MaxPatchOps   int
+	RetryAfter    time.Duration
+	ShutdownGrace time.Duration
+
+	KafkaBrokers       string
+	KafkaTopic         string
+	KafkaPartitions    int
+	KafkaReplication   int
+	KafkaAppendTimeout time.Duration
+	KafkaRetention     time.Duration
+	KafkaTLS           bool
+	KafkaTLSCA         string
+	KafkaTLSCert       string
+	KafkaTLSKey        string
+	KafkaSASLMechanism string
+	KafkaSASLUser      string
+	KafkaSASLPassword  string
+}
+
+// setting binds one flag to its environment variable: the variable, when
+// set, is the flag's default, and a flag given on the command line wins.
+type setting struct {
+	env, flag, help string
+}
+
+func parseConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("scim-bridge "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var envErr error
+	var all []setting
+	str := func(p *string, env, name, def, help string) {
+		if v := getenv(env); v != "" {
+			def = v
+		}
+		fs.StringVar(p, name, def, help)
+		all = append(all, setting{env, name, help})
+	}
+	num := func(p *int, env, name string, def int, help string) {
+		if v := getenv(env); v != "" {
+			if _, err := fmt.Sscan(v, &def); err != nil {
+				envErr = errors.Join(envErr, fmt.Errorf("%s=%q: not a whole number", env, v))
+			}
+		}
+		fs.IntVar(p, name, def, help)
+		all = append(all, setting{env, name, help})
+	}
+	dur := func(p *time.Duration, env, name string, def time.Duration, help string) {
+		if v := getenv(env); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				envErr = errors.Join(envErr, fmt.Errorf("%s=%q: not a duration (e.g. 5s)", env, v))
+			}
+			def = d
+		}
+		fs.DurationVar(p, name, def, help)
+		all = append(all, setting{env, name, help})
+	}
+	boolean := func(p *bool, env, name string, def bool, help string) {
+		if v := getenv(env); v != "" {
+			switch strings.ToLower(v) {
+			case "1", "true", "yes", "on":
+				def = true
+			case "0", "false", "no", "off":
+				def = false
+			default:
+				envErr = errors.Join(envErr, fmt.Errorf("%s=%q: not a boolean", env, v))
+			}
+		}
+		fs.BoolVar(p, name, def, help)
+		all = append(all, setting{env, name, help})
+	}
+	var maxBody int
+	str(&c.Listen, "SCIM_LISTEN", "listen", ":8080", "HTTP address for SCIM, /metrics, /healthz and /readyz")
+	str(&c.DataDir, "SCIM_DATA_DIR", "data-dir", "./data", "directory of the Badger projection (and of the embedded log)")
+	str(&c.Token, "SCIM_TOKEN", "token", "", "bearer token of the single tenant \"default\"")
+	str(&c.TenantsFile, "SCIM_TENANTS_FILE", "tenants-file", "", "file of tenants and their token hashes (multi-tenant)")
+	str(&c.BaseURL, "SCIM_BASE_URL", "base-url", "", "public base URL of the SCIM API for meta.location, e.g. https://scim.example.com/scim/v2 (default: from the request)")
+	str(&c.LogLevel, "SCIM_LOG_LEVEL", "log-level", "info", "log level: debug, info, warn or error")
+	str(&c.LogFormat, "SCIM_LOG_FORMAT", "log-format", "json", "log format: json or text")
+	num(&maxBody, "SCIM_MAX_BODY_BYTES", "max-body-bytes", 1<<20, "largest request body accepted (maxPayloadSize); larger ones get 413")
+	num(&c.MaxPatchOps, "SCIM_MAX_PATCH_OPS", "max-patch-ops", 1000, "most operations in one PATCH request")
+	dur(&c.RetryAfter, "SCIM_RETRY_AFTER", "retry-after", 5*time.Second, "Retry-After given with 503 when the event log is unavailable")
+	dur(&c.ShutdownGrace, "SCIM_SHUTDOWN_GRACE", "shutdown-grace", 20*time.Second, "how long shutdown waits for in-flight requests")
+	str(&c.KafkaBrokers, "KAFKA_BROKERS", "kafka-brokers", "", "comma-separated Kafka bootstrap brokers; empty means the embedded log")
+	str(&c.KafkaTopic, "KAFKA_TOPIC", "kafka-topic", "scim.events", "event topic")
+	num(&c.KafkaPartitions, "KAFKA_PARTITIONS", "kafka-partitions", 12, "partitions of the topic when it is created")
+	num(&c.KafkaReplication, "KAFKA_REPLICATION_FACTOR", "kafka-replication-factor", -1, "replication factor of the topic when it is created (-1: the broker's default)")
+	dur(&c.KafkaAppendTimeout, "KAFKA_APPEND_TIMEOUT", "kafka-append-timeout", 5*time.Second, "how long an append waits for Kafka before the client gets 503")
+	dur(&c.KafkaRetention, "KAFKA_RETENTION", "kafka-retention", 0, "retention of the topic when it is created (0: forever; the topic is the source of truth)")
+	boolean(&c.KafkaTLS, "KAFKA_TLS", "kafka-tls", false, "connect to Kafka with TLS")
+	str(&c.KafkaTLSCA, "KAFKA_TLS_CA_FILE", "kafka-tls-ca-file", "", "PEM file of the CA that signed the brokers' certificates (implies TLS)")
+	str(&c.KafkaTLSCert, "KAFKA_TLS_CERT_FILE", "kafka-tls-cert-file", "", "PEM client certificate for mutual TLS (implies TLS)")
+	str(&c.KafkaTLSKey, "KAFKA_TLS_KEY_FILE", "kafka-tls-key-file", "", "PEM key of the client certificate")
+	str(&c.KafkaSASLMechanism, "KAFKA_SASL_MECHANISM", "kafka-sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: none)")
+	str(&c.KafkaSASLUser, "KAFKA_SASL_USERNAME", "kafka-sasl-username", "", "SASL user name")
+	str(&c.KafkaSASLPassword, "KAFKA_SASL_PASSWORD", "kafka-sasl-password", "", "SASL password")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: scim-bridge %s [flags]\n\nEvery flag can also be set by its environment variable; a flag given on the command line wins.\n\n", cmd)
+		for _, s := range all {
+			f := fs.Lookup(s.flag)
+			def := ""
+			if f.DefValue != "" && !strings.Contains(s.env, "PASSWORD") && s.env != "SCIM_TOKEN" {
+				def = fmt.Sprintf(" (default %s)", f.DefValue)
+			}
+			fmt.Fprintf(stderr, "  --%s  [%s]\n      %s%s\n", s.flag, s.env, s.help, def)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	c.MaxBodyBytes = int64(maxBody)
+	return c, errors.Join(envErr, c.validate(cmd))
+}
+
+func (c config) validate(cmd string) error {
+	var errs []error
+	if cmd == "serve" && c.Token == "" && c.TenantsFile == "" {
+		errs = append(errs, errors.New("no bearer token configured: set SCIM_TOKEN (or --token) to the token your identity provider will send, e.g. SCIM_TOKEN=$(openssl rand -hex 32)"))
+	}
+	if c.TenantsFile != "" {
+		errs = append(errs, errors.New("SCIM_TENANTS_FILE is not supported by this version yet; use SCIM_TOKEN"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("SCIM_DATA_DIR must not be empty"))
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, fmt.Errorf("SCIM_LOG_FORMAT=%q: want json or text", c.LogFormat))
+	}
+	if c.MaxBodyBytes < 1024 {
+		errs = append(errs, fmt.Errorf("SCIM_MAX_BODY_BYTES=%d: must be at least 1024", c.MaxBodyBytes))
+	}
+	if c.MaxPatchOps < 1 {
+		errs = append(errs, fmt.Errorf("SCIM_MAX_PATCH_OPS=%d: must be at least 1", c.MaxPatchOps))
+	}
+	if c.KafkaBrokers != "" && c.KafkaPartitions < 1 {
+		errs = append(errs, fmt.Errorf("KAFKA_PARTITIONS=%d: must be at least 1", c.KafkaPartitions))
+	}
+	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
+		errs = append(errs, fmt.Errorf("SCIM_BASE_URL=%q: must start with http:// or https://", c.BaseURL))
+	}
+	return errors.Join(errs...)
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("SCIM_LOG_LEVEL=%q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func newLogger(c config, w io.Writer) *slog.Logger {
+	level, _ := parseLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// app is the wired service; close releases what open acquired, in reverse.
+type app struct {
+	reg     *schemas.Registry
+	log     events.Log
+	store   *projection.Store
+	onClose []func() error
+}
+
+func (a *app) close() error {
+	var errs []error
+	for i := len(a.onClose) - 1; i >= 0; i-- {
+		errs = append(errs, a.onClose[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// open opens the log and the projection.
+func open(ctx context.Context, c config, logger *slog.Logger, promReg prometheus.Registerer) (*app, error) {
+	a := &app{}
+	var err error
+	if a.reg, err = schemas.NewRegistry(); err != nil {
+		return nil, fmt.Errorf("load schemas: %w", err)
+	}
+	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	if c.KafkaBrokers == "" {
+		l, err := events.OpenEmbedded(filepath.Join(c.DataDir, "log"), events.EmbeddedOptions{Logger: logger.With("component", "log")})
+		if err != nil {
+			return nil, fmt.Errorf("open the embedded log: %w", err)
+		}
+		a.log = l
+	} else {
+		opts, err := kafkaOptions(c, logger, promReg)
+		if err != nil {
+			return nil, err
+		}
+		l, err := kafka.Open(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("open the Kafka log: %w", err)
+		}
+		a.log = l
+	}
+	a.onClose = append(a.onClose, a.log.Close)
+	a.store, err = projection.Open(filepath.Join(c.DataDir, "projection"), a.reg, projection.Options{
+		Logger:     logger.With("component", "projection"),
+		Registerer: promReg,
+	})
+	if err != nil {
+		a.close()
+		return nil, fmt.Errorf("open the projection: %w", err)
+	}
+	a.onClose = append(a.onClose, a.store.Close)
+	return a, nil
+}
+
+func serve(ctx context.Context, c config, stderr io.Writer, started chan<- string) error {
+	logger := newLogger(c, stderr)
+	promReg := prometheus.NewRegistry()
+	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	promReg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "scim_build_info",
+		Help:        "Build information.",
+		ConstLabels: prometheus.Labels{"version": version()},
+	}, func() float64 { return 1 }))
+
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.Listen, err)
+	}
+	defer ln.Close()
+
+	a, err := open(ctx, c, logger, promReg)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	defer cancelRun()
+	projDone := make(chan error, 1)
+	go func() { projDone <- a.store.Run(runCtx, a.log) }()
+
+	br, err := bridge.New(a.log, a.store, a.reg, bridge.Options{
+		Logger:      logger.With("component", "bridge"),
+		Registerer:  promReg,
+		MaxPatchOps: c.MaxPatchOps,
+	})
+	if err != nil {
+		return err
+	}
+	api, err := scimhttp.New(a.reg, br, a.store, scimhttp.StaticToken(c.Token, "default"), scimhttp.Options{
+		Logger:       logger.With("component", "http"),
+		Registerer:   promReg,
+		MaxBodyBytes: c.MaxBodyBytes,
+		MaxPatchOps:  c.MaxPatchOps,
+		BaseURL:      c.BaseURL,
+		RetryAfter:   c.RetryAfter,
+	})
+	if err != nil {
+		return err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/scim/", api.Handler())
+	mux.Handle("GET /metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{Registry: promReg}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := ready(r.Context(), a); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      90 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- srv.Serve(ln) }()
+	logger.Info("serving", "addr", ln.Addr().String(), "log", logKind(c), "data_dir", c.DataDir)
+	if started != nil {
+		started <- ln.Addr().String()
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+	case err := <-projDone:
+		runErr = fmt.Errorf("projection stopped: %w", err)
+	case err := <-srvDone:
+		runErr = fmt.Errorf("http server stopped: %w", err)
+	}
+	// Stop accepting, let in-flight writes finish (they wait on the
+	// projection, which keeps running until they are done), then stop the
+	// projection and close the log and Badger (deferred).
+	shutCtx, cancel := context.WithTimeout(context.Background(), c.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		logger.Warn("shutdown did not finish in time", "err", err)
+	}
+	cancelRun()
+	if err := <-projDone; runErr == nil && err != nil && !errors.Is(err, context.Canceled) {
+		runErr = fmt.Errorf("projection: %w", err)
+	}
+	return runErr
+}
+
+// ready is the readiness check: the projection has caught up with the log,
+// and the log answers.
+func ready(ctx context.Context, a *app) error {
+	if !a.store.CaughtUp() {
+		return errors.New("projection is catching up with the log")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := a.log.End(ctx); err != nil {
+		return fmt.Errorf("event log unreachable: %w", err)
+	}
+	return nil
+}
+
+// rebuild deletes the projection and replays the log into a new one,
+// returning once it has caught up.
+func rebuild(ctx context.Context, c config, stderr io.Writer) error {
+	logger := newLogger(c, stderr)
+	dir := filepath.Join(c.DataDir, "projection")
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("delete the projection: %w", err)
+	}
+	a, err := open(ctx, c, logger, prometheus.NewRegistry())
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	start := time.Now()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.store.Run(runCtx, a.log) }()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for !a.store.CaughtUp() {
+		select {
+		case err := <-done:
+			return fmt.Errorf("replay: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	cancel()
+	<-done
+	var n int64
+	for _, off := range a.store.Applied() {
+		n += off
+	}
+	logger.Info("rebuilt the projection", "records", n, "duration", time.Since(start).String())
+	return nil
+}
+
+func logKind(c config) string {
+	if c.KafkaBrokers == "" {
+		return "embedded"
+	}
+	return "kafka"
+}
+
+// kafkaOptions turns the configuration into the Kafka log's options.
+func kafkaOptions(c config, logger *slog.Logger, reg prometheus.Registerer) (kafka.Options, error) {
+	o := kafka.Options{
+		Topic:             c.KafkaTopic,
+		Partitions:        c.KafkaPartitions,
+		ReplicationFactor: c.KafkaReplication,
+		Retention:         c.KafkaRetention,
+		AppendTimeout:     c.KafkaAppendTimeout,
+		SASL: kafka.SASL{
+			Mechanism: strings.ToLower(c.KafkaSASLMechanism),
+			Username:  c.KafkaSASLUser,
+			Password:  c.KafkaSASLPassword,
+		},
+		Logger:     logger.With("component", "kafka"),
+		Registerer: reg,
+	}
+	for _, b := range strings.Split(c.KafkaBrokers, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			o.Brokers = append(o.Brokers, b)
+		}
+	}
+	if c.KafkaTLS || c.KafkaTLSCA != "" || c.KafkaTLSCert != "" {
+		t := &tls.Config{MinVersion: tls.VersionTLS12}
+		if c.KafkaTLSCA != "" {
+			pem, err := os.ReadFile(c.KafkaTLSCA)
+			if err != nil {
+				return o, fmt.Errorf("KAFKA_TLS_CA_FILE: %w", err)
+			}
+			t.RootCAs = x509.NewCertPool()
+			if !t.RootCAs.AppendCertsFromPEM(pem) {
+				return o, fmt.Errorf("KAFKA_TLS_CA_FILE %s: no PEM certificate in it", c.KafkaTLSCA)
+			}
+		}
+		if c.KafkaTLSCert != "" || c.KafkaTLSKey != "" {
+			cert, err := tls.LoadX509KeyPair(c.KafkaTLSCert, c.KafkaTLSKey)
+			if err != nil {
+				return o, fmt.Errorf("KAFKA_TLS_CERT_FILE/KAFKA_TLS_KEY_FILE: %w", err)
+			}
+			t.Certificates = []tls.Certificate{cert}
+		}
+		o.TLS = t
+	}
+	return o, nil
 }
