@@ -77,10 +77,13 @@ func (s *Store) List(ctx context.Context, tenant, resourceType string, q Query) 
 			return err
 		}
 		page.Total = w.total
-		for _, id := range w.ids {
-			r, err := loadRecord(txn, resourceKey(tenant, typ, id))
-			if err != nil {
-				return err
+		for i, id := range w.ids {
+			r := w.recs[i]
+			if r == nil {
+				var err error
+				if r, err = loadRecord(txn, resourceKey(tenant, typ, id)); err != nil {
+					return err
+				}
 			}
 			if r == nil {
 				continue // an index entry without its resource: not in this snapshot
@@ -116,28 +119,35 @@ type window struct {
 	desc      bool
 
 	total int
-	ids   []string // the page
-	keys  [][]byte // the page's sort keys (sorted lists only)
+	ids   []string  // the page
+	recs  []*record // the page's records where already read, else nil
+	keys  [][]byte  // the page's sort keys (sorted lists only)
 	more  bool     // matches follow the page
 }
 
-// offer takes the next match of a list ordered by id.
-func (w *window) offer(id string) {
+// offer takes the next match of a list ordered by id, and its record if
+// it was read (else nil).
+func (w *window) offer(id string, r *record) {
 	w.total++
 	if w.useCursor {
 		if w.after != nil && id <= w.after.id {
 			return
 		}
 		if len(w.ids) < w.count {
-			w.ids = append(w.ids, id)
+			w.add(id, r)
 		} else {
 			w.more = true
 		}
 		return
 	}
 	if i := w.total - 1; i >= w.skip && i < w.skip+w.count {
-		w.ids = append(w.ids, id)
+		w.add(id, r)
 	}
+}
+
+func (w *window) add(id string, r *record) {
+	w.ids = append(w.ids, id)
+	w.recs = append(w.recs, r)
 }
 
 // entry is a match of a sorted list.
@@ -177,7 +187,7 @@ func (w *window) sorted(es []entry) {
 	w.more = to < len(es)
 	w.keys = [][]byte{}
 	for _, e := range es[from:to] {
-		w.ids = append(w.ids, e.id)
+		w.add(e.id, nil)
 		w.keys = append(w.keys, e.key)
 	}
 }
@@ -196,7 +206,7 @@ func (l *lister) fill(ctx context.Context, q Query, w *window) error {
 	}
 	if p != nil && p.exact && q.SortBy == nil {
 		for _, id := range p.ids {
-			w.offer(id)
+			w.offer(id, nil)
 		}
 		return nil
 	}
@@ -206,7 +216,7 @@ func (l *lister) fill(ctx context.Context, q Query, w *window) error {
 			return
 		}
 		if q.SortBy == nil {
-			w.offer(id)
+			w.offer(id, r)
 			return
 		}
 		es = append(es, entry{key: l.sortKey(r, *q.SortBy), id: id})
@@ -219,7 +229,8 @@ func (l *lister) fill(ctx context.Context, q Query, w *window) error {
 }
 
 // fillAll pages an unfiltered list ordered by id: the total from the
-// counter, the page by seeking over keys only.
+// counter, the page by seeking and skipping over keys, reading only the
+// page's values.
 func (l *lister) fillAll(w *window) error {
 	n, err := readCounter(l.txn, countKey(l.tenant, l.typ))
 	if err != nil {
@@ -241,22 +252,31 @@ func (l *lister) fillAll(w *window) error {
 		}
 	}
 	for it.Seek(start); it.ValidForPrefix(prefix); it.Next() {
-		id, ok := lastStr(it.Item().Key(), prefix)
-		if !ok {
-			return fmt.Errorf("malformed resource key %q", it.Item().Key())
-		}
-		if w.after != nil && w.useCursor && id <= w.after.id {
-			continue
-		}
 		if skip > 0 {
 			skip--
 			continue
+		}
+		if w.after != nil && w.useCursor && bytes.Equal(it.Item().Key(), start) {
+			continue // the cursor's own resource
 		}
 		if len(w.ids) == w.count {
 			w.more = true
 			break
 		}
-		w.ids = append(w.ids, id)
+		id, ok := lastStr(it.Item().Key(), prefix)
+		if !ok {
+			return fmt.Errorf("malformed resource key %q", it.Item().Key())
+		}
+		var r *record
+		err := it.Item().Value(func(v []byte) error {
+			var err error
+			r, err = decodeRecord(v)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		w.add(id, r)
 	}
 	return nil
 }

@@ -1,0 +1,197 @@
+package projection
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/schemas"
+)
+
+// The benchmarks share one on-disk projection of benchUsers users and a
+// group holding all of them, built once per process (applying every event,
+// as a rebuild would) and removed by TestMain.
+const benchUsers = 100_000
+
+var bench struct {
+	once sync.Once
+	dir  string
+	s    *Store
+	err  error
+	next int64 // next offset of partition 0
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bench.s != nil {
+		bench.s.Close()
+	}
+	if bench.dir != "" {
+		os.RemoveAll(bench.dir)
+	}
+	os.Exit(code)
+}
+
+func benchID(i int) string       { return fmt.Sprintf("0190a1b2-%08x", i) }
+func benchUserName(i int) string { return fmt.Sprintf("user%06d@example.com", i) }
+
+func benchStore(b *testing.B) *Store {
+	b.Helper()
+	bench.once.Do(func() {
+		start := time.Now()
+		bench.dir, bench.err = os.MkdirTemp("", "projection-bench-")
+		if bench.err != nil {
+			return
+		}
+		reg, err := schemas.NewRegistry()
+		if err != nil {
+			bench.err = err
+			return
+		}
+		logger := slog.New(slog.DiscardHandler)
+		bench.s, bench.err = Open(bench.dir, reg, Options{Logger: logger})
+		if bench.err != nil {
+			return
+		}
+		apply := func(ev events.Event) {
+			if bench.err != nil {
+				return
+			}
+			ev.ID = fmt.Sprintf("bench-%d", bench.next)
+			ev.Time = baseTime.Add(time.Duration(bench.next) * time.Millisecond)
+			bench.err = bench.s.Apply(events.Record{Offset: bench.next, Event: ev})
+			bench.next++
+		}
+		all := make([]schemas.Member, benchUsers)
+		for i := range benchUsers {
+			id := benchID(i)
+			apply(events.Event{Type: events.UserCreated, Tenant: "acme", ResourceType: "User", ResourceID: id,
+				Version: 1, Resource: user(id, benchUserName(i), "emails", emails(benchUserName(i)),
+					"externalId", fmt.Sprintf("ext-%d", i), "active", true)})
+			all[i] = schemas.Member{Value: id, Type: "User"}
+		}
+		apply(events.Event{Type: events.GroupCreated, Tenant: "acme", ResourceType: "Group", ResourceID: "big",
+			Version: 1, Resource: group("big", "Everyone")})
+		apply(events.Event{Type: events.GroupMembersAdded, Tenant: "acme", ResourceType: "Group", ResourceID: "big",
+			Version: 2, PrevVersion: 1, MembersAdded: all})
+		fmt.Fprintf(os.Stderr, "bench fixture: %d users and a %d-member group applied in %v\n",
+			benchUsers, benchUsers, time.Since(start).Round(time.Millisecond))
+	})
+	if bench.err != nil {
+		b.Fatalf("bench fixture: %v", bench.err)
+	}
+	return bench.s
+}
+
+func BenchmarkGet(b *testing.B) {
+	s := benchStore(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := s.Get(ctx, "acme", "User", benchID(i*7919%benchUsers), GetOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkListUserNameEq(b *testing.B) {
+	s := benchStore(b)
+	ctx := context.Background()
+	e, err := schemas.ParseFilter(`userName eq "` + benchUserName(benchUsers/2) + `"`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := s.List(ctx, "acme", "User", Query{Filter: e, Count: 100})
+		if err != nil || p.Total != 1 {
+			b.Fatalf("List() = %d, %v", p.Total, err)
+		}
+	}
+}
+
+func BenchmarkListPage100(b *testing.B) {
+	s := benchStore(b)
+	ctx := context.Background()
+	// A cursor 90% of the way in, as List would hand it out.
+	deepCursor := cursor{hash: queryHash("acme", typeUser, Query{}), id: benchID(benchUsers * 9 / 10)}.encode()
+	for _, bc := range []struct {
+		name string
+		q    Query
+	}{
+		{"First", Query{Count: 100, StartIndex: 1}},
+		{"DeepCursor", Query{Count: 100, UseCursor: true, Cursor: deepCursor}},
+		{"DeepStartIndex", Query{Count: 100, StartIndex: benchUsers * 9 / 10}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				p, err := s.List(ctx, "acme", "User", bc.q)
+				if err != nil || len(p.Resources) != 100 {
+					b.Fatalf("List() = %d resources, %v", len(p.Resources), err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkApply applies one user.updated event (a userName change, so
+// indexes move) per iteration.
+func BenchmarkApply(b *testing.B) {
+	s := benchStore(b)
+	ctx := context.Background()
+	id := benchID(1)
+	cur, err := s.Get(ctx, "acme", "User", id, GetOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ver := cur.Version
+	b.ReportAllocs()
+	for b.Loop() {
+		ev := events.Event{ID: fmt.Sprintf("bench-%d", bench.next), Type: events.UserUpdated,
+			Time: baseTime.Add(time.Duration(bench.next) * time.Millisecond), Tenant: "acme",
+			ResourceType: "User", ResourceID: id, Version: ver + 1, PrevVersion: ver,
+			Resource: user(id, fmt.Sprintf("renamed%d@example.com", ver), "active", true)}
+		if err := s.Apply(events.Record{Offset: bench.next, Event: ev}); err != nil {
+			b.Fatal(err)
+		}
+		bench.next++
+		ver++
+	}
+}
+
+// BenchmarkAddMemberLargeGroup adds one member to a group of 100k members
+// per iteration.
+func BenchmarkAddMemberLargeGroup(b *testing.B) {
+	s := benchStore(b)
+	ctx := context.Background()
+	cur, err := s.Get(ctx, "acme", "Group", "big", GetOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ver := cur.Version
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		ev := events.Event{ID: fmt.Sprintf("bench-%d", bench.next), Type: events.GroupMembersAdded,
+			Time: baseTime.Add(time.Duration(bench.next) * time.Millisecond), Tenant: "acme",
+			ResourceType: "Group", ResourceID: "big", Version: ver + 1, PrevVersion: ver,
+			MembersAdded: []schemas.Member{{Value: fmt.Sprintf("extra-%d", n), Type: "User"}}}
+		if err := s.Apply(events.Record{Offset: bench.next, Event: ev}); err != nil {
+			b.Fatal(err)
+		}
+		bench.next++
+		ver++
+		n++
+	}
+	if !s.Members(ctx, "acme", "big").Contains("extra-0") {
+		b.Errorf("Members(big).Contains(extra-0) = false")
+	}
+}
