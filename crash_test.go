@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -236,5 +234,3 @@ func TestProcess_EmbeddedCrash(t *testing.T) {
 	})
 }
 
-var _ = errors.New
-var _ = context.Background

@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -234,5 +232,3 @@ func TestRun_Config(t *testing.T) {
 	})
 }
 
-var _ = fmt.Sprintf
-var _ = os.Getenv
