@@ -233,4 +233,3 @@ func TestProcess_EmbeddedCrash(t *testing.T) {
 		return names
 	})
 }
-

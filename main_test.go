@@ -231,4 +231,3 @@ func TestRun_Config(t *testing.T) {
 		}
 	})
 }
-
