@@ -89,6 +89,7 @@ func (s *Store) pollEnd(ctx context.Context, log events.Log) error {
 func (s *Store) setEnd(end []int64) {
 	s.mu.Lock()
 	s.end = append(s.end[:0], end...)
+	s.broadcastLocked()
 	lag := make([]int64, len(end))
 	for p, e := range end {
 		lag[p] = e

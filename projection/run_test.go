@@ -52,6 +52,9 @@ func TestStore_Run(t *testing.T) {
 	if !s.CaughtUp() {
 		t.Errorf("CaughtUp() after applying the records present at start = false, want true")
 	}
+	if err := s.WaitCaughtUp(ctx); err != nil {
+		t.Errorf("WaitCaughtUp() = %v", err)
+	}
 	for i, tenant := range tenants {
 		if !s.Members(ctx, tenant, "g1").Contains(fmt.Sprintf("u%d", i)) {
 			t.Errorf("Members(%s, g1).Contains(u%d) = false, want true", tenant, i)
@@ -120,4 +123,40 @@ func TestStore_RunError(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Errorf("Run() = %v, want an error wrapping %v", err, boom)
 	}
+}
+
+func TestStore_WaitCaughtUp(t *testing.T) {
+	ctx := context.Background()
+	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 2, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("OpenEmbedded() = %v", err)
+	}
+	t.Cleanup(func() { log.Close() })
+	f := newFeed()
+	for i := range 20 {
+		f.userCreated("acme", fmt.Sprintf("u%02d", i), fmt.Sprintf("user%d", i))
+	}
+	for _, rec := range f.recs {
+		if _, _, err := log.Append(ctx, []events.Event{rec.Event}); err != nil {
+			t.Fatalf("Append() = %v", err)
+		}
+	}
+	s := openMem(t, Options{})
+	waitCtx, cancelWait := context.WithCancel(ctx)
+	cancelWait()
+	if err := s.WaitCaughtUp(waitCtx); !errors.Is(err, context.Canceled) {
+		t.Errorf("WaitCaughtUp(cancelled, no Run) = %v, want context.Canceled", err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(runCtx, log) }()
+	if err := s.WaitCaughtUp(ctx); err != nil {
+		t.Fatalf("WaitCaughtUp() = %v", err)
+	}
+	p, err := s.List(ctx, "acme", "User", Query{})
+	if err != nil || p.Total != 20 {
+		t.Errorf("List() after WaitCaughtUp = total %d, %v, want 20", p.Total, err)
+	}
+	cancel()
+	<-done
 }

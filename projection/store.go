@@ -197,8 +197,7 @@ func (s *Store) setApplied(p int, next int64) {
 	s.mu.Lock()
 	s.growLocked(p + 1)
 	s.applied[p] = next
-	close(s.changed)
-	s.changed = make(chan struct{})
+	s.broadcastLocked()
 	s.mu.Unlock()
 	s.m.appliedOffset.WithLabelValues(partitionLabel(p)).Set(float64(next))
 }
@@ -228,6 +227,35 @@ func (s *Store) WaitApplied(ctx context.Context, p int, off int64) error {
 func (s *Store) CaughtUp() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.caughtUpLocked()
+}
+
+// WaitCaughtUp blocks until CaughtUp is true or ctx is done (returning
+// ctx.Err()); it needs a running Run to get there.
+func (s *Store) WaitCaughtUp(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		done := s.caughtUpLocked()
+		ch := s.changed
+		s.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// broadcastLocked wakes every WaitApplied and WaitCaughtUp; s.mu is held.
+func (s *Store) broadcastLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+func (s *Store) caughtUpLocked() bool {
 	if s.caughtUp {
 		return true
 	}
