@@ -23,13 +23,13 @@ const (
 // testServer is a Server over a fakeStore, with a fresh metrics registry
 // and logs going to the test.
 type testServer struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *Server
 	store *fakeStore
 	reg   *prometheus.Registry
 }
 
-func newTestServer(t *testing.T, opts Options) *testServer {
+func newTestServer(t testing.TB, opts Options) *testServer {
 	t.Helper()
 	reg, err := schemas.NewRegistry()
 	if err != nil {
