@@ -14,7 +14,11 @@
 // str(s) is s escaped (0x00 as 0x00 0xFF) and terminated by 0x00 0x01, so
 // components sort like the strings and never prefix one another; u32 and
 // i64 are big-endian; t64 is Unix nanoseconds with the sign bit flipped, so
-// it sorts like instants. Types are "User" and "Group".
+// it sorts like instants; fold(s) replaces every rune by the least rune of
+// its Unicode simple-folding orbit (ASCII lower-cased), so fold(a) ==
+// fold(b) exactly when the filter evaluator calls a and b equal ignoring
+// case, and case-insensitive eq and sw plans need no re-check. Types are
+// "User" and "Group".
 //
 //	F                                      -> format version ("1")
 //	P u32(partition)                       -> i64(next offset to apply)
@@ -22,10 +26,10 @@
 //	Z str(tenant) str(groupID)             -> "" (deleted group, members being cleaned)
 //	t str(tenant) r str(type) str(id)      -> JSON {resource, version, created, lastModified, eventId}
 //	t str(tenant) c str(type)              -> i64(number of resources of the type)
-//	t str(tenant) u str(lower(userName)) str(id)             User userName (unique by the bridge)
+//	t str(tenant) u str(fold(userName)) str(id)              User userName (unique by the bridge)
 //	t str(tenant) x str(type) str(externalId) str(id)       externalId per type
-//	t str(tenant) e str(lower(emails.value)) str(id)         User emails
-//	t str(tenant) d str(lower(displayName)) str(id)          Group displayName
+//	t str(tenant) e str(fold(emails.value)) str(id)          User emails
+//	t str(tenant) d str(fold(displayName)) str(id)           Group displayName
 //	t str(tenant) m str(type) t64(lastModified) str(id)      meta.lastModified
 //	t str(tenant) g str(groupID) str(memberID) -> str(member type) display
 //	t str(tenant) h str(memberID) str(groupID) -> ""         User.groups is derived from these
@@ -43,7 +47,8 @@
 // events, JSON marshals map keys sorted), so the same log yields the same
 // bytes, which Export exposes for comparison. Each record commits its state
 // change, its index changes and the partition's position in one transaction;
-// a record below the position is a replay and is ignored. An event whose
+// a record below the position is a replay and is ignored (counted with
+// reason "replay", never recorded, so replays change no bytes). An event whose
 // PrevVersion differs from the stored version, whose version or ce_id was
 // already applied, or that is malformed, is not applied: a key under S
 // records it, scim_projection_skipped_events_total counts it, and the
@@ -70,11 +75,24 @@
 // Writes are not synced: the log is the source of truth and the position
 // commits with the state, so a transaction lost in a crash is applied again.
 //
+// # Consuming
+//
+// Run reads every partition of the log from its applied position, one
+// goroutine each. It reads the log's end before applying anything and then
+// every Options.PollInterval; CaughtUp (readiness) latches true once every
+// partition's position reaches the end last seen, and WaitApplied /
+// WaitCaughtUp wake on every commit.
+//
 // # Reads
 //
 // List plans filters over the indexes (eq on id, externalId, userName,
 // emails.value, displayName; sw on userName and displayName; ranges on
 // meta.lastModified; and/or of those) and otherwise scans the tenant's
 // resources of the type with the schemas evaluator; conditions on meta.*
-// are evaluated here, since meta is not part of a stored Resource.
+// are evaluated here, since meta is not part of a stored Resource. Callers
+// validate filters (schemas.ResourceType.CheckFilter) before List. Default
+// order is by id; SortBy collects (sort key, id) of every match, sorts, and
+// loads only the page. Cursors (RFC 9865) carry the last (sort key, id)
+// returned and a hash of tenant, type, filter and sort, so an unfiltered
+// list by id resumes with one seek however deep the page.
 package projection

@@ -122,7 +122,7 @@ type window struct {
 	ids   []string  // the page
 	recs  []*record // the page's records where already read, else nil
 	keys  [][]byte  // the page's sort keys (sorted lists only)
-	more  bool     // matches follow the page
+	more  bool      // matches follow the page
 }
 
 // offer takes the next match of a list ordered by id, and its record if
