@@ -98,6 +98,7 @@ func TestServer_Routing(t *testing.T) {
 		{"DeleteCollection", http.MethodDelete, "/scim/v2/Users", http.StatusMethodNotAllowed, "GET, HEAD, POST"},
 		{"PostToID", http.MethodPost, "/scim/v2/Groups/abc", http.StatusMethodNotAllowed, "GET, HEAD, PUT, PATCH, DELETE"},
 		{"PutDiscovery", http.MethodPut, "/scim/v2/ServiceProviderConfig", http.StatusMethodNotAllowed, "GET, HEAD"},
+		{"LowerCaseDiscoveryWrongMethod", http.MethodPost, "/scim/v2/schemas", http.StatusMethodNotAllowed, "GET, HEAD"},
 		{"Bulk", http.MethodPost, "/scim/v2/Bulk", http.StatusNotImplemented, ""},
 		{"Me", http.MethodGet, "/scim/v2/Me", http.StatusNotImplemented, ""},
 	}

@@ -65,17 +65,32 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 		st.tenant = tenant
 		r = r.WithContext(NewContextWithTenant(r.Context(), tenant))
-		trimTrailingSlash(r)
+		s.canonicalPath(r)
 		next.ServeHTTP(rec, r)
 	})
 }
 
-// trimTrailingSlash makes /scim/v2/Users/ route as /scim/v2/Users, as
-// Microsoft's reference tests send it.
-func trimTrailingSlash(r *http.Request) {
-	if len(r.URL.Path) > len(Prefix)+1 && strings.HasSuffix(r.URL.Path, "/") {
-		r.URL.Path = strings.TrimSuffix(r.URL.Path, "/")
-		r.URL.RawPath = strings.TrimSuffix(r.URL.RawPath, "/")
+// canonicalPath makes /scim/v2/Users/ route as /scim/v2/Users, as
+// Microsoft's reference tests send it, and matches the endpoint segment
+// case-insensitively (/scim/v2/users is /scim/v2/Users; the same tests send
+// that too). Ids in later segments are left as sent.
+func (s *Server) canonicalPath(r *http.Request) {
+	p := r.URL.Path
+	if len(p) > len(Prefix)+1 && strings.HasSuffix(p, "/") {
+		p = strings.TrimSuffix(p, "/")
+	}
+	if rest, ok := strings.CutPrefix(p, Prefix+"/"); ok {
+		seg, tail, _ := strings.Cut(rest, "/")
+		if canon, ok := s.endpoints[strings.ToLower(seg)]; ok && canon != seg {
+			p = Prefix + "/" + canon
+			if strings.Contains(rest, "/") {
+				p += "/" + tail
+			}
+		}
+	}
+	if p != r.URL.Path {
+		r.URL.Path = p
+		r.URL.RawPath = "" // derived from Path again when needed
 	}
 }
 

@@ -53,6 +53,8 @@ func TestServer_Get(t *testing.T) {
 		{"IfNoneMatchStar", "/scim/v2/Users/u1", `*`, http.StatusNotModified},
 		{"IfNoneMatchOld", "/scim/v2/Users/u1", `W/"0"`, http.StatusOK},
 		{"TrailingSlash", "/scim/v2/Users/u1/", "", http.StatusOK},
+		{"LowerCaseEndpoint", "/scim/v2/users/u1", "", http.StatusOK},
+		{"UpperCaseEndpoint", "/scim/v2/USERS/u1/", "", http.StatusOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

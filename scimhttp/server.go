@@ -100,6 +100,10 @@ type Server struct {
 	metrics *metrics
 	router  *mux.Router
 	handler http.Handler
+
+	// endpoints maps the lower-cased first path segment after Prefix to
+	// its canonical spelling ("users" -> "Users").
+	endpoints map[string]string
 }
 
 // New returns a Server over the registry, the write path, the read model and
@@ -156,8 +160,16 @@ func New(reg *schemas.Registry, w Writer, r Reader, auth Authenticator, opts Opt
 		r:       r,
 		auth:    auth,
 		opts:    opts,
-		log:     logger.With("component", "scimhttp"),
+		log:     logger, // main adds the component
 		metrics: newMetrics(opts.Registerer),
+	}
+	s.endpoints = map[string]string{}
+	for _, name := range []string{".search", "ServiceProviderConfig", "ResourceTypes", "Schemas", "Bulk", "Me"} {
+		s.endpoints[strings.ToLower(name)] = name
+	}
+	for _, rt := range reg.ResourceTypes() {
+		name := strings.TrimPrefix(rt.Endpoint, "/")
+		s.endpoints[strings.ToLower(name)] = name
 	}
 	s.router = s.routes()
 	s.handler = s.middleware(s.router)
