@@ -26,7 +26,9 @@
 //     answers 200 with that projection. A User PATCH answers 200 with the
 //     full user, which Entra's validator and Okta expect. The same Postman
 //     collection also asserts 204 for two User PATCHes; set
-//     Options.UserPatchNoContent to answer 204 there too.
+//     Options.UserPatchNoContent to answer 204 there too. Writes ask the
+//     bridge only for what the response shows (bridge.Request.Get), so a 204
+//     never loads a group's members.
 //   - Lists: a filter that matches nothing is 200 with totalResults 0 and
 //     "Resources": []; itemsPerPage is the number returned; count is capped at
 //     the maxResults advertised in /ServiceProviderConfig; startIndex below 1
@@ -38,8 +40,9 @@
 //     cursor pagination is not offered there.
 //   - A filter on a discovery endpoint is 403 (RFC 7644 §4).
 //   - Unknown query parameters are ignored (Entra's aadOptscim062020 flag);
-//     parameter names match case-insensitively; a trailing slash on a path
-//     is ignored (/Users/ is /Users).
+//     parameter names match case-insensitively; so does the endpoint segment
+//     (/users is /Users; ids are matched as sent); a trailing slash is
+//     ignored (/Users/ is /Users).
 //   - Conditional requests: If-Match on PUT, PATCH and DELETE goes to the
 //     bridge, which answers 412 on mismatch; If-None-Match on GET matching the
 //     current version is 304. Versions are weak ETags W/"<n>".
