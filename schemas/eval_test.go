@@ -394,3 +394,28 @@ func BenchmarkParseFilter(b *testing.B) {
 		}
 	}
 }
+
+// FuzzMatches checks that CheckFilter and Matches never panic on any filter
+// the parser accepts, and that a filter CheckFilter rejects is rejected as
+// KindInvalidFilter.
+func FuzzMatches(f *testing.F) {
+	for _, tt := range parseFilterCases {
+		f.Add(tt.in)
+	}
+	f.Add(`emails[type eq "work"].value eq "BJENSEN@example.com" and age gt 4.5e0`)
+	f.Add(`meta.lastModified ge "2011-05-13T04:42:34.5+01:00" or tags sw "bl"`)
+	rt := testUserType(f)
+	user := testUser()
+	f.Fuzz(func(t *testing.T, in string) {
+		e, err := ParseFilter(in)
+		if err != nil {
+			return
+		}
+		if err := rt.CheckFilter(e); err != nil && KindOf(err) != KindInvalidFilter {
+			t.Fatalf("CheckFilter(%q) = %#v, want nil or KindInvalidFilter", in, err)
+		}
+		if got, want := rt.Matches(&NotExpr{X: e}, user), !rt.Matches(e, user); got != want {
+			t.Fatalf("Matches(not (%s)) = %v, want %v", in, got, want)
+		}
+	})
+}
