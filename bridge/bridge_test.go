@@ -1,0 +1,364 @@
+package bridge_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/scim-bridge/scim-bridge/bridge"
+	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/schemas"
+)
+
+// env is a bridge on a real embedded log and an in-memory projection.
+type env struct {
+	b     *bridge.Bridge
+	log   *faultLog
+	store *projection.Store
+	reg   *schemas.Registry
+	users *schemas.ResourceType
+	grps  *schemas.ResourceType
+}
+
+// faultLog wraps a real log; fail, when set, makes Append fail before
+// anything is written (a broker that is down).
+type faultLog struct {
+	events.Log
+	mu   sync.Mutex
+	fail error
+}
+
+func (l *faultLog) Append(ctx context.Context, evs []events.Event) (int, int64, error) {
+	l.mu.Lock()
+	err := l.fail
+	l.mu.Unlock()
+	if err != nil {
+		return 0, 0, err
+	}
+	return l.Log.Append(ctx, evs)
+}
+
+func (l *faultLog) setFail(err error) {
+	l.mu.Lock()
+	l.fail = err
+	l.mu.Unlock()
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	reg, err := schemas.NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	el, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { el.Close() })
+	store, err := projection.Open("", reg, projection.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- store.Run(ctx, el) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("projection Run: %v", err)
+		}
+	})
+	fl := &faultLog{Log: el}
+	b, err := bridge.New(fl, store, reg, bridge.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, _ := reg.ResourceType("User")
+	grps, _ := reg.ResourceType("Group")
+	return &env{b: b, log: fl, store: store, reg: reg, users: users, grps: grps}
+}
+
+var req = bridge.Request{Tenant: "acme", RequestID: "r1"}
+
+func userBody(name string) []byte {
+	return []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + name + `"}`)
+}
+
+func patchBody(ops string) []byte {
+	return []byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":` + ops + `}`)
+}
+
+// logEvents returns every event of the test tenant.
+func (e *env) logEvents(t *testing.T) []events.Event {
+	t.Helper()
+	ctx := context.Background()
+	end, err := e.log.End(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := events.PartitionFor(req.Tenant, e.log.Partitions())
+	var out []events.Event
+	if end[p] == 0 {
+		return nil
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	err = e.log.Read(rctx, p, 0, func(r events.Record) error {
+		if r.Event.Tenant == req.Tenant {
+			out = append(out, r.Event)
+		}
+		if r.Offset == end[p]-1 {
+			cancel()
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func types(evs []events.Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Type)
+	}
+	return out
+}
+
+func TestBridge_Create(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	st, err := e.b.Create(ctx, req, e.users, userBody("alice@example.com"))
+	if err != nil {
+		t.Fatalf("Create() = %v", err)
+	}
+	if st.Version != 1 || st.Resource.ID() == "" || st.Resource["userName"] != "alice@example.com" {
+		t.Errorf("Create() = %+v, want version 1 with an id", st)
+	}
+	// Read your write: the projection already has it.
+	got, err := e.store.Get(ctx, req.Tenant, "User", st.Resource.ID(), projection.GetOptions{})
+	if err != nil || got.Version != 1 {
+		t.Fatalf("Get after Create = %+v, %v", got, err)
+	}
+	t.Run("Uniqueness", func(t *testing.T) {
+		_, err := e.b.Create(ctx, req, e.users, userBody("ALICE@example.com"))
+		if schemas.KindOf(err) != schemas.KindUniqueness {
+			t.Errorf("Create(duplicate) = %v, want KindUniqueness", err)
+		}
+	})
+	t.Run("OtherTenant", func(t *testing.T) {
+		other := bridge.Request{Tenant: "globex"}
+		if _, err := e.b.Create(ctx, other, e.users, userBody("alice@example.com")); err != nil {
+			t.Errorf("Create(same userName, other tenant) = %v, want success", err)
+		}
+	})
+	t.Run("Invalid", func(t *testing.T) {
+		_, err := e.b.Create(ctx, req, e.users, []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"]}`))
+		if schemas.KindOf(err) != schemas.KindInvalidValue {
+			t.Errorf("Create(no userName) = %v, want KindInvalidValue", err)
+		}
+	})
+	if got := types(e.logEvents(t)); !slices.Equal(got, []string{events.UserCreated}) {
+		t.Errorf("events = %v, want one user.created (failed writes append nothing)", got)
+	}
+}
+
+// TestBridge_ConcurrentCreates: writes of a tenant are serialized and
+// validated against the state the earlier ones produced, so of many
+// concurrent creates of one userName exactly one wins.
+func TestBridge_ConcurrentCreates(t *testing.T) {
+	e := newEnv(t)
+	const n = 16
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = e.b.Create(context.Background(), req, e.users, userBody("same@example.com"))
+		}()
+	}
+	wg.Wait()
+	ok, dup := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case schemas.KindOf(err) == schemas.KindUniqueness:
+			dup++
+		default:
+			t.Errorf("Create() = %v", err)
+		}
+	}
+	if ok != 1 || dup != n-1 {
+		t.Errorf("%d created, %d uniqueness errors; want 1 and %d", ok, dup, n-1)
+	}
+}
+
+func TestBridge_Patch(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	st, err := e.b.Create(ctx, req, e.users, userBody("bob@example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := st.Resource.ID()
+	t.Run("Deactivate", func(t *testing.T) {
+		st, err := e.b.Patch(ctx, req, e.users, id, patchBody(`[{"op":"Replace","path":"active","value":"False"}]`))
+		if err != nil || st.Resource["active"] != false || st.Version != 2 {
+			t.Fatalf("Patch(active False) = %+v, %v; want active false, version 2", st, err)
+		}
+	})
+	t.Run("NoChange", func(t *testing.T) {
+		st, err := e.b.Patch(ctx, req, e.users, id, patchBody(`[{"op":"replace","path":"active","value":false}]`))
+		if err != nil || st.Version != 2 {
+			t.Fatalf("Patch(no change) = %+v, %v; want version still 2", st, err)
+		}
+	})
+	t.Run("IfMatch", func(t *testing.T) {
+		r := req
+		r.IfMatch = `W/"1"`
+		_, err := e.b.Patch(ctx, r, e.users, id, patchBody(`[{"op":"replace","path":"displayName","value":"B"}]`))
+		if schemas.KindOf(err) != schemas.KindPrecondition {
+			t.Errorf("Patch(If-Match stale) = %v, want KindPrecondition", err)
+		}
+		r.IfMatch = `W/"2"`
+		if _, err := e.b.Patch(ctx, r, e.users, id, patchBody(`[{"op":"replace","path":"active","value":true}]`)); err != nil {
+			t.Errorf("Patch(If-Match current) = %v", err)
+		}
+	})
+	t.Run("NotFound", func(t *testing.T) {
+		_, err := e.b.Patch(ctx, req, e.users, "nope", patchBody(`[{"op":"replace","path":"active","value":true}]`))
+		if schemas.KindOf(err) != schemas.KindNotFound {
+			t.Errorf("Patch(unknown id) = %v, want KindNotFound", err)
+		}
+	})
+	want := []string{events.UserCreated, events.UserDeactivated, events.UserReactivated}
+	if got := types(e.logEvents(t)); !slices.Equal(got, want) {
+		t.Errorf("events = %v, want %v", got, want)
+	}
+}
+
+func TestBridge_Groups(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	var ids []string
+	for i := range 3 {
+		st, err := e.b.Create(ctx, req, e.users, userBody(fmt.Sprintf("u%d@example.com", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, st.Resource.ID())
+	}
+	g, err := e.b.Create(ctx, bridge.Request{Tenant: req.Tenant, Get: projection.GetOptions{Members: true}}, e.grps,
+		[]byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Eng","members":[{"value":"`+ids[0]+`"}]}`))
+	if err != nil {
+		t.Fatalf("Create(group with a member) = %v", err)
+	}
+	gid := g.Resource.ID()
+	if ms, _ := g.Resource["members"].([]any); len(ms) != 1 || g.Version != 2 {
+		t.Errorf("created group = %+v, want one member and version 2 (created + members_added)", g)
+	}
+	t.Run("UnknownMember", func(t *testing.T) {
+		_, err := e.b.Patch(ctx, req, e.grps, gid, patchBody(`[{"op":"add","path":"members","value":[{"value":"ghost"}]}]`))
+		if schemas.KindOf(err) != schemas.KindInvalidValue {
+			t.Errorf("Patch(add unknown member) = %v, want KindInvalidValue", err)
+		}
+	})
+	t.Run("SelfMember", func(t *testing.T) {
+		_, err := e.b.Patch(ctx, req, e.grps, gid, patchBody(`[{"op":"add","path":"members","value":[{"value":"`+gid+`"}]}]`))
+		if schemas.KindOf(err) != schemas.KindInvalidValue {
+			t.Errorf("Patch(add itself) = %v, want KindInvalidValue", err)
+		}
+	})
+	if _, err := e.b.Patch(ctx, req, e.grps, gid, patchBody(`[{"op":"add","path":"members","value":[{"value":"`+ids[1]+`"},{"value":"`+ids[2]+`"}]}]`)); err != nil {
+		t.Fatal(err)
+	}
+	// Deleting a member takes it out of the group first.
+	if err := e.b.Delete(ctx, req, e.users, ids[1]); err != nil {
+		t.Fatalf("Delete(user) = %v", err)
+	}
+	ms, err := e.store.MemberList(ctx, req.Tenant, gid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range ms {
+		got = append(got, m.Value)
+	}
+	want := []string{ids[0], ids[2]}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("members after deleting %s = %v, want %v", ids[1], got, want)
+	}
+	evs := e.logEvents(t)
+	last := evs[len(evs)-2:]
+	if last[0].Type != events.GroupMembersRemoved || last[0].ResourceID != gid || last[0].MembersRemoved[0].Value != ids[1] ||
+		last[1].Type != events.UserDeleted || last[1].ResourceID != ids[1] {
+		t.Errorf("last events = %v %v, want group.members_removed on the group then user.deleted", last[0], last[1])
+	}
+	if err := e.b.Delete(ctx, req, e.grps, gid); err != nil {
+		t.Fatalf("Delete(group) = %v", err)
+	}
+	if _, err := e.store.Get(ctx, req.Tenant, "Group", gid, projection.GetOptions{}); schemas.KindOf(err) != schemas.KindNotFound {
+		t.Errorf("Get(deleted group) = %v, want KindNotFound", err)
+	}
+}
+
+// TestBridge_LogDown: when the log does not take the append, the client
+// gets KindUnavailable and nothing changed anywhere.
+func TestBridge_LogDown(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	st, err := e.b.Create(ctx, req, e.users, userBody("carol@example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.log.setFail(fmt.Errorf("dial: %w", events.ErrUnavailable))
+	_, err = e.b.Patch(ctx, req, e.users, st.Resource.ID(), patchBody(`[{"op":"replace","path":"displayName","value":"C"}]`))
+	if schemas.KindOf(err) != schemas.KindUnavailable {
+		t.Errorf("Patch with the log down = %v, want KindUnavailable", err)
+	}
+	if _, err := e.b.Create(ctx, req, e.users, userBody("dave@example.com")); schemas.KindOf(err) != schemas.KindUnavailable {
+		t.Errorf("Create with the log down = %v, want KindUnavailable", err)
+	}
+	got, err := e.store.Get(ctx, req.Tenant, "User", st.Resource.ID(), projection.GetOptions{})
+	if err != nil || got.Version != 1 || got.Resource["displayName"] != nil {
+		t.Errorf("after the failed PATCH: %+v, %v; want version 1 unchanged", got, err)
+	}
+	e.log.setFail(nil)
+	if _, err := e.b.Create(ctx, req, e.users, userBody("dave@example.com")); err != nil {
+		t.Errorf("Create after the log is back = %v", err)
+	}
+	if got := types(e.logEvents(t)); len(got) != 2 {
+		t.Errorf("events = %v, want two user.created", got)
+	}
+}
+
+func TestBridge_Replace(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a, _ := e.b.Create(ctx, req, e.users, userBody("a@example.com"))
+	if _, err := e.b.Create(ctx, req, e.users, userBody("b@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.b.Replace(ctx, req, e.users, a.Resource.ID(), userBody("B@example.com"))
+	if schemas.KindOf(err) != schemas.KindUniqueness {
+		t.Errorf("Replace(userName of another user) = %v, want KindUniqueness", err)
+	}
+	st, err := e.b.Replace(ctx, req, e.users, a.Resource.ID(), userBody("A2@example.com"))
+	if err != nil || st.Resource["userName"] != "A2@example.com" || st.Version != 2 {
+		t.Errorf("Replace() = %+v, %v", st, err)
+	}
+	// The old userName is free again.
+	if _, err := e.b.Create(ctx, req, e.users, userBody("a@example.com")); err != nil {
+		t.Errorf("Create(freed userName) = %v", err)
+	}
+}
