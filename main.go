@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -280,60 +281,96 @@ func version() string {
 	return "(devel)"
 }
 
-// app is the wired service; close releases what open acquired, in reverse.
-type app struct {
-	reg     *schemas.Registry
-	log     events.Log
-	store   *projection.Store
-	onClose []func() error
-}
-
-func (a *app) close() error {
-	var errs []error
-	for i := len(a.onClose) - 1; i >= 0; i-- {
-		errs = append(errs, a.onClose[i]())
-	}
-	return errors.Join(errs...)
-}
-
-// open opens the log and the projection.
-func open(ctx context.Context, c config, logger *slog.Logger, promReg prometheus.Registerer) (*app, error) {
-	a := &app{}
-	var err error
-	if a.reg, err = schemas.NewRegistry(); err != nil {
-		return nil, fmt.Errorf("load schemas: %w", err)
-	}
+// openStore opens the projection in the data directory.
+func openStore(c config, reg *schemas.Registry, logger *slog.Logger, promReg prometheus.Registerer) (*projection.Store, error) {
 	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	if c.KafkaBrokers == "" {
-		l, err := events.OpenEmbedded(filepath.Join(c.DataDir, "log"), events.EmbeddedOptions{Logger: logger.With("component", "log")})
-		if err != nil {
-			return nil, fmt.Errorf("open the embedded log: %w", err)
-		}
-		a.log = l
-	} else {
-		opts, err := kafkaOptions(c, logger, promReg)
-		if err != nil {
-			return nil, err
-		}
-		l, err := kafka.Open(ctx, opts)
-		if err != nil {
-			return nil, fmt.Errorf("open the Kafka log: %w", err)
-		}
-		a.log = l
-	}
-	a.onClose = append(a.onClose, a.log.Close)
-	a.store, err = projection.Open(filepath.Join(c.DataDir, "projection"), a.reg, projection.Options{
+	st, err := projection.Open(filepath.Join(c.DataDir, "projection"), reg, projection.Options{
 		Logger:     logger.With("component", "projection"),
 		Registerer: promReg,
 	})
 	if err != nil {
-		a.close()
-		return nil, fmt.Errorf("open the projection: %w", err)
+		return nil, fmt.Errorf("open the projection in %s: %w", c.DataDir, err)
 	}
-	a.onClose = append(a.onClose, a.store.Close)
-	return a, nil
+	return st, nil
+}
+
+// connectLog opens the configured log. Kafka is retried, with backoff,
+// for as long as it is unreachable (until ctx ends), so that the service
+// can start — serving reads, answering writes with 503, not ready — while
+// Kafka is down. Errors that a retry cannot fix (a compacted topic, bad
+// settings) end it at once.
+func connectLog(ctx context.Context, c config, logger *slog.Logger, promReg prometheus.Registerer) (events.Log, error) {
+	if c.KafkaBrokers == "" {
+		l, err := events.OpenEmbedded(filepath.Join(c.DataDir, "log"), events.EmbeddedOptions{Logger: logger})
+		if err != nil {
+			return nil, fmt.Errorf("open the embedded log: %w", err)
+		}
+		return l, nil
+	}
+	opts, err := kafkaOptions(c, logger, promReg)
+	if err != nil {
+		return nil, err
+	}
+	backoff := 500 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		l, err := kafka.Open(actx, opts)
+		cancel()
+		if err == nil {
+			return l, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if !errors.Is(err, events.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("open the Kafka log: %w", err)
+		}
+		logger.Warn("kafka is unreachable; retrying", "err", err, "retry_in", backoff.String())
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+// switchWriter is the SCIM API's writer: unavailable (503) until the log
+// is connected and the bridge is built, then the bridge.
+type switchWriter struct {
+	b atomic.Pointer[bridge.Bridge]
+}
+
+var errNotConnected = &schemas.Error{Kind: schemas.KindUnavailable, Detail: "the event log is not connected yet; retry later"}
+
+func (w *switchWriter) Create(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, body []byte) (projection.Stored, error) {
+	if b := w.b.Load(); b != nil {
+		return b.Create(ctx, req, rt, body)
+	}
+	return projection.Stored{}, errNotConnected
+}
+
+func (w *switchWriter) Replace(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, body []byte) (projection.Stored, error) {
+	if b := w.b.Load(); b != nil {
+		return b.Replace(ctx, req, rt, id, body)
+	}
+	return projection.Stored{}, errNotConnected
+}
+
+func (w *switchWriter) Patch(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, body []byte) (projection.Stored, error) {
+	if b := w.b.Load(); b != nil {
+		return b.Patch(ctx, req, rt, id, body)
+	}
+	return projection.Stored{}, errNotConnected
+}
+
+func (w *switchWriter) Delete(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string) error {
+	if b := w.b.Load(); b != nil {
+		return b.Delete(ctx, req, rt, id)
+	}
+	return errNotConnected
 }
 
 func serve(ctx context.Context, c config, stderr io.Writer, started chan<- string) error {
@@ -346,32 +383,23 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 		ConstLabels: prometheus.Labels{"version": version()},
 	}, func() float64 { return 1 }))
 
+	reg, err := schemas.NewRegistry()
+	if err != nil {
+		return fmt.Errorf("load schemas: %w", err)
+	}
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Listen, err)
 	}
 	defer ln.Close()
-
-	a, err := open(ctx, c, logger, promReg)
+	store, err := openStore(c, reg, logger, promReg)
 	if err != nil {
 		return err
 	}
-	defer a.close()
+	defer store.Close()
 
-	runCtx, cancelRun := context.WithCancel(context.Background())
-	defer cancelRun()
-	projDone := make(chan error, 1)
-	go func() { projDone <- a.store.Run(runCtx, a.log) }()
-
-	br, err := bridge.New(a.log, a.store, a.reg, bridge.Options{
-		Logger:      logger.With("component", "bridge"),
-		Registerer:  promReg,
-		MaxPatchOps: c.MaxPatchOps,
-	})
-	if err != nil {
-		return err
-	}
-	api, err := scimhttp.New(a.reg, br, a.store, scimhttp.StaticToken(c.Token, "default"), scimhttp.Options{
+	writer := &switchWriter{}
+	api, err := scimhttp.New(reg, writer, store, scimhttp.StaticToken(c.Token, "default"), scimhttp.Options{
 		Logger:       logger.With("component", "http"),
 		Registerer:   promReg,
 		MaxBodyBytes: c.MaxBodyBytes,
@@ -383,6 +411,34 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 		return err
 	}
 
+	// The log connects in the background (Kafka may be down at start);
+	// once it does, the projection follows it and the bridge takes writes.
+	var log atomic.Pointer[events.Log]
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	defer cancelRun()
+	runDone := make(chan error, 1)
+	go func() {
+		l, err := connectLog(runCtx, c, logger.With("component", "log"), promReg)
+		if err != nil {
+			runDone <- err
+			return
+		}
+		defer l.Close()
+		br, err := bridge.New(l, store, reg, bridge.Options{
+			Logger:      logger.With("component", "bridge"),
+			Registerer:  promReg,
+			MaxPatchOps: c.MaxPatchOps,
+		})
+		if err != nil {
+			runDone <- err
+			return
+		}
+		log.Store(&l)
+		writer.b.Store(br)
+		logger.Info("event log connected", "log", logKind(c), "partitions", l.Partitions())
+		runDone <- store.Run(runCtx, l)
+	}()
+
 	mux := http.NewServeMux()
 	mux.Handle("/scim/", api.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{Registry: promReg}))
@@ -390,7 +446,7 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := ready(r.Context(), a); err != nil {
+		if err := ready(r.Context(), log.Load(), store); err != nil {
 			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
@@ -415,35 +471,39 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 	select {
 	case <-ctx.Done():
 		logger.Info("shutting down")
-	case err := <-projDone:
-		runErr = fmt.Errorf("projection stopped: %w", err)
+	case err := <-runDone:
+		runErr = fmt.Errorf("event log and projection stopped: %w", err)
+		runDone <- nil
 	case err := <-srvDone:
 		runErr = fmt.Errorf("http server stopped: %w", err)
 	}
 	// Stop accepting, let in-flight writes finish (they wait on the
 	// projection, which keeps running until they are done), then stop the
-	// projection and close the log and Badger (deferred).
+	// projection and close the log and Badger.
 	shutCtx, cancel := context.WithTimeout(context.Background(), c.ShutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(shutCtx); err != nil {
 		logger.Warn("shutdown did not finish in time", "err", err)
 	}
 	cancelRun()
-	if err := <-projDone; runErr == nil && err != nil && !errors.Is(err, context.Canceled) {
+	if err := <-runDone; runErr == nil && err != nil && !errors.Is(err, context.Canceled) {
 		runErr = fmt.Errorf("projection: %w", err)
 	}
 	return runErr
 }
 
-// ready is the readiness check: the projection has caught up with the log,
-// and the log answers.
-func ready(ctx context.Context, a *app) error {
-	if !a.store.CaughtUp() {
+// ready is the readiness check: the log is connected and answers, and the
+// projection has caught up with it.
+func ready(ctx context.Context, l *events.Log, store *projection.Store) error {
+	if l == nil {
+		return errors.New("the event log is not connected yet")
+	}
+	if !store.CaughtUp() {
 		return errors.New("projection is catching up with the log")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if _, err := a.log.End(ctx); err != nil {
+	if _, err := (*l).End(ctx); err != nil {
 		return fmt.Errorf("event log unreachable: %w", err)
 	}
 	return nil
@@ -453,35 +513,42 @@ func ready(ctx context.Context, a *app) error {
 // returning once it has caught up.
 func rebuild(ctx context.Context, c config, stderr io.Writer) error {
 	logger := newLogger(c, stderr)
-	dir := filepath.Join(c.DataDir, "projection")
-	if err := os.RemoveAll(dir); err != nil {
+	reg, err := schemas.NewRegistry()
+	if err != nil {
+		return fmt.Errorf("load schemas: %w", err)
+	}
+	if err := os.RemoveAll(filepath.Join(c.DataDir, "projection")); err != nil {
 		return fmt.Errorf("delete the projection: %w", err)
 	}
-	a, err := open(ctx, c, logger, prometheus.NewRegistry())
+	promReg := prometheus.NewRegistry()
+	store, err := openStore(c, reg, logger, promReg)
 	if err != nil {
 		return err
 	}
-	defer a.close()
+	defer store.Close()
+	l, err := connectLog(ctx, c, logger.With("component", "log"), promReg)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
 	start := time.Now()
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- a.store.Run(runCtx, a.log) }()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for !a.store.CaughtUp() {
-		select {
-		case err := <-done:
-			return fmt.Errorf("replay: %w", err)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
+	go func() { done <- store.Run(runCtx, l) }()
+	if err := store.WaitCaughtUp(runCtx); err != nil {
+		cancel()
+		if rerr := <-done; rerr != nil && !errors.Is(rerr, context.Canceled) {
+			return fmt.Errorf("replay: %w", rerr)
 		}
+		return fmt.Errorf("replay: %w", err)
 	}
 	cancel()
-	<-done
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("replay: %w", err)
+	}
 	var n int64
-	for _, off := range a.store.Applied() {
+	for _, off := range store.Applied() {
 		n += off
 	}
 	logger.Info("rebuilt the projection", "records", n, "duration", time.Since(start).String())

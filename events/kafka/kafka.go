@@ -237,11 +237,15 @@ func (l *Log) runLoops() {
 func (l *Log) Partitions() int { return l.n }
 
 // End returns the high watermark of every partition (ListOffsets, latest).
-// Errors wrap events.ErrUnavailable.
+// It is bounded by AppendTimeout, like Append: every write asks for the end
+// first, so a hung broker must fail it in bounded time too. Errors wrap
+// events.ErrUnavailable.
 func (l *Log) End(ctx context.Context) ([]int64, error) {
 	if l.closed() {
 		return nil, fmt.Errorf("end offsets: %w", ErrClosed)
 	}
+	ctx, cancel := context.WithTimeout(ctx, l.opts.AppendTimeout)
+	defer cancel()
 	return l.endOffsets(ctx, l.n)
 }
 
