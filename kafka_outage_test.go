@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// dedicatedBroker starts a Kafka broker of this test's own (the shared one
+// must not be paused under other tests) and returns its address and pid.
+func dedicatedBroker(t *testing.T) (addr string, pid int) {
+	t.Helper()
+	work := t.TempDir()
+	cmd := exec.Command("scripts/kafka/kafka.sh", "start")
+	cmd.Env = append(os.Environ(), "KAFKA_WORKDIR="+work)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("start a dedicated broker: %v\n%s", err, stderr.String())
+	}
+	t.Cleanup(func() {
+		syscall.Kill(pid, syscall.SIGCONT)
+		stop := exec.Command("scripts/kafka/kafka.sh", "stop")
+		stop.Env = append(os.Environ(), "KAFKA_WORKDIR="+work)
+		if out, err := stop.CombinedOutput(); err != nil {
+			t.Errorf("stop the dedicated broker: %v\n%s", err, out)
+		}
+	})
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "KAFKA_TEST_BROKERS="); ok {
+			addr = v
+		}
+	}
+	raw, err := os.ReadFile(filepath.Join(work, "kafka.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pid, err = strconv.Atoi(strings.TrimSpace(string(raw))); err != nil || addr == "" {
+		t.Fatalf("broker address %q, pid %q: %v", addr, raw, err)
+	}
+	return addr, pid
+}
+
+// startServiceNoWait is startService without waiting for readiness.
+func startServiceNoWait(t *testing.T, env map[string]string) *service {
+	t.Helper()
+	vars := map[string]string{
+		"SCIM_LISTEN":    "127.0.0.1:0",
+		"SCIM_DATA_DIR":  t.TempDir(),
+		"SCIM_TOKEN":     testToken,
+		"SCIM_LOG_LEVEL": "warn",
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &service{t: t, dataDir: vars["SCIM_DATA_DIR"], cancel: cancel, done: make(chan error, 1)}
+	started := make(chan string, 1)
+	go func() {
+		s.done <- run(ctx, []string{"serve"}, func(k string) string { return vars[k] }, io.Discard, testWriter{t}, started)
+	}()
+	select {
+	case addr := <-started:
+		s.base = "http://" + addr
+	case err := <-s.done:
+		t.Fatalf("serve: %v", err)
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *service) status(path string) int {
+	resp, err := http.Get(s.base + path)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// checkUnavailable checks that a write during an outage gets 503, a
+// Retry-After and a SCIM error body.
+func checkUnavailable(t *testing.T, s *service, name string) {
+	t.Helper()
+	r := s.do("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"`+name+`"}`)
+	if r.Status != 503 || r.Header.Get("Retry-After") == "" || r.Body["status"] != "503" {
+		t.Fatalf("write during the outage = %d (Retry-After %q) %s; want 503 with Retry-After and a SCIM error",
+			r.Status, r.Header.Get("Retry-After"), r.Raw)
+	}
+}
+
+// TestKafka_BrokerOutage pauses the broker (SIGSTOP: it accepts nothing and
+// answers nothing, as a hung or partitioned broker) at start and again while
+// serving: writes answer 503 with Retry-After in bounded time, reads keep
+// being served, /readyz says not ready, and the service recovers by itself
+// when the broker resumes.
+func TestKafka_BrokerOutage(t *testing.T) {
+	env := kafkaEnv(t)
+	addr, pid := dedicatedBroker(t)
+	env["KAFKA_BROKERS"] = addr
+	env["KAFKA_APPEND_TIMEOUT"] = "2s"
+
+	// Start with the broker down.
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	s := startServiceNoWait(t, env)
+	if got := s.status("/healthz"); got != 200 {
+		t.Errorf("/healthz with the broker down = %d, want 200", got)
+	}
+	if got := s.status("/readyz"); got != 503 {
+		t.Errorf("/readyz with the broker down = %d, want 503", got)
+	}
+	checkUnavailable(t, s, "early@example.com")
+
+	// The broker comes back: the service connects and becomes ready.
+	syscall.Kill(pid, syscall.SIGCONT)
+	s.waitReady()
+	r := s.must(201, s.do("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"alice@example.com"}`))
+	id := str(r.Body["id"])
+
+	// Down again while serving: writes fail in bounded time, reads work.
+	syscall.Kill(pid, syscall.SIGSTOP)
+	checkUnavailable(t, s, "bob@example.com")
+	s.must(200, s.do("GET", "/Users/"+id, nil))
+	s.must(200, s.do("GET", "/Users?filter="+q(`userName eq "alice@example.com"`), nil))
+	if got := s.status("/readyz"); got != 503 {
+		t.Errorf("/readyz with the broker paused = %d, want 503", got)
+	}
+
+	// Back again: writes succeed without a restart.
+	syscall.Kill(pid, syscall.SIGCONT)
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		r := s.do("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bob@example.com"}`)
+		if r.Status == 201 {
+			break
+		}
+		if r.Status != 503 || time.Now().After(deadline) {
+			t.Fatalf("write after the broker resumed = %d %s", r.Status, r.Raw)
+		}
+		time.Sleep(200 * time.Millisecond) // polling a condition
+	}
+	s.waitReady()
+	r = s.must(200, s.do("GET", "/Users?count=0", nil))
+	if r.Body["totalResults"] != float64(2) {
+		t.Errorf("users after the outages = %v, want 2 (alice, bob; nothing from the failed writes)", r.Body["totalResults"])
+	}
+}
