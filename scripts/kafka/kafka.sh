@@ -126,7 +126,12 @@ log.flush.interval.messages=9223372036854775807
 EOF
 
 	# A KRaft cluster id is a base64url UUID (22 characters, no padding).
-	cluster="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+	# One that starts with "-" would be read as an option by the storage
+	# tool's argument parser, so draw again until it does not.
+	cluster=-
+	while [[ "$cluster" == -* ]]; do
+		cluster="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+	done
 	say "formatting storage (cluster $cluster) in $data"
 	"$java" -cp "$cp/*" kafka.tools.StorageTool format -t "$cluster" -c "$cfg" \
 		>>"$logfile" 2>&1 || die "kafka.tools.StorageTool format failed"
