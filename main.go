@@ -485,6 +485,9 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 	if err := srv.Shutdown(shutCtx); err != nil {
 		logger.Warn("shutdown did not finish in time", "err", err)
 	}
+	if br := writer.b.Load(); br != nil {
+		br.Close()
+	}
 	cancelRun()
 	if err := <-runDone; runErr == nil && err != nil && !errors.Is(err, context.Canceled) {
 		runErr = fmt.Errorf("projection: %w", err)

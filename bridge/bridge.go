@@ -2,11 +2,12 @@
 // into domain events against the current state, appends them to the log,
 // waits until the projection has applied them and returns the new state.
 //
-// Writes of one tenant are serialized here: each write first waits until the
-// projection has applied everything the log holds for the tenant's partition
-// (a barrier), so it is validated against the latest state, and holds the
-// tenant's turn until its own events are applied. Nothing is acknowledged
-// that the log has not durably accepted.
+// Writes of one tenant are ordered here: they are validated in arrival order
+// against the state their predecessors produced, after a barrier that waits
+// until the projection has applied everything the log holds for the
+// tenant's partition, and concurrent writes share appends (group commit,
+// see batch.go). Nothing is acknowledged that the log has not durably
+// accepted.
 //
 // bridge imports schemas, events and projection; scimhttp and main build on
 // it. It does not touch HTTP, Badger or kafka-go.
@@ -71,9 +72,15 @@ type Bridge struct {
 	source  string
 	maxOps  int
 
-	mu      sync.Mutex
-	tenants map[string]*sync.Mutex
+	life  context.Context // ends at Close
+	close context.CancelFunc
+	wg    sync.WaitGroup // tenant workers
+
+	mu     sync.Mutex
+	queues map[string]*queue
 }
+
+var errClosed = errors.New("bridge closed")
 
 // New returns a Bridge appending to log and validating against state.
 func New(log events.Log, state State, reg *schemas.Registry, opts Options) (*Bridge, error) {
@@ -91,8 +98,9 @@ func New(log events.Log, state State, reg *schemas.Registry, opts Options) (*Bri
 		eventID: opts.NewEventID,
 		source:  opts.Source,
 		maxOps:  opts.MaxPatchOps,
-		tenants: make(map[string]*sync.Mutex),
+		queues:  make(map[string]*queue),
 	}
+	b.life, b.close = context.WithCancel(context.Background())
 	if b.logger == nil {
 		b.logger = slog.New(slog.DiscardHandler)
 	}
@@ -114,24 +122,12 @@ func New(log events.Log, state State, reg *schemas.Registry, opts Options) (*Bri
 	return b, nil
 }
 
-// turn serializes the writes of one tenant: it returns once the caller holds
-// the tenant's turn, and a function that gives it back.
-func (b *Bridge) turn(ctx context.Context, tenant string) (func(), error) {
-	b.mu.Lock()
-	m, ok := b.tenants[tenant]
-	if !ok {
-		m = new(sync.Mutex)
-		b.tenants[tenant] = m
-	}
-	b.mu.Unlock()
-	// A plain mutex cannot honour ctx; writes hold it only for one append
-	// and one apply, so waiting for it is bounded by those.
-	m.Lock()
-	if err := ctx.Err(); err != nil {
-		m.Unlock()
-		return nil, err
-	}
-	return m.Unlock, nil
+// Close stops the tenant workers; writes still queued fail with
+// KindUnavailable. Call it after the HTTP server has drained.
+func (b *Bridge) Close() error {
+	b.close()
+	b.wg.Wait()
+	return nil
 }
 
 // barrier waits until the projection has applied everything the log holds
@@ -148,27 +144,6 @@ func (b *Bridge) barrier(ctx context.Context, tenant string) error {
 	}
 	if err := b.state.WaitApplied(ctx, p, end[p]-1); err != nil {
 		return fmt.Errorf("await the projection: %w", err)
-	}
-	return nil
-}
-
-// commit appends evs and waits until the projection has applied them.
-func (b *Bridge) commit(ctx context.Context, evs []events.Event) error {
-	if len(evs) == 0 {
-		return nil
-	}
-	start := time.Now()
-	p, last, err := b.log.Append(ctx, evs)
-	if err != nil {
-		b.metrics.appendErrors.Inc()
-		return unavailable("append events", err)
-	}
-	b.metrics.appendSeconds.Observe(time.Since(start).Seconds())
-	for _, e := range evs {
-		b.metrics.events.WithLabelValues(e.Type).Inc()
-	}
-	if err := b.state.WaitApplied(ctx, p, last); err != nil {
-		return fmt.Errorf("await offset %d of partition %d: %w", last, p, err)
 	}
 	return nil
 }

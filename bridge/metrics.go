@@ -9,6 +9,7 @@ type metrics struct {
 	events        *prometheus.CounterVec
 	appendSeconds prometheus.Histogram
 	appendErrors  prometheus.Counter
+	batchSize     prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -29,6 +30,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		appendErrors: f.NewCounter(prometheus.CounterOpts{
 			Name: "scim_bridge_append_errors_total",
 			Help: "Appends the log did not acknowledge (the client got 503).",
+		}),
+		batchSize: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "scim_bridge_batch_writes",
+			Help:    "Writes that shared one append (group commit).",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
 		}),
 	}
 }

@@ -21,41 +21,44 @@ func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceTy
 	if err != nil {
 		return projection.Stored{}, err
 	}
-	done, err := b.turn(ctx, req.Tenant)
-	if err != nil {
-		return projection.Stored{}, err
-	}
-	defer done()
-	if err := b.barrier(ctx, req.Tenant); err != nil {
-		return projection.Stored{}, err
-	}
-
 	id := b.newID()
 	next["id"] = id
-	var added []schemas.Member
+	var members []schemas.Member
 	if rt.Name == "Group" {
-		members, err := decodedMembers(next)
-		if err != nil {
+		if members, err = decodedMembers(next); err != nil {
 			return projection.Stored{}, err
 		}
 		delete(next, "members")
-		if added, err = b.resolveMembers(ctx, req.Tenant, id, members); err != nil {
-			return projection.Stored{}, err
+	}
+	o, err := b.submit(ctx, req.Tenant, func(ctx context.Context, st State) ([]events.Event, error) {
+		added, err := resolveMembers(ctx, st, req.Tenant, id, members)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkUnique(ctx, st, req.Tenant, rt, "", next); err != nil {
+			return nil, err
+		}
+		w := b.newWrite(req, rt, id, next.ExternalID(), 0, "POST")
+		w.add(createdType(rt), next, attributeNames(next), nil, nil)
+		if len(added) > 0 {
+			w.add(events.GroupMembersAdded, nil, nil, added, nil)
+		}
+		return w.evs, nil
+	})
+	if err != nil {
+		return projection.Stored{}, err
+	}
+	return b.result(ctx, req, rt, id, o)
+}
+
+// result waits until the projection has applied a write's events and reads
+// the resource back, so the caller reads its own write.
+func (b *Bridge) result(ctx context.Context, req Request, rt *schemas.ResourceType, id string, o outcome) (projection.Stored, error) {
+	if o.n > 0 {
+		if err := b.state.WaitApplied(ctx, o.partition, o.last); err != nil {
+			return projection.Stored{}, fmt.Errorf("await offset %d of partition %d: %w", o.last, o.partition, err)
 		}
 	}
-	if err := b.checkUnique(ctx, req.Tenant, rt, "", next); err != nil {
-		return projection.Stored{}, err
-	}
-
-	w := b.newWrite(req, rt, id, next.ExternalID(), 0, "POST")
-	w.add(createdType(rt), next, attributeNames(next), nil, nil)
-	if len(added) > 0 {
-		w.add(events.GroupMembersAdded, nil, nil, added, nil)
-	}
-	if err := b.commit(ctx, w.evs); err != nil {
-		return projection.Stored{}, err
-	}
-	b.logger.Debug("created", "request_id", req.RequestID, "tenant", req.Tenant, "resource_type", rt.Name, "resource_id", id)
 	return b.state.Get(ctx, req.Tenant, rt.Name, id, req.Get)
 }
 
@@ -82,108 +85,103 @@ func (b *Bridge) Patch(ctx context.Context, req Request, rt *schemas.ResourceTyp
 	})
 }
 
-// update runs a PUT or PATCH: load the current state under the tenant's
-// turn, compute the change, and append the events it makes. A change that
-// changes nothing appends nothing and returns the resource as it is.
+// update runs a PUT or PATCH: load the current state, compute the change,
+// and make the events it implies. A change that changes nothing appends
+// nothing and returns the resource as it is.
 func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceType, id, op string,
 	apply func(projection.Stored, schemas.Members) (schemas.Resource, schemas.Change, error)) (projection.Stored, error) {
-	done, err := b.turn(ctx, req.Tenant)
+	o, err := b.submit(ctx, req.Tenant, func(ctx context.Context, st State) ([]events.Event, error) {
+		cur, err := st.Get(ctx, req.Tenant, rt.Name, id, projection.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		if err := checkIfMatch(req.IfMatch, cur.Version); err != nil {
+			return nil, err
+		}
+		var members schemas.Members
+		if rt.Name == "Group" {
+			members = st.Members(ctx, req.Tenant, id)
+		}
+		next, change, err := apply(cur, members)
+		if err != nil {
+			return nil, err
+		}
+		if change.Empty() {
+			return nil, nil
+		}
+		next["id"] = id
+		if err := checkUnique(ctx, st, req.Tenant, rt, id, next); err != nil {
+			return nil, err
+		}
+		added, err := resolveMembers(ctx, st, req.Tenant, id, change.MembersAdded)
+		if err != nil {
+			return nil, err
+		}
+		w := b.newWrite(req, rt, id, next.ExternalID(), cur.Version, op)
+		if len(change.Attributes) > 0 {
+			w.add(updatedType(rt, cur.Resource, next), next, change.Attributes, nil, nil)
+		}
+		if len(added) > 0 {
+			w.add(events.GroupMembersAdded, nil, nil, added, nil)
+		}
+		if len(change.MembersRemoved) > 0 {
+			w.add(events.GroupMembersRemoved, nil, nil, nil, change.MembersRemoved)
+		}
+		return w.evs, nil
+	})
 	if err != nil {
 		return projection.Stored{}, err
 	}
-	defer done()
-	if err := b.barrier(ctx, req.Tenant); err != nil {
-		return projection.Stored{}, err
-	}
-	cur, err := b.state.Get(ctx, req.Tenant, rt.Name, id, projection.GetOptions{})
-	if err != nil {
-		return projection.Stored{}, err
-	}
-	if err := checkIfMatch(req.IfMatch, cur.Version); err != nil {
-		return projection.Stored{}, err
-	}
-	var members schemas.Members
-	if rt.Name == "Group" {
-		members = b.state.Members(ctx, req.Tenant, id)
-	}
-	next, change, err := apply(cur, members)
-	if err != nil {
-		return projection.Stored{}, err
-	}
-	next["id"] = id
-	if change.Empty() {
-		return b.state.Get(ctx, req.Tenant, rt.Name, id, req.Get)
-	}
-	if err := b.checkUnique(ctx, req.Tenant, rt, id, next); err != nil {
-		return projection.Stored{}, err
-	}
-	added, err := b.resolveMembers(ctx, req.Tenant, id, change.MembersAdded)
-	if err != nil {
-		return projection.Stored{}, err
-	}
-
-	w := b.newWrite(req, rt, id, next.ExternalID(), cur.Version, op)
-	if len(change.Attributes) > 0 {
-		w.add(updatedType(rt, cur.Resource, next), next, change.Attributes, nil, nil)
-	}
-	if len(added) > 0 {
-		w.add(events.GroupMembersAdded, nil, nil, added, nil)
-	}
-	if len(change.MembersRemoved) > 0 {
-		w.add(events.GroupMembersRemoved, nil, nil, nil, change.MembersRemoved)
-	}
-	if err := b.commit(ctx, w.evs); err != nil {
-		return projection.Stored{}, err
-	}
-	return b.state.Get(ctx, req.Tenant, rt.Name, id, req.Get)
+	return b.result(ctx, req, rt, id, o)
 }
 
 // Delete is DELETE (RFC 7644 §3.6). The resource leaves every group it was a
 // member of first (one members_removed event per group), then is deleted.
 func (b *Bridge) Delete(ctx context.Context, req Request, rt *schemas.ResourceType, id string) error {
-	done, err := b.turn(ctx, req.Tenant)
-	if err != nil {
-		return err
-	}
-	defer done()
-	if err := b.barrier(ctx, req.Tenant); err != nil {
-		return err
-	}
-	cur, err := b.state.Get(ctx, req.Tenant, rt.Name, id, projection.GetOptions{})
-	if err != nil {
-		return err
-	}
-	if err := checkIfMatch(req.IfMatch, cur.Version); err != nil {
-		return err
-	}
-	groups, err := b.state.GroupsOf(ctx, req.Tenant, id)
-	if err != nil {
-		return fmt.Errorf("groups of %s: %w", id, err)
-	}
-	var evs []events.Event
 	gt, _ := b.reg.ResourceType("Group")
-	for _, gid := range groups {
-		g, err := b.state.Get(ctx, req.Tenant, "Group", gid, projection.GetOptions{})
+	o, err := b.submit(ctx, req.Tenant, func(ctx context.Context, st State) ([]events.Event, error) {
+		cur, err := st.Get(ctx, req.Tenant, rt.Name, id, projection.GetOptions{})
 		if err != nil {
-			return fmt.Errorf("group %s of %s: %w", gid, id, err)
+			return nil, err
 		}
-		w := b.newWrite(req, gt, gid, g.Resource.ExternalID(), g.Version, "DELETE")
-		w.add(events.GroupMembersRemoved, nil, nil, nil, []schemas.Member{{Value: id, Type: rt.Name}})
-		evs = append(evs, w.evs...)
+		if err := checkIfMatch(req.IfMatch, cur.Version); err != nil {
+			return nil, err
+		}
+		groups, err := st.GroupsOf(ctx, req.Tenant, id)
+		if err != nil {
+			return nil, fmt.Errorf("groups of %s: %w", id, err)
+		}
+		var evs []events.Event
+		for _, gid := range groups {
+			g, err := st.Get(ctx, req.Tenant, "Group", gid, projection.GetOptions{})
+			if err != nil {
+				return nil, fmt.Errorf("group %s of %s: %w", gid, id, err)
+			}
+			w := b.newWrite(req, gt, gid, g.Resource.ExternalID(), g.Version, "DELETE")
+			w.add(events.GroupMembersRemoved, nil, nil, nil, []schemas.Member{{Value: id, Type: rt.Name}})
+			evs = append(evs, w.evs...)
+		}
+		w := b.newWrite(req, rt, id, cur.Resource.ExternalID(), cur.Version, "DELETE")
+		w.add(deletedType(rt), nil, nil, nil, nil)
+		return append(evs, w.evs...), nil
+	})
+	if err != nil {
+		return err
 	}
-	w := b.newWrite(req, rt, id, cur.Resource.ExternalID(), cur.Version, "DELETE")
-	w.add(deletedType(rt), nil, nil, nil, nil)
-	return b.commit(ctx, append(evs, w.evs...))
+	if err := b.state.WaitApplied(ctx, o.partition, o.last); err != nil {
+		return fmt.Errorf("await offset %d of partition %d: %w", o.last, o.partition, err)
+	}
+	return nil
 }
 
 // checkUnique enforces userName uniqueness per tenant, case-insensitively
 // (RFC 7643 §4.1.1: uniqueness "server"). self is the id being updated.
-func (b *Bridge) checkUnique(ctx context.Context, tenant string, rt *schemas.ResourceType, self string, r schemas.Resource) error {
+func checkUnique(ctx context.Context, st State, tenant string, rt *schemas.ResourceType, self string, r schemas.Resource) error {
 	if rt.Name != "User" {
 		return nil
 	}
 	name, _ := r["userName"].(string)
-	other, ok, err := b.state.UserIDByUserName(ctx, tenant, name)
+	other, ok, err := st.UserIDByUserName(ctx, tenant, name)
 	if err != nil {
 		return fmt.Errorf("look up userName: %w", err)
 	}
@@ -195,13 +193,13 @@ func (b *Bridge) checkUnique(ctx context.Context, tenant string, rt *schemas.Res
 
 // resolveMembers checks that every member to add exists in the tenant and
 // fills in its type, so events always say what a member is.
-func (b *Bridge) resolveMembers(ctx context.Context, tenant, groupID string, ms []schemas.Member) ([]schemas.Member, error) {
+func resolveMembers(ctx context.Context, st State, tenant, groupID string, ms []schemas.Member) ([]schemas.Member, error) {
 	out := make([]schemas.Member, 0, len(ms))
 	for _, m := range ms {
 		if m.Value == groupID {
 			return nil, schemas.Errorf(schemas.KindInvalidValue, "members: a group cannot be a member of itself")
 		}
-		typ, err := b.memberType(ctx, tenant, m)
+		typ, err := memberType(ctx, st, tenant, m)
 		if err != nil {
 			return nil, err
 		}
@@ -211,7 +209,7 @@ func (b *Bridge) resolveMembers(ctx context.Context, tenant, groupID string, ms 
 	return out, nil
 }
 
-func (b *Bridge) memberType(ctx context.Context, tenant string, m schemas.Member) (string, error) {
+func memberType(ctx context.Context, st State, tenant string, m schemas.Member) (string, error) {
 	types := []string{"User", "Group"}
 	switch strings.ToLower(m.Type) {
 	case "", "user", "group":
@@ -222,7 +220,7 @@ func (b *Bridge) memberType(ctx context.Context, tenant string, m schemas.Member
 		return "", schemas.Errorf(schemas.KindInvalidValue, "members: type %q is not User or Group", m.Type)
 	}
 	for _, t := range types {
-		_, err := b.state.Get(ctx, tenant, t, m.Value, projection.GetOptions{})
+		_, err := st.Get(ctx, tenant, t, m.Value, projection.GetOptions{})
 		if err == nil {
 			return t, nil
 		}

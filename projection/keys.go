@@ -196,6 +196,12 @@ func decodeMemberValue(v []byte) (typ, display string) {
 	return typ, string(rest)
 }
 
+// Fold returns the form under which the projection compares
+// case-insensitive values (userName uniqueness among them): two values are
+// the same exactly when their folds are equal. The bridge uses it to tell
+// which concurrent writes touch the same userName.
+func Fold(s string) string { return fold(s) }
+
 // fold returns the index form of a case-insensitive value: every rune
 // replaced by the least rune of its unicode.SimpleFold orbit, lower-cased
 // when that is ASCII (so ASCII reads as lower case), and invalid UTF-8 as

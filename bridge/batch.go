@@ -1,0 +1,294 @@
+package bridge
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/schemas"
+)
+
+// Group commit. Each tenant has one worker that takes the writes queued for
+// the tenant in arrival order and handles them in batches:
+//
+//  1. barrier: wait until the projection has applied everything in the log
+//     for the tenant's partition (so the previous batch too);
+//  2. plan each write in order against that state, recording what it reads;
+//     a write that reads something an earlier write of the batch changes
+//     (the same resource, userName, membership) ends the batch and waits
+//     for the next one, where it sees that change applied;
+//  3. append the events of the whole batch in one Append (one round trip,
+//     one fsync), and hand each write the offset of its last event, which
+//     the caller waits for before reading its result back.
+//
+// So writes are validated in arrival order against exactly the state their
+// predecessors produced, as if they ran one at a time, while concurrent
+// writes of a tenant share the round trips.
+
+// plan validates one write against st and returns the events it makes
+// (none for a write that changes nothing). It may run more than once (when
+// a conflict defers it to the next batch), so it must not change what it
+// captured.
+type plan func(ctx context.Context, st State) ([]events.Event, error)
+
+// maxBatch bounds the writes of one batch (and so one Append).
+const maxBatch = 512
+
+type command struct {
+	ctx  context.Context
+	plan plan
+	done chan outcome
+}
+
+type outcome struct {
+	partition int
+	last      int64 // offset of the write's last event
+	n         int   // events appended; 0 when the write changed nothing
+	err       error
+}
+
+// queue holds one tenant's waiting writes.
+type queue struct {
+	mu      sync.Mutex
+	pending []*command
+	wake    chan struct{}
+}
+
+// submit queues a write of tenant and waits for its outcome. Once it
+// returns without error and n > 0, the write's events are durably in the
+// log; the caller waits for the projection to apply them.
+func (b *Bridge) submit(ctx context.Context, tenant string, p plan) (outcome, error) {
+	c := &command{ctx: ctx, plan: p, done: make(chan outcome, 1)}
+	q := b.queue(tenant)
+	q.mu.Lock()
+	q.pending = append(q.pending, c)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case o := <-c.done:
+		return o, o.err
+	case <-ctx.Done():
+		// The worker may still append the write (it had taken it): a
+		// cancelled request's write may happen, as for any client that
+		// hangs up after sending.
+		return outcome{}, ctx.Err()
+	case <-b.life.Done():
+		return outcome{}, unavailable("submit", errClosed)
+	}
+}
+
+// queue returns the tenant's queue, starting its worker on first use.
+func (b *Bridge) queue(tenant string) *queue {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	q, ok := b.queues[tenant]
+	if !ok {
+		q = &queue{wake: make(chan struct{}, 1)}
+		b.queues[tenant] = q
+		b.wg.Add(1)
+		go b.work(tenant, q)
+	}
+	return q
+}
+
+func (q *queue) take() []*command {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := min(len(q.pending), maxBatch)
+	batch := q.pending[:n:n]
+	q.pending = q.pending[n:]
+	return batch
+}
+
+// requeue puts deferred writes back at the front, in order.
+func (q *queue) requeue(cs []*command) {
+	q.mu.Lock()
+	q.pending = append(cs[:len(cs):len(cs)], q.pending...)
+	q.mu.Unlock()
+}
+
+func (b *Bridge) work(tenant string, q *queue) {
+	defer b.wg.Done()
+	for {
+		select {
+		case <-q.wake:
+		case <-b.life.Done():
+			for _, c := range q.take() {
+				c.done <- outcome{err: unavailable("submit", errClosed)}
+			}
+			return
+		}
+		for {
+			batch := q.take()
+			if len(batch) == 0 {
+				break
+			}
+			b.runBatch(tenant, q, batch)
+		}
+	}
+}
+
+// batchTimeout bounds one batch's barrier and append, so a hung log fails
+// the batch instead of holding the tenant forever.
+const batchTimeout = 30 * time.Second
+
+func (b *Bridge) runBatch(tenant string, q *queue, batch []*command) {
+	ctx, cancel := context.WithTimeout(b.life, batchTimeout)
+	defer cancel()
+	if err := b.barrier(ctx, tenant); err != nil {
+		for _, c := range batch {
+			c.done <- outcome{err: err}
+		}
+		return
+	}
+	written := keySet{}
+	var evs []events.Event
+	var accepted []*command
+	var counts []int
+	for i, c := range batch {
+		if err := c.ctx.Err(); err != nil {
+			c.done <- outcome{err: err}
+			continue
+		}
+		rec := &recorder{State: b.state, reads: keySet{}, userNames: map[string]string{}}
+		cevs, err := c.plan(c.ctx, rec)
+		if written.meets(rec.reads) {
+			q.requeue(batch[i:])
+			break
+		}
+		if err != nil {
+			c.done <- outcome{err: err}
+			continue
+		}
+		written.addWrites(cevs, rec)
+		evs = append(evs, cevs...)
+		accepted = append(accepted, c)
+		counts = append(counts, len(cevs))
+	}
+	if len(evs) == 0 {
+		for _, c := range accepted {
+			c.done <- outcome{}
+		}
+		return
+	}
+	b.metrics.batchSize.Observe(float64(len(accepted)))
+	start := time.Now()
+	p, last, err := b.log.Append(ctx, evs)
+	if err != nil {
+		b.metrics.appendErrors.Inc()
+		err = unavailable("append events", err)
+		for _, c := range accepted {
+			c.done <- outcome{err: err}
+		}
+		return
+	}
+	b.metrics.appendSeconds.Observe(time.Since(start).Seconds())
+	for _, e := range evs {
+		b.metrics.events.WithLabelValues(e.Type).Inc()
+	}
+	off := last - int64(len(evs))
+	for i, c := range accepted {
+		off += int64(counts[i])
+		c.done <- outcome{partition: p, last: off, n: counts[i]}
+	}
+}
+
+// keySet names what writes read and change: "r/<type>/<id>" a resource,
+// "u/<folded userName>" a userName, "g/<id>" a group's member list,
+// "m/<id>" the groups a resource is a member of.
+type keySet map[string]struct{}
+
+func (k keySet) add(parts ...string) {
+	n := 0
+	for _, p := range parts {
+		n += len(p) + 1
+	}
+	b := make([]byte, 0, n)
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, '/')
+		}
+		b = append(b, p...)
+	}
+	k[string(b)] = struct{}{}
+}
+
+func (k keySet) meets(other keySet) bool {
+	if len(k) == 0 {
+		return false
+	}
+	for key := range other {
+		if _, ok := k[key]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// addWrites adds what events change. rec tells the userNames the write's
+// resources had before (a rename frees the old one).
+func (k keySet) addWrites(evs []events.Event, rec *recorder) {
+	for _, e := range evs {
+		k.add("r", e.ResourceType, e.ResourceID)
+		if e.ResourceType == "User" {
+			if old, ok := rec.userNames[e.ResourceID]; ok {
+				k.add("u", old)
+			}
+			if name, ok := e.Resource["userName"].(string); ok {
+				k.add("u", projection.Fold(name))
+			}
+		}
+		switch e.Type {
+		case events.GroupMembersAdded, events.GroupMembersRemoved, events.GroupDeleted:
+			k.add("g", e.ResourceID)
+		}
+		switch e.Type {
+		case events.UserDeleted, events.GroupDeleted:
+			k.add("m", e.ResourceID)
+		}
+		for _, m := range e.MembersAdded {
+			k.add("m", m.Value)
+		}
+		for _, m := range e.MembersRemoved {
+			k.add("m", m.Value)
+		}
+	}
+}
+
+// recorder is the State a plan reads through; it notes what was read.
+type recorder struct {
+	State
+	reads     keySet
+	userNames map[string]string // user id → folded userName, as read
+}
+
+func (r *recorder) Get(ctx context.Context, tenant, resourceType, id string, o projection.GetOptions) (projection.Stored, error) {
+	r.reads.add("r", resourceType, id)
+	st, err := r.State.Get(ctx, tenant, resourceType, id, o)
+	if err == nil && resourceType == "User" {
+		if name, ok := st.Resource["userName"].(string); ok {
+			r.userNames[id] = projection.Fold(name)
+		}
+	}
+	return st, err
+}
+
+func (r *recorder) UserIDByUserName(ctx context.Context, tenant, userName string) (string, bool, error) {
+	r.reads.add("u", projection.Fold(userName))
+	return r.State.UserIDByUserName(ctx, tenant, userName)
+}
+
+func (r *recorder) Members(ctx context.Context, tenant, groupID string) schemas.Members {
+	r.reads.add("g", groupID)
+	return r.State.Members(ctx, tenant, groupID)
+}
+
+func (r *recorder) GroupsOf(ctx context.Context, tenant, memberID string) ([]string, error) {
+	r.reads.add("m", memberID)
+	return r.State.GroupsOf(ctx, tenant, memberID)
+}
