@@ -33,12 +33,19 @@ type lister struct {
 //	emails.value eq, emails eq, emails[value eq] (User)
 //	displayName eq|sw (Group)
 //	meta.lastModified gt|ge|lt|le
+//	members[value eq], members.value eq (Group), groups… (User): membership.go
 //	a and b    the intersection, or the indexed side (then evaluated)
 //	a or b     the union when both sides are indexed
 //
 // Case-insensitive indexes hold fold(value), which agrees with the
 // evaluator's folding, so these plans are exact: their ids are the matches.
 func (l *lister) plan(e schemas.Expr) (*plan, error) {
+	if v, present, ok := l.membership(e); ok {
+		if present {
+			return nil, nil
+		}
+		return l.planMembership(v)
+	}
 	switch e := e.(type) {
 	case *schemas.CompareExpr:
 		return l.planCompare(e)
@@ -220,6 +227,9 @@ func (l *lister) coreURN() string {
 // part of the Resource, so conditions on meta.* are evaluated here and the
 // rest by the resource type's evaluator.
 func (l *lister) match(e schemas.Expr, r *record) bool {
+	if v, present, ok := l.membership(e); ok {
+		return l.matchMembership(r.Resource.ID(), v, present)
+	}
 	switch e := e.(type) {
 	case *schemas.LogicalExpr:
 		if e.And {

@@ -199,6 +199,9 @@ func (l *lister) fill(ctx context.Context, q Query, w *window) error {
 	}
 	var p *plan
 	if q.Filter != nil {
+		if err := l.checkMembership(q.Filter); err != nil {
+			return err
+		}
 		var err error
 		if p, err = l.plan(q.Filter); err != nil {
 			return err
