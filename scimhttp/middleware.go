@@ -16,7 +16,8 @@ const maxRequestIDLength = 128
 
 // middleware wraps the router with what every request gets, outermost
 // first: a request id, the per-request log line and metrics, a recover that
-// turns a panic into a 500 SCIM error, and authentication. Authentication
+// turns a panic into a 500 SCIM error, authentication, the tenant's rate
+// limit and, for audited tenants' writes, the audit line. Authentication
 // comes before routing, so an unauthenticated client cannot even tell which
 // paths exist.
 func (s *Server) middleware(next http.Handler) http.Handler {
@@ -65,7 +66,15 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 		st.tenant = tenant
 		r = r.WithContext(NewContextWithTenant(r.Context(), tenant))
+		tbl, policy := s.policy(tenant)
+		if !s.rateLimit(rec, tbl, tenant, policy.RateLimit) {
+			return
+		}
 		s.canonicalPath(r)
+		if policy.Audit && isWrite(r.Method) {
+			s.serveAudited(next, rec, r, st)
+			return
+		}
 		next.ServeHTTP(rec, r)
 	})
 }

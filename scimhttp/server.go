@@ -14,6 +14,7 @@ import (
 	"github.com/scim-bridge/scim-bridge/bridge"
 	"github.com/scim-bridge/scim-bridge/projection"
 	"github.com/scim-bridge/scim-bridge/schemas"
+	"github.com/scim-bridge/scim-bridge/scimhttp/tenants"
 )
 
 // Prefix is the path under which every SCIM endpoint is mounted.
@@ -86,6 +87,20 @@ type Options struct {
 	// the user (see the package doc).
 	UserPatchNoContent bool
 
+	// Tenants gives each tenant's rate limit and audit switch and follows
+	// reloads (*tenants.Watcher, or a fixed *tenants.Table). nil: the
+	// authenticator, if it is a TenantTable; else no tenant has either
+	// beyond RateLimit and Audit.
+	Tenants TenantTable
+	// RateLimit is the limit of tenants whose entry sets none; zero: those
+	// are unlimited. A zero Burst is RequestsPerSecond rounded up.
+	RateLimit tenants.RateLimit
+	// Audit audits the writes of every tenant (the single-token mode's
+	// switch); a tenant's own "audit" does it for that tenant.
+	Audit bool
+	// AuditLogger receives the audit lines (audit.go); nil: Logger.
+	AuditLogger *slog.Logger
+
 	Now func() time.Time // nil: time.Now
 }
 
@@ -104,6 +119,9 @@ type Server struct {
 	// endpoints maps the lower-cased first path segment after Prefix to
 	// its canonical spelling ("users" -> "Users").
 	endpoints map[string]string
+
+	limiters *limiters    // the tenants' token buckets
+	audit    *slog.Logger // the audit log
 }
 
 // New returns a Server over the registry, the write path, the read model and
@@ -150,6 +168,14 @@ func New(reg *schemas.Registry, w Writer, r Reader, auth Authenticator, opts Opt
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Tenants == nil {
+		opts.Tenants, _ = auth.(TenantTable)
+	}
+	rl, err := checkRateLimit(opts.RateLimit)
+	if err != nil {
+		return nil, err
+	}
+	opts.RateLimit = rl
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -162,6 +188,11 @@ func New(reg *schemas.Registry, w Writer, r Reader, auth Authenticator, opts Opt
 		opts:    opts,
 		log:     logger, // main adds the component
 		metrics: newMetrics(opts.Registerer),
+	}
+	s.limiters = newLimiters(opts.Registerer)
+	s.audit = logger
+	if opts.AuditLogger != nil {
+		s.audit = opts.AuditLogger
 	}
 	s.endpoints = map[string]string{}
 	for _, name := range []string{".search", "ServiceProviderConfig", "ResourceTypes", "Schemas", "Bulk", "Me"} {
