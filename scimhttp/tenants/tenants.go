@@ -128,8 +128,9 @@ type RateLimit struct {
 // IsZero reports whether no limit is set.
 func (l RateLimit) IsZero() bool { return l == RateLimit{} }
 
-// normalize checks l and fills a zero Burst.
-func (l RateLimit) normalize() (RateLimit, error) {
+// Normalize checks l ([ErrBadRateLimit]) and returns it with a zero Burst
+// filled in: RequestsPerSecond rounded up.
+func (l RateLimit) Normalize() (RateLimit, error) {
 	if l.IsZero() {
 		return l, nil
 	}
@@ -182,7 +183,7 @@ func NewTable(ts []Tenant) (*Table, error) {
 		if _, dup := t.tenants[tn.Name]; dup {
 			return nil, fail(ErrDuplicateName)
 		}
-		rl, err := tn.RateLimit.normalize()
+		rl, err := tn.RateLimit.Normalize()
 		if err != nil {
 			return nil, fail(err)
 		}
@@ -261,6 +262,22 @@ func (t *Table) Tenant(name string) (Tenant, bool) {
 		tn.Tokens = slices.Clone(tn.Tokens)
 	}
 	return tn, ok
+}
+
+// Policy is what a tenant's entry says about how it is served.
+type Policy struct {
+	RateLimit RateLimit // zero: none set
+	Audit     bool
+}
+
+// Policy returns the named tenant's policy, without copying its tokens: it
+// is looked up on every request.
+func (t *Table) Policy(name string) (Policy, bool) {
+	if t == nil {
+		return Policy{}, false
+	}
+	tn, ok := t.tenants[name]
+	return Policy{RateLimit: tn.RateLimit, Audit: tn.Audit}, ok
 }
 
 // Names returns the tenants' names, sorted.

@@ -62,6 +62,15 @@ func TestParse_Good(t *testing.T) {
 			t.Errorf("Tenant(nope) ok = true, want false")
 		}
 	})
+	t.Run("Policy", func(t *testing.T) {
+		got, ok := tbl.Policy("acme")
+		if want := (Policy{RateLimit: RateLimit{RequestsPerSecond: 50, Burst: 100}, Audit: true}); got != want || !ok {
+			t.Errorf("Policy(acme) = %+v, %v, want %+v, true", got, ok, want)
+		}
+		if got, ok := tbl.Policy("nope"); got != (Policy{}) || ok {
+			t.Errorf("Policy(nope) = %+v, %v, want zero, false", got, ok)
+		}
+	})
 	t.Run("Names", func(t *testing.T) {
 		if got, want := tbl.Names(), []string{"acme", "globex-2", "idle", "rounded"}; !slices.Equal(got, want) {
 			t.Errorf("Names() = %v, want %v", got, want)
