@@ -1,16 +1,32 @@
 # syntax=docker/dockerfile:1
-# Multi-stage build: a static binary on a distroless, non-root base. The root
-# filesystem can be read-only; the data directory is a volume (/data).
+# scim-bridge: a static binary on a distroless, non-root base.
+#
+#   docker build -t scim-bridge .
+#   docker run -e SCIM_TOKEN=change-me -p 8080:8080 -v scim-data:/data --read-only scim-bridge
+#
+# The root filesystem can be read-only: the service writes only under
+# SCIM_DATA_DIR (/data: the Badger projection, and the embedded log when
+# KAFKA_BROKERS is empty). k8s/ runs it that way.
+
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
-RUN go mod download
+RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/scim-bridge .
+# Static (no cgo: the distroless "static" image has no libc), reproducible
+# paths, no symbol tables.
+RUN --mount=type=cache,target=/go/pkg/mod \
+    --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/scim-bridge . \
+    && mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/scim-bridge /scim-bridge
-USER nonroot:nonroot
+# /data exists in the image owned by the non-root user, so a volume Docker
+# creates there starts out writable (Kubernetes uses fsGroup instead).
+COPY --from=build --chown=65532:65532 /out/data /data
+# Numeric, so Kubernetes' runAsNonRoot can verify it without runAsUser.
+USER 65532:65532
 ENV SCIM_LISTEN=:8080 SCIM_DATA_DIR=/data
 VOLUME /data
 EXPOSE 8080
