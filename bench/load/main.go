@@ -1,0 +1,237 @@
+// Command load drives a running scim-bridge over HTTP the way a fleet of
+// identity providers would, and reports throughput and latency per
+// operation, each also as a ratio to a bare net/http handler driven the same
+// way on the same machine. See README.md beside this file.
+//
+// It seeds users and groups (or finds ones seeded earlier), then runs
+// --concurrency workers for a bounded --duration or --max-requests. Each
+// worker speaks for one tenant with that tenant's token and draws its ops by
+// the --mix weights from its own PRNG stream, seeded by --rand-seed.
+//
+// It is tooling: nothing in the service imports it.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// maxDuration bounds --duration, so a forgotten run ends.
+const maxDuration = 10 * time.Minute
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runMain(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "load:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+// config is the parsed command line.
+type config struct {
+	url, token, tokensFile string
+	tenants                int
+	users, groups          int
+	groupSize              int
+	seedConcurrency        int
+	concurrency            int
+	duration               time.Duration
+	maxRequests            int64
+	mix                    mix
+	randSeed               uint64
+	skipSeed, seedOnly     bool
+	baseline               bool
+	listCursor             bool
+	json                   bool
+	timeout                time.Duration
+	progressEvery          time.Duration
+	allowRemote            bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	var mixSpec string
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.url, "url", "http://127.0.0.1:8080/scim/v2", "base URL of the SCIM API")
+	fs.StringVar(&c.token, "token", os.Getenv("SCIM_TOKEN"), "bearer token of the single tenant \"default\" (default $SCIM_TOKEN)")
+	fs.StringVar(&c.tokensFile, "tokens-file", "", "file of \"tenant token\" lines, one simulated IdP per tenant (instead of --token)")
+	fs.IntVar(&c.tenants, "tenants", 0, "use the first T tenants of --tokens-file (0: all)")
+	fs.IntVar(&c.users, "users", 1000, "users to seed, spread over the tenants")
+	fs.IntVar(&c.groups, "groups", -1, "groups to seed, spread over the tenants; each tenant's first is its big group (-1: one per tenant)")
+	fs.IntVar(&c.groupSize, "group-size", 100, "members of each tenant's big group (the member op's target)")
+	fs.IntVar(&c.seedConcurrency, "seed-concurrency", 8, "concurrent requests while seeding")
+	fs.IntVar(&c.concurrency, "concurrency", 16, "workers (concurrent requests) during the run")
+	fs.DurationVar(&c.duration, "duration", 30*time.Second, "length of the run (and of the baseline), at most "+maxDuration.String())
+	fs.Int64Var(&c.maxRequests, "max-requests", 0, "stop the run after this many requests (0: only the duration bounds it)")
+	fs.StringVar(&mixSpec, "mix", defaultMix, "op weights; ops: "+strings.Join(opNames[:], ", "))
+	fs.Uint64Var(&c.randSeed, "rand-seed", 1, "seed of the workers' PRNGs (op choice, users picked)")
+	fs.BoolVar(&c.skipSeed, "skip-seed", false, "reuse users and groups seeded by an earlier run (found by listing)")
+	fs.BoolVar(&c.seedOnly, "seed-only", false, "seed, report and stop")
+	fs.BoolVar(&c.baseline, "baseline", true, "first run the same workers against a bare in-process net/http server, and report ratios to it")
+	fs.BoolVar(&c.listCursor, "list-cursor", false, "list op pages by cursor (RFC 9865) instead of a random startIndex")
+	fs.BoolVar(&c.json, "json", false, "print the report as JSON")
+	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "timeout of one request")
+	fs.DurationVar(&c.progressEvery, "progress", 3*time.Second, "interval of seeding progress lines on stderr (0: none)")
+	fs.BoolVar(&c.allowRemote, "allow-remote", false, "allow a --url that is not on loopback")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	m, err := parseMix(mixSpec)
+	if err != nil {
+		return c, fmt.Errorf("--mix: %w", err)
+	}
+	c.mix = m
+	return c, c.validate()
+}
+
+func (c *config) validate() error {
+	u, err := url.Parse(c.url)
+	switch {
+	case err != nil:
+		return fmt.Errorf("--url: %w", err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("--url %q: want http or https", c.url)
+	case !c.allowRemote && !isLoopback(u.Hostname()):
+		return fmt.Errorf("--url %q is not on loopback; pass --allow-remote to load another host", c.url)
+	case (c.token == "") == (c.tokensFile == ""):
+		return fmt.Errorf("give exactly one of --token (or $SCIM_TOKEN) and --tokens-file")
+	case c.tenants < 0:
+		return fmt.Errorf("--tenants %d: must not be negative", c.tenants)
+	case c.users < 1:
+		return fmt.Errorf("--users %d: need at least one", c.users)
+	case c.groupSize < 0:
+		return fmt.Errorf("--group-size %d: must not be negative", c.groupSize)
+	case c.seedConcurrency < 1 || c.seedConcurrency > 4096:
+		return fmt.Errorf("--seed-concurrency %d: want 1 to 4096", c.seedConcurrency)
+	case c.concurrency < 1 || c.concurrency > 4096:
+		return fmt.Errorf("--concurrency %d: want 1 to 4096", c.concurrency)
+	case c.duration <= 0 || c.duration > maxDuration:
+		return fmt.Errorf("--duration %s: want above 0 and at most %s", c.duration, maxDuration)
+	case c.maxRequests < 0:
+		return fmt.Errorf("--max-requests %d: must not be negative", c.maxRequests)
+	case c.timeout <= 0:
+		return fmt.Errorf("--timeout %s: must be above 0", c.timeout)
+	}
+	c.url = strings.TrimSuffix(c.url, "/")
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// tenantsOf returns the tenants the run speaks for: "default" with --token,
+// or the first c.tenants lines of --tokens-file.
+func (c *config) tenantsOf() ([]*tenant, error) {
+	if c.tokensFile == "" {
+		if c.tenants > 1 {
+			return nil, fmt.Errorf("--tenants %d needs --tokens-file", c.tenants)
+		}
+		return []*tenant{newTenant("default", c.token)}, nil
+	}
+	f, err := os.Open(c.tokensFile)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ts, err := readTokens(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.tokensFile, err)
+	}
+	if c.tenants > len(ts) {
+		return nil, fmt.Errorf("--tenants %d: %s has only %d", c.tenants, c.tokensFile, len(ts))
+	}
+	if c.tenants > 0 {
+		ts = ts[:c.tenants]
+	}
+	return ts, nil
+}
+
+// runMain is main without the process: tests call it.
+func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	ts, err := c.tenantsOf()
+	if err != nil {
+		return err
+	}
+	if c.groups < 0 {
+		c.groups = len(ts)
+	}
+	switch {
+	case c.users < len(ts):
+		return fmt.Errorf("--users %d: every one of the %d tenants needs a user", c.users, len(ts))
+	case c.mix.has(opMember) && c.groups < len(ts):
+		return fmt.Errorf("--groups %d: the member op needs a group in every one of the %d tenants", c.groups, len(ts))
+	}
+
+	cl := newHTTPClient(max(c.concurrency, c.seedConcurrency), c.timeout)
+	defer cl.CloseIdleConnections()
+	rep := &report{
+		URL: c.url, Tenants: len(ts), Concurrency: c.concurrency, DurationSeconds: c.duration.Seconds(),
+		MaxRequests: c.maxRequests, Mix: c.mix.String(), RandSeed: c.randSeed, Cores: runtime.NumCPU(),
+	}
+	so := seedOptions{users: c.users, groups: c.groups, groupSize: c.groupSize, concurrency: c.seedConcurrency, progressEvery: c.progressEvery}
+	var st seedStats
+	if c.skipSeed {
+		st, err = discover(ctx, cl, c.url, ts, so, stderr)
+	} else {
+		st, err = seed(ctx, cl, c.url, ts, so, stderr)
+	}
+	if err != nil {
+		return err
+	}
+	rep.Seed = &st
+	if !c.seedOnly {
+		ro := runOptions{
+			concurrency: c.concurrency, duration: c.duration, maxOps: c.maxRequests, mix: c.mix,
+			randSeed: c.randSeed, listCursor: c.listCursor, runID: strconv.FormatInt(time.Now().UnixNano(), 36),
+		}
+		if c.baseline {
+			b, err := startBare()
+			if err != nil {
+				return fmt.Errorf("start bare server: %w", err)
+			}
+			fmt.Fprintf(stderr, "baseline: bare net/http for %s...\n", c.duration)
+			rs := drive(ctx, cl, b.URL(), ts, ro)
+			b.Close()
+			rep.Baseline = newPhaseReport(rs, c.mix)
+		}
+		if ctx.Err() == nil {
+			fmt.Fprintf(stderr, "run: %s for %s...\n", c.url, c.duration)
+			rep.Run = newPhaseReport(drive(ctx, cl, c.url, ts, ro), c.mix)
+			if rep.Baseline != nil {
+				setRatios(rep.Run, rep.Baseline)
+			}
+		}
+	}
+	if c.json {
+		return rep.writeJSON(stdout)
+	}
+	return rep.writeText(stdout)
+}
