@@ -42,8 +42,10 @@ import (
 //   - JSON booleans and null are kept; numbers become "<number>".
 //
 // Only the first Options.MaxBodyBytes of a body are seen (the handler reads
-// no more); a larger body or one that is not JSON shows as a string saying
-// so. Nesting deeper than maxAuditDepth shows as "<too deep>".
+// no more); a larger body, one that is not JSON, or one refused unread
+// (its Content-Length over the limit, a wrong Content-Type) shows as a
+// string saying so; body_bytes counts what was read, or the declared length
+// of an unread body. Nesting deeper than maxAuditDepth shows as "<too deep>".
 const maxAuditDepth = 32
 
 // isWrite reports whether a request of this method changes state.
@@ -79,8 +81,11 @@ func (s *Server) serveAudited(next http.Handler, rec *recorder, r *http.Request,
 		attrs = append(attrs, "resource_id", id)
 	}
 	attrs = append(attrs, "status", status)
-	if tee.n > 0 {
+	switch {
+	case tee.n > 0:
 		attrs = append(attrs, "body_bytes", tee.n, "body", auditBody(tee))
+	case r.ContentLength > 0: // refused before reading (415, 413)
+		attrs = append(attrs, "body_bytes", r.ContentLength, "body", json.RawMessage(`"<not read>"`))
 	}
 	s.audit.Info("scim write", attrs...)
 }
