@@ -340,3 +340,20 @@ func TestServer_AuditOptions(t *testing.T) {
 		}
 	})
 }
+
+// FuzzRedactJSON: redaction never panics, accepts exactly the valid JSON
+// documents and always yields JSON.
+func FuzzRedactJSON(f *testing.F) {
+	for _, tt := range redactTests {
+		f.Add([]byte(tt.in))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		got, err := redactJSON(in)
+		if valid := json.Valid(in); valid != (err == nil) {
+			t.Fatalf("redactJSON(%q) error = %v, but json.Valid = %v", in, err, valid)
+		}
+		if err == nil && !json.Valid(got) {
+			t.Fatalf("redactJSON(%q) = %q, not JSON", in, got)
+		}
+	})
+}
