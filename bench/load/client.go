@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,7 +34,8 @@ func newHTTPClient(conns int, timeout time.Duration) *http.Client {
 // each request gets its own. Not safe for concurrent use.
 type requester struct {
 	client *http.Client
-	buf    bytes.Buffer // the last response body, when kept
+	buf    bytes.Buffer  // the last response body, when kept
+	sent   *atomic.Int64 // if not nil, counts requests sent
 }
 
 // do sends one request and reads the response body to the end, so the
@@ -43,6 +45,9 @@ func (r *requester) do(ctx context.Context, method, url, auth string, body []byt
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
+	}
+	if r.sent != nil {
+		r.sent.Add(1)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {

@@ -120,9 +120,9 @@ func (r *report) writeText(w io.Writer) error {
 	fmt.Fprintf(&b, "target %s: %d tenant(s), %d workers, mix %s, rand seed %d\n", r.URL, r.Tenants, r.Concurrency, r.Mix, r.RandSeed)
 	if s := r.Seed; s != nil {
 		if s.Skipped {
-			fmt.Fprintf(&b, "seed: skipped; found %d users by listing in %.1fs\n", s.Users, s.Seconds)
+			fmt.Fprintf(&b, "seed: skipped; found %d users and %d big group(s) by listing in %.1fs\n", s.Users, s.Groups, s.Seconds)
 		} else {
-			fmt.Fprintf(&b, "seed: %d users (%d created, %d existed) at %.0f users/s; %d groups, %d member PATCHes; %d requests in %.1fs\n",
+			fmt.Fprintf(&b, "seed: %d users (%d created, %d existed) at %.0f users/s; %d group(s), %d member PATCH(es); %d requests in %.1fs\n",
 				s.Users, s.UsersCreated, s.UsersExisting, s.UsersPerSecond, s.Groups, s.MemberPatches, s.Requests, s.Seconds)
 		}
 	}
@@ -149,10 +149,11 @@ func (r *report) writeText(w io.Writer) error {
 				fmt.Fprintf(&b, "errors of %s by status (0 = no response): %s\n", o.Op, fmtStatuses(o.Statuses))
 			}
 		}
+		fmt.Fprintf(&b, "\nThe client runs on the same %d cores as the service; \"ratio to bare\" divides each op's\n"+
+			"throughput by the same op's against a bare net/http handler driven the same way, which is\n"+
+			"the figure to compare between runs. Latencies are within 0.4%% (log-linear histogram).\n"+
+			"The baseline's CPU figure includes the in-process bare server.\n", r.Cores)
 	}
-	fmt.Fprintf(&b, "\nThe client runs on the same %d cores as the service; \"ratio to bare\" divides each op's\n"+
-		"throughput by the same op's against a bare net/http handler driven the same way, which is\n"+
-		"the figure to compare between runs. Latencies are within 0.4%% (log-linear histogram).\n", r.Cores)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -39,15 +39,15 @@ type seedStats struct {
 
 // parallel calls fn(i) for every i in [0,n) from conc goroutines, each with
 // its own requester. It stops at the first error and returns it. done
-// counts finished calls, for progress.
-func parallel(ctx context.Context, cl *http.Client, n, conc int, done *atomic.Int64, fn func(ctx context.Context, rq *requester, i int) error) error {
+// counts finished calls, for progress, and sent the requests.
+func parallel(ctx context.Context, cl *http.Client, n, conc int, done, sent *atomic.Int64, fn func(ctx context.Context, rq *requester, i int) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(conc, n) {
 		wg.Go(func() {
-			rq := &requester{client: cl}
+			rq := &requester{client: cl, sent: sent}
 			for ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
 				if i >= n {
@@ -118,10 +118,9 @@ func seed(ctx context.Context, cl *http.Client, base string, ts []*tenant, opts 
 
 	var done atomic.Int64
 	stop := progress(log, opts.progressEvery, "users", opts.users, &done)
-	err := parallel(ctx, cl, opts.users, opts.concurrency, &done, func(ctx context.Context, rq *requester, i int) error {
+	err := parallel(ctx, cl, opts.users, opts.concurrency, &done, &requests, func(ctx context.Context, rq *requester, i int) error {
 		t, j := ts[i%T], i/T
 		id, existed, err := createUser(ctx, rq, base, t, j)
-		requests.Add(1)
 		if err != nil {
 			return err
 		}
@@ -151,10 +150,9 @@ func seed(ctx context.Context, cl *http.Client, base string, ts []*tenant, opts 
 	}
 	done.Store(0)
 	stop = progress(log, opts.progressEvery, "groups", len(gjobs), &done)
-	err = parallel(ctx, cl, len(gjobs), opts.concurrency, &done, func(ctx context.Context, rq *requester, i int) error {
+	err = parallel(ctx, cl, len(gjobs), opts.concurrency, &done, &requests, func(ctx context.Context, rq *requester, i int) error {
 		g := gjobs[i]
 		id, err := createGroup(ctx, rq, base, g.t, g.k)
-		requests.Add(2)
 		if err == nil && g.k == 0 {
 			g.t.groupID = id
 		}
@@ -177,10 +175,9 @@ func seed(ctx context.Context, cl *http.Client, base string, ts []*tenant, opts 
 	}
 	done.Store(0)
 	stop = progress(log, opts.progressEvery, "members (chunks of 1000)", len(cjobs), &done)
-	err = parallel(ctx, cl, len(cjobs), opts.concurrency, &done, func(ctx context.Context, rq *requester, i int) error {
+	err = parallel(ctx, cl, len(cjobs), opts.concurrency, &done, &requests, func(ctx context.Context, rq *requester, i int) error {
 		c := cjobs[i]
 		status, err := rq.send(ctx, http.MethodPatch, base+"/Groups/"+c.t.groupID, c.t.auth, memberPatch("add", c.t.users[c.from:c.to]), true)
-		requests.Add(1)
 		if err != nil {
 			return fmt.Errorf("add members %d-%d of tenant %s: %w", c.from, c.to, c.t.name, err)
 		}
@@ -212,11 +209,14 @@ func seed(ctx context.Context, cl *http.Client, base string, ts []*tenant, opts 
 func discover(ctx context.Context, cl *http.Client, base string, ts []*tenant, opts seedOptions, log io.Writer) (seedStats, error) {
 	start := time.Now()
 	st := seedStats{Skipped: true, Users: opts.users}
+	for i := range ts {
+		st.Groups += spread(opts.groups, len(ts), i)
+	}
 	T := len(ts)
 	var done atomic.Int64
 	stop := progress(log, opts.progressEvery, "discovery (users listed)", opts.users, &done)
 	defer stop()
-	err := parallel(ctx, cl, T, opts.concurrency, new(atomic.Int64), func(ctx context.Context, rq *requester, i int) error {
+	err := parallel(ctx, cl, T, opts.concurrency, new(atomic.Int64), new(atomic.Int64), func(ctx context.Context, rq *requester, i int) error {
 		t := ts[i]
 		t.users = make([]string, spread(opts.users, T, i))
 		t.groups = spread(opts.groups, T, i)
