@@ -16,6 +16,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -42,6 +43,7 @@ import (
 	"github.com/scim-bridge/scim-bridge/projection"
 	"github.com/scim-bridge/scim-bridge/schemas"
 	"github.com/scim-bridge/scim-bridge/scimhttp"
+	"github.com/scim-bridge/scim-bridge/scimhttp/tenants"
 )
 
 func main() {
@@ -61,6 +63,8 @@ const usage = `scim-bridge: a SCIM 2.0 service provider that turns every write i
 Usage:
   scim-bridge serve [flags]     run the service (SCIM at http://HOST:PORT/scim/v2)
   scim-bridge rebuild [flags]   delete the projection and replay the event log into it
+  scim-bridge token new --tenant NAME
+                                print a new bearer token and its line for SCIM_TENANTS_FILE
   scim-bridge version           print the version
 
 Run 'scim-bridge serve --help' for the flags and their environment variables.
@@ -86,6 +90,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		return rebuild(ctx, cfg, stderr)
+	case "token":
+		return tokenCmd(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "scim-bridge", version())
 		return nil
@@ -110,6 +116,10 @@ type config struct {
 	MaxPatchOps   int
 	RetryAfter    time.Duration
 	ShutdownGrace time.Duration
+	RateLimitRPS  int
+	RateBurst     int
+	Audit         bool
+	TrustForward  bool
 
 	KafkaBrokers       string
 	KafkaTopic         string
@@ -190,6 +200,10 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	num(&maxBody, "SCIM_MAX_BODY_BYTES", "max-body-bytes", 1<<20, "largest request body accepted (maxPayloadSize); larger ones get 413")
 	num(&c.MaxPatchOps, "SCIM_MAX_PATCH_OPS", "max-patch-ops", 1000, "most operations in one PATCH request")
 	dur(&c.RetryAfter, "SCIM_RETRY_AFTER", "retry-after", 5*time.Second, "Retry-After given with 503 when the event log is unavailable")
+	num(&c.RateLimitRPS, "SCIM_RATE_LIMIT", "rate-limit", 0, "requests per second a tenant may make, for tenants whose entry in the tenants file sets none (0: unlimited); over it: 429 with Retry-After")
+	num(&c.RateBurst, "SCIM_RATE_BURST", "rate-burst", 0, "burst allowed above SCIM_RATE_LIMIT (0: the limit itself)")
+	boolean(&c.Audit, "SCIM_AUDIT", "audit", false, "log every write request of every tenant with its body redacted (shapes and attribute names, no values); a tenant's \"audit\" in the tenants file does it for that tenant")
+	boolean(&c.TrustForward, "SCIM_TRUST_FORWARDED", "trust-forwarded", false, "derive meta.location from X-Forwarded-Proto and X-Forwarded-Host (behind a trusted proxy)")
 	dur(&c.ShutdownGrace, "SCIM_SHUTDOWN_GRACE", "shutdown-grace", 20*time.Second, "how long shutdown waits for in-flight requests")
 	str(&c.KafkaBrokers, "KAFKA_BROKERS", "kafka-brokers", "", "comma-separated Kafka bootstrap brokers; empty means the embedded log")
 	str(&c.KafkaTopic, "KAFKA_TOPIC", "kafka-topic", "scim.events", "event topic")
@@ -228,10 +242,13 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 func (c config) validate(cmd string) error {
 	var errs []error
 	if cmd == "serve" && c.Token == "" && c.TenantsFile == "" {
-		errs = append(errs, errors.New("no bearer token configured: set SCIM_TOKEN (or --token) to the token your identity provider will send, e.g. SCIM_TOKEN=$(openssl rand -hex 32)"))
+		errs = append(errs, errors.New("no bearer token configured: set SCIM_TOKEN (or --token) to the token your identity provider will send, e.g. SCIM_TOKEN=$(openssl rand -hex 32), or SCIM_TENANTS_FILE to a tenants file (see 'scim-bridge token new')"))
 	}
-	if c.TenantsFile != "" {
-		errs = append(errs, errors.New("SCIM_TENANTS_FILE is not supported by this version yet; use SCIM_TOKEN"))
+	if c.Token != "" && c.TenantsFile != "" {
+		errs = append(errs, errors.New("both SCIM_TOKEN and SCIM_TENANTS_FILE are set: use one (the tenants file can hold a tenant \"default\")"))
+	}
+	if c.RateLimitRPS < 0 || c.RateBurst < 0 {
+		errs = append(errs, fmt.Errorf("SCIM_RATE_LIMIT=%d, SCIM_RATE_BURST=%d: must not be negative", c.RateLimitRPS, c.RateBurst))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("SCIM_DATA_DIR must not be empty"))
@@ -279,6 +296,59 @@ func version() string {
 		return bi.Main.Version
 	}
 	return "(devel)"
+}
+
+// authenticator is the token → tenant table: the tenants file, reloaded
+// while serving (a bad file is logged and the previous one kept), or the
+// single token of tenant "default".
+func authenticator(ctx context.Context, c config, logger *slog.Logger, promReg prometheus.Registerer) (*tenantAuth, error) {
+	if c.TenantsFile == "" {
+		t, err := tenants.NewStatic(c.Token, tenants.Tenant{})
+		if err != nil {
+			return nil, fmt.Errorf("SCIM_TOKEN: %w", err)
+		}
+		return &tenantAuth{Authenticator: t, TenantTable: t}, nil
+	}
+	w, err := tenants.Open(c.TenantsFile, tenants.Options{Logger: logger.With("component", "tenants"), Registerer: promReg})
+	if err != nil {
+		return nil, fmt.Errorf("SCIM_TENANTS_FILE: %w", err)
+	}
+	go w.Run(ctx)
+	return &tenantAuth{Authenticator: w, TenantTable: w}, nil
+}
+
+// tenantAuth authenticates tokens and gives each tenant's policy.
+type tenantAuth struct {
+	scimhttp.Authenticator
+	scimhttp.TenantTable
+}
+
+// tokenCmd is `scim-bridge token new --tenant NAME`.
+func tokenCmd(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "new" {
+		fmt.Fprintln(stderr, "Usage: scim-bridge token new --tenant NAME")
+		return errors.New("unknown token subcommand")
+	}
+	fs := flag.NewFlagSet("scim-bridge token new", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("tenant", "", "the tenant the token is for (lower-case letters, digits and '-')")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if err := tenants.CheckName(*name); err != nil {
+		return fmt.Errorf("--tenant %q: %w", *name, err)
+	}
+	tok, hash, err := tenants.NewToken()
+	if err != nil {
+		return err
+	}
+	entry, err := json.Marshal(tenants.Tenant{Name: *name, Tokens: []string{hash}})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "token (give it to the identity provider; it is not stored and is shown only now):\n  %s\n", tok)
+	fmt.Fprintf(stdout, "tenants file entry (add it to \"tenants\" in SCIM_TENANTS_FILE, or add the hash to the tenant's \"tokens\"):\n  %s\n", entry)
+	return nil
 }
 
 // openStore opens the projection in the data directory.
@@ -398,14 +468,22 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 	}
 	defer store.Close()
 
+	auth, err := authenticator(ctx, c, logger, promReg)
+	if err != nil {
+		return err
+	}
 	writer := &switchWriter{}
-	api, err := scimhttp.New(reg, writer, store, scimhttp.StaticToken(c.Token, "default"), scimhttp.Options{
-		Logger:       logger.With("component", "http"),
-		Registerer:   promReg,
-		MaxBodyBytes: c.MaxBodyBytes,
-		MaxPatchOps:  c.MaxPatchOps,
-		BaseURL:      c.BaseURL,
-		RetryAfter:   c.RetryAfter,
+	api, err := scimhttp.New(reg, writer, store, auth, scimhttp.Options{
+		Logger:                logger.With("component", "http"),
+		Registerer:            promReg,
+		MaxBodyBytes:          c.MaxBodyBytes,
+		MaxPatchOps:           c.MaxPatchOps,
+		BaseURL:               c.BaseURL,
+		TrustForwardedHeaders: c.TrustForward,
+		RetryAfter:            c.RetryAfter,
+		RateLimit:             tenants.RateLimit{RequestsPerSecond: float64(c.RateLimitRPS), Burst: c.RateBurst},
+		Audit:                 c.Audit,
+		AuditLogger:           logger.With("component", "audit"),
 	})
 	if err != nil {
 		return err

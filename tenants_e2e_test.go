@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/scimhttp/tenants"
+)
+
+func writeTenants(t *testing.T, path string, ts ...tenants.Tenant) {
+	t.Helper()
+	raw, err := json.Marshal(map[string]any{"tenants": ts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil { // atomic, like a Secret update
+		t.Fatal(err)
+	}
+}
+
+func newToken(t *testing.T) (token, hash string) {
+	t.Helper()
+	token, hash, err := tenants.NewToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token, hash
+}
+
+// TestRun_Tenants proves over HTTP that tenants are isolated — ids, lists,
+// filters, totals, uniqueness and memberships are per tenant — and that
+// rate limits and token rotation by reloading the tenants file work.
+func TestRun_Tenants(t *testing.T) {
+	acme, acmeHash := newToken(t)
+	globex, globexHash := newToken(t)
+	slow, slowHash := newToken(t)
+	file := filepath.Join(t.TempDir(), "tenants.json")
+	writeTenants(t, file,
+		tenants.Tenant{Name: "acme", Tokens: []string{acmeHash}},
+		tenants.Tenant{Name: "globex", Tokens: []string{globexHash}},
+		tenants.Tenant{Name: "slow", Tokens: []string{slowHash}, RateLimit: tenants.RateLimit{RequestsPerSecond: 0.001, Burst: 1}},
+	)
+	s := startService(t, map[string]string{"SCIM_TOKEN": "", "SCIM_TENANTS_FILE": file})
+	as := func(token string) []string { return []string{"Authorization", "Bearer " + token} }
+	user := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"alice@example.com","externalId":"x1"}`
+
+	a := s.must(201, s.do("POST", "/Users", user, as(acme)...))
+	g := s.must(201, s.do("POST", "/Users", user, as(globex)...)) // same userName, other tenant: fine
+	aID, gID := str(a.Body["id"]), str(g.Body["id"])
+	s.must(409, s.do("POST", "/Users", user, as(acme)...))
+
+	for _, c := range []struct{ token, own, other string }{{acme, aID, gID}, {globex, gID, aID}} {
+		s.must(200, s.do("GET", "/Users/"+c.own, nil, as(c.token)...))
+		s.must(404, s.do("GET", "/Users/"+c.other, nil, as(c.token)...))
+		s.must(404, s.do("PATCH", "/Users/"+c.other, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}`, as(c.token)...))
+		s.must(404, s.do("DELETE", "/Users/"+c.other, nil, as(c.token)...))
+		for _, path := range []string{"/Users", "/Users?filter=" + q(`externalId eq "x1"`), "/Users?filter=" + q(`userName eq "alice@example.com"`)} {
+			r := s.must(200, s.do("GET", path, nil, as(c.token)...))
+			res, _ := r.Body["Resources"].([]any)
+			if r.Body["totalResults"] != float64(1) || len(res) != 1 || res[0].(map[string]any)["id"] != c.own {
+				t.Errorf("GET %s as one tenant = %s, want only its own user %s", path, r.Raw, c.own)
+			}
+		}
+	}
+	// A group of acme cannot take globex's user as a member.
+	grp := s.must(201, s.do("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"G"}`, as(acme)...))
+	r := s.do("PATCH", "/Groups/"+str(grp.Body["id"]), `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"`+gID+`"}]}]}`, as(acme)...)
+	if r.Status != 400 || r.Body["scimType"] != "invalidValue" {
+		t.Errorf("adding another tenant's user = %d %s, want 400 invalidValue", r.Status, r.Raw)
+	}
+	s.must(401, s.do("GET", "/Users", nil))
+
+	// Rate limit: the first request passes, the next is 429 with Retry-After.
+	s.must(200, s.do("GET", "/Users", nil, as(slow)...))
+	r = s.do("GET", "/Users", nil, as(slow)...)
+	if r.Status != 429 || r.Header.Get("Retry-After") == "" || r.Body["status"] != "429" {
+		t.Errorf("over the rate limit = %d (Retry-After %q) %s, want 429 with Retry-After", r.Status, r.Header.Get("Retry-After"), r.Raw)
+	}
+	s.must(200, s.do("GET", "/Users", nil, as(acme)...)) // other tenants are not limited
+
+	// Rotation: add a second token for acme, then drop the first.
+	acme2, acme2Hash := newToken(t)
+	writeTenants(t, file, tenants.Tenant{Name: "acme", Tokens: []string{acmeHash, acme2Hash}}, tenants.Tenant{Name: "globex", Tokens: []string{globexHash}})
+	waitStatus(t, s, acme2, 200)
+	s.must(200, s.do("GET", "/Users/"+aID, nil, as(acme2)...))
+	s.must(200, s.do("GET", "/Users/"+aID, nil, as(acme)...))
+	// A broken file is refused and the previous table kept.
+	if err := os.WriteFile(file, []byte(`{"tenants":[{"name":"Bad/Name"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writeTenants(t, file, tenants.Tenant{Name: "acme", Tokens: []string{acme2Hash}}, tenants.Tenant{Name: "globex", Tokens: []string{globexHash}})
+	waitStatus(t, s, acme, 401)
+	s.must(200, s.do("GET", "/Users/"+aID, nil, as(acme2)...))
+}
+
+// waitStatus polls until a GET /Users with token answers want (the tenants
+// file is reloaded every few seconds).
+func waitStatus(t *testing.T, s *service, token string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if r := s.do("GET", "/Users?count=0", nil, "Authorization", "Bearer "+token); r.Status == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET with the token did not answer %d within 30s of the tenants file changing", want)
+		}
+		time.Sleep(100 * time.Millisecond) // polling a condition
+	}
+}
+
+func TestRun_TokenNew(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"token", "new", "--tenant", "acme"}, func(string) string { return "" }, &out, io.Discard, nil); err != nil {
+		t.Fatalf("token new: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("token new printed %q, want 4 lines", out.String())
+	}
+	token := strings.TrimSpace(lines[1])
+	var entry tenants.Tenant
+	if err := json.Unmarshal([]byte(strings.TrimSpace(lines[3])), &entry); err != nil {
+		t.Fatalf("entry line %q: %v", lines[3], err)
+	}
+	if entry.Name != "acme" || len(entry.Tokens) != 1 || entry.Tokens[0] != tenants.HashToken(token) {
+		t.Errorf("entry %+v does not hold the hash of token %q", entry, token)
+	}
+	if err := run(context.Background(), []string{"token", "new", "--tenant", "Not/OK"}, func(string) string { return "" }, io.Discard, io.Discard, nil); err == nil {
+		t.Error("token new with a bad tenant name succeeded")
+	}
+}
