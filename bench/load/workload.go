@@ -54,7 +54,6 @@ type runStats struct {
 	elapsed   time.Duration
 	cleanup   int64 // requests sent after the run to leave the big groups as seeded
 	cpu       time.Duration
-	timedOut  bool
 	completed int64 // ops completed
 }
 
@@ -101,7 +100,11 @@ func drive(ctx context.Context, cl *http.Client, base string, ts []*tenant, opts
 		w.n = perTenant[w.id%len(ts)]
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, opts.duration)
+	// The deadline stops workers from starting ops; it does not cut off
+	// the ones in flight, which would leave a member op applied but not
+	// known to be and every count uncertain by one op per worker. Only
+	// cancelling ctx (an interrupt) does.
+	deadline, cancel := context.WithTimeout(ctx, opts.duration)
 	defer cancel()
 	var issued atomic.Int64
 	cpu0 := cpuTime()
@@ -109,7 +112,7 @@ func drive(ctx context.Context, cl *http.Client, base string, ts []*tenant, opts
 	var wg sync.WaitGroup
 	for _, w := range workers {
 		wg.Go(func() {
-			for ctx.Err() == nil {
+			for deadline.Err() == nil {
 				if opts.maxOps > 0 && issued.Add(1) > opts.maxOps {
 					return
 				}
@@ -117,7 +120,7 @@ func drive(ctx context.Context, cl *http.Client, base string, ts []*tenant, opts
 				t0 := time.Now()
 				status := w.do(ctx, base, o, opts)
 				if status == 0 && ctx.Err() != nil {
-					return // cut off by the deadline: not the service's error
+					return // interrupted: not the service's error
 				}
 				rs.ops[o].record(time.Since(t0), status)
 			}
@@ -126,7 +129,6 @@ func drive(ctx context.Context, cl *http.Client, base string, ts []*tenant, opts
 	wg.Wait()
 	rs.elapsed = time.Since(start)
 	rs.cpu = cpuTime() - cpu0
-	rs.timedOut = ctx.Err() != nil
 
 	// Leave every big group as seeding left it. Not measured.
 	for _, w := range workers {
