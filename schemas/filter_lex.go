@@ -33,6 +33,7 @@ const (
 	tokRParen           // )
 	tokLBrack           // [
 	tokRBrack           // ]
+	tokBare             // an unquoted string value (see parser.advanceValue)
 )
 
 type token struct {

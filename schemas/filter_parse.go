@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -83,6 +84,54 @@ func (p *parser) advance() error {
 	}
 	p.tok = t
 	return nil
+}
+
+// advanceValue reads the token after a comparison operator. RFC 7644
+// §3.4.2.2 wants string values quoted, but clients in the field (among them
+// Microsoft's reference test collection) also send bare ones: `userName sw
+// O`, `meta.created gt 2015-10-10T14:38:21.8617979-07:00`. A value that
+// does not start like a JSON string, number or literal and runs to the next
+// space, ")" or "]" is read as that string. Quoted values, numbers, true,
+// false and null read as before, so no valid filter changes meaning.
+func (p *parser) advanceValue() error {
+	lx := &p.lx
+	for lx.pos < len(lx.src) && lexSpace(lx.src[lx.pos]) {
+		lx.pos++
+	}
+	start := lx.pos
+	end := start
+	for end < len(lx.src) && !lexSpace(lx.src[end]) {
+		switch lx.src[end] {
+		case '(', ')', '[', ']', '"':
+			goto done
+		}
+		end++
+	}
+done:
+	if end > start && lx.src[start] != '"' {
+		text := lx.src[start:end]
+		if !isBareLiteral(text) {
+			lx.pos = end
+			p.tok = token{kind: tokBare, pos: start, text: text}
+			return nil
+		}
+	}
+	return p.advance()
+}
+
+// isBareLiteral reports whether a bare value is for the ordinary lexer: a
+// literal, or something that starts like a number (so "01" stays an invalid
+// number) unless it is an RFC 3339 dateTime.
+func isBareLiteral(s string) bool {
+	switch strings.ToLower(s) {
+	case "true", "false", "null":
+		return true
+	}
+	if c := s[0]; c == '-' || ('0' <= c && c <= '9') {
+		_, err := time.Parse(time.RFC3339Nano, s)
+		return err != nil
+	}
+	return false
 }
 
 func (p *parser) errorf(t token, format string, args ...any) *Error {
@@ -230,7 +279,7 @@ func (p *parser) parseAttrExp(path AttrPath, t token) (Expr, error) {
 	if !ok {
 		return nil, p.errorf(opTok, "expected operator after %q, found %s", t.text, opTok.describe())
 	}
-	if err := p.advance(); err != nil {
+	if err := p.advanceValue(); err != nil {
 		return nil, err
 	}
 	v, err := p.value(op)
@@ -313,6 +362,11 @@ func (p *parser) value(op CompareOp) (any, error) {
 		return lexUnquote(t.text), nil
 	case tokNumber:
 		return json.Number(t.text), nil
+	case tokBare:
+		if !utf8.ValidString(t.text) {
+			return nil, p.errorf(t, "value after %q is not valid UTF-8", string(op))
+		}
+		return t.text, nil
 	case tokWord:
 		switch {
 		case strings.EqualFold(t.text, "true"):

@@ -180,7 +180,7 @@ func TestParseFilter_Errors(t *testing.T) {
 		{"empty", ``, `1:1: empty filter`},
 		{"blank", `   `, `1:4: empty filter`},
 		{"missing value", `userName eq`, `1:12: expected value after "eq", found end of input`},
-		{"unquoted value", `name.familyName eq Employee`, `1:20: expected value after "eq", found "Employee" (strings must be quoted)`},
+		{"unquoted value then garbage", `name.familyName eq (Employee`, `1:20: expected value after "eq", found "("`},
 		{"unknown operator", `userName is "x"`, `1:10: expected operator after "userName", found "is"`},
 		{"missing operator", `userName`, `1:9: expected operator after "userName", found end of input`},
 		{"unterminated string", `userName eq "abc`, `1:13: unterminated string`},
