@@ -46,7 +46,11 @@ func (s *Store) Apply(rec events.Record) error {
 	mu := s.partitionLock(rec.Partition)
 	mu.Lock()
 	defer mu.Unlock()
+	return s.applyLocked(rec)
+}
 
+// applyLocked is Apply with the partition's lock held.
+func (s *Store) applyLocked(rec events.Record) error {
 	s.mu.Lock()
 	var next int64
 	if rec.Partition < len(s.applied) {
@@ -65,17 +69,7 @@ func (s *Store) Apply(rec events.Record) error {
 			rec.Event.ResourceID, rec.Partition, rec.Offset, err)
 	}
 	s.setApplied(rec.Partition, rec.Offset+1)
-	s.m.applySeconds.Observe(time.Since(start).Seconds())
-	if reason != "" {
-		s.m.skipped.WithLabelValues(reason).Inc()
-		s.logger.Warn("skipped event", "reason", reason, "type", rec.Event.Type,
-			"resource_type", rec.Event.ResourceType, "resource_id", rec.Event.ResourceID,
-			"partition", rec.Partition, "offset", rec.Offset)
-		return nil
-	}
-	s.m.applied.WithLabelValues(rec.Event.Type).Inc()
-	s.logger.Debug("applied event", "type", rec.Event.Type, "resource_type", rec.Event.ResourceType,
-		"resource_id", rec.Event.ResourceID, "partition", rec.Partition, "offset", rec.Offset)
+	s.reportApplied(&rec, reason, time.Since(start))
 	return nil
 }
 

@@ -11,8 +11,10 @@ import (
 )
 
 // Run reads every partition of log from the applied positions and applies
-// what it reads, one goroutine per partition, until ctx is done; it returns
-// ctx.Err() on cancellation. It polls the log's end at start and every
+// what it reads until ctx is done; it returns ctx.Err() on cancellation.
+// Each partition has a goroutine reading and one applying, so a backlog is
+// applied many records per transaction (Options.ApplyBatch) while a lone
+// record is applied at once. It polls the log's end at start and every
 // Options.PollInterval for CaughtUp and the lag metric. When one partition
 // fails (Badger or the log), Run logs it, stops the others and returns the
 // error.
@@ -33,11 +35,31 @@ func (s *Store) Run(ctx context.Context, log events.Log) error {
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, n+1)
+	errc := make(chan error, 2*n+1)
 	var wg sync.WaitGroup
 	for p := range n {
+		// The reader decodes and queues records; the applier takes what is
+		// queued, so it applies a backlog in batches and a lone record at
+		// once (see consume).
+		recs := make(chan events.Record, s.applyBatch)
 		wg.Go(func() {
-			err := log.Read(runCtx, p, from[p], s.Apply)
+			err := log.Read(runCtx, p, from[p], func(rec events.Record) error {
+				select {
+				case recs <- rec:
+					return nil
+				case <-runCtx.Done():
+					return runCtx.Err()
+				}
+			})
+			close(recs)
+			if err != nil && runCtx.Err() == nil {
+				err = fmt.Errorf("partition %d: read: %w", p, err)
+				s.logger.Error("projection stopped", "partition", p, "err", err)
+			}
+			errc <- err
+		})
+		wg.Go(func() {
+			err := s.consume(runCtx, recs)
 			if err != nil && runCtx.Err() == nil {
 				err = fmt.Errorf("partition %d: %w", p, err)
 				s.logger.Error("projection stopped", "partition", p, "err", err)
@@ -48,7 +70,7 @@ func (s *Store) Run(ctx context.Context, log events.Log) error {
 	wg.Go(func() { errc <- s.pollEnd(runCtx, log) })
 
 	var first error
-	for range n + 1 {
+	for range 2*n + 1 {
 		err := <-errc
 		if err == nil || first != nil || errors.Is(err, context.Canceled) && runCtx.Err() != nil {
 			continue

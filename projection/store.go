@@ -30,11 +30,22 @@ type Options struct {
 	// package doc). Zero means 5000, which keeps a transaction far below
 	// Badger's batch limits with the memtable size Open uses.
 	MemberBatch int
+
+	// ApplyBatch bounds the records Run applies in one Badger transaction
+	// when it reads faster than it applies (catching up, rebuilding): it
+	// takes what is already queued, up to this many, so a quiet log still
+	// gets each record applied at once. Zero means 1000; 1 means one
+	// transaction per record.
+	ApplyBatch int
+
+	memTableSize int64 // Badger memtable size; zero means 32 MiB (tests shrink it)
 }
 
 const (
 	defaultPollInterval = time.Second
 	defaultMemberBatch  = 5000
+	defaultApplyBatch   = 1000
+	defaultMemTableSize = 32 << 20
 )
 
 // Store is the Badger read model. Safe for concurrent use; Apply is
@@ -46,6 +57,7 @@ type Store struct {
 	m           *metrics
 	pollEvery   time.Duration
 	memberBatch int
+	applyBatch  int
 
 	locksMu sync.Mutex
 	locks   map[int]*sync.Mutex // per partition, serialises Apply
@@ -66,7 +78,11 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	bo := badgerOptions(dir, opts.InMemory, logger)
+	memTable := opts.memTableSize
+	if memTable <= 0 {
+		memTable = defaultMemTableSize
+	}
+	bo := badgerOptions(dir, opts.InMemory, memTable, logger)
 	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("open badger in %q: %w", dir, err)
@@ -77,6 +93,7 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 		logger:      logger,
 		pollEvery:   opts.PollInterval,
 		memberBatch: opts.MemberBatch,
+		applyBatch:  opts.ApplyBatch,
 		locks:       make(map[int]*sync.Mutex),
 		changed:     make(chan struct{}),
 	}
@@ -85,6 +102,9 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 	}
 	if s.memberBatch <= 0 {
 		s.memberBatch = defaultMemberBatch
+	}
+	if s.applyBatch <= 0 {
+		s.applyBatch = defaultApplyBatch
 	}
 	if err := s.init(); err != nil {
 		db.Close()
@@ -101,13 +121,13 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 // block cache, a bounded index cache and two compactors. Writes are not
 // synced: the log is the source of truth and the applied position commits
 // with the state, so a transaction lost in a crash is simply applied again.
-func badgerOptions(dir string, inMemory bool, logger *slog.Logger) badger.Options {
+func badgerOptions(dir string, inMemory bool, memTable int64, logger *slog.Logger) badger.Options {
 	if inMemory {
 		dir = ""
 	}
 	return badger.DefaultOptions(dir).
 		WithInMemory(inMemory).
-		WithMemTableSize(32 << 20).
+		WithMemTableSize(memTable).
 		WithNumMemtables(2).
 		WithBlockCacheSize(32 << 20).
 		WithIndexCacheSize(16 << 20).

@@ -1,0 +1,231 @@
+package projection
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/scim-bridge/scim-bridge/events"
+)
+
+// applyRecords applies consecutive records of one partition, in offset
+// order, with as few Badger transactions as it can: up to
+// Options.ApplyBatch records per transaction, each transaction committing
+// their state, their indexes and the partition's position after the last
+// of them together, so a crash leaves the projection at a record boundary
+// it resumes from. Later records of a transaction read the writes of
+// earlier ones (Badger transactions read their own writes), so the bytes
+// are those of applying the records one by one. A record that needs
+// several transactions of its own (a member delta larger than
+// Options.MemberBatch, a group delete) ends the running transaction and is
+// applied alone, as Apply does. When a transaction grows past Badger's
+// limits it is redone with the records that fitted, and the rest go to the
+// next one.
+//
+// Records below the applied position are replays and are ignored, as in
+// Apply. It returns an error only when Badger fails; the records before
+// the failing transaction stay applied.
+func (s *Store) applyRecords(recs []events.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	p := recs[0].Partition
+	for _, rec := range recs {
+		if rec.Partition != p || rec.Offset < 0 {
+			return fmt.Errorf("apply record at %d/%d: not a record of partition %d", rec.Partition, rec.Offset, p)
+		}
+	}
+	if p < 0 {
+		return fmt.Errorf("apply record at %d/%d: negative position", p, recs[0].Offset)
+	}
+	mu := s.partitionLock(p)
+	mu.Lock()
+	defer mu.Unlock()
+
+	s.mu.Lock()
+	var next int64
+	if p < len(s.applied) {
+		next = s.applied[p]
+	}
+	s.mu.Unlock()
+	for len(recs) > 0 && recs[0].Offset < next {
+		s.m.skipped.WithLabelValues(reasonReplay).Inc()
+		recs = recs[1:]
+	}
+
+	for len(recs) > 0 {
+		if s.needsOwnTxns(&recs[0]) {
+			if err := s.applyLocked(recs[0]); err != nil {
+				return err
+			}
+			recs = recs[1:]
+			continue
+		}
+		n := 1
+		for n < len(recs) && n < s.applyBatch && !s.needsOwnTxns(&recs[n]) {
+			n++
+		}
+		done, err := s.applyTxn(recs[:n])
+		if err != nil {
+			return err
+		}
+		recs = recs[done:]
+	}
+	return nil
+}
+
+// needsOwnTxns reports whether rec may need more than one transaction: a
+// member delta larger than a batch, or a group delete (whose member cleanup
+// must finish before any later record applies).
+func (s *Store) needsOwnTxns(rec *events.Record) bool {
+	ev := &rec.Event
+	switch ev.Type {
+	case events.GroupDeleted:
+		return true
+	case events.GroupMembersAdded, events.GroupMembersRemoved:
+		return len(ev.MembersAdded)+len(ev.MembersRemoved) > s.memberBatch
+	}
+	return false
+}
+
+// applyTxn applies a prefix of recs (at least one record) in one
+// transaction and returns its length: all of recs unless the transaction
+// outgrew Badger's limits, in which case it is redone with the records
+// that fitted. s's partition lock is held; none of recs needs its own
+// transactions.
+func (s *Store) applyTxn(recs []events.Record) (int, error) {
+	start := time.Now()
+	reasons := make([]string, len(recs))
+	n := len(recs)
+	for {
+		txn := s.db.NewTransaction(true)
+		fitted, err := s.fillTxn(txn, recs[:n], reasons)
+		if errors.Is(err, badger.ErrTxnTooBig) && fitted > 0 {
+			txn.Discard()
+			n = fitted
+			continue
+		}
+		if err == nil {
+			err = txn.Commit()
+		}
+		txn.Discard()
+		if err != nil {
+			rec := &recs[min(fitted, n-1)]
+			return 0, fmt.Errorf("apply %s %s/%s at %d/%d: %w", rec.Event.Type, rec.Event.ResourceType,
+				rec.Event.ResourceID, rec.Partition, rec.Offset, err)
+		}
+		break
+	}
+	last := recs[n-1]
+	s.setApplied(last.Partition, last.Offset+1)
+	each := time.Since(start) / time.Duration(n)
+	for i := range recs[:n] {
+		s.reportApplied(&recs[i], reasons[i], each)
+	}
+	return n, nil
+}
+
+// fillTxn writes recs into txn, the position after the last one first,
+// recording each record's skip reason ("" when applied) in reasons. It
+// returns how many records were written in full; on Badger's ErrTxnTooBig
+// that is the number before the one that did not fit.
+func (s *Store) fillTxn(txn *badger.Txn, recs []events.Record, reasons []string) (int, error) {
+	last := recs[len(recs)-1]
+	if err := txn.Set(posKey(last.Partition), appendI64(nil, last.Offset+1)); err != nil {
+		return 0, err
+	}
+	for i := range recs {
+		rec := &recs[i]
+		ev := &rec.Event
+		typ := canonicalType(ev.ResourceType)
+		reason := validate(ev, typ)
+		var cur *record
+		if reason == "" {
+			var err error
+			cur, err = loadRecord(txn, resourceKey(ev.Tenant, typ, ev.ResourceID))
+			if err != nil {
+				return i, err
+			}
+			reason = verdict(ev, cur)
+		}
+		reasons[i] = reason
+		if reason != "" {
+			if err := putSkip(txn, *rec, reason, cur); err != nil {
+				return i, err
+			}
+			continue
+		}
+		deleted, err := s.applyEvent(txn, ev, typ, cur, memberOps(ev))
+		if err != nil {
+			return i, err
+		}
+		if deleted { // needsOwnTxns keeps group deletes out of batches
+			return i, fmt.Errorf("group delete in a batch")
+		}
+	}
+	return len(recs), nil
+}
+
+// reportApplied counts and logs a record whose transaction committed.
+func (s *Store) reportApplied(rec *events.Record, reason string, took time.Duration) {
+	s.m.applySeconds.Observe(took.Seconds())
+	if reason != "" {
+		s.m.skipped.WithLabelValues(reason).Inc()
+		s.logger.Warn("skipped event", "reason", reason, "type", rec.Event.Type,
+			"resource_type", rec.Event.ResourceType, "resource_id", rec.Event.ResourceID,
+			"partition", rec.Partition, "offset", rec.Offset)
+		return
+	}
+	s.m.applied.WithLabelValues(rec.Event.Type).Inc()
+	if s.logger.Enabled(context.Background(), slog.LevelDebug) {
+		s.logger.Debug("applied event", "type", rec.Event.Type, "resource_type", rec.Event.ResourceType,
+			"resource_id", rec.Event.ResourceID, "partition", rec.Partition, "offset", rec.Offset)
+	}
+}
+
+// consume applies the records the partition reader queues on recs until
+// ctx is done (returning ctx.Err()) or recs is closed (returning nil: the
+// reader reports why it stopped). It takes one record, waiting for it, then
+// whatever else is queued up to Options.ApplyBatch without waiting, and
+// applies them together: a lone record is applied at once, a backlog in
+// batches.
+func (s *Store) consume(ctx context.Context, recs <-chan events.Record) error {
+	batch := make([]events.Record, 0, s.applyBatch)
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case rec, ok := <-recs:
+			if !ok {
+				return nil
+			}
+			batch = append(batch, rec)
+		}
+		open := true
+	drain:
+		for len(batch) < s.applyBatch {
+			select {
+			case rec, ok := <-recs:
+				if !ok {
+					open = false
+					break drain
+				}
+				batch = append(batch, rec)
+			default:
+				break drain
+			}
+		}
+		if err := s.applyRecords(batch); err != nil {
+			return err
+		}
+		clear(batch) // drop the events for the collector
+		batch = batch[:0]
+		if !open {
+			return nil
+		}
+	}
+}
