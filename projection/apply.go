@@ -97,7 +97,7 @@ func (s *Store) apply(rec events.Record) (string, error) {
 		if verdict(ev, cur) == "" {
 			for len(ops) > s.memberBatch {
 				batch := ops[:s.memberBatch]
-				err := s.db.Update(func(txn *badger.Txn) error {
+				err := s.update(func(txn *badger.Txn) error {
 					return applyMemberOps(txn, ev.Tenant, ev.ResourceID, batch)
 				})
 				if err != nil {
@@ -109,7 +109,7 @@ func (s *Store) apply(rec events.Record) (string, error) {
 	}
 
 	var deleted bool // a group delete left members to clean up
-	err := s.db.Update(func(txn *badger.Txn) error {
+	err := s.update(func(txn *badger.Txn) error {
 		deleted = false
 		if err := txn.Set(posKey(rec.Partition), appendI64(nil, rec.Offset+1)); err != nil {
 			return err
@@ -228,7 +228,7 @@ func (s *Store) applyEvent(txn *badger.Txn, ev *events.Event, typ string, cur *r
 // putRecord writes next over cur (nil when new): the record, the index keys
 // that changed, and the type's counter.
 func putRecord(txn *badger.Txn, tenant, typ, id string, cur, next *record) error {
-	v, err := json.Marshal(next)
+	v, err := encodeRecord(next)
 	if err != nil {
 		return fmt.Errorf("encode resource: %w", err)
 	}

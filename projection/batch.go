@@ -110,7 +110,7 @@ func (s *Store) applyTxn(recs []events.Record) (int, error) {
 			continue
 		}
 		if err == nil {
-			err = txn.Commit()
+			err = s.commit(txn)
 		}
 		txn.Discard()
 		if err != nil {
@@ -228,4 +228,26 @@ func (s *Store) consume(ctx context.Context, recs <-chan events.Record) error {
 			return nil
 		}
 	}
+}
+
+// update runs fn in a read-write transaction and commits it, like
+// badger.DB.Update, through commit.
+func (s *Store) update(fn func(txn *badger.Txn) error) error {
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	if err := fn(txn); err != nil {
+		return err
+	}
+	return s.commit(txn)
+}
+
+// commit commits a transaction of applying. Tests set s.beforeCommit to
+// stop the store at any commit, as a crash would.
+func (s *Store) commit(txn *badger.Txn) error {
+	if s.beforeCommit != nil {
+		if err := s.beforeCommit(); err != nil {
+			return err
+		}
+	}
+	return txn.Commit()
 }

@@ -95,6 +95,9 @@ func (f *feed) raw(ev events.Event) {
 	if ev.Time.IsZero() {
 		ev.Time = baseTime.Add(time.Duration(n) * time.Second)
 	}
+	if ev.Source == "" {
+		ev.Source = "/test"
+	}
 	f.recs = append(f.recs, events.Record{Partition: 0, Offset: int64(n), Event: ev})
 }
 

@@ -132,7 +132,7 @@ func dropMembers(txn *badger.Txn, tenant, groupID string, limit int) (bool, erro
 // ignore the leftovers because the group record is gone.
 func (s *Store) cleanup(tenant, groupID string) error {
 	for more := true; more; {
-		err := s.db.Update(func(txn *badger.Txn) error {
+		err := s.update(func(txn *badger.Txn) error {
 			var err error
 			more, err = dropMembers(txn, tenant, groupID, s.memberBatch)
 			if err != nil || more {

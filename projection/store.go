@@ -59,6 +59,8 @@ type Store struct {
 	memberBatch int
 	applyBatch  int
 
+	beforeCommit func() error // tests: called before every commit of applying; an error aborts it
+
 	locksMu sync.Mutex
 	locks   map[int]*sync.Mutex // per partition, serialises Apply
 
@@ -128,6 +130,7 @@ func badgerOptions(dir string, inMemory bool, memTable int64, logger *slog.Logge
 	return badger.DefaultOptions(dir).
 		WithInMemory(inMemory).
 		WithMemTableSize(memTable).
+		WithValueThreshold(min(1<<20, memTable/10)). // Badger's default, unless tests shrink the memtable
 		WithNumMemtables(2).
 		WithBlockCacheSize(32 << 20).
 		WithIndexCacheSize(16 << 20).
