@@ -397,7 +397,7 @@ func connectLog(ctx context.Context, c config, logger *slog.Logger, promReg prom
 		if !errors.Is(err, events.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) {
 			return nil, fmt.Errorf("open the Kafka log: %w", err)
 		}
-		logger.Warn("kafka is unreachable; retrying", "err", err, "retry_in", backoff.String())
+		logger.Warn("kafka is unreachable; retrying", "component", "kafka", "err", err, "retry_in", backoff.String())
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -496,7 +496,7 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 	defer cancelRun()
 	runDone := make(chan error, 1)
 	go func() {
-		l, err := connectLog(runCtx, c, logger.With("component", "log"), promReg)
+		l, err := connectLog(runCtx, c, logger, promReg)
 		if err != nil {
 			runDone <- err
 			return
@@ -607,7 +607,7 @@ func rebuild(ctx context.Context, c config, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
-	l, err := connectLog(ctx, c, logger.With("component", "log"), promReg)
+	l, err := connectLog(ctx, c, logger, promReg)
 	if err != nil {
 		return err
 	}
@@ -656,7 +656,7 @@ func kafkaOptions(c config, logger *slog.Logger, reg prometheus.Registerer) (kaf
 			Username:  c.KafkaSASLUser,
 			Password:  c.KafkaSASLPassword,
 		},
-		Logger:     logger.With("component", "kafka"),
+		Logger:     logger,
 		Registerer: reg,
 	}
 	for _, b := range strings.Split(c.KafkaBrokers, ",") {

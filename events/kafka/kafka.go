@@ -250,6 +250,27 @@ func (l *Log) End(ctx context.Context) ([]int64, error) {
 }
 
 func (l *Log) endOffsets(ctx context.Context, n int) ([]int64, error) {
+	// Retry what may pass by itself (a leader election, a dropped
+	// connection) within ctx, as produce does: a write asks for the end
+	// first, and should wait out a blip rather than fail with 503.
+	backoff := 20 * time.Millisecond
+	for {
+		ends, err := l.listEnds(ctx, n)
+		if err == nil || !retriable(err) {
+			return ends, err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 500*time.Millisecond)
+	}
+}
+
+func (l *Log) listEnds(ctx context.Context, n int) ([]int64, error) {
 	reqs := make([]kafka.OffsetRequest, n)
 	for p := range reqs {
 		reqs[p] = kafka.LastOffsetOf(p)
