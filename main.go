@@ -503,8 +503,9 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 		}
 		defer l.Close()
 		br, err := bridge.New(l, store, reg, bridge.Options{
-			Logger:      logger.With("component", "bridge"),
-			Registerer:  promReg,
+			Logger: logger.With("component", "bridge"),
+			// Append metrics carry the log they measure.
+			Registerer:  prometheus.WrapRegistererWith(prometheus.Labels{"log": logKind(c)}, promReg),
 			MaxPatchOps: c.MaxPatchOps,
 		})
 		if err != nil {

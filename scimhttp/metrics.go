@@ -23,8 +23,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"method", "route", "status", "tenant"}),
 		duration: f.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "scim_http_request_duration_seconds",
-			Help:    "SCIM HTTP request duration by method, route template and status.",
-			Buckets: prometheus.DefBuckets,
-		}, []string{"method", "route", "status"}),
+			Help:    "SCIM HTTP request duration by method, route template, status and tenant.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"method", "route", "status", "tenant"}),
 	}
 }

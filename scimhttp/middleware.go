@@ -49,7 +49,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			method := sanitizeMethod(r.Method)
 			code := strconv.Itoa(status)
 			s.metrics.requests.WithLabelValues(method, st.route, code, st.tenant).Inc()
-			s.metrics.duration.WithLabelValues(method, st.route, code).Observe(elapsed.Seconds())
+			s.metrics.duration.WithLabelValues(method, st.route, code, st.tenant).Observe(elapsed.Seconds())
 			s.log.Info("request", "request_id", id, "tenant", st.tenant, "method", method,
 				"route", st.route, "status", status, "duration", elapsed)
 		}()
