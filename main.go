@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -106,6 +107,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // config is every setting; each is a flag and an environment variable.
 type config struct {
 	Listen        string
+	DebugListen   string
 	DataDir       string
 	Token         string
 	TenantsFile   string
@@ -191,6 +193,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	}
 	var maxBody int
 	str(&c.Listen, "SCIM_LISTEN", "listen", ":8080", "HTTP address for SCIM, /metrics, /healthz and /readyz")
+	str(&c.DebugListen, "SCIM_DEBUG_LISTEN", "debug-listen", "", "address of a separate listener for Go's profiler (/debug/pprof/), e.g. 127.0.0.1:6060; empty: off. Keep it off public networks")
 	str(&c.DataDir, "SCIM_DATA_DIR", "data-dir", "./data", "directory of the Badger projection (and of the embedded log)")
 	str(&c.Token, "SCIM_TOKEN", "token", "", "bearer token of the single tenant \"default\"")
 	str(&c.TenantsFile, "SCIM_TENANTS_FILE", "tenants-file", "", "file of tenants and their token hashes (multi-tenant)")
@@ -541,6 +544,15 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 	}
 	srvDone := make(chan error, 1)
 	go func() { srvDone <- srv.Serve(ln) }()
+	if c.DebugListen != "" {
+		dbg := &http.Server{Addr: c.DebugListen, Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := dbg.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("debug listener stopped", "err", err)
+			}
+		}()
+		defer dbg.Close()
+	}
 	logger.Info("serving", "addr", ln.Addr().String(), "log", logKind(c), "data_dir", c.DataDir)
 	if started != nil {
 		started <- ln.Addr().String()
@@ -635,6 +647,17 @@ func rebuild(ctx context.Context, c config, stderr io.Writer) error {
 	}
 	logger.Info("rebuilt the projection", "records", n, "duration", time.Since(start).String())
 	return nil
+}
+
+// pprofMux serves Go's profiler, for SCIM_DEBUG_LISTEN only.
+func pprofMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 func logKind(c config) string {
