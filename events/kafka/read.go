@@ -10,11 +10,16 @@ import (
 	"github.com/scim-bridge/scim-bridge/events"
 )
 
-// Reader settings: a fetch returns as soon as one record is there, or after
-// readMaxWait with nothing, so an appended event reaches the projection
-// within a round trip instead of kafka-go's default 10 s wait.
+// Reader settings: with MinBytes 1 a fetch returns as soon as one record is
+// there, so an appended event reaches the projection within a round trip
+// whatever readMaxWait is; readMaxWait only bounds an empty long poll. A
+// short one costs: every idle partition then asks the broker again and
+// again (12 partitions at 100 ms were 120 fetches a second), and on a
+// loaded machine the answers came late enough for kafka-go to drop the
+// connection with an i/o timeout. One second is cheap and still well
+// under kafka-go's 10 s default.
 const (
-	readMaxWait  = 100 * time.Millisecond
+	readMaxWait  = time.Second
 	readMaxBytes = 10 << 20
 )
 
