@@ -45,9 +45,15 @@
 //
 // Apply is deterministic (no clock, no randomness; times come from the
 // events, JSON marshals map keys sorted), so the same log yields the same
-// bytes, which Export exposes for comparison. Each record commits its state
-// change, its index changes and the partition's position in one transaction;
-// a record below the position is a replay and is ignored (counted with
+// bytes, which Export exposes for comparison. A record's state change and
+// index changes commit in one transaction with the partition's position
+// after it; when Run has a backlog, consecutive records of a partition share
+// the transaction (up to Options.ApplyBatch, fewer when Badger's transaction
+// limits are reached), which then moves the position past the last of them.
+// Later records of a batch read the writes of earlier ones, so a batched
+// replay writes exactly the bytes of applying one record at a time, and a
+// crash leaves the position at a record boundary matching the state. A
+// record below the position is a replay and is ignored (counted with
 // reason "replay", never recorded, so replays change no bytes). An event whose
 // PrevVersion differs from the stored version, whose version or ce_id was
 // already applied, or that is malformed, is not applied: a key under S
@@ -55,7 +61,9 @@
 // position still moves past it in the same transaction.
 //
 // Badger bounds a transaction's size, so work proportional to a group's
-// size is split, with Options.MemberBatch entries per transaction:
+// size is split, with Options.MemberBatch entries per transaction; such a
+// record (and every group delete) ends the running batch and is applied on
+// its own:
 //
 //   - A member delta larger than a batch writes its first batches in their
 //     own transactions before the last one, which also bumps the group's
@@ -78,8 +86,12 @@
 // # Consuming
 //
 // Run reads every partition of the log from its applied position, one
-// goroutine each. It reads the log's end before applying anything and then
-// every Options.PollInterval; CaughtUp (readiness) latches true once every
+// goroutine each, decoding records onto a queue that another goroutine per
+// partition applies: it takes one record, then whatever else is already
+// queued up to Options.ApplyBatch without waiting, so a lone record (a
+// write waiting for it) is applied at once and a backlog in batches. It
+// reads the log's end before applying anything and then every
+// Options.PollInterval; CaughtUp (readiness) latches true once every
 // partition's position reaches the end last seen, and WaitApplied /
 // WaitCaughtUp wake on every commit.
 //
