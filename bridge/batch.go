@@ -54,6 +54,10 @@ type queue struct {
 	mu      sync.Mutex
 	pending []*command
 	wake    chan struct{}
+
+	// lastOffset is the offset of the tenant's last acknowledged append,
+	// -1 before the first; only the tenant's worker touches it.
+	lastOffset int64
 }
 
 // submit queues a write of tenant and waits for its outcome. Once it
@@ -88,7 +92,7 @@ func (b *Bridge) queue(tenant string) *queue {
 	defer b.mu.Unlock()
 	q, ok := b.queues[tenant]
 	if !ok {
-		q = &queue{wake: make(chan struct{}, 1)}
+		q = &queue{wake: make(chan struct{}, 1), lastOffset: -1}
 		b.queues[tenant] = q
 		b.wg.Add(1)
 		go b.work(tenant, q)
@@ -140,7 +144,7 @@ const batchTimeout = 30 * time.Second
 func (b *Bridge) runBatch(tenant string, q *queue, batch []*command) {
 	ctx, cancel := context.WithTimeout(b.life, batchTimeout)
 	defer cancel()
-	if err := b.barrier(ctx, tenant); err != nil {
+	if err := b.barrier(ctx, tenant, q); err != nil {
 		for _, c := range batch {
 			c.done <- outcome{err: err}
 		}
@@ -188,6 +192,7 @@ func (b *Bridge) runBatch(tenant string, q *queue, batch []*command) {
 		return
 	}
 	b.metrics.appendSeconds.Observe(time.Since(start).Seconds())
+	q.lastOffset = last
 	for _, e := range evs {
 		b.metrics.events.WithLabelValues(e.Type).Inc()
 	}

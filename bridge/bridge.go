@@ -78,6 +78,9 @@ type Bridge struct {
 
 	mu     sync.Mutex
 	queues map[string]*queue
+
+	endMu  sync.Mutex
+	endCur *endCall // the end query in flight, nil when none
 }
 
 var errClosed = errors.New("bridge closed")
@@ -131,21 +134,64 @@ func (b *Bridge) Close() error {
 }
 
 // barrier waits until the projection has applied everything the log holds
-// in the tenant's partition, so the write is validated against the latest
-// state even when another replica appended since.
-func (b *Bridge) barrier(ctx context.Context, tenant string) error {
-	end, err := b.log.End(ctx)
+// in the tenant's partition, so the batch is validated against the latest
+// state even when another writer appended since. It asks the log for its
+// end (which also fails fast, before anything is appended, when the log is
+// unreachable) and waits for the later of that end and the tenant's own
+// last append. Concurrent barriers of all tenants share one end query.
+func (b *Bridge) barrier(ctx context.Context, tenant string, q *queue) error {
+	end, err := b.end(ctx)
 	if err != nil {
 		return unavailable("read the log's end", err)
 	}
 	p := events.PartitionFor(tenant, b.log.Partitions())
-	if p >= len(end) || end[p] == 0 {
+	last := q.lastOffset
+	if p < len(end) {
+		last = max(last, end[p]-1)
+	}
+	if last < 0 {
 		return nil
 	}
-	if err := b.state.WaitApplied(ctx, p, end[p]-1); err != nil {
+	if err := b.state.WaitApplied(ctx, p, last); err != nil {
 		return fmt.Errorf("await the projection: %w", err)
 	}
 	return nil
+}
+
+// endCall is one end query that concurrent barriers share.
+type endCall struct {
+	done chan struct{}
+	ends []int64
+	err  error
+}
+
+// end returns the log's end, joining the query in flight if there is one.
+// A query that started a moment before the caller asked is as good as a new
+// one: what the caller's own tenant appended before is covered by its last
+// offset (queue.lastOffset), and other writers' appends race with any query.
+func (b *Bridge) end(ctx context.Context) ([]int64, error) {
+	b.endMu.Lock()
+	c := b.endCur
+	if c == nil {
+		c = &endCall{done: make(chan struct{})}
+		b.endCur = c
+		go func() {
+			qctx, cancel := context.WithTimeout(b.life, batchTimeout)
+			c.ends, c.err = b.log.End(qctx)
+			cancel()
+			b.endMu.Lock()
+			b.endCur = nil
+			b.endMu.Unlock()
+			close(c.done)
+		}()
+	}
+	b.endMu.Unlock()
+	select {
+	case <-c.done:
+		return c.ends, c.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // unavailable marks a log failure as KindUnavailable, so the client gets 503
