@@ -123,7 +123,10 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 // block cache, a bounded index cache and two compactors. Writes are not
 // synced: the log is the source of truth and the applied position commits
 // with the state, so a transaction lost in a crash is simply applied again.
-// Conflict detection is off: every transaction that writes holds its
+// Tables keep the base size (2 MiB) at every level (TableSizeMultiplier 1):
+// compaction holds every table it builds in memory, and with the default
+// doubling per level, rebuilding a million users peaked at 2 GB of RSS
+// instead of 1.3 GB. Conflict detection is off: every transaction that writes holds its
 // partition's lock and writes only keys of that partition (its tenants, its
 // position, its skipped records), so no two can conflict, and tracking
 // every key read and written cost more than a tenth of applying.
@@ -131,7 +134,7 @@ func badgerOptions(dir string, inMemory bool, memTable int64, logger *slog.Logge
 	if inMemory {
 		dir = ""
 	}
-	return badger.DefaultOptions(dir).
+	o := badger.DefaultOptions(dir).
 		WithInMemory(inMemory).
 		WithMemTableSize(memTable).
 		WithValueThreshold(min(1<<20, memTable/10)). // Badger's default, unless tests shrink the memtable
@@ -144,6 +147,8 @@ func badgerOptions(dir string, inMemory bool, memTable int64, logger *slog.Logge
 		WithNumLevelZeroTables(3).
 		WithNumLevelZeroTablesStall(8).
 		WithLogger(badgerLogger{logger.With("component", "badger")})
+	o.TableSizeMultiplier = 1
+	return o
 }
 
 // init checks the format version and loads the applied positions, then
