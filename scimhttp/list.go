@@ -259,17 +259,15 @@ func (s *Server) list(rt *schemas.ResourceType, lr listRequest, w http.ResponseW
 		return err
 	}
 	base := s.baseURL(r)
-	resources := make([]any, 0, len(page.Resources))
+	lw := s.newListWriter()
 	for _, st := range page.Resources {
-		resources = append(resources, s.render(base, rt, st, sel))
+		lw.add(base, rt, st, sel)
 	}
 	var start *int
 	if !q.UseCursor {
 		start = &q.StartIndex
 	}
-	resp := newListResponse(page.Total, start, resources)
-	resp.NextCursor = page.NextCursor
-	s.writeJSON(w, http.StatusOK, resp)
+	lw.write(w, page.Total, start, page.NextCursor)
 	return nil
 }
 
@@ -328,7 +326,7 @@ func (s *Server) handleRootSearch(w http.ResponseWriter, r *http.Request) error 
 	startIndex, count := s.paging(lr)
 	skip, need, total := startIndex-1, count, 0
 	base := s.baseURL(r)
-	resources := []any{}
+	lw := s.newListWriter()
 	for _, pl := range plans {
 		pl.q.StartIndex, pl.q.Count = skip+1, need
 		page, err := s.r.List(r.Context(), tenant(r), pl.rt.Name, pl.q)
@@ -337,11 +335,11 @@ func (s *Server) handleRootSearch(w http.ResponseWriter, r *http.Request) error 
 		}
 		total += page.Total
 		for _, st := range page.Resources[:min(len(page.Resources), need)] {
-			resources = append(resources, s.render(base, pl.rt, st, pl.sel))
+			lw.add(base, pl.rt, st, pl.sel)
 		}
 		need -= min(len(page.Resources), need)
 		skip = max(skip-page.Total, 0)
 	}
-	s.writeJSON(w, http.StatusOK, newListResponse(total, &startIndex, resources))
+	lw.write(w, total, &startIndex, "")
 	return nil
 }

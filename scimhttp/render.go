@@ -80,73 +80,216 @@ func location(base string, rt *schemas.ResourceType, id string) string {
 	return base + rt.Endpoint + "/" + url.PathEscape(id)
 }
 
-// render builds the representation of a stored resource: the schema's
-// projection for the selection (RFC 7644 §3.4.2.5), meta (RFC 7643 §3.1) and
-// $ref on members and groups.
-func (s *Server) render(base string, rt *schemas.ResourceType, st projection.Stored, sel schemas.Selection) map[string]any {
+// appendResource appends the representation of a stored resource: the
+// schema's projection for the selection (RFC 7644 §3.4.2.5), meta (RFC 7643
+// §3.1) and $ref on members and groups. It encodes meta and the $refs as it
+// goes instead of building a merged map, so the bytes are those of
+// encoding/json.Marshal on the map that would hold them (render_bench_test.go
+// keeps that map-building path as the reference).
+func (s *Server) appendResource(e *encoder, base string, rt *schemas.ResourceType, st projection.Stored, sel schemas.Selection) {
 	projected := rt.Project(st.Resource, sel)
-	out := make(map[string]any, len(projected)+1)
-	for k, v := range projected {
-		out[k] = v
+	wantMeta := sel.Wants(rt, "meta")
+	memberRefs := wantsAttr(sel, "members", "$ref")
+	groupRefs := wantsAttr(sel, "groups", "$ref")
+	extra := ""
+	if wantMeta {
+		extra = "meta" // replaces a stored "meta", which a Resource never has
 	}
-	if sel.Wants(rt, "meta") {
-		out["meta"] = map[string]any{
-			"resourceType": rt.Name,
-			"created":      st.Created.UTC().Format(time.RFC3339),
-			"lastModified": st.LastModified.UTC().Format(time.RFC3339),
-			"location":     location(base, rt, st.Resource.ID()),
-			"version":      etagOf(st),
+	start := e.sortedKeys(projected, extra)
+	e.buf = append(e.buf, '{')
+	for i := start; i < len(e.keys); i++ {
+		if i > start {
+			e.buf = append(e.buf, ',')
+		}
+		k := e.keys[i]
+		e.key(k)
+		switch {
+		case k == "meta" && wantMeta:
+			appendMeta(e, base, rt, st)
+		case k == "members" && memberRefs:
+			s.appendRefs(e, base, projected[k], "")
+		case k == "groups" && groupRefs:
+			s.appendRefs(e, base, projected[k], "Group")
+		default:
+			e.value(projected[k])
 		}
 	}
-	if wantsAttr(sel, "members", "$ref") {
-		s.addRefs(out, base, "members", "")
-	}
-	if wantsAttr(sel, "groups", "$ref") {
-		s.addRefs(out, base, "groups", "Group")
-	}
-	return out
+	e.buf = append(e.buf, '}')
+	e.popKeys(start)
 }
 
-// addRefs sets "$ref" on every value of the multi-valued attribute name
-// that has a "value": the URL of the resource of the value's "type"
-// (default "User"), or of resourceType when given. The value maps are
-// copied, never modified in place.
-func (s *Server) addRefs(out map[string]any, base, name, resourceType string) {
-	vals, ok := out[name].([]any)
+// appendMeta appends the meta attribute (RFC 7643 §3.1), keys sorted.
+func appendMeta(e *encoder, base string, rt *schemas.ResourceType, st projection.Stored) {
+	e.buf = append(e.buf, `{"created":`...)
+	e.scratch = st.Created.UTC().AppendFormat(e.scratch[:0], time.RFC3339)
+	e.buf = appendString(e.buf, e.scratch)
+	e.buf = append(e.buf, `,"lastModified":`...)
+	e.scratch = st.LastModified.UTC().AppendFormat(e.scratch[:0], time.RFC3339)
+	e.buf = appendString(e.buf, e.scratch)
+	e.buf = append(e.buf, `,"location":`...)
+	appendLocation(e, base, rt, st.Resource.ID())
+	e.buf = append(e.buf, `,"resourceType":`...)
+	e.buf = appendString(e.buf, rt.Name)
+	e.buf = append(e.buf, `,"version":`...)
+	e.scratch = append(e.scratch[:0], `W/"`...) // etagOf, without the string
+	e.scratch = strconv.AppendInt(e.scratch, st.Version, 10)
+	e.scratch = append(e.scratch, '"')
+	e.buf = appendString(e.buf, e.scratch)
+	e.buf = append(e.buf, '}')
+}
+
+// appendLocation appends location(base, rt, id) as a JSON string. The URL
+// is assembled first and escaped whole, as encoding/json escapes the string.
+func appendLocation(e *encoder, base string, rt *schemas.ResourceType, id string) {
+	e.scratch = append(e.scratch[:0], base...)
+	e.scratch = append(e.scratch, rt.Endpoint...)
+	e.scratch = append(e.scratch, '/')
+	e.scratch = append(e.scratch, url.PathEscape(id)...)
+	e.buf = appendString(e.buf, e.scratch)
+}
+
+// appendRefs appends the multi-valued attribute v with "$ref" on every
+// value that has a "value": the URL of the resource of the value's "type"
+// (default "User"), or of resourceType when given. v itself is not
+// modified.
+func (s *Server) appendRefs(e *encoder, base string, v any, resourceType string) {
+	vals, ok := v.([]any)
 	if !ok {
+		e.value(v)
 		return
 	}
-	withRefs := make([]any, len(vals))
-	for i, v := range vals {
-		withRefs[i] = v
-		m, ok := v.(map[string]any)
+	e.buf = append(e.buf, '[') // even for a nil slice: a list of refs is never null
+	for i, x := range vals {
+		if i > 0 {
+			e.buf = append(e.buf, ',')
+		}
+		m, ok := x.(map[string]any)
 		if !ok {
+			e.value(x)
 			continue
 		}
-		id, _ := m["value"].(string)
-		if id == "" {
+		target, id := s.refTarget(m, resourceType)
+		if target == nil {
+			e.value(m)
 			continue
 		}
-		typ := resourceType
-		if typ == "" {
-			typ, _ = m["type"].(string)
-			if typ == "" {
-				typ = "User"
+		start := e.sortedKeys(m, "$ref")
+		e.buf = append(e.buf, '{')
+		for j := start; j < len(e.keys); j++ {
+			if j > start {
+				e.buf = append(e.buf, ',')
+			}
+			k := e.keys[j]
+			e.key(k)
+			if k == "$ref" {
+				appendLocation(e, base, target, id)
+			} else {
+				e.value(m[k])
 			}
 		}
-		target, ok := s.reg.ResourceType(typ)
-		if !ok {
-			continue
-		}
-		c := make(map[string]any, len(m)+1)
-		for k, x := range m {
-			c[k] = x
-		}
-		c["$ref"] = location(base, target, id)
-		withRefs[i] = c
+		e.buf = append(e.buf, '}')
+		e.popKeys(start)
 	}
-	out[name] = withRefs
+	e.buf = append(e.buf, ']')
 }
+
+// refTarget returns the resource type and id a value's $ref points to, or
+// nil when it has none: no "value", or a "type" the registry lacks.
+func (s *Server) refTarget(m map[string]any, resourceType string) (*schemas.ResourceType, string) {
+	id, _ := m["value"].(string)
+	if id == "" {
+		return nil, ""
+	}
+	typ := resourceType
+	if typ == "" {
+		typ, _ = m["type"].(string)
+		if typ == "" {
+			typ = "User"
+		}
+	}
+	target, ok := s.reg.ResourceType(typ)
+	if !ok {
+		return nil, ""
+	}
+	return target, id
+}
+
+// listWriter encodes a ListResponse (RFC 7644 §3.4.2) one resource at a
+// time into one pooled buffer: Resources are never collected as maps.
+// Its zero value is not usable; see newListWriter. write releases the
+// buffer; a writer abandoned on an error is left to the garbage collector.
+type listWriter struct {
+	s *Server
+	e *encoder
+	n int // resources added
+}
+
+func (s *Server) newListWriter() listWriter { return listWriter{s: s, e: getEncoder()} }
+
+// add appends one resource, as appendResource renders it.
+func (lw *listWriter) add(base string, rt *schemas.ResourceType, st projection.Stored, sel schemas.Selection) {
+	if lw.n > 0 {
+		lw.e.buf = append(lw.e.buf, ',')
+	}
+	lw.s.appendResource(lw.e, base, rt, st, sel)
+	lw.n++
+}
+
+// write answers 200 with the ListResponse and releases the buffer. The
+// members come in listResponse's field order; startIndex is absent when
+// nil (cursor pagination, RFC 9865), nextCursor when "", and itemsPerPage
+// is the number of resources added.
+func (lw *listWriter) write(w http.ResponseWriter, total int, startIndex *int, nextCursor string) {
+	e := lw.e
+	defer putEncoder(e)
+	head := append(e.scratch[:0], `{"schemas":[`...)
+	head = appendString(head, schemas.URNListResponse)
+	head = append(head, `],"totalResults":`...)
+	head = strconv.AppendInt(head, int64(total), 10)
+	if startIndex != nil {
+		head = append(head, `,"startIndex":`...)
+		head = strconv.AppendInt(head, int64(*startIndex), 10)
+	}
+	head = append(head, `,"itemsPerPage":`...)
+	head = strconv.AppendInt(head, int64(lw.n), 10)
+	if nextCursor != "" {
+		head = append(head, `,"nextCursor":`...)
+		head = appendString(head, nextCursor)
+	}
+	head = append(head, `,"Resources":[`...)
+	e.scratch = head
+	lw.s.writeEncoded(w, http.StatusOK, e.err, head, e.buf, []byte("]}"))
+}
+
+// writeEncoded answers status with the concatenation of parts, already
+// encoded JSON, like writeJSON does with what it marshals. When encoding
+// failed (err, from encoding/json on a value the encoder handed it),
+// writeJSON gets the failure and answers as it does for its own.
+func (s *Server) writeEncoded(w http.ResponseWriter, status int, err error, parts ...[]byte) {
+	if err != nil {
+		s.writeJSON(w, status, failedEncoding{err})
+		return
+	}
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	h := w.Header()
+	h.Set("Content-Type", ContentType)
+	h.Set("Content-Length", strconv.Itoa(n))
+	w.WriteHeader(status)
+	for _, p := range parts {
+		if _, err := w.Write(p); err != nil {
+			return // the client may be gone; nothing to do about it
+		}
+	}
+}
+
+// failedEncoding makes encoding/json fail with err, so that writeJSON
+// reports an encoding failure found earlier.
+type failedEncoding struct{ err error }
+
+func (f failedEncoding) MarshalJSON() ([]byte, error) { return nil, f.err }
 
 // wantsAttr reports whether the selection returns the (core) attribute
 // name, or its sub-attribute sub when sub is not "": here, whether $ref,

@@ -139,5 +139,8 @@ func (s *Server) writeInput(rt *schemas.ResourceType, w http.ResponseWriter, r *
 // writeResource answers one resource with its ETag.
 func (s *Server) writeResource(w http.ResponseWriter, r *http.Request, status int, rt *schemas.ResourceType, st projection.Stored, sel schemas.Selection) {
 	w.Header().Set("ETag", etagOf(st))
-	s.writeJSON(w, status, s.render(s.baseURL(r), rt, st, sel))
+	e := getEncoder()
+	defer putEncoder(e)
+	s.appendResource(e, s.baseURL(r), rt, st, sel)
+	s.writeEncoded(w, status, e.err, e.buf)
 }
