@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -16,6 +18,7 @@ import (
 func TestRun_EmbeddedProvisioning(t *testing.T) {
 	s := startService(t, nil)
 	ids := provisioningSequence(t, s)
+	checkMetrics(t, s)
 	s.stop()
 	checkProvisioningEvents(t, readEvents(t, s.dataDir), ids)
 }
@@ -189,6 +192,36 @@ func provisioningSequence(t *testing.T, s *service) provisioned {
 		t.Errorf("bad token: %d %s, want 401 with a SCIM error", r.Status, r.Raw)
 	}
 	return p
+}
+
+// checkMetrics reads /metrics after a provisioning sequence: the families
+// operators and the dashboard rely on are there, with plausible values.
+func checkMetrics(t *testing.T, s *service) {
+	t.Helper()
+	resp, err := http.Get(s.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	body := string(raw)
+	for _, want := range []string{
+		`scim_http_requests_total{method="POST",route="/scim/v2/Users",status="201",tenant="default"}`,
+		`scim_http_request_duration_seconds_bucket{method="GET"`,
+		`scim_bridge_events_appended_total{log="embedded",type="user.created"} 3`,
+		`scim_bridge_append_duration_seconds_count{log="embedded"}`,
+		`scim_projection_caught_up 1`,
+		`scim_projection_lag_events{partition="0"}`,
+		`scim_projection_last_applied_event_timestamp_seconds{partition="0"}`,
+		`scim_projection_applied_events_total{type="group.members_added"}`,
+		`scim_projection_badger_lsm_bytes`,
+		`scim_build_info{version=`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics has no %s", want)
+		}
+	}
 }
 
 func patchGroup(t *testing.T, s *service, id, ops string) {

@@ -68,7 +68,7 @@ func (s *Store) applyLocked(rec events.Record) error {
 		return fmt.Errorf("apply %s %s/%s at %d/%d: %w", rec.Event.Type, rec.Event.ResourceType,
 			rec.Event.ResourceID, rec.Partition, rec.Offset, err)
 	}
-	s.setApplied(rec.Partition, rec.Offset+1)
+	s.setApplied(rec.Partition, rec.Offset+1, rec.Event.Time)
 	s.reportApplied(&rec, reason, time.Since(start))
 	return nil
 }

@@ -121,7 +121,7 @@ func (s *Store) applyTxn(recs []events.Record) (int, error) {
 		break
 	}
 	last := recs[n-1]
-	s.setApplied(last.Partition, last.Offset+1)
+	s.setApplied(last.Partition, last.Offset+1, last.Event.Time)
 	each := time.Since(start) / time.Duration(n)
 	for i := range recs[:n] {
 		s.reportApplied(&recs[i], reasons[i], each)

@@ -22,6 +22,7 @@ const (
 type metrics struct {
 	appliedOffset *prometheus.GaugeVec
 	lag           *prometheus.GaugeVec
+	lastApplied   *prometheus.GaugeVec
 	applySeconds  prometheus.Histogram
 	applied       *prometheus.CounterVec
 	skipped       *prometheus.CounterVec
@@ -29,7 +30,7 @@ type metrics struct {
 
 // newMetrics registers the projection's metrics with reg; a nil reg gets a
 // fresh registry nobody scrapes. db backs the Badger size gauges.
-func newMetrics(reg prometheus.Registerer, db *badger.DB) *metrics {
+func newMetrics(reg prometheus.Registerer, db *badger.DB, caughtUp func() bool) *metrics {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
@@ -42,6 +43,15 @@ func newMetrics(reg prometheus.Registerer, db *badger.DB) *metrics {
 		Name: "scim_projection_badger_vlog_bytes",
 		Help: "Size of the Badger value log of the projection.",
 	}, func() float64 { _, vlog := db.Size(); return float64(vlog) })
+	f.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "scim_projection_caught_up",
+		Help: "1 once the projection has caught up with the log (readiness; stays 0 during a rebuild or the first replay).",
+	}, func() float64 {
+		if caughtUp() {
+			return 1
+		}
+		return 0
+	})
 	return &metrics{
 		appliedOffset: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "scim_projection_applied_offset",
@@ -50,6 +60,12 @@ func newMetrics(reg prometheus.Registerer, db *badger.DB) *metrics {
 		lag: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "scim_projection_lag_events",
 			Help: "Records in the log not yet applied, per partition, as of the last poll.",
+		}, []string{"partition"}),
+		// The lag in seconds is time() minus this, while the lag in events
+		// is above zero (see the README's metrics).
+		lastApplied: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "scim_projection_last_applied_event_timestamp_seconds",
+			Help: "Time (ce_time) of the last event applied, per partition, as a Unix timestamp.",
 		}, []string{"partition"}),
 		applySeconds: f.NewHistogram(prometheus.HistogramOpts{
 			Name:    "scim_projection_apply_duration_seconds",

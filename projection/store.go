@@ -112,7 +112,7 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s.m = newMetrics(opts.Registerer, db)
+	s.m = newMetrics(opts.Registerer, db, s.CaughtUp)
 	for p, off := range s.applied {
 		s.m.appliedOffset.WithLabelValues(partitionLabel(p)).Set(float64(off))
 	}
@@ -226,13 +226,18 @@ func (s *Store) Applied() []int64 {
 }
 
 // setApplied records a committed position and wakes every waiter.
-func (s *Store) setApplied(p int, next int64) {
+// setApplied records that partition p has applied everything below next;
+// at is the time of the last event applied (for the lag in seconds).
+func (s *Store) setApplied(p int, next int64, at time.Time) {
 	s.mu.Lock()
 	s.growLocked(p + 1)
 	s.applied[p] = next
 	s.broadcastLocked()
 	s.mu.Unlock()
 	s.m.appliedOffset.WithLabelValues(partitionLabel(p)).Set(float64(next))
+	if !at.IsZero() {
+		s.m.lastApplied.WithLabelValues(partitionLabel(p)).Set(float64(at.UnixNano()) / 1e9)
+	}
 }
 
 // WaitApplied blocks until the record at offset off of partition p has been
