@@ -213,44 +213,181 @@ func (s Selection) wantsSub(urn string, top, sub *Attribute) bool {
 // password is never output; request: only when named in attributes;
 // always: id and schemas always), then the selection applied, down to the
 // sub-attributes of complex and multi-valued complex values. Attributes the
-// resource type does not define are left out. r is not modified; the result
-// shares no maps or slices with r that it changed.
+// resource type does not define are left out.
+//
+// r is not modified. The result shares with r every map and slice it did not
+// change, and is r itself when the selection changes nothing, as it does for
+// most resources read with no attributes parameter: callers must not modify
+// the result, nor r while they use it.
 func (rt *ResourceType) Project(r Resource, s Selection) Resource {
-	idx := rt.index()
-	core := idx.schemas[strings.ToLower(rt.Schema.ID)]
+	if s.restricted() {
+		// An attributes list drops most attributes: building the result
+		// from nothing is cheaper than copying r and deleting.
+		return rt.projectGeneral(r, s)
+	}
+	p := rt.projector(s)
+	var out Resource // nil until an attribute differs from r's
+	for k, v := range r {
+		same, ok := p.unchanged(k, v)
+		if !ok {
+			// A key not spelled as the schema spells it: the general path
+			// resolves it, and any other spelling of the same name.
+			return rt.projectGeneral(r, s)
+		}
+		if same {
+			continue
+		}
+		if out == nil {
+			// The keys checked so far are unchanged and the rest are
+			// checked as the loop goes on, so copying all of r is safe:
+			// out[k] is overwritten or deleted for every changed k.
+			out = make(Resource, len(r))
+			for k2, v2 := range r {
+				out[k2] = v2
+			}
+		}
+		delete(out, k)
+		p.project(out, k, v)
+	}
+	if out != nil {
+		return out
+	}
+	if r == nil {
+		return Resource{} // as projectGeneral answers
+	}
+	return r
+}
+
+// projectGeneral is Project without the fast path: it builds the result
+// attribute by attribute. Project's tests compare the two.
+func (rt *ResourceType) projectGeneral(r Resource, s Selection) Resource {
+	p := rt.projector(s)
 	out := make(Resource, len(r))
 	for k, v := range r {
-		if k == "schemas" {
-			out[k] = v
-			continue
-		}
-		if si, ok := idx.schemaFold(k); ok && si.ext {
-			em, ok := v.(map[string]any)
-			if !ok {
-				continue
-			}
-			pm := map[string]any{}
-			for ek, ev := range em {
-				if e, ok := getFold(si.attrs, ek); ok && s.wantsTop(e.attr, si.urn) {
-					if pv := s.projectValue(si.urn, e.attr, ev); pv != nil {
-						pm[e.attr.Name] = pv
-					}
-				}
-			}
-			if len(pm) > 0 {
-				out[si.urn] = pm
-			}
-			continue
-		}
-		e, ok := getFold(core.attrs, k)
-		if !ok || !s.wantsTop(e.attr, "") {
-			continue
-		}
-		if pv := s.projectValue("", e.attr, v); pv != nil {
-			out[e.attr.Name] = pv
-		}
+		p.project(out, k, v)
 	}
 	return out
+}
+
+// projector applies a selection to the attributes of one resource type.
+type projector struct {
+	s    Selection
+	idx  *attrIndex
+	core *schemaIndex
+}
+
+func (rt *ResourceType) projector(s Selection) projector {
+	idx := rt.index()
+	core, _ := getFold(idx.schemas, rt.Schema.ID) // strings.ToLower would allocate
+	return projector{s: s, idx: idx, core: core}
+}
+
+// project sets out's entry for the resource's attribute k with value v, if
+// the selection returns any of it, under the name's canonical spelling.
+func (p projector) project(out Resource, k string, v any) {
+	if k == "schemas" {
+		out[k] = v
+		return
+	}
+	if si, ok := p.idx.schemaFold(k); ok && si.ext {
+		em, ok := v.(map[string]any)
+		if !ok {
+			return
+		}
+		pm := map[string]any{}
+		for ek, ev := range em {
+			if e, ok := getFold(si.attrs, ek); ok && p.s.wantsTop(e.attr, si.urn) {
+				if pv := p.s.projectValue(si.urn, e.attr, ev); pv != nil {
+					pm[e.attr.Name] = pv
+				}
+			}
+		}
+		if len(pm) > 0 {
+			out[si.urn] = pm
+		}
+		return
+	}
+	e, ok := getFold(p.core.attrs, k)
+	if !ok || !p.s.wantsTop(e.attr, "") {
+		return
+	}
+	if pv := p.s.projectValue("", e.attr, v); pv != nil {
+		out[e.attr.Name] = pv
+	}
+}
+
+// unchanged reports whether project would set out[k] to v itself (or to a
+// copy equal to it), without allocating. ok is false when k is not the
+// canonical spelling of "schemas", an extension URN or a core attribute:
+// project would rename or drop it, and may map two keys of r to one.
+func (p projector) unchanged(k string, v any) (same, ok bool) {
+	if k == "schemas" {
+		return true, true
+	}
+	if si, found := p.idx.schemaFold(k); found && si.ext {
+		if k != si.urn {
+			return false, false
+		}
+		em, isMap := v.(map[string]any)
+		if !isMap || len(em) == 0 {
+			return false, true
+		}
+		for ek, ev := range em {
+			e, found := getFold(si.attrs, ek)
+			if !found || ek != e.attr.Name || !p.s.wantsTop(e.attr, si.urn) || !p.s.unchangedValue(p.idx, si.urn, e.attr, ev) {
+				return false, true // project rebuilds the extension's map
+			}
+		}
+		return true, true
+	}
+	e, found := getFold(p.core.attrs, k)
+	if !found || k != e.attr.Name {
+		return false, false
+	}
+	return p.s.wantsTop(e.attr, "") && p.s.unchangedValue(p.idx, "", e.attr, v), true
+}
+
+// unchangedValue reports whether projectValue returns v, or a copy equal to
+// it: v is not nil and, for a complex attribute, every value is either not
+// an object or a non-empty object of wanted sub-attributes spelled as the
+// schema spells them.
+func (s Selection) unchangedValue(idx *attrIndex, urn string, a *Attribute, v any) bool {
+	if v == nil {
+		return false
+	}
+	if a.Type != TypeComplex {
+		return true
+	}
+	subs := idx.subs[a]
+	one := func(x any) bool {
+		m, ok := x.(map[string]any)
+		if !ok {
+			return x != nil
+		}
+		if len(m) == 0 {
+			return false
+		}
+		for k := range m {
+			sub, ok := getFold(subs, k)
+			if !ok || k != sub.Name || !s.wantsSub(urn, a, sub) {
+				return false
+			}
+		}
+		return true
+	}
+	arr, ok := v.([]any)
+	if !ok {
+		return one(v)
+	}
+	if len(arr) == 0 {
+		return false
+	}
+	for _, el := range arr {
+		if !one(el) {
+			return false
+		}
+	}
+	return true
 }
 
 // projectValue applies the sub-attribute selection to a complex or
