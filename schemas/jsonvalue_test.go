@@ -1,0 +1,223 @@
+package schemas
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// refParseJSON is the reference ParseJSONValue must agree with:
+// encoding/json with UseNumber, the whole input one value.
+func refParseJSON(data []byte) (any, error) {
+	if !json.Valid(data) {
+		return nil, errors.New("invalid JSON")
+	}
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	var v any
+	err := d.Decode(&v)
+	return v, err
+}
+
+var jsonValueCases = []string{
+	// values
+	`null`, `true`, `false`, `0`, `-0`, `1`, `-1`, `12.5e+3`, `1E-2`, `0.0`, `1e0`,
+	`123456789012345678901234567890`, `""`, `"a"`, `{}`, `[]`, ` {} `, "\t\n\r[ ]\n",
+	`{"a":1,"b":[true,false,null,"x",{"c":{}}]}`,
+	`[[[]],[{}],{"":""}]`,
+	`{"a":1,"a":2}`, `{"a":{"x":1},"a":{"y":2}}`, `{"a":1,"a":null}`,
+	`{"userName":"bjensen","emails":[{"value":"b@example.com","primary":true}],"active":true}`,
+	// strings
+	`"\"\\\/\b\f\n\r\t"`, `"\u0000"`, `"\u00e9\u00E9"`, `"é"`, `"日本"`, `"\ud83d\ude00"`,
+	`"😀"`, `"\ud83d"`, `"\ude00"`, `"\ud83dx"`, `"\ud83d\u0041"`, `"\ud83d\ud83d\ude00"`,
+	`"\ude00\ud83d"`, `"a\ud800"`, `"\uD800\uDC00"`, `"\uDBFF\uDFFF"`, "\"\xff\"", "\"a\xffb\"",
+	"\"\xed\xa0\x80\"", "\"\xc3\"", "\"\xc3\x28\"", "\"\xf4\x90\x80\x80\"", "\"\xef\xbf\xbd\"",
+	"\"\\n\xff\"", "\"\x7f\"", `"\u12"`, `"\u12G4"`, `"\x"`, `"\'"`, `"\a"`, "\"\x01\"",
+	"\"a\nb\"", "\"\t\"", `"`, `"abc`, `"\`, `"\u`, `"\ud83d\u`, "{\"\xff\":1}",
+	`{"\u0061":1,"a":2}`,
+	// numbers
+	`01`, `-`, `-a`, `1.`, `.5`, `1e`, `1e+`, `+1`, `0x10`, `1.5.5`, `--1`, `-01`, `00`,
+	`1 2`, `Infinity`, `NaN`,
+	// literals
+	`tru`, `truex`, `nul`, `nulll`, `True`, `f`, `n`,
+	// structure
+	``, ` `, `[`, `]`, `{`, `}`, `[1,]`, `[,1]`, `[1 2]`, `{"a":1,}`, `{,}`, `{"a"}`,
+	`{"a" 1}`, `{a:1}`, `{"a":}`, `{1:1}`, `{"a":1 "b":2}`, `[1]]`, `{}{}`, `{} x`,
+	`[1,2]x`, "[1]\x00", `{"a":[1,{"b":[}]}`, "\xef\xbb\xbf{}", "\u00a0{}",
+}
+
+func TestParseJSONValue_MatchesEncodingJSON(t *testing.T) {
+	for _, in := range jsonValueCases {
+		t.Run(in, func(t *testing.T) {
+			checkParseJSONValue(t, []byte(in))
+		})
+	}
+}
+
+func checkParseJSONValue(t *testing.T, in []byte) {
+	t.Helper()
+	want, wantErr := refParseJSON(in)
+	got, err := ParseJSONValue(in)
+	switch {
+	case (err != nil) != (wantErr != nil):
+		t.Fatalf("ParseJSONValue(%q) error %v, encoding/json error %v", in, err, wantErr)
+	case err != nil:
+		var je *JSONError
+		if !errors.As(err, &je) {
+			t.Fatalf("ParseJSONValue(%q) error %T, want *JSONError", in, err)
+		}
+	case !reflect.DeepEqual(got, want):
+		t.Fatalf("ParseJSONValue(%q) = %#v, encoding/json gives %#v", in, got, want)
+	}
+}
+
+func TestParseJSONValue_Depth(t *testing.T) {
+	for _, n := range []int{maxJSONDepth, maxJSONDepth + 1} {
+		arr := strings.Repeat("[", n) + strings.Repeat("]", n)
+		obj := strings.Repeat(`{"a":`, n) + "1" + strings.Repeat("}", n)
+		for _, in := range []string{arr, obj} {
+			_, err := ParseJSONValue([]byte(in))
+			_, wantErr := refParseJSON([]byte(in))
+			if (err != nil) != (wantErr != nil) {
+				t.Errorf("ParseJSONValue(depth %d %c) error %v, encoding/json error %v", n, in[0], err, wantErr)
+			}
+		}
+	}
+	// Far past the limit: an error, not a stack overflow.
+	if _, err := ParseJSONValue([]byte(strings.Repeat("[", 1<<20))); err == nil {
+		t.Error("ParseJSONValue(1M '[') succeeded")
+	}
+}
+
+func TestParseJSONObject(t *testing.T) {
+	m, err := ParseJSONObject([]byte(` {"a":[1]} `))
+	if err != nil || !reflect.DeepEqual(m, map[string]any{"a": []any{json.Number("1")}}) {
+		t.Errorf(`ParseJSONObject({"a":[1]}) = %v, %v`, m, err)
+	}
+	for _, in := range []string{`[]`, `null`, `"x"`, `1`, `{} 1`, ``} {
+		if m, err := ParseJSONObject([]byte(in)); err == nil {
+			t.Errorf("ParseJSONObject(%q) = %v, want an error", in, m)
+		}
+	}
+}
+
+// TestJSONReader_Object checks the walk a struct decoder builds on: keys
+// unescaped in document order, duplicates included, values read by kind.
+func TestJSONReader_Object(t *testing.T) {
+	r := NewJSONReader([]byte(`{"a":"x","\u0062":null,"a":"y","t":"2020-01-01T00:00:00Z","n":-1.5,"o":{"z":[1,"\n"]}}`))
+	var got []string
+	err := r.Object(func(k string) error {
+		got = append(got, k)
+		switch k {
+		case "a":
+			s, err := r.String()
+			got = append(got, s)
+			return err
+		case "t":
+			raw, err := r.RawString()
+			got = append(got, string(raw))
+			return err
+		case "n":
+			n, err := r.Number()
+			got = append(got, n)
+			return err
+		case "b":
+			if !r.Null() {
+				t.Errorf("Null() = false for b")
+			}
+			return nil
+		}
+		return r.Skip()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.End(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a", "x", "b", "a", "y", "t", `"2020-01-01T00:00:00Z"`, "n", "-1.5", "o"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("walk = %q, want %q", got, want)
+	}
+
+	for _, tc := range []struct {
+		in   string
+		read func(r *JSONReader) error
+	}{
+		{`1`, func(r *JSONReader) error { _, err := r.String(); return err }},
+		{`"1"`, func(r *JSONReader) error { _, err := r.Number(); return err }},
+		{`1`, func(r *JSONReader) error { _, err := r.RawString(); return err }},
+		{`[]`, func(r *JSONReader) error { return r.Object(func(string) error { return nil }) }},
+		{`{}`, func(r *JSONReader) error { return r.Array(func() error { return nil }) }},
+		{`[1,]`, func(r *JSONReader) error { return r.Skip() }},
+		{`"\q"`, func(r *JSONReader) error { return r.Skip() }},
+		{`"\q"`, func(r *JSONReader) error { _, err := r.RawString(); return err }},
+	} {
+		if err := tc.read(NewJSONReader([]byte(tc.in))); err == nil {
+			t.Errorf("reading %q: no error", tc.in)
+		}
+	}
+}
+
+// TestJSONReader_SkipMatchesValue: Skip accepts exactly what Value does.
+func TestJSONReader_SkipMatchesValue(t *testing.T) {
+	for _, in := range jsonValueCases {
+		checkSkip(t, []byte(in))
+	}
+}
+
+func checkSkip(t *testing.T, in []byte) {
+	t.Helper()
+	_, err := ParseJSONValue(in)
+	r := NewJSONReader(in)
+	serr := r.Skip()
+	if serr == nil {
+		serr = r.End()
+	}
+	if (err != nil) != (serr != nil) {
+		t.Fatalf("Skip(%q) error %v, ParseJSONValue error %v", in, serr, err)
+	}
+}
+
+func FuzzParseJSONValue(f *testing.F) {
+	for _, in := range jsonValueCases {
+		f.Add([]byte(in))
+	}
+	f.Add([]byte(storedUserJSON))
+	f.Add([]byte(oktaUser))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		checkParseJSONValue(t, in)
+		checkSkip(t, in)
+	})
+}
+
+// storedUserJSON is the resource of a typical stored user record.
+const storedUserJSON = `{"active":true,"addresses":[{"country":"US","formatted":"100 Universal City Plaza\nHollywood, CA 91608 USA","locality":"Hollywood","postalCode":"91608","primary":true,"region":"CA","streetAddress":"100 Universal City Plaza","type":"work"}],"displayName":"Babs Jensen","emails":[{"primary":true,"type":"work","value":"bjensen@example.com"},{"type":"home","value":"babs@jensen.org"}],"externalId":"00u1abcd2EFGHijk3l4","id":"2819c223-7f76-453a-919d-413861904646","name":{"familyName":"Jensen","formatted":"Ms. Barbara J Jensen, III","givenName":"Barbara","honorificSuffix":"III","middleName":"Jane"},"phoneNumbers":[{"type":"work","value":"555-555-5555"}],"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"title":"Tour Guide","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"costCenter":"4130","department":"Tour Operations","employeeNumber":"701984","manager":{"value":"26118915-6090-4610-87e4-49d8ca9f808d"}},"userName":"bjensen@example.com","userType":"Employee","x-score":42}`
+
+func BenchmarkParseJSONValue(b *testing.B) {
+	data := []byte(storedUserJSON)
+	b.Run("ParseJSONValue", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := ParseJSONValue(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("EncodingJSON", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			d := json.NewDecoder(bytes.NewReader(data))
+			d.UseNumber()
+			var v any
+			if err := d.Decode(&v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
