@@ -334,7 +334,7 @@ func (p projector) unchanged(k string, v any) (same, ok bool) {
 		}
 		for ek, ev := range em {
 			e, found := getFold(si.attrs, ek)
-			if !found || ek != e.attr.Name || !p.s.wantsTop(e.attr, si.urn) || !p.s.unchangedValue(p.idx, si.urn, e.attr, ev) {
+			if !found || ek != e.attr.Name || !p.s.wantsTop(e.attr, si.urn) || !p.s.unchangedValue(si.urn, e.attr, ev) {
 				return false, true // project rebuilds the extension's map
 			}
 		}
@@ -344,21 +344,23 @@ func (p projector) unchanged(k string, v any) (same, ok bool) {
 	if !found || k != e.attr.Name {
 		return false, false
 	}
-	return p.s.wantsTop(e.attr, "") && p.s.unchangedValue(p.idx, "", e.attr, v), true
+	return p.s.wantsTop(e.attr, "") && p.s.unchangedValue("", e.attr, v), true
 }
 
 // unchangedValue reports whether projectValue returns v, or a copy equal to
 // it: v is not nil and, for a complex attribute, every value is either not
 // an object or a non-empty object of wanted sub-attributes spelled as the
 // schema spells them.
-func (s Selection) unchangedValue(idx *attrIndex, urn string, a *Attribute, v any) bool {
+func (s Selection) unchangedValue(urn string, a *Attribute, v any) bool {
 	if v == nil {
 		return false
 	}
 	if a.Type != TypeComplex {
 		return true
 	}
-	subs := idx.subs[a]
+	// Without an attributes list or excludedAttributes, the returned
+	// characteristic alone decides (see wantsSub).
+	plain := !s.restricted() && len(s.Excluded) == 0
 	one := func(x any) bool {
 		m, ok := x.(map[string]any)
 		if !ok {
@@ -368,8 +370,17 @@ func (s Selection) unchangedValue(idx *attrIndex, urn string, a *Attribute, v an
 			return false
 		}
 		for k := range m {
-			sub, ok := getFold(subs, k)
-			if !ok || k != sub.Name || !s.wantsSub(urn, a, sub) {
+			// A linear scan with == beats a case-folded map read on a
+			// handful of sub-attributes, and a name spelled otherwise is
+			// one projectValue renames.
+			sub := exactSubAttr(a, k)
+			if sub == nil {
+				return false
+			}
+			if plain && (sub.Returned == ReturnedDefault || sub.Returned == ReturnedAlways) {
+				continue
+			}
+			if !s.wantsSub(urn, a, sub) {
 				return false
 			}
 		}
@@ -388,6 +399,16 @@ func (s Selection) unchangedValue(idx *attrIndex, urn string, a *Attribute, v an
 		}
 	}
 	return true
+}
+
+// exactSubAttr returns the sub-attribute of a named exactly name, or nil.
+func exactSubAttr(a *Attribute, name string) *Attribute {
+	for _, sub := range a.SubAttributes {
+		if sub.Name == name {
+			return sub
+		}
+	}
+	return nil
 }
 
 // projectValue applies the sub-attribute selection to a complex or
