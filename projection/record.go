@@ -2,10 +2,11 @@ package projection
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,14 +56,120 @@ func (r *record) stored(typ string) Stored {
 	return Stored{Type: typ, Resource: r.Resource, Version: r.Version, Created: r.Created, LastModified: r.LastModified}
 }
 
+// decodeRecord decodes a record as encoding/json's Decoder with UseNumber
+// decodes its first value into a record, without reflection (it was the
+// biggest cost of a read): keys match field names case-insensitively,
+// unknown fields are skipped, null leaves a field as it was except the
+// resource, which it sets to nil, a repeated resource merges into the
+// first, and what follows the first value is not looked at.
 func decodeRecord(v []byte) (*record, error) {
-	dec := json.NewDecoder(bytes.NewReader(v))
-	dec.UseNumber()
 	var r record
-	if err := dec.Decode(&r); err != nil {
+	if err := decodeRecordInto(v, &r); err != nil {
 		return nil, fmt.Errorf("decode stored resource: %w", err)
 	}
 	return &r, nil
+}
+
+// recordFields are the JSON names of record's fields.
+var recordFields = []string{"resource", "version", "created", "lastModified", "eventId"}
+
+func decodeRecordInto(v []byte, rec *record) error {
+	r := schemas.NewJSONReader(v)
+	if r.Peek() == 0 && len(bytes.TrimLeft(v, " \t\r\n")) == 0 {
+		return io.EOF // what the Decoder reports for no value at all
+	}
+	if r.Null() {
+		return nil
+	}
+	return r.Object(func(key string) error {
+		switch recordField(key) {
+		case "resource":
+			return readRecordResource(r, &rec.Resource)
+		case "version":
+			if r.Null() {
+				return nil
+			}
+			s, err := r.Number()
+			if err != nil {
+				return err
+			}
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return fmt.Errorf("version %s is not an int64", s)
+			}
+			rec.Version = n
+			return nil
+		case "created":
+			return readRecordTime(r, &rec.Created)
+		case "lastModified":
+			return readRecordTime(r, &rec.LastModified)
+		case "eventId":
+			if r.Null() {
+				return nil
+			}
+			s, err := r.String()
+			if err != nil {
+				return err
+			}
+			rec.EventID = s
+			return nil
+		}
+		return r.Skip()
+	})
+}
+
+// recordField returns the field name key matches, exactly or else
+// case-insensitively as encoding/json matches, or "".
+func recordField(key string) string {
+	for _, n := range recordFields {
+		if key == n {
+			return n
+		}
+	}
+	for _, n := range recordFields {
+		if strings.EqualFold(key, n) {
+			return n
+		}
+	}
+	return ""
+}
+
+// readRecordTime reads a time as encoding/json does: null leaves *t as it
+// was, anything else goes to time.Time.UnmarshalJSON as written.
+func readRecordTime(r *schemas.JSONReader, t *time.Time) error {
+	if r.Null() {
+		return nil
+	}
+	raw, err := r.RawString()
+	if err != nil {
+		return err
+	}
+	return t.UnmarshalJSON(raw)
+}
+
+// readRecordResource reads an object into *p, merging it into a resource
+// already there; null sets nil.
+func readRecordResource(r *schemas.JSONReader, p *schemas.Resource) error {
+	if r.Null() {
+		*p = nil
+		return nil
+	}
+	if r.Peek() != '{' {
+		return r.Object(nil) // the type error
+	}
+	v, err := r.Value()
+	if err != nil {
+		return err
+	}
+	m := v.(map[string]any)
+	if *p == nil {
+		*p = m
+		return nil
+	}
+	for k, x := range m {
+		(*p)[k] = x
+	}
+	return nil
 }
 
 // loadRecord reads the resource at key, or nil when there is none.
