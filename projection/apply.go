@@ -227,13 +227,20 @@ func (s *Store) applyEvent(txn *badger.Txn, ev *events.Event, typ string, cur *r
 
 // putRecord writes next over cur (nil when new): the record, the index keys
 // that changed, and the type's counter.
-func putRecord(txn *badger.Txn, tenant, typ, id string, cur, next *record) error {
+func putRecord(txn *badger.Txn, tenant, typ, id string, cur, next *record) (err error) {
 	v, err := encodeRecord(next)
 	if err != nil {
 		return fmt.Errorf("encode resource: %w", err)
 	}
 	if err := txn.Set(resourceKey(tenant, typ, id), v); err != nil {
 		return err
+	}
+	if typ == typeUser {
+		defer func() {
+			if err == nil {
+				err = syncUserNameKey(txn, tenant, id, foldedUserName(cur), foldedUserName(next))
+			}
+		}()
 	}
 	newKeys := indexKeys(tenant, typ, id, next)
 	if cur == nil {
@@ -286,6 +293,11 @@ func (s *Store) deleteResource(txn *badger.Txn, tenant, typ, id string, cur *rec
 	}
 	for _, k := range indexKeys(tenant, typ, id, cur) {
 		if err := txn.Delete(k); err != nil {
+			return false, err
+		}
+	}
+	if typ == typeUser {
+		if err := syncUserNameKey(txn, tenant, id, foldedUserName(cur), ""); err != nil {
 			return false, err
 		}
 	}
@@ -355,4 +367,58 @@ func memberOps(ev *events.Event) []memberOp {
 		ops = append(ops, memberOp{m: m})
 	}
 	return ops
+}
+
+// foldedUserName is the userName of a user record as the indexes hold it,
+// "" for none.
+func foldedUserName(r *record) string {
+	if r == nil {
+		return ""
+	}
+	un, _ := r.Resource["userName"].(string)
+	return fold(un)
+}
+
+// syncUserNameKey keeps the point key of userName eq lookups (nsUserNameID:
+// fold(userName) -> id) in step with a user's userName going from old to
+// next (folded; "" for none). It runs after the u index is updated. The
+// bridge keeps userNames unique, so there is one claimant; should a log ever
+// hold two users with one userName, the key names the first claimant still
+// holding it, so applying stays deterministic.
+func syncUserNameKey(txn *badger.Txn, tenant, id, old, next string) error {
+	if old == next {
+		return nil
+	}
+	if old != "" {
+		k := userNameIDKey(tenant, old)
+		v, found, err := getValue(txn, k)
+		if err != nil {
+			return err
+		}
+		if found && string(v) == id {
+			rest, err := keysUnder(txn, userNamePrefix(tenant, old), 1)
+			if err != nil {
+				return err
+			}
+			if len(rest) > 0 {
+				err = txn.Set(k, []byte(rest[0]))
+			} else {
+				err = txn.Delete(k)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if next != "" {
+		k := userNameIDKey(tenant, next)
+		_, found, err := getValue(txn, k)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return txn.Set(k, []byte(id))
+		}
+	}
+	return nil
 }

@@ -11,7 +11,7 @@ import (
 // formatVersion is the version of the key layout written under keyFormat.
 // Open refuses a store written with another version: the projection must be
 // rebuilt from the log.
-const formatVersion = "1"
+const formatVersion = "2"
 
 // Top-level key tags. Everything a tenant owns sits under tagTenant.
 const (
@@ -27,6 +27,7 @@ const (
 	nsResource    = 'r' // str(type) str(id) -> JSON record
 	nsCount       = 'c' // str(type) -> i64(resources of that type)
 	nsUserName    = 'u' // str(lower(userName)) str(id) -> ""
+	nsUserNameID  = 'n' // str(lower(userName)) -> id: userName eq with one point read
 	nsExternalID  = 'x' // str(type) str(externalId) str(id) -> ""
 	nsEmail       = 'e' // str(lower(emails.value)) str(id) -> ""
 	nsDisplayName = 'd' // str(lower(group displayName)) str(id) -> ""
@@ -136,6 +137,10 @@ func countKey(tenant, typ string) []byte { return appendStr(tenantNS(tenant, nsC
 
 func userNamePrefix(tenant, lowered string) []byte {
 	return appendStr(tenantNS(tenant, nsUserName), lowered)
+}
+
+func userNameIDKey(tenant, lowered string) []byte {
+	return appendStr(tenantNS(tenant, nsUserNameID), lowered)
 }
 
 func externalIDPrefix(tenant, typ, externalID string) []byte {

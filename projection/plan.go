@@ -110,7 +110,13 @@ func (l *lister) planCompare(e *schemas.CompareExpr) (*plan, error) {
 	case typeUser:
 		switch {
 		case e.Op == schemas.OpEq && l.isPath(e.Path, "userName", ""):
-			return l.indexIDs(userNamePrefix(l.tenant, fold(v)), true)
+			// One point read (Okta's and Entra's lookup before every
+			// create); the u index would need an iterator.
+			id, found, err := getValue(l.txn, userNameIDKey(l.tenant, fold(v)))
+			if err != nil || !found {
+				return &plan{exact: true}, err
+			}
+			return &plan{ids: []string{string(id)}, exact: true}, nil
 		case e.Op == schemas.OpSw && l.isPath(e.Path, "userName", ""):
 			return l.prefixIDs(nsUserName, fold(v), true)
 		case e.Op == schemas.OpEq && (l.isPath(e.Path, "emails", "value") || l.isPath(e.Path, "emails", "")):
