@@ -68,7 +68,7 @@ Usage:
                                 print a new bearer token and its line for SCIM_TENANTS_FILE
   scim-bridge version           print the version
 
-Run 'scim-bridge serve --help' for the flags and their environment variables.
+Every flag can also be set by its environment variable (shown in brackets).
 `
 
 // run is the whole program; tests call it. started, if not nil, receives the
@@ -97,7 +97,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stdout, "scim-bridge", version())
 		return nil
 	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage+"\n")
+		// The flags of serve and rebuild, with their environment variables.
+		if _, err := parseConfig("serve", []string{"--help"}, getenv, stdout); !errors.Is(err, flag.ErrHelp) {
+			return err
+		}
 		return nil
 	}
 	fmt.Fprint(stderr, usage)

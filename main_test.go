@@ -225,6 +225,17 @@ func TestRun_Config(t *testing.T) {
 			}
 		}
 	})
+	t.Run("TopLevelHelpListsFlags", func(t *testing.T) {
+		var stdout bytes.Buffer
+		if err := run(context.Background(), []string{"--help"}, func(string) string { return "" }, &stdout, io.Discard, nil); err != nil {
+			t.Fatalf("--help = %v", err)
+		}
+		for _, want := range []string{"token new", "--listen  [SCIM_LISTEN]", "--kafka-brokers  [KAFKA_BROKERS]", "--tenants-file  [SCIM_TENANTS_FILE]"} {
+			if !strings.Contains(stdout.String(), want) {
+				t.Errorf("--help does not mention %q:\n%s", want, stdout.String())
+			}
+		}
+	})
 	t.Run("UnknownSubcommand", func(t *testing.T) {
 		if err := run(context.Background(), []string{"frobnicate"}, func(string) string { return "" }, io.Discard, io.Discard, nil); err == nil {
 			t.Fatal("run(frobnicate) = nil, want an error")
