@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -51,34 +49,6 @@ func dedicatedBroker(t *testing.T) (addr string, pid int) {
 		t.Fatalf("broker address %q, pid %q: %v", addr, raw, err)
 	}
 	return addr, pid
-}
-
-// startServiceNoWait is startService without waiting for readiness.
-func startServiceNoWait(t *testing.T, env map[string]string) *service {
-	t.Helper()
-	vars := map[string]string{
-		"SCIM_LISTEN":    "127.0.0.1:0",
-		"SCIM_DATA_DIR":  t.TempDir(),
-		"SCIM_TOKEN":     testToken,
-		"SCIM_LOG_LEVEL": "warn",
-	}
-	for k, v := range env {
-		vars[k] = v
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &service{t: t, dataDir: vars["SCIM_DATA_DIR"], cancel: cancel, done: make(chan error, 1)}
-	started := make(chan string, 1)
-	go func() {
-		s.done <- run(ctx, []string{"serve"}, func(k string) string { return vars[k] }, io.Discard, testWriter{t}, started)
-	}()
-	select {
-	case addr := <-started:
-		s.base = "http://" + addr
-	case err := <-s.done:
-		t.Fatalf("serve: %v", err)
-	}
-	t.Cleanup(s.stop)
-	return s
 }
 
 func (s *service) status(path string) int {

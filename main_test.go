@@ -27,8 +27,17 @@ type service struct {
 }
 
 // startService runs `serve` on 127.0.0.1:0 with the given environment added
-// to a fresh data directory (unless env sets SCIM_DATA_DIR).
+// to a fresh data directory (unless env sets SCIM_DATA_DIR), and waits
+// until it is ready.
 func startService(t *testing.T, env map[string]string) *service {
+	t.Helper()
+	s := startServiceNoWait(t, env)
+	s.waitReady()
+	return s
+}
+
+// startServiceNoWait is startService without waiting for readiness.
+func startServiceNoWait(t *testing.T, env map[string]string) *service {
 	t.Helper()
 	vars := map[string]string{
 		"SCIM_LISTEN":    "127.0.0.1:0",
@@ -52,7 +61,6 @@ func startService(t *testing.T, env map[string]string) *service {
 		t.Fatalf("serve: %v", err)
 	}
 	t.Cleanup(s.stop)
-	s.waitReady()
 	return s
 }
 
