@@ -91,11 +91,8 @@ func (b *Bridge) Patch(ctx context.Context, req Request, rt *schemas.ResourceTyp
 func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceType, id, op string,
 	apply func(projection.Stored, schemas.Members) (schemas.Resource, schemas.Change, error)) (projection.Stored, error) {
 	o, err := b.submit(ctx, req.Tenant, func(ctx context.Context, st State) ([]events.Event, error) {
-		cur, err := st.Get(ctx, req.Tenant, rt.Name, id, projection.GetOptions{})
+		cur, err := current(ctx, st, req, rt, id)
 		if err != nil {
-			return nil, err
-		}
-		if err := checkIfMatch(req.IfMatch, cur.Version); err != nil {
 			return nil, err
 		}
 		var members schemas.Members
@@ -140,11 +137,8 @@ func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceTy
 func (b *Bridge) Delete(ctx context.Context, req Request, rt *schemas.ResourceType, id string) error {
 	gt, _ := b.reg.ResourceType("Group")
 	o, err := b.submit(ctx, req.Tenant, func(ctx context.Context, st State) ([]events.Event, error) {
-		cur, err := st.Get(ctx, req.Tenant, rt.Name, id, projection.GetOptions{})
+		cur, err := current(ctx, st, req, rt, id)
 		if err != nil {
-			return nil, err
-		}
-		if err := checkIfMatch(req.IfMatch, cur.Version); err != nil {
 			return nil, err
 		}
 		groups, err := st.GroupsOf(ctx, req.Tenant, id)
@@ -172,6 +166,15 @@ func (b *Bridge) Delete(ctx context.Context, req Request, rt *schemas.ResourceTy
 		return fmt.Errorf("await offset %d of partition %d: %w", o.last, o.partition, err)
 	}
 	return nil
+}
+
+// current loads the resource a write changes and checks If-Match against it.
+func current(ctx context.Context, st State, req Request, rt *schemas.ResourceType, id string) (projection.Stored, error) {
+	cur, err := st.Get(ctx, req.Tenant, rt.Name, id, projection.GetOptions{})
+	if err != nil {
+		return projection.Stored{}, err
+	}
+	return cur, checkIfMatch(req.IfMatch, cur.Version)
 }
 
 // checkUnique enforces userName uniqueness per tenant, case-insensitively
