@@ -11,7 +11,7 @@ import (
 // formatVersion is the version of the key layout written under keyFormat.
 // Open refuses a store written with another version: the projection must be
 // rebuilt from the log.
-const formatVersion = "2"
+const formatVersion = "3"
 
 // Top-level key tags. Everything a tenant owns sits under tagTenant.
 const (
@@ -35,6 +35,7 @@ const (
 	nsMember      = 'g' // str(groupID) str(memberID) -> str(type) display
 	nsMemberOf    = 'h' // str(memberID) str(groupID) -> ""
 	nsMemberCount = 'k' // str(groupID) -> i64(members)
+	nsGroupCount  = 'o' // str(memberID) -> i64(groups it is a direct member of)
 )
 
 // appendStr appends s as one order-preserving key component: 0x00 is escaped
@@ -181,6 +182,13 @@ func memberOfKey(tenant, memberID, groupID string) []byte {
 
 func memberCountKey(tenant, groupID string) []byte {
 	return appendStr(tenantNS(tenant, nsMemberCount), groupID)
+}
+
+// groupCountKey counts the membership entries under memberOfPrefix, so a
+// member in no group is told by one point read (a miss Badger's bloom
+// filters answer cheaply) rather than an iterator.
+func groupCountKey(tenant, memberID string) []byte {
+	return appendStr(tenantNS(tenant, nsGroupCount), memberID)
 }
 
 func tombstoneKey(tenant, groupID string) []byte {

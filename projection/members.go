@@ -33,7 +33,7 @@ func applyMemberOps(txn *badger.Txn, tenant, groupID string, ops []memberOp) err
 			if err := txn.Delete(mk); err != nil {
 				return err
 			}
-			if err := txn.Delete(memberOfKey(tenant, op.m.Value, groupID)); err != nil {
+			if err := dropMemberOf(txn, tenant, op.m.Value, groupID); err != nil {
 				return err
 			}
 			delta--
@@ -50,6 +50,9 @@ func applyMemberOps(txn *badger.Txn, tenant, groupID string, ops []memberOp) err
 			continue // type or display changed; the reverse entry is there
 		}
 		if err := txn.Set(memberOfKey(tenant, op.m.Value, groupID), nil); err != nil {
+			return err
+		}
+		if err := addCounter(txn, groupCountKey(tenant, op.m.Value), 1); err != nil {
 			return err
 		}
 		delta++
@@ -120,11 +123,20 @@ func dropMembers(txn *badger.Txn, tenant, groupID string, limit int) (bool, erro
 		if err := txn.Delete(memberKey(tenant, groupID, m)); err != nil {
 			return false, err
 		}
-		if err := txn.Delete(memberOfKey(tenant, m, groupID)); err != nil {
+		if err := dropMemberOf(txn, tenant, m, groupID); err != nil {
 			return false, err
 		}
 	}
 	return more, nil
+}
+
+// dropMemberOf deletes the reverse entry of a membership that exists and
+// keeps the member's group count in step.
+func dropMemberOf(txn *badger.Txn, tenant, memberID, groupID string) error {
+	if err := txn.Delete(memberOfKey(tenant, memberID, groupID)); err != nil {
+		return err
+	}
+	return addCounter(txn, groupCountKey(tenant, memberID), -1)
 }
 
 // cleanup deletes the remaining members of a deleted group in batches, then
@@ -291,6 +303,11 @@ type groupRef struct {
 // group record and are ignored.
 func groupsOf(ctx context.Context, txn *badger.Txn, tenant, memberID string) ([]groupRef, error) {
 	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// Most members are in no group: one point read tells, where opening an
+	// iterator on the h prefix costs a seek in every table overlapping it.
+	if _, in, err := getValue(txn, groupCountKey(tenant, memberID)); err != nil || !in {
 		return nil, err
 	}
 	ids, err := keysUnder(txn, memberOfPrefix(tenant, memberID), -1)

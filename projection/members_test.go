@@ -1,0 +1,124 @@
+package projection
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/schemas"
+)
+
+// TestStore_GroupCount: the o count of every member equals its number of h
+// entries after adds, removes, a user delete, nested groups and a group
+// delete larger than a member batch (tombstone cleanup), a user's groups
+// read the same with and without entries, and an emptied tenant leaves no
+// count behind.
+func TestStore_GroupCount(t *testing.T) {
+	s := openMem(t, Options{MemberBatch: 3})
+	f := newFeed()
+	for i := range 10 {
+		f.userCreated("acme", fmt.Sprintf("u%d", i), fmt.Sprintf("user%d", i))
+	}
+	f.groupCreated("acme", "g1", "Sales")
+	f.groupCreated("acme", "g2", "Eng")
+	f.addMembers("acme", "g1", "u0", "u1", "u2", "u3", "u4", "u5", "u6", "u7") // more than a batch
+	f.addMembers("acme", "g2", "u1", "u2")
+	f.addMembers("acme", "g2", "u1") // already there
+	f.emit(events.GroupMembersAdded, "acme", "Group", "g2", nil, []schemas.Member{{Value: "g1", Type: "Group"}}, nil)
+	f.removeMembers("acme", "g1", "u0", "u9") // u9 was never a member
+	f.emit(events.UserDeleted, "acme", "User", "u1", nil, nil, nil)
+	applyAll(t, s, f.recs)
+	checkGroupCounts(t, s, "acme")
+
+	ctx := context.Background()
+	for id, want := range map[string][]string{"u0": nil, "u2": {"g1", "g2"}, "u8": nil, "g1": {"g2"}} {
+		got, err := s.GroupsOf(ctx, "acme", id)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("GroupsOf(%q) = %v, %v; want %v", id, got, err, want)
+		}
+	}
+	st, err := s.Get(ctx, "acme", "User", "u8", GetOptions{Groups: true})
+	if err != nil {
+		t.Fatalf("Get(u8) = %v", err)
+	}
+	if _, ok := st.Resource["groups"]; ok {
+		t.Errorf("Get(u8).groups = %v, want none", st.Resource["groups"])
+	}
+
+	f.emit(events.GroupDeleted, "acme", "Group", "g1", nil, nil, nil)
+	applyAll(t, s, f.recs[len(f.recs)-1:])
+	checkGroupCounts(t, s, "acme")
+	if got, err := s.GroupsOf(ctx, "acme", "u3"); err != nil || len(got) != 0 {
+		t.Errorf("GroupsOf(u3) after deleting g1 = %v, %v; want none", got, err)
+	}
+
+	f.emit(events.GroupDeleted, "acme", "Group", "g2", nil, nil, nil)
+	applyAll(t, s, f.recs[len(f.recs)-1:])
+	if n := keysWithPrefix(t, s, tenantNS("acme", nsGroupCount)); n != 0 {
+		t.Errorf("%d group counts left after deleting every group, want 0", n)
+	}
+}
+
+// checkGroupCounts fails unless every member's o count equals its h
+// entries and no count exists without entries.
+func checkGroupCounts(t *testing.T, s *Store, tenant string) {
+	t.Helper()
+	entries := map[string]int64{}
+	counts := map[string]int64{}
+	hp, op := tenantNS(tenant, nsMemberOf), tenantNS(tenant, nsGroupCount)
+	err := s.Export(context.Background(), func(k, v []byte) error {
+		switch {
+		case bytes.HasPrefix(k, hp):
+			m, _, ok := readStr(k[len(hp):])
+			if !ok {
+				return fmt.Errorf("malformed key %q", k)
+			}
+			entries[m]++
+		case bytes.HasPrefix(k, op):
+			m, ok := lastStr(k, op)
+			if !ok {
+				return fmt.Errorf("malformed key %q", k)
+			}
+			counts[m] = decodeI64(v)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Export() = %v", err)
+	}
+	for m, n := range entries {
+		if counts[m] != n {
+			t.Errorf("group count of %q = %d, want %d", m, counts[m], n)
+		}
+	}
+	for m, n := range counts {
+		if entries[m] == 0 {
+			t.Errorf("group count of %q = %d without entries", m, n)
+		}
+	}
+}
+
+// BenchmarkGroupsOf_None is the read of a user's groups when it has none:
+// one point read.
+func BenchmarkGroupsOf_None(b *testing.B) {
+	s := openMem(b, Options{})
+	f := newFeed()
+	f.userCreated("acme", "u1", "alice")
+	applyAll(b, s, f.recs)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		err := s.db.View(func(txn *badger.Txn) error {
+			_, err := groupsOf(ctx, txn, "acme", "u1")
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
