@@ -307,7 +307,9 @@ func groupsOf(ctx context.Context, txn *badger.Txn, tenant, memberID string) ([]
 	}
 	// Most members are in no group: one point read tells, where opening an
 	// iterator on the h prefix costs a seek in every table overlapping it.
-	if _, in, err := getValue(txn, groupCountKey(tenant, memberID)); err != nil || !in {
+	if _, err := txn.Get(groupCountKey(tenant, memberID)); errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, nil
+	} else if err != nil {
 		return nil, err
 	}
 	ids, err := keysUnder(txn, memberOfPrefix(tenant, memberID), -1)
