@@ -1,7 +1,6 @@
 package scimhttp
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -26,11 +25,10 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		start := s.opts.Now()
 		id := requestID(r.Header.Get("X-Request-Id"))
 		w.Header().Set("X-Request-Id", id)
-		rc := &requestContext{Context: r.Context(), id: id}
-		rc.st.route = "unmatched"
-		rc.rec.ResponseWriter = w
-		st, rec := &rc.st, &rc.rec
-		r = r.WithContext(rc)
+		st := &requestState{route: "unmatched"}
+		ctx := withState(NewContextWithRequestID(r.Context(), id), st)
+		r = r.WithContext(ctx)
+		rec := &recorder{ResponseWriter: w}
 
 		defer func() {
 			if v := recover(); v != nil {
@@ -67,7 +65,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			return
 		}
 		st.tenant = tenant
-		rc.setTenant(tenant) // nothing has looked at the context since it was made
+		r = r.WithContext(NewContextWithTenant(r.Context(), tenant))
 		tbl, policy := s.policy(tenant)
 		if !s.rateLimit(rec, tbl, tenant, policy.RateLimit) {
 			return
@@ -77,85 +75,8 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			s.serveAudited(next, rec, r, st)
 			return
 		}
-		if s.serveGet(rec, r, rc) {
-			return
-		}
 		next.ServeHTTP(rec, r)
 	})
-}
-
-// requestContext is what the middleware adds to a request's context, in one
-// allocation with the request's state and recorder: the request id, the
-// state, the tenant once authenticated and, for a GET served by serveGet,
-// the resource id. It answers the keys NewContextWithRequestID,
-// withState and NewContextWithTenant would have added, so the accessors in
-// context.go read it unchanged; everything else (deadline, cancellation,
-// other values) is the parent's.
-type requestContext struct {
-	context.Context
-	id         string
-	tenant     string
-	authed     bool
-	resourceID string
-	routed     bool // serveGet set resourceID
-	st         requestState
-	rec        recorder
-}
-
-// resourceIDKey is the context key of the {id} of a GET served without the
-// router.
-type resourceIDKey struct{}
-
-func (c *requestContext) setTenant(tenant string) { c.tenant, c.authed = tenant, true }
-
-func (c *requestContext) Value(key any) any {
-	switch key {
-	case requestIDKey:
-		return c.id
-	case stateKey:
-		return &c.st
-	case tenantKey:
-		if c.authed {
-			return c.tenant
-		}
-	case resourceIDKey{}:
-		if c.routed {
-			return c.resourceID
-		}
-	}
-	return c.Context.Value(key)
-}
-
-// serveGet serves GET and HEAD of /<Resources>/{id}, the bulk of an
-// identity provider's reads, without the router: it matches exactly the
-// requests the "{id}" route of registerResourceRoutes matches (after
-// canonicalPath; the id is one non-empty segment of the decoded path, as
-// mux matches it) and does what handle does for it. It reports whether it
-// served r.
-func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, rc *requestContext) bool {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return false
-	}
-	rest, ok := strings.CutPrefix(r.URL.Path, Prefix+"/")
-	if !ok {
-		return false
-	}
-	seg, id, ok := strings.Cut(rest, "/")
-	if !ok || id == "" || strings.Contains(id, "/") {
-		return false
-	}
-	for _, rt := range s.reg.ResourceTypes() {
-		if len(rt.Endpoint) != len(seg)+1 || rt.Endpoint[0] != '/' || rt.Endpoint[1:] != seg {
-			continue
-		}
-		rc.st.route = Prefix + rt.Endpoint + "/{id}"
-		rc.resourceID, rc.routed = id, true
-		if err := s.handleGet(rt, w, r); err != nil {
-			s.writeError(w, r, err)
-		}
-		return true
-	}
-	return false
 }
 
 // canonicalPath makes /scim/v2/Users/ route as /scim/v2/Users, as

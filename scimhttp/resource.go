@@ -16,15 +16,6 @@ func tenant(r *http.Request) string {
 	return t
 }
 
-// pathID is the {id} of the request's path: as the middleware's serveGet
-// found it, else as the router did.
-func pathID(r *http.Request) string {
-	if id, ok := r.Context().Value(resourceIDKey{}).(string); ok {
-		return id
-	}
-	return mux.Vars(r)["id"]
-}
-
 // writeRequest is what the bridge needs besides the body; get says what
 // the returned resource must carry for the response (nothing for a 204).
 func writeRequest(r *http.Request, get projection.GetOptions) bridge.Request {
@@ -46,7 +37,7 @@ func (s *Server) handleGet(rt *schemas.ResourceType, w http.ResponseWriter, r *h
 	if err != nil {
 		return err
 	}
-	st, err := s.r.Get(r.Context(), tenant(r), rt.Name, pathID(r), getOptions(rt, sel))
+	st, err := s.r.Get(r.Context(), tenant(r), rt.Name, mux.Vars(r)["id"], getOptions(rt, sel))
 	if err != nil {
 		return err
 	}
