@@ -28,6 +28,7 @@
 //	t str(tenant) c str(type)              -> i64(number of resources of the type)
 //	t str(tenant) u str(fold(userName)) str(id)              User userName (unique by the bridge)
 //	t str(tenant) n str(fold(userName))           -> id      userName eq in one point read
+//	t str(tenant) o str(memberID)                 -> i64     groups memberID is directly in (absent: none)
 //	t str(tenant) x str(type) str(externalId) str(id)       externalId per type
 //	t str(tenant) e str(fold(emails.value)) str(id)          User emails
 //	t str(tenant) d str(fold(displayName)) str(id)           Group displayName
