@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"mime"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/schemas"
@@ -189,31 +187,31 @@ func decodeData(value []byte, e *Event) error {
 		err := r.Object(func(key string) error {
 			switch eventField(key) {
 			case "tenant":
-				return readString(r, &e.Tenant)
+				return r.StringInto(&e.Tenant)
 			case "resourceType":
-				return readString(r, &e.ResourceType)
+				return r.StringInto(&e.ResourceType)
 			case "id":
-				return readString(r, &e.ResourceID)
+				return r.StringInto(&e.ResourceID)
 			case "externalId":
-				return readString(r, &e.ExternalID)
+				return r.StringInto(&e.ExternalID)
 			case "version":
-				return readInt(r, &e.Version)
+				return r.Int64Into(&e.Version)
 			case "prevVersion":
-				return readInt(r, &e.PrevVersion)
+				return r.Int64Into(&e.PrevVersion)
 			case "changedAttributes":
-				return readList(r, &e.ChangedAttributes, readString)
+				return readList(r, &e.ChangedAttributes, (*schemas.JSONReader).StringInto)
 			case "resource":
-				return readResource(r, &e.Resource)
+				return r.ResourceInto(&e.Resource)
 			case "membersAdded":
 				return readList(r, &e.MembersAdded, readMember)
 			case "membersRemoved":
 				return readList(r, &e.MembersRemoved, readMember)
 			case "requestId":
-				return readString(r, &e.RequestID)
+				return r.StringInto(&e.RequestID)
 			case "operation":
-				return readString(r, &e.Operation)
+				return r.StringInto(&e.Operation)
 			case "scimEvent":
-				return readString(r, &e.SCIMEvent)
+				return r.StringInto(&e.SCIMEvent)
 			}
 			return r.Skip()
 		})
@@ -233,51 +231,7 @@ var eventFields = []string{
 
 // eventField returns the field name key matches, exactly or else
 // case-insensitively as encoding/json matches, or "".
-func eventField(key string) string { return matchField(key, eventFields) }
-
-func matchField(key string, names []string) string {
-	for _, n := range names {
-		if key == n {
-			return n
-		}
-	}
-	for _, n := range names {
-		if strings.EqualFold(key, n) {
-			return n
-		}
-	}
-	return ""
-}
-
-// readString reads a string into *p; null leaves *p as it was.
-func readString(r *schemas.JSONReader, p *string) error {
-	if r.Null() {
-		return nil
-	}
-	s, err := r.String()
-	if err != nil {
-		return err
-	}
-	*p = s
-	return nil
-}
-
-// readInt reads an integer into *p; null leaves *p as it was.
-func readInt(r *schemas.JSONReader, p *int64) error {
-	if r.Null() {
-		return nil
-	}
-	s, err := r.Number()
-	if err != nil {
-		return err
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return fmt.Errorf("number %s is not an int64", s)
-	}
-	*p = n
-	return nil
-}
+func eventField(key string) string { return schemas.MatchJSONField(key, eventFields) }
 
 // readList reads an array into *p with readElem, the way encoding/json
 // decodes into a slice: null sets nil; elements are decoded into *p's
@@ -319,39 +273,14 @@ func readMember(r *schemas.JSONReader, m *schemas.Member) error {
 		return nil
 	}
 	return r.Object(func(key string) error {
-		switch matchField(key, memberFields) {
+		switch schemas.MatchJSONField(key, memberFields) {
 		case "value":
-			return readString(r, &m.Value)
+			return r.StringInto(&m.Value)
 		case "type":
-			return readString(r, &m.Type)
+			return r.StringInto(&m.Type)
 		case "display":
-			return readString(r, &m.Display)
+			return r.StringInto(&m.Display)
 		}
 		return r.Skip()
 	})
-}
-
-// readResource reads an object into *p, merging it into a resource already
-// there; null sets nil.
-func readResource(r *schemas.JSONReader, p *schemas.Resource) error {
-	if r.Null() {
-		*p = nil
-		return nil
-	}
-	if r.Peek() != '{' {
-		return r.Object(nil) // the type error
-	}
-	v, err := r.Value()
-	if err != nil {
-		return err
-	}
-	m := v.(map[string]any)
-	if *p == nil {
-		*p = m
-		return nil
-	}
-	for k, x := range m {
-		(*p)[k] = x
-	}
-	return nil
 }

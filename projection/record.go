@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -82,56 +81,20 @@ func decodeRecordInto(v []byte, rec *record) error {
 		return nil
 	}
 	return r.Object(func(key string) error {
-		switch recordField(key) {
+		switch schemas.MatchJSONField(key, recordFields) {
 		case "resource":
-			return readRecordResource(r, &rec.Resource)
+			return r.ResourceInto(&rec.Resource)
 		case "version":
-			if r.Null() {
-				return nil
-			}
-			s, err := r.Number()
-			if err != nil {
-				return err
-			}
-			n, err := strconv.ParseInt(s, 10, 64)
-			if err != nil {
-				return fmt.Errorf("version %s is not an int64", s)
-			}
-			rec.Version = n
-			return nil
+			return r.Int64Into(&rec.Version)
 		case "created":
 			return readRecordTime(r, &rec.Created)
 		case "lastModified":
 			return readRecordTime(r, &rec.LastModified)
 		case "eventId":
-			if r.Null() {
-				return nil
-			}
-			s, err := r.String()
-			if err != nil {
-				return err
-			}
-			rec.EventID = s
-			return nil
+			return r.StringInto(&rec.EventID)
 		}
 		return r.Skip()
 	})
-}
-
-// recordField returns the field name key matches, exactly or else
-// case-insensitively as encoding/json matches, or "".
-func recordField(key string) string {
-	for _, n := range recordFields {
-		if key == n {
-			return n
-		}
-	}
-	for _, n := range recordFields {
-		if strings.EqualFold(key, n) {
-			return n
-		}
-	}
-	return ""
 }
 
 // readRecordTime reads a time as encoding/json does: null leaves *t as it
@@ -145,31 +108,6 @@ func readRecordTime(r *schemas.JSONReader, t *time.Time) error {
 		return err
 	}
 	return t.UnmarshalJSON(raw)
-}
-
-// readRecordResource reads an object into *p, merging it into a resource
-// already there; null sets nil.
-func readRecordResource(r *schemas.JSONReader, p *schemas.Resource) error {
-	if r.Null() {
-		*p = nil
-		return nil
-	}
-	if r.Peek() != '{' {
-		return r.Object(nil) // the type error
-	}
-	v, err := r.Value()
-	if err != nil {
-		return err
-	}
-	m := v.(map[string]any)
-	if *p == nil {
-		*p = m
-		return nil
-	}
-	for k, x := range m {
-		(*p)[k] = x
-	}
-	return nil
 }
 
 // loadRecord reads the resource at key, or nil when there is none.
