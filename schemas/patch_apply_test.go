@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -380,24 +381,7 @@ func TestResourceType_ApplyPatch(t *testing.T) {
 			if after := ptJSON(t, r); after != before {
 				t.Errorf("ApplyPatch modified its input:\n%s\nwant\n%s", after, before)
 			}
-			for k, w := range tt.want {
-				g := ""
-				if v, ok := got[k]; ok {
-					g = ptJSON(t, v)
-				}
-				if g != w {
-					t.Errorf("ApplyPatch(%s)[%q] = %s, want %s", tt.ops, k, g, w)
-				}
-			}
-			if !slices.Equal(c.Attributes, tt.change) {
-				t.Errorf("ApplyPatch(%s) change = %q, want %q", tt.ops, c.Attributes, tt.change)
-			}
-			if g := ptValues(c.MembersAdded); !slices.Equal(g, tt.added) {
-				t.Errorf("ApplyPatch(%s) added = %q, want %q", tt.ops, g, tt.added)
-			}
-			if g := ptValues(c.MembersRemoved); !slices.Equal(g, tt.removed) {
-				t.Errorf("ApplyPatch(%s) removed = %q, want %q", tt.ops, g, tt.removed)
-			}
+			checkChange(t, fmt.Sprintf("ApplyPatch(%s)", tt.ops), got, c, tt.want, tt.change, tt.added, tt.removed)
 			if ms.lists != tt.lists {
 				t.Errorf("ApplyPatch(%s) called Members.List %d times, want %d", tt.ops, ms.lists, tt.lists)
 			}
@@ -587,5 +571,30 @@ func BenchmarkApplyPatch(b *testing.B) {
 		if _, _, err := rt.ApplyPatch(r, nil, p); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// checkChange compares what ApplyPatch or Replace (named by call) returned
+// with the expected attributes (as JSON), changed attributes and member
+// deltas.
+func checkChange(t *testing.T, call string, got Resource, c Change, want map[string]string, change, added, removed []string) {
+	t.Helper()
+	for k, w := range want {
+		g := ""
+		if v, ok := got[k]; ok {
+			g = ptJSON(t, v)
+		}
+		if g != w {
+			t.Errorf("%s[%q] = %s, want %s", call, k, g, w)
+		}
+	}
+	if !slices.Equal(c.Attributes, change) {
+		t.Errorf("%s change = %q, want %q", call, c.Attributes, change)
+	}
+	if g := ptValues(c.MembersAdded); !slices.Equal(g, added) {
+		t.Errorf("%s added = %q, want %q", call, g, added)
+	}
+	if g := ptValues(c.MembersRemoved); !slices.Equal(g, removed) {
+		t.Errorf("%s removed = %q, want %q", call, g, removed)
 	}
 }

@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -92,24 +92,7 @@ func TestResourceType_Replace(t *testing.T) {
 			if after := ptJSON(t, old); after != before {
 				t.Errorf("Replace modified old:\n%s\nwant\n%s", after, before)
 			}
-			for k, w := range tt.want {
-				g := ""
-				if v, ok := got[k]; ok {
-					g = ptJSON(t, v)
-				}
-				if g != w {
-					t.Errorf("Replace(%s)[%q] = %s, want %s", tt.body, k, g, w)
-				}
-			}
-			if !slices.Equal(c.Attributes, tt.change) {
-				t.Errorf("Replace(%s) change = %q, want %q", tt.body, c.Attributes, tt.change)
-			}
-			if g := ptValues(c.MembersAdded); !slices.Equal(g, tt.added) {
-				t.Errorf("Replace(%s) added = %q, want %q", tt.body, g, tt.added)
-			}
-			if g := ptValues(c.MembersRemoved); !slices.Equal(g, tt.removed) {
-				t.Errorf("Replace(%s) removed = %q, want %q", tt.body, g, tt.removed)
-			}
+			checkChange(t, fmt.Sprintf("Replace(%s)", tt.body), got, c, tt.want, tt.change, tt.added, tt.removed)
 		})
 	}
 }
