@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -33,7 +38,11 @@ type bareServer struct {
 }
 
 func startBare() (*bareServer, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return listenBare("127.0.0.1:0")
+}
+
+func listenBare(addr string) (*bareServer, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -57,4 +66,71 @@ func (b *bareServer) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return b.srv.Shutdown(ctx)
+}
+
+// serveBare serves the bare handler on addr until ctx is done: the baseline
+// as a process of its own, like the service, for --baseline-url. Driving an
+// in-process bare server is cheaper than driving any other process (the
+// client and server share one Go scheduler), so a service in its own
+// process compares fairly only with a bare server in its own process.
+func serveBare(ctx context.Context, addr string, stderr io.Writer) error {
+	b, err := listenBare(addr)
+	if err != nil {
+		return fmt.Errorf("--serve-bare: %w", err)
+	}
+	// The URL goes to stdout, alone on its line, for a parent tool to read.
+	fmt.Fprintln(os.Stdout, b.URL())
+	fmt.Fprintf(stderr, "bare server: %s (interrupt to stop)\n", b.URL())
+	<-ctx.Done()
+	return b.Close()
+}
+
+// childEnv marks the tool's child process (see load_test.go's TestMain).
+const childEnv = "SCIM_LOAD_BARE_CHILD"
+
+// bareProcess is the bare server running as a child process of the tool
+// (the tool's own binary with --serve-bare), so that, like the service, it
+// is driven across processes.
+type bareProcess struct {
+	cmd *exec.Cmd
+	url string
+}
+
+// startBareProcess starts the child and reads the URL it listens on from
+// the first line of its standard output.
+func startBareProcess(ctx context.Context) (*bareProcess, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, exe, "--serve-bare", "127.0.0.1:0")
+	// A test binary is not the tool: this tells its TestMain to act as one.
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("no URL from %s --serve-bare: %w", exe, err)
+	}
+	return &bareProcess{cmd: cmd, url: strings.TrimSpace(line)}, nil
+}
+
+// stop interrupts the child, waits for it and returns the CPU time it used.
+func (b *bareProcess) stop() (time.Duration, error) {
+	if err := b.cmd.Process.Signal(os.Interrupt); err != nil {
+		return 0, err
+	}
+	if err := b.cmd.Wait(); err != nil {
+		return 0, err
+	}
+	st := b.cmd.ProcessState
+	return st.UserTime() + st.SystemTime(), nil
 }

@@ -284,6 +284,11 @@ func TestRun_DurationAgainstFake(t *testing.T) {
 	if rep.Baseline.Errors != 0 {
 		t.Errorf("baseline errors = %d, want 0", rep.Baseline.Errors)
 	}
+	// By default the bare server is a child process, whose CPU is reported.
+	if rep.BaselineURL != "child process" || rep.Baseline.ServerCPUCores <= 0 {
+		t.Errorf("baseline ran at %q with server CPU %v; want a child process with its CPU above 0",
+			rep.BaselineURL, rep.Baseline.ServerCPUCores)
+	}
 	for _, o := range rep.Run.Ops {
 		if o.Requests > 0 && (o.Ratio == nil || *o.Ratio <= 0) {
 			t.Errorf("run %s: ratio %v, want one above 0", o.Op, o.Ratio)
@@ -391,6 +396,32 @@ func TestTenant_UserIndex(t *testing.T) {
 	for _, s := range []string{"load-acme-run-x-1@example.com", "load-acme-07@example.com", "load-other-1@example.com", "load-acme--1@example.com"} {
 		if j, ok := tn.userIndex(s); ok {
 			t.Errorf("userIndex(%q) = %d, true; want false", s, j)
+		}
+	}
+}
+
+func TestRun_BaselineElsewhere(t *testing.T) {
+	_, base, tokens := startFake(t)
+	b, err := listenBare("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	common := []string{"--url", base, "--tokens-file", tokens, "--users", "9", "--group-size", "2",
+		"--concurrency", "2", "--duration", "1m", "--max-requests", "40", "--mix", "get=1"}
+	for _, tc := range []struct {
+		flags []string
+		where string
+	}{
+		{[]string{"--baseline-url", b.URL()}, b.URL()},
+		{[]string{"--baseline-in-process"}, "in-process"},
+	} {
+		rep := runJSON(t, append(tc.flags, common...)...)
+		if rep.Baseline == nil || rep.BaselineURL != tc.where || rep.Baseline.Requests != 40 || rep.Baseline.Errors != 0 {
+			t.Errorf("%v: baseline at %q = %+v; want 40 requests without errors at %q", tc.flags, rep.BaselineURL, rep.Baseline, tc.where)
+		}
+		if rep.Baseline != nil && rep.Baseline.ServerCPUCores != 0 {
+			t.Errorf("%v: server CPU %v reported for a bare server that is not the tool's child", tc.flags, rep.Baseline.ServerCPUCores)
 		}
 	}
 }

@@ -56,6 +56,9 @@ type config struct {
 	randSeed               uint64
 	skipSeed, seedOnly     bool
 	baseline               bool
+	baselineURL            string
+	baselineInProcess      bool
+	serveBare              string
 	listCursor             bool
 	json                   bool
 	timeout                time.Duration
@@ -83,7 +86,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Uint64Var(&c.randSeed, "rand-seed", 1, "seed of the workers' PRNGs (op choice, users picked)")
 	fs.BoolVar(&c.skipSeed, "skip-seed", false, "reuse users and groups seeded by an earlier run (found by listing)")
 	fs.BoolVar(&c.seedOnly, "seed-only", false, "seed, report and stop")
-	fs.BoolVar(&c.baseline, "baseline", true, "first run the same workers against a bare in-process net/http server, and report ratios to it")
+	fs.BoolVar(&c.baseline, "baseline", true, "first run the same workers against a bare net/http server (a child process of the tool), and report ratios to it")
+	fs.BoolVar(&c.baselineInProcess, "baseline-in-process", false, "run the bare server inside the tool's process instead of a child process (cheaper to drive, so the ratios come out lower)")
+	fs.StringVar(&c.baselineURL, "baseline-url", "", "measure the baseline against a bare server already running at this base URL (see --serve-bare) instead of one in this process")
+	fs.StringVar(&c.serveBare, "serve-bare", "", "only serve the bare handler on this address (e.g. 127.0.0.1:8089) until interrupted, as a separate process for --baseline-url")
 	fs.BoolVar(&c.listCursor, "list-cursor", false, "list op pages by cursor (RFC 9865) instead of a random startIndex")
 	fs.BoolVar(&c.json, "json", false, "print the report as JSON")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "timeout of one request")
@@ -104,6 +110,21 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 }
 
 func (c *config) validate() error {
+	if c.serveBare != "" {
+		return nil // serves only; the load flags do not apply
+	}
+	if c.baselineURL != "" {
+		b, err := url.Parse(c.baselineURL)
+		switch {
+		case err != nil:
+			return fmt.Errorf("--baseline-url: %w", err)
+		case b.Scheme != "http" && b.Scheme != "https":
+			return fmt.Errorf("--baseline-url %q: want http or https", c.baselineURL)
+		case !c.allowRemote && !isLoopback(b.Hostname()):
+			return fmt.Errorf("--baseline-url %q is not on loopback; pass --allow-remote", c.baselineURL)
+		}
+		c.baselineURL = strings.TrimSuffix(c.baselineURL, "/")
+	}
 	u, err := url.Parse(c.url)
 	switch {
 	case err != nil:
@@ -176,6 +197,9 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if c.serveBare != "" {
+		return serveBare(ctx, c.serveBare, stderr)
+	}
 	ts, err := c.tenantsOf()
 	if err != nil {
 		return err
@@ -212,15 +236,35 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			concurrency: c.concurrency, duration: c.duration, maxOps: c.maxRequests, mix: c.mix,
 			randSeed: c.randSeed, listCursor: c.listCursor, runID: strconv.FormatInt(time.Now().UnixNano(), 36),
 		}
-		if c.baseline {
+		switch {
+		case c.baselineURL != "":
+			fmt.Fprintf(stderr, "baseline: bare net/http at %s for %s...\n", c.baselineURL, c.duration)
+			rep.Baseline = newPhaseReport(drive(ctx, cl, c.baselineURL, ts, ro), c.mix)
+			rep.BaselineURL = c.baselineURL
+		case c.baseline && c.baselineInProcess:
 			b, err := startBare()
 			if err != nil {
 				return fmt.Errorf("start bare server: %w", err)
 			}
-			fmt.Fprintf(stderr, "baseline: bare net/http for %s...\n", c.duration)
+			fmt.Fprintf(stderr, "baseline: bare net/http in this process for %s...\n", c.duration)
 			rs := drive(ctx, cl, b.URL(), ts, ro)
 			b.Close()
 			rep.Baseline = newPhaseReport(rs, c.mix)
+			rep.BaselineURL = "in-process"
+		case c.baseline:
+			child, err := startBareProcess(ctx)
+			if err != nil {
+				return fmt.Errorf("start bare server process: %w", err)
+			}
+			fmt.Fprintf(stderr, "baseline: bare net/http in a child process at %s for %s...\n", child.url, c.duration)
+			rs := drive(ctx, cl, child.url, ts, ro)
+			cpu, err := child.stop()
+			if err != nil {
+				return fmt.Errorf("bare server process: %w", err)
+			}
+			rep.Baseline = newPhaseReport(rs, c.mix)
+			rep.BaselineURL = "child process"
+			rep.Baseline.ServerCPUCores = cpu.Seconds() / rep.Baseline.Seconds
 		}
 		if ctx.Err() == nil {
 			fmt.Fprintf(stderr, "run: %s for %s...\n", c.url, c.duration)

@@ -23,6 +23,7 @@ type report struct {
 	Cores           int          `json:"cores"`
 	Seed            *seedStats   `json:"seed,omitempty"`
 	Baseline        *phaseReport `json:"baseline,omitempty"`
+	BaselineURL     string       `json:"baseline_url,omitempty"` // where the bare server ran: "child process", "in-process" or the --baseline-url
 	Run             *phaseReport `json:"run,omitempty"`
 }
 
@@ -32,7 +33,8 @@ type phaseReport struct {
 	Requests        int64      `json:"requests"`
 	ReqPerSec       float64    `json:"req_per_sec"`
 	Errors          uint64     `json:"errors"`
-	ClientCPUCores  float64    `json:"client_cpu_cores"` // CPU seconds the tool used per second of the run
+	ClientCPUCores  float64    `json:"client_cpu_cores"`           // CPU seconds the tool used per second of the run
+	ServerCPUCores  float64    `json:"server_cpu_cores,omitempty"` // the baseline's: CPU seconds of the bare server process per second
 	CleanupRequests int64      `json:"cleanup_requests"`
 	Ops             []opReport `json:"ops"`
 	All             opReport   `json:"all"`
@@ -127,8 +129,16 @@ func (r *report) writeText(w io.Writer) error {
 		}
 	}
 	if p := r.Baseline; p != nil {
-		fmt.Fprintf(&b, "bare net/http baseline: %.0f req/s over %.1fs, p50 %s, client CPU %.2f of %d cores\n",
-			p.ReqPerSec, p.Seconds, fmtMs(p.All.P50Ms), p.ClientCPUCores, r.Cores)
+		where := r.BaselineURL
+		if strings.Contains(where, "/") {
+			where = "at " + where
+		}
+		server := ""
+		if p.ServerCPUCores > 0 {
+			server = fmt.Sprintf(", bare server CPU %.2f", p.ServerCPUCores)
+		}
+		fmt.Fprintf(&b, "bare net/http baseline (%s): %.0f req/s over %.1fs, p50 %s, client CPU %.2f%s of %d cores\n",
+			where, p.ReqPerSec, p.Seconds, fmtMs(p.All.P50Ms), p.ClientCPUCores, server, r.Cores)
 	}
 	if p := r.Run; p != nil {
 		fmt.Fprintf(&b, "service: %d requests in %.1fs, %.0f req/s, %d errors, client CPU %.2f of %d cores\n\n",
@@ -151,8 +161,10 @@ func (r *report) writeText(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "\nThe client runs on the same %d cores as the service; \"ratio to bare\" divides each op's\n"+
 			"throughput by the same op's against a bare net/http handler driven the same way, which is\n"+
-			"the figure to compare between runs. Latencies are within 0.4%% (log-linear histogram).\n"+
-			"The baseline's CPU figure includes the in-process bare server.\n", r.Cores)
+			"the figure to compare between runs. Latencies are within 0.4%% (log-linear histogram).\n", r.Cores)
+		if r.BaselineURL == "in-process" {
+			b.WriteString("The baseline's client CPU figure includes the in-process bare server.\n")
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
