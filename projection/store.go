@@ -120,16 +120,18 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 }
 
 // badgerOptions sizes Badger for a small pod: two 32 MiB memtables, a 32 MiB
-// block cache, a bounded index cache and two compactors. Writes are not
-// synced: the log is the source of truth and the applied position commits
-// with the state, so a transaction lost in a crash is simply applied again.
-// Tables keep the base size (2 MiB) at every level (TableSizeMultiplier 1):
-// compaction holds every table it builds in memory, and with the default
-// doubling per level, rebuilding a million users peaked at 2 GB of RSS
-// instead of 1.3 GB. Conflict detection is off: every transaction that writes holds its
-// partition's lock and writes only keys of that partition (its tenants, its
-// position, its skipped records), so no two can conflict, and tracking
-// every key read and written cost more than a tenth of applying.
+// block cache and two compactors. There is no index cache: Badger consults
+// one only for encrypted tables, and reads every other table's index from
+// its mapped file. Writes are not synced: the log is the source of truth and
+// the applied position commits with the state, so a transaction lost in a
+// crash is simply applied again. Tables keep the base size (2 MiB) at every
+// level (TableSizeMultiplier 1): compaction holds every table it builds in
+// memory, and with the default doubling per level, rebuilding a million
+// users peaked at 2 GB of RSS instead of 1.3 GB. Conflict detection is off:
+// every transaction that writes holds its partition's lock and writes only
+// keys of that partition (its tenants, its position, its skipped records),
+// so no two can conflict, and tracking every key read and written cost more
+// than a tenth of applying.
 func badgerOptions(dir string, inMemory bool, memTable int64, logger *slog.Logger) badger.Options {
 	if inMemory {
 		dir = ""
@@ -140,7 +142,6 @@ func badgerOptions(dir string, inMemory bool, memTable int64, logger *slog.Logge
 		WithValueThreshold(min(1<<20, memTable/10)). // Badger's default, unless tests shrink the memtable
 		WithNumMemtables(2).
 		WithBlockCacheSize(32 << 20).
-		WithIndexCacheSize(16 << 20).
 		WithValueLogFileSize(64 << 20).
 		WithNumCompactors(2).
 		WithDetectConflicts(false).
