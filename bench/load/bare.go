@@ -123,6 +123,34 @@ func startBareProcess(ctx context.Context) (*bareProcess, error) {
 	return &bareProcess{cmd: cmd, url: strings.TrimSpace(line)}, nil
 }
 
+// baseline is the bare server a run measures first.
+type baseline struct {
+	url   string
+	where string                        // reported: "child process", "in-process" or the URL
+	stop  func() (time.Duration, error) // ends it; the CPU time it used when known (a child's)
+}
+
+// startBaseline starts the bare server a run measures against: none when
+// url names one already running, one in this process when inProcess, else
+// a child process.
+func startBaseline(ctx context.Context, url string, inProcess bool) (*baseline, error) {
+	switch {
+	case url != "":
+		return &baseline{url: url, where: url, stop: func() (time.Duration, error) { return 0, nil }}, nil
+	case inProcess:
+		b, err := startBare()
+		if err != nil {
+			return nil, fmt.Errorf("start bare server: %w", err)
+		}
+		return &baseline{url: b.URL(), where: "in-process", stop: func() (time.Duration, error) { return 0, b.Close() }}, nil
+	}
+	child, err := startBareProcess(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("start bare server process: %w", err)
+	}
+	return &baseline{url: child.url, where: "child process", stop: child.stop}, nil
+}
+
 // stop interrupts the child, waits for it and returns the CPU time it used.
 func (b *bareProcess) stop() (time.Duration, error) {
 	if err := b.cmd.Process.Signal(os.Interrupt); err != nil {

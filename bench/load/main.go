@@ -113,26 +113,16 @@ func (c *config) validate() error {
 	if c.serveBare != "" {
 		return nil // serves only; the load flags do not apply
 	}
+	var err error
 	if c.baselineURL != "" {
-		b, err := url.Parse(c.baselineURL)
-		switch {
-		case err != nil:
-			return fmt.Errorf("--baseline-url: %w", err)
-		case b.Scheme != "http" && b.Scheme != "https":
-			return fmt.Errorf("--baseline-url %q: want http or https", c.baselineURL)
-		case !c.allowRemote && !isLoopback(b.Hostname()):
-			return fmt.Errorf("--baseline-url %q is not on loopback; pass --allow-remote", c.baselineURL)
+		if c.baselineURL, err = checkBaseURL("--baseline-url", c.baselineURL, c.allowRemote); err != nil {
+			return err
 		}
-		c.baselineURL = strings.TrimSuffix(c.baselineURL, "/")
 	}
-	u, err := url.Parse(c.url)
+	if c.url, err = checkBaseURL("--url", c.url, c.allowRemote); err != nil {
+		return err
+	}
 	switch {
-	case err != nil:
-		return fmt.Errorf("--url: %w", err)
-	case u.Scheme != "http" && u.Scheme != "https":
-		return fmt.Errorf("--url %q: want http or https", c.url)
-	case !c.allowRemote && !isLoopback(u.Hostname()):
-		return fmt.Errorf("--url %q is not on loopback; pass --allow-remote to load another host", c.url)
 	case (c.token == "") == (c.tokensFile == ""):
 		return fmt.Errorf("give exactly one of --token (or $SCIM_TOKEN) and --tokens-file")
 	case c.tenants < 0:
@@ -152,8 +142,22 @@ func (c *config) validate() error {
 	case c.timeout <= 0:
 		return fmt.Errorf("--timeout %s: must be above 0", c.timeout)
 	}
-	c.url = strings.TrimSuffix(c.url, "/")
 	return nil
+}
+
+// checkBaseURL checks the base URL given to flag and returns it without a
+// trailing slash.
+func checkBaseURL(flag, raw string, allowRemote bool) (string, error) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%s: %w", flag, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("%s %q: want http or https", flag, raw)
+	case !allowRemote && !isLoopback(u.Hostname()):
+		return "", fmt.Errorf("%s %q is not on loopback; pass --allow-remote to load another host", flag, raw)
+	}
+	return strings.TrimSuffix(raw, "/"), nil
 }
 
 func isLoopback(host string) bool {
@@ -236,34 +240,19 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			concurrency: c.concurrency, duration: c.duration, maxOps: c.maxRequests, mix: c.mix,
 			randSeed: c.randSeed, listCursor: c.listCursor, runID: strconv.FormatInt(time.Now().UnixNano(), 36),
 		}
-		switch {
-		case c.baselineURL != "":
-			fmt.Fprintf(stderr, "baseline: bare net/http at %s for %s...\n", c.baselineURL, c.duration)
-			rep.Baseline = newPhaseReport(drive(ctx, cl, c.baselineURL, ts, ro), c.mix)
-			rep.BaselineURL = c.baselineURL
-		case c.baseline && c.baselineInProcess:
-			b, err := startBare()
+		if c.baseline || c.baselineURL != "" {
+			b, err := startBaseline(ctx, c.baselineURL, c.baselineInProcess)
 			if err != nil {
-				return fmt.Errorf("start bare server: %w", err)
+				return err
 			}
-			fmt.Fprintf(stderr, "baseline: bare net/http in this process for %s...\n", c.duration)
-			rs := drive(ctx, cl, b.URL(), ts, ro)
-			b.Close()
-			rep.Baseline = newPhaseReport(rs, c.mix)
-			rep.BaselineURL = "in-process"
-		case c.baseline:
-			child, err := startBareProcess(ctx)
+			fmt.Fprintf(stderr, "baseline: bare net/http (%s) at %s for %s...\n", b.where, b.url, c.duration)
+			rs := drive(ctx, cl, b.url, ts, ro)
+			cpu, err := b.stop()
 			if err != nil {
-				return fmt.Errorf("start bare server process: %w", err)
-			}
-			fmt.Fprintf(stderr, "baseline: bare net/http in a child process at %s for %s...\n", child.url, c.duration)
-			rs := drive(ctx, cl, child.url, ts, ro)
-			cpu, err := child.stop()
-			if err != nil {
-				return fmt.Errorf("bare server process: %w", err)
+				return fmt.Errorf("bare server: %w", err)
 			}
 			rep.Baseline = newPhaseReport(rs, c.mix)
-			rep.BaselineURL = "child process"
+			rep.BaselineURL = b.where
 			rep.Baseline.ServerCPUCores = cpu.Seconds() / rep.Baseline.Seconds
 		}
 		if ctx.Err() == nil {

@@ -129,16 +129,12 @@ func (r *report) writeText(w io.Writer) error {
 		}
 	}
 	if p := r.Baseline; p != nil {
-		where := r.BaselineURL
-		if strings.Contains(where, "/") {
-			where = "at " + where
-		}
 		server := ""
 		if p.ServerCPUCores > 0 {
 			server = fmt.Sprintf(", bare server CPU %.2f", p.ServerCPUCores)
 		}
 		fmt.Fprintf(&b, "bare net/http baseline (%s): %.0f req/s over %.1fs, p50 %s, client CPU %.2f%s of %d cores\n",
-			where, p.ReqPerSec, p.Seconds, fmtMs(p.All.P50Ms), p.ClientCPUCores, server, r.Cores)
+			r.BaselineURL, p.ReqPerSec, p.Seconds, fmtMs(p.All.P50Ms), p.ClientCPUCores, server, r.Cores)
 	}
 	if p := r.Run; p != nil {
 		fmt.Fprintf(&b, "service: %d requests in %.1fs, %.0f req/s, %d errors, client CPU %.2f of %d cores\n\n",
