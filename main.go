@@ -358,15 +358,23 @@ func tokenCmd(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// openStore opens the projection in the data directory.
+// openStore opens the projection in the data directory. A projection
+// another version wrote in a different key layout is deleted, so that Run
+// replays the log into a new one, as `rebuild` would.
 func openStore(c config, reg *schemas.Registry, logger *slog.Logger, promReg prometheus.Registerer) (*projection.Store, error) {
 	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	st, err := projection.Open(filepath.Join(c.DataDir, "projection"), reg, projection.Options{
-		Logger:     logger.With("component", "projection"),
-		Registerer: promReg,
-	})
+	dir := filepath.Join(c.DataDir, "projection")
+	opts := projection.Options{Logger: logger.With("component", "projection"), Registerer: promReg}
+	st, err := projection.Open(dir, reg, opts)
+	if errors.Is(err, projection.ErrFormat) {
+		logger.Warn("deleting the projection to replay the log into the current format", "err", err.Error())
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, fmt.Errorf("delete the projection: %w", err)
+		}
+		st, err = projection.Open(dir, reg, opts)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open the projection in %s: %w", c.DataDir, err)
 	}

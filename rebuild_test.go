@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/dgraph-io/badger/v4"
 
 	"github.com/scim-bridge/scim-bridge/projection"
 	"github.com/scim-bridge/scim-bridge/schemas"
@@ -78,4 +81,35 @@ func TestRun_Rebuild(t *testing.T) {
 	}
 	s2.stop()
 	diffDumps(t, "after a start on an empty projection", exportProjection(t, s.dataDir), live)
+
+	// A projection written in another key layout (an older version's) is
+	// deleted at start and replayed, not refused.
+	setProjectionFormat(t, s.dataDir, "0")
+	if _, err := projection.Open(filepath.Join(s.dataDir, "projection"), nil, projection.Options{}); !errors.Is(err, projection.ErrFormat) {
+		t.Fatalf("Open of a format-0 projection = %v, want ErrFormat", err)
+	}
+	s3 := startService(t, map[string]string{"SCIM_DATA_DIR": s.dataDir})
+	r = s3.must(200, s3.do("GET", "/Users?count=0", nil))
+	if r.Body["totalResults"] != float64(2) {
+		t.Errorf("after a start on a format-0 projection: %s, want 2 users", r.Raw)
+	}
+	s3.stop()
+	diffDumps(t, "after a start on a format-0 projection", exportProjection(t, s.dataDir), live)
+}
+
+// setProjectionFormat overwrites the format version of a stopped service's
+// projection, under the key "F" of the projection's key layout.
+func setProjectionFormat(t *testing.T, dataDir, version string) {
+	t.Helper()
+	db, err := badger.Open(badger.DefaultOptions(filepath.Join(dataDir, "projection")).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(txn *badger.Txn) error { return txn.Set([]byte("F"), []byte(version)) })
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -48,6 +48,11 @@ const (
 	defaultMemTableSize = 32 << 20
 )
 
+// ErrFormat is returned, wrapped, by Open for a projection written with
+// another key layout than this version's. The projection is derived data:
+// delete it and replay the log.
+var ErrFormat = errors.New("the projection must be rebuilt from the log")
+
 // Store is the Badger read model. Safe for concurrent use; Apply is
 // serialised per partition.
 type Store struct {
@@ -168,7 +173,7 @@ func (s *Store) init() error {
 			return err
 		}
 		if string(v) != formatVersion {
-			return fmt.Errorf("projection format %q, want %q: rebuild the projection from the log", v, formatVersion)
+			return fmt.Errorf("projection format %q, this version writes %q: %w", v, formatVersion, ErrFormat)
 		}
 		return nil
 	})
