@@ -20,7 +20,7 @@
 // case, and case-insensitive eq and sw plans need no re-check. Types are
 // "User" and "Group".
 //
-//	F                                      -> format version ("1")
+//	F                                      -> format version (formatVersion)
 //	P u32(partition)                       -> i64(next offset to apply)
 //	S u32(partition) i64(offset)           -> JSON why the record was skipped
 //	Z str(tenant) str(groupID)             -> "" (deleted group, members being cleaned)
@@ -28,7 +28,7 @@
 //	t str(tenant) c str(type)              -> i64(number of resources of the type)
 //	t str(tenant) u str(fold(userName)) str(id)              User userName (unique by the bridge)
 //	t str(tenant) n str(fold(userName))           -> id      userName eq in one point read
-//	t str(tenant) o str(memberID)                 -> i64     groups memberID is directly in (absent: none)
+//	t str(tenant) o str(memberID)                 -> i64(n) [str(groupID)...]  memberID's groups (absent: none)
 //	t str(tenant) x str(type) str(externalId) str(id)       externalId per type
 //	t str(tenant) e str(fold(emails.value)) str(id)          User emails
 //	t str(tenant) d str(fold(displayName)) str(id)           Group displayName
@@ -36,6 +36,10 @@
 //	t str(tenant) g str(groupID) str(memberID) -> str(member type) display
 //	t str(tenant) h str(memberID) str(groupID) -> ""         User.groups is derived from these
 //	t str(tenant) k str(groupID)               -> i64(number of members)
+//
+// The o value counts memberID's h entries and, when there are at most
+// maxInlineGroups of them, lists their group ids in order, so User.groups
+// is one point read for all but members of very many groups.
 //
 // Index values are empty unless shown. Index keys end in the id, so several
 // resources may share a value and a lookup is one prefix seek yielding ids in

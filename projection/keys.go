@@ -2,6 +2,7 @@ package projection
 
 import (
 	"encoding/binary"
+	"fmt"
 	"strings"
 	"time"
 	"unicode"
@@ -11,7 +12,7 @@ import (
 // formatVersion is the version of the key layout written under keyFormat.
 // Open refuses a store written with another version: the projection must be
 // rebuilt from the log.
-const formatVersion = "3"
+const formatVersion = "4"
 
 // Top-level key tags. Everything a tenant owns sits under tagTenant.
 const (
@@ -35,7 +36,7 @@ const (
 	nsMember      = 'g' // str(groupID) str(memberID) -> str(type) display
 	nsMemberOf    = 'h' // str(memberID) str(groupID) -> ""
 	nsMemberCount = 'k' // str(groupID) -> i64(members)
-	nsGroupCount  = 'o' // str(memberID) -> i64(groups it is a direct member of)
+	nsGroupCount  = 'o' // str(memberID) -> i64(groups it is a direct member of) [str(groupID)...] (see groupsValue)
 )
 
 // appendStr appends s as one order-preserving key component: 0x00 is escaped
@@ -184,11 +185,67 @@ func memberCountKey(tenant, groupID string) []byte {
 	return appendStr(tenantNS(tenant, nsMemberCount), groupID)
 }
 
-// groupCountKey counts the membership entries under memberOfPrefix, so a
-// member in no group is told by one point read (a miss Badger's bloom
-// filters answer cheaply) rather than an iterator.
+// groupCountKey holds what memberOfPrefix lists for memberID (see
+// groupsValue), so a member's groups are one point read rather than an
+// iterator, which costs a seek in every table overlapping the prefix; a
+// member in no group has no key (a miss Badger's bloom filters answer).
 func groupCountKey(tenant, memberID string) []byte {
 	return appendStr(tenantNS(tenant, nsGroupCount), memberID)
+}
+
+// maxInlineGroups is the most groups a groupCountKey value lists; a member
+// of more has only the count there, and its groups are read from the
+// memberOfPrefix entries.
+const maxInlineGroups = 32
+
+// groupsValue is the value under groupCountKey: i64(n), the number of
+// groups the member is directly in, then, when n <= maxInlineGroups, the
+// ids of those groups as str components in byte order. It is a function of
+// the membership alone, so applying stays deterministic.
+type groupsValue struct {
+	n   int64
+	ids []string // sorted; nil when n > maxInlineGroups
+}
+
+func (g groupsValue) inline() bool { return g.n <= maxInlineGroups }
+
+func (g groupsValue) encode() []byte {
+	size := 8
+	if g.inline() {
+		for _, id := range g.ids {
+			size += len(id) + 2
+		}
+	}
+	b := appendI64(make([]byte, 0, size), g.n)
+	if g.inline() {
+		for _, id := range g.ids {
+			b = appendStr(b, id)
+		}
+	}
+	return b
+}
+
+func decodeGroupsValue(v []byte) (groupsValue, error) {
+	if len(v) < 8 {
+		return groupsValue{}, fmt.Errorf("malformed group count %q", v)
+	}
+	g := groupsValue{n: decodeI64(v[:8])}
+	if !g.inline() {
+		return g, nil
+	}
+	g.ids = make([]string, 0, g.n)
+	for rest := v[8:]; len(rest) > 0; {
+		id, r, ok := readStr(rest)
+		if !ok {
+			return groupsValue{}, fmt.Errorf("malformed group count %q", v)
+		}
+		g.ids = append(g.ids, id)
+		rest = r
+	}
+	if int64(len(g.ids)) != g.n {
+		return groupsValue{}, fmt.Errorf("group count %d lists %d groups", g.n, len(g.ids))
+	}
+	return g, nil
 }
 
 func tombstoneKey(tenant, groupID string) []byte {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -52,7 +53,7 @@ func applyMemberOps(txn *badger.Txn, tenant, groupID string, ops []memberOp) err
 		if err := txn.Set(memberOfKey(tenant, op.m.Value, groupID), nil); err != nil {
 			return err
 		}
-		if err := addCounter(txn, groupCountKey(tenant, op.m.Value), 1); err != nil {
+		if err := addMemberOf(txn, tenant, op.m.Value, groupID); err != nil {
 			return err
 		}
 		delta++
@@ -136,7 +137,56 @@ func dropMemberOf(txn *badger.Txn, tenant, memberID, groupID string) error {
 	if err := txn.Delete(memberOfKey(tenant, memberID, groupID)); err != nil {
 		return err
 	}
-	return addCounter(txn, groupCountKey(tenant, memberID), -1)
+	key := groupCountKey(tenant, memberID)
+	g, err := loadGroupsValue(txn, key)
+	if err != nil {
+		return err
+	}
+	g.n--
+	switch {
+	case g.n <= 0:
+		return txn.Delete(key)
+	case g.ids != nil:
+		if i, ok := slices.BinarySearch(g.ids, groupID); ok {
+			g.ids = slices.Delete(g.ids, i, i+1)
+		}
+	case g.inline():
+		// Down to maxInlineGroups: list them again, from the entries this
+		// transaction has just updated.
+		if g.ids, err = keysUnder(txn, memberOfPrefix(tenant, memberID), -1); err != nil {
+			return err
+		}
+	}
+	return txn.Set(key, g.encode())
+}
+
+// addMemberOf keeps memberID's group count in step with a membership entry
+// just written for groupID.
+func addMemberOf(txn *badger.Txn, tenant, memberID, groupID string) error {
+	key := groupCountKey(tenant, memberID)
+	g, err := loadGroupsValue(txn, key)
+	if err != nil {
+		return err
+	}
+	g.n++
+	if g.inline() {
+		if i, ok := slices.BinarySearch(g.ids, groupID); !ok {
+			g.ids = slices.Insert(g.ids, i, groupID)
+		}
+	} else {
+		g.ids = nil
+	}
+	return txn.Set(key, g.encode())
+}
+
+// loadGroupsValue reads the value under a groupCountKey; a missing key is
+// a member in no group.
+func loadGroupsValue(txn *badger.Txn, key []byte) (groupsValue, error) {
+	v, found, err := getValue(txn, key)
+	if err != nil || !found {
+		return groupsValue{}, err
+	}
+	return decodeGroupsValue(v)
 }
 
 // cleanup deletes the remaining members of a deleted group in batches, then
@@ -305,28 +355,28 @@ func groupsOf(ctx context.Context, txn *badger.Txn, tenant, memberID string) ([]
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	// Most members are in no group: one point read tells, where opening an
-	// iterator on the h prefix costs a seek in every table overlapping it.
-	if _, err := txn.Get(groupCountKey(tenant, memberID)); errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, nil
-	} else if err != nil {
+	// One point read lists the groups of most members (see groupsValue),
+	// where an iterator on the h prefix costs a seek in every table
+	// overlapping it.
+	g, err := loadGroupsValue(txn, groupCountKey(tenant, memberID))
+	if err != nil || g.n == 0 {
 		return nil, err
 	}
-	ids, err := keysUnder(txn, memberOfPrefix(tenant, memberID), -1)
-	if err != nil {
-		return nil, err
+	ids := g.ids
+	if !g.inline() {
+		if ids, err = keysUnder(txn, memberOfPrefix(tenant, memberID), -1); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]groupRef, 0, len(ids))
 	for _, id := range ids {
-		g, err := loadRecord(txn, resourceKey(tenant, typeGroup, id))
+		dn, found, err := loadDisplayName(txn, resourceKey(tenant, typeGroup, id))
 		if err != nil {
 			return nil, err
 		}
-		if g == nil {
-			continue
+		if found {
+			out = append(out, groupRef{id: id, displayName: dn})
 		}
-		dn, _ := g.Resource["displayName"].(string)
-		out = append(out, groupRef{id: id, displayName: dn})
 	}
 	return out, nil
 }

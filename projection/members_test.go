@@ -64,27 +64,82 @@ func TestStore_GroupCount(t *testing.T) {
 	}
 }
 
-// checkGroupCounts fails unless every member's o count equals its h
-// entries and no count exists without entries.
+// TestStore_GroupCountInline: a member's o value lists its groups up to
+// maxInlineGroups and only counts them beyond, in both directions (adding
+// past the limit, removing back under it), and GroupsOf reads the same
+// either way.
+func TestStore_GroupCountInline(t *testing.T) {
+	s := openMem(t, Options{})
+	f := newFeed()
+	f.userCreated("acme", "u1", "alice")
+	f.userCreated("acme", "u2", "bob")
+	var all []string
+	for i := range maxInlineGroups + 2 {
+		g := fmt.Sprintf("g%02d", i)
+		all = append(all, g)
+		f.groupCreated("acme", g, "Group "+g)
+		f.addMembers("acme", g, "u1")
+	}
+	f.addMembers("acme", "g05", "u2")
+	ctx := context.Background()
+	applied := 0
+	step := func(name string, want []string) {
+		t.Helper()
+		applyAll(t, s, f.recs[applied:])
+		applied = len(f.recs)
+		checkGroupCounts(t, s, "acme")
+		got, err := s.GroupsOf(ctx, "acme", "u1")
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("%s: GroupsOf(u1) = %v, %v; want %v", name, got, err, want)
+		}
+	}
+	step("34 groups", all)
+	f.removeMembers("acme", "g00", "u1")
+	step("33 groups", all[1:])
+	f.removeMembers("acme", "g01", "u1")
+	step("32 groups, listed again", all[2:])
+	f.removeMembers("acme", "g07", "u1")
+	step("31 groups", slices.Concat(all[2:7], all[8:]))
+	f.addMembers("acme", "g00", "u1")
+	step("32 groups again", slices.Concat(all[:1], all[2:7], all[8:]))
+	if got, err := s.GroupsOf(ctx, "acme", "u2"); err != nil || !slices.Equal(got, []string{"g05"}) {
+		t.Errorf("GroupsOf(u2) = %v, %v; want [g05]", got, err)
+	}
+}
+
+// checkGroupCounts fails unless every member's o value counts its h
+// entries, lists them when there are at most maxInlineGroups (and only
+// then), and no value exists without entries.
 func checkGroupCounts(t *testing.T, s *Store, tenant string) {
 	t.Helper()
 	entries := map[string]int64{}
+	lists := map[string][]string{}
 	counts := map[string]int64{}
+	values := map[string]groupsValue{}
 	hp, op := tenantNS(tenant, nsMemberOf), tenantNS(tenant, nsGroupCount)
 	err := s.Export(context.Background(), func(k, v []byte) error {
 		switch {
 		case bytes.HasPrefix(k, hp):
-			m, _, ok := readStr(k[len(hp):])
+			m, rest, ok := readStr(k[len(hp):])
+			if !ok {
+				return fmt.Errorf("malformed key %q", k)
+			}
+			g, _, ok := readStr(rest)
 			if !ok {
 				return fmt.Errorf("malformed key %q", k)
 			}
 			entries[m]++
+			lists[m] = append(lists[m], g)
 		case bytes.HasPrefix(k, op):
 			m, ok := lastStr(k, op)
 			if !ok {
 				return fmt.Errorf("malformed key %q", k)
 			}
-			counts[m] = decodeI64(v)
+			g, err := decodeGroupsValue(v)
+			if err != nil {
+				return err
+			}
+			counts[m], values[m] = g.n, g
 		}
 		return nil
 	})
@@ -94,6 +149,13 @@ func checkGroupCounts(t *testing.T, s *Store, tenant string) {
 	for m, n := range entries {
 		if counts[m] != n {
 			t.Errorf("group count of %q = %d, want %d", m, counts[m], n)
+		}
+		want := lists[m]
+		if n > maxInlineGroups {
+			want = nil
+		}
+		if got := values[m].ids; !slices.Equal(got, want) || (got == nil) != (want == nil) {
+			t.Errorf("groups listed for %q = %q, want %q", m, got, want)
 		}
 	}
 	for m, n := range counts {

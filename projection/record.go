@@ -128,6 +128,60 @@ func loadRecord(txn *badger.Txn, key []byte) (*record, error) {
 	return r, err
 }
 
+// loadDisplayName reads the displayName of the resource at key (a group's,
+// for User.groups) without decoding the rest of its record; found is false
+// when there is no resource.
+func loadDisplayName(txn *badger.Txn, key []byte) (dn string, found bool, err error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	err = item.Value(func(v []byte) error {
+		dn, err = decodeDisplayName(v)
+		return err
+	})
+	if err != nil {
+		return "", false, fmt.Errorf("decode stored resource: %w", err)
+	}
+	return dn, true, nil
+}
+
+// decodeDisplayName returns what decodeRecord(v).Resource["displayName"]
+// holds when it is a string, else "", reading only that member.
+func decodeDisplayName(v []byte) (string, error) {
+	r := schemas.NewJSONReader(v)
+	if r.Peek() == 0 && len(bytes.TrimLeft(v, " \t\r\n")) == 0 {
+		return "", io.EOF
+	}
+	if r.Null() {
+		return "", nil
+	}
+	var dn string
+	err := r.Object(func(key string) error {
+		if schemas.MatchJSONField(key, recordFields) != "resource" {
+			return r.Skip()
+		}
+		if r.Null() {
+			dn = "" // the resource is now nil
+			return nil
+		}
+		return r.Object(func(key string) error {
+			if key != "displayName" {
+				return r.Skip()
+			}
+			if r.Peek() != '"' {
+				dn = ""
+				return r.Skip()
+			}
+			return r.StringInto(&dn)
+		})
+	})
+	return dn, err
+}
+
 // indexKeys returns every secondary index key of resource id of typ held as r.
 func indexKeys(tenant, typ, id string, r *record) [][]byte {
 	keys := [][]byte{modifiedKey(tenant, typ, r.LastModified, id)}

@@ -71,3 +71,41 @@ func FuzzDecodeRecord(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) { checkDecodeRecord(t, in) })
 }
+
+var displayNameCases = []string{
+	`{"resource":{"id":"g1","displayName":"Sales"},"version":2}`,
+	`{"resource":{"displayName":"Sa\u006ces \"EU\""}}`,
+	`{"resource":{"displayName":1}}`, `{"resource":{"displayName":null}}`, `{"resource":{"displayName":{"a":"b"}}}`,
+	`{"resource":{"displayName":"a","displayName":2}}`, `{"resource":{"displayName":2,"displayName":"b"}}`,
+	`{"resource":{"DisplayName":"a"}}`, `{"Resource":{"displayName":"a"}}`,
+	`{"resource":{"displayName":"a"},"resource":{"id":"x"}}`, `{"resource":{"displayName":"a"},"resource":{"displayName":"b"}}`,
+	`{"resource":{"displayName":"a"},"resource":null}`, `{"resource":null,"resource":{"displayName":"c"}}`,
+}
+
+// TestDecodeDisplayName_MatchesDecodeRecord: wherever decodeRecord reads a
+// record, decodeDisplayName reads the same displayName from it.
+func TestDecodeDisplayName_MatchesDecodeRecord(t *testing.T) {
+	for _, in := range append(displayNameCases, decodeRecordCases...) {
+		t.Run(in, func(t *testing.T) { checkDecodeDisplayName(t, []byte(in)) })
+	}
+}
+
+func checkDecodeDisplayName(t *testing.T, in []byte) {
+	t.Helper()
+	r, err := decodeRecord(in)
+	if err != nil {
+		return // a record the projection cannot read either way
+	}
+	want, _ := r.Resource["displayName"].(string)
+	got, err := decodeDisplayName(in)
+	if err != nil || got != want {
+		t.Fatalf("decodeDisplayName(%q) = %q, %v; decodeRecord gives %q", in, got, err, want)
+	}
+}
+
+func FuzzDecodeDisplayName(f *testing.F) {
+	for _, in := range append(displayNameCases, decodeRecordCases...) {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) { checkDecodeDisplayName(t, in) })
+}
