@@ -62,7 +62,10 @@ func (s *Store) List(ctx context.Context, tenant, resourceType string, q Query) 
 	}
 	w := &window{count: max(q.Count, 0), skip: max(q.StartIndex, 1) - 1, useCursor: q.UseCursor,
 		desc: q.SortBy != nil && q.Descending}
-	hash := queryHash(tenant, typ, q)
+	var hash uint64 // binds cursors to the query; only cursor lists need it
+	if q.UseCursor {
+		hash = queryHash(tenant, typ, q)
+	}
 	if q.UseCursor && q.Cursor != "" {
 		c, err := decodeCursor(q.Cursor, hash)
 		if err != nil {
