@@ -2,7 +2,9 @@ package projection
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -14,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/pb"
+	"github.com/dgraph-io/ristretto/v2/z"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scim-bridge/scim-bridge/events"
@@ -26,6 +31,29 @@ import (
 // and reports events/s from Run's start to WaitCaughtUp. The log is built
 // once per process, in -replay.log when set (and kept there, so a second
 // process measures the replay alone, peak RSS included), else in a temp dir.
+//
+// Batch and OneTxnPerRecord are the real thing (Run with ApplyBatch at its
+// default and at 1). The other sub-benchmarks are ceilings, each one part
+// of a rebuild alone, measured in the same run so that ratios can be read
+// off one output:
+//
+//   - ReadLogOnly reads and decodes every record of every partition, as
+//     Run's readers do, and applies nothing: the most a rebuild could reach
+//     if applying and writing were free.
+//   - BadgerWriteBatch writes the rebuilt projection's final keys and values
+//     (exported once, outside the timer) into a fresh Badger with the
+//     Store's options through a WriteBatch, and flushes it: the same bytes
+//     with no reads and no apply logic, the ceiling of any transactional or
+//     batched apply.
+//   - BadgerStreamWriter loads the same sorted keys and values through a
+//     StreamWriter, which builds tables directly: the ceiling of a bulk load
+//     of sorted state.
+//
+// A real rebuild pays reading, applying and writing, so it should sit
+// below each of them. Every sub-benchmark reports events/s and
+// cpu-µs/event with n, the number of records in the log, so the figures
+// compare directly. The log is opened, and Badger is opened and closed,
+// outside the timer.
 //
 //	go test -run '^$' -bench Replay -benchtime 5x ./projection
 //	go test -run '^$' -bench Replay -benchtime 1x -replay.users 1000000 -replay.log /tmp/replay-1m ./projection
@@ -159,6 +187,13 @@ func BenchmarkReplay(b *testing.B) {
 			benchReplay(b, dir, n, Options{ApplyBatch: bc.batch})
 		})
 	}
+	b.Run("ReadLogOnly", func(b *testing.B) { benchReadLog(b, dir, n) })
+	b.Run("BadgerWriteBatch", func(b *testing.B) {
+		benchBadgerLoad(b, replayFinalState(b, dir, n), n, loadWriteBatch)
+	})
+	b.Run("BadgerStreamWriter", func(b *testing.B) {
+		benchBadgerLoad(b, replayFinalState(b, dir, n), n, loadStreamWriter)
+	})
 }
 
 func benchReplay(b *testing.B, logDir string, n int64, opts Options) {
@@ -205,6 +240,13 @@ func benchReplay(b *testing.B, logDir string, n int64, opts Options) {
 		os.RemoveAll(dir)
 		b.StartTimer()
 	}
+	reportReplay(b, n, total, cpu)
+}
+
+// reportReplay reports the metrics every BenchmarkReplay sub-benchmark
+// shares, from the time and CPU its timed parts took over b.N iterations
+// of n log records each.
+func reportReplay(b *testing.B, n int64, total, cpu time.Duration) {
 	b.ReportMetric(float64(n)*float64(b.N)/total.Seconds(), "events/s")
 	// CPU per event (user + system, every goroutine, Badger's included) is
 	// steadier than events/s on a shared machine.
@@ -213,6 +255,258 @@ func benchReplay(b *testing.B, logDir string, n int64, opts Options) {
 	if hwm := peakRSS(); hwm != "" {
 		b.Logf("peak RSS of the process (VmHWM): %s", hwm)
 	}
+}
+
+// benchReadLog reads every record of the log in logDir per iteration,
+// decoded as Run's readers get them, and applies nothing.
+func benchReadLog(b *testing.B, logDir string, n int64) {
+	ctx := context.Background()
+	log, err := events.OpenEmbedded(logDir, events.EmbeddedOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer log.Close()
+	end, err := log.End(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total, cpu time.Duration
+	for b.Loop() {
+		start, cpuStart := time.Now(), cpuTime()
+		got, err := readAll(ctx, log, end)
+		total += time.Since(start)
+		cpu += cpuTime() - cpuStart
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got != n {
+			b.Fatalf("read %d records, want %d", got, n)
+		}
+	}
+	reportReplay(b, n, total, cpu)
+}
+
+// readAll reads every partition of log from offset 0 up to end (its End),
+// one partition after the other, and returns the number of records read.
+// Read waits for records past the end, so the context of each partition's
+// Read is cancelled as its last record is delivered.
+func readAll(ctx context.Context, log events.Log, end []int64) (int64, error) {
+	var read int64
+	for p, e := range end {
+		if e == 0 {
+			continue
+		}
+		readCtx, cancel := context.WithCancel(ctx)
+		var next int64
+		err := log.Read(readCtx, p, 0, func(rec events.Record) error {
+			if rec.Offset != next {
+				return fmt.Errorf("record at offset %d, want %d", rec.Offset, next)
+			}
+			if next++; next == e {
+				cancel()
+			}
+			return nil
+		})
+		cancel()
+		if next != e || !errors.Is(err, context.Canceled) {
+			return read, fmt.Errorf("read partition %d: %d of %d records: %w", p, next, e, err)
+		}
+		read += next
+	}
+	return read, nil
+}
+
+// kvList holds keys and values, in order, packed in one buffer: the ith
+// pair is data[ends[2i-1]:ends[2i]] (from 0 for the first) and
+// data[ends[2i]:ends[2i+1]].
+type kvList struct {
+	data []byte
+	ends []int
+}
+
+func (l *kvList) len() int { return len(l.ends) / 2 }
+
+func (l *kvList) add(key, value []byte) {
+	l.data = append(l.data, key...)
+	l.ends = append(l.ends, len(l.data))
+	l.data = append(l.data, value...)
+	l.ends = append(l.ends, len(l.data))
+}
+
+// at returns the ith pair; the slices are capped so appending to them
+// cannot overwrite the next pair.
+func (l *kvList) at(i int) (key, value []byte) {
+	start := 0
+	if i > 0 {
+		start = l.ends[2*i-1]
+	}
+	k, v := l.ends[2*i], l.ends[2*i+1]
+	return l.data[start:k:k], l.data[k:v:v]
+}
+
+var replayState struct {
+	once sync.Once
+	kvs  *kvList
+	err  error
+}
+
+// replayFinalState returns the keys and values of the projection of the
+// log in logDir, in key order, replaying it once per process (with Run's
+// defaults) into a temp dir that is removed once exported.
+func replayFinalState(b *testing.B, logDir string, n int64) *kvList {
+	b.Helper()
+	replayState.once.Do(func() {
+		replayState.kvs, replayState.err = exportReplay(logDir, n)
+	})
+	if replayState.err != nil {
+		b.Fatalf("replay final state: %v", replayState.err)
+	}
+	return replayState.kvs
+}
+
+func exportReplay(logDir string, n int64) (*kvList, error) {
+	ctx := context.Background()
+	start := time.Now()
+	dir, err := os.MkdirTemp("", "projection-export-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	log, err := events.OpenEmbedded(logDir, events.EmbeddedOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer log.Close()
+	s, err := Open(dir, nil, Options{Logger: slog.New(slog.DiscardHandler), PollInterval: time.Hour})
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(runCtx, log) }()
+	err = s.WaitCaughtUp(ctx)
+	cancel()
+	if rerr := <-done; err == nil && !errors.Is(rerr, context.Canceled) {
+		err = fmt.Errorf("run: %w", rerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if got := s.Applied()[0]; got != n {
+		return nil, fmt.Errorf("applied %d records, want %d", got, n)
+	}
+	kvs := new(kvList)
+	var prev []byte
+	err = s.Export(ctx, func(key, value []byte) error {
+		if kvs.len() > 0 && bytes.Compare(prev, key) >= 0 {
+			return fmt.Errorf("export: key %q after %q", key, prev)
+		}
+		kvs.add(key, value)
+		prev, _ = kvs.at(kvs.len() - 1)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "replay final state: %d keys, %d bytes of keys and values, exported in %v\n",
+		kvs.len(), len(kvs.data), time.Since(start).Round(time.Millisecond))
+	return kvs, nil
+}
+
+// benchBadgerLoad writes kvs into a fresh Badger, opened with the Store's
+// options, with load per iteration; only load is timed. n is the number of
+// log records the state was built from, for the per-event metrics.
+func benchBadgerLoad(b *testing.B, kvs *kvList, n int64, load func(*badger.DB, *kvList) error) {
+	logger := slog.New(slog.DiscardHandler)
+	var total, cpu time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		dir := b.TempDir()
+		db, err := badger.Open(badgerOptions(dir, false, defaultMemTableSize, logger))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start, cpuStart := time.Now(), cpuTime()
+		err = load(db, kvs)
+		total += time.Since(start)
+		cpu += cpuTime() - cpuStart
+		b.StopTimer()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got, err := countKeys(db); err != nil || got != kvs.len() {
+			b.Fatalf("after loading: %d keys, %v; want %d keys", got, err, kvs.len())
+		}
+		if err := db.Close(); err != nil {
+			b.Fatal(err)
+		}
+		os.RemoveAll(dir)
+		b.StartTimer()
+	}
+	reportReplay(b, n, total, cpu)
+}
+
+// loadWriteBatch writes kvs through a WriteBatch and flushes it.
+func loadWriteBatch(db *badger.DB, kvs *kvList) error {
+	wb := db.NewWriteBatch()
+	for i := range kvs.len() {
+		if err := wb.Set(kvs.at(i)); err != nil {
+			wb.Cancel()
+			return fmt.Errorf("write batch set: %w", err)
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return fmt.Errorf("write batch flush: %w", err)
+	}
+	return nil
+}
+
+// streamChunk is how many bytes of encoded pairs loadStreamWriter hands
+// the StreamWriter per Write.
+const streamChunk = 32 << 20
+
+// loadStreamWriter writes kvs, which are sorted, through a StreamWriter at
+// version 1, streamChunk bytes per Write.
+func loadStreamWriter(db *badger.DB, kvs *kvList) error {
+	sw := db.NewStreamWriter()
+	if err := sw.Prepare(); err != nil {
+		return fmt.Errorf("stream writer prepare: %w", err)
+	}
+	buf := z.NewBuffer(streamChunk+streamChunk/4, "projection.bench")
+	defer buf.Release()
+	for i := range kvs.len() {
+		k, v := kvs.at(i)
+		badger.KVToBuffer(&pb.KV{Key: k, Value: v, Version: 1}, buf)
+		if buf.LenNoPadding() < streamChunk && i < kvs.len()-1 {
+			continue
+		}
+		// Write copies what it keeps, so buf can be refilled.
+		if err := sw.Write(buf); err != nil {
+			sw.Cancel()
+			return fmt.Errorf("stream writer write: %w", err)
+		}
+		buf.Reset()
+	}
+	if err := sw.Flush(); err != nil {
+		return fmt.Errorf("stream writer flush: %w", err)
+	}
+	return nil
+}
+
+// countKeys returns the number of keys db holds, reading no values.
+func countKeys(db *badger.DB) (int, error) {
+	var n int
+	err := db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			n++
+		}
+		return nil
+	})
+	return n, err
 }
 
 // cpuTime returns the CPU time the process has used, user and system.
