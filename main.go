@@ -361,12 +361,12 @@ func tokenCmd(args []string, stdout, stderr io.Writer) error {
 // openStore opens the projection in the data directory. A projection
 // another version wrote in a different key layout is deleted, so that Run
 // replays the log into a new one, as `rebuild` would.
-func openStore(c config, reg *schemas.Registry, logger *slog.Logger, promReg prometheus.Registerer, opts projection.Options) (*projection.Store, error) {
+func openStore(c config, reg *schemas.Registry, logger *slog.Logger, promReg prometheus.Registerer) (*projection.Store, error) {
 	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	dir := filepath.Join(c.DataDir, "projection")
-	opts.Logger, opts.Registerer = logger.With("component", "projection"), promReg
+	opts := projection.Options{Logger: logger.With("component", "projection"), Registerer: promReg}
 	st, err := projection.Open(dir, reg, opts)
 	if errors.Is(err, projection.ErrFormat) {
 		logger.Warn("deleting the projection to replay the log into the current format", "err", err.Error())
@@ -477,7 +477,7 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 		return fmt.Errorf("listen on %s: %w", c.Listen, err)
 	}
 	defer ln.Close()
-	store, err := openStore(c, reg, logger, promReg, projection.Options{})
+	store, err := openStore(c, reg, logger, promReg)
 	if err != nil {
 		return err
 	}
@@ -617,9 +617,6 @@ func ready(ctx context.Context, l *events.Log, store *projection.Store) error {
 
 // rebuild deletes the projection and replays the log into a new one,
 // returning once it has caught up.
-// rebuildMemTableSize is the projection's memtable size in `rebuild`.
-const rebuildMemTableSize = 32 << 20
-
 func rebuild(ctx context.Context, c config, stderr io.Writer) error {
 	logger := newLogger(c, stderr)
 	reg, err := schemas.NewRegistry()
@@ -630,9 +627,7 @@ func rebuild(ctx context.Context, c config, stderr io.Writer) error {
 		return fmt.Errorf("delete the projection: %w", err)
 	}
 	promReg := prometheus.NewRegistry()
-	// Larger memtables replay faster (29 s instead of 34 s for a million
-	// users) and the memory is returned when rebuild exits.
-	store, err := openStore(c, reg, logger, promReg, projection.Options{MemTableSize: rebuildMemTableSize})
+	store, err := openStore(c, reg, logger, promReg)
 	if err != nil {
 		return err
 	}

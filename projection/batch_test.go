@@ -244,7 +244,7 @@ func TestStore_BatchTooBigForOneTxn(t *testing.T) {
 	}
 	f.groupCreated("acme", "g", "Group")
 	f.addMembers("acme", "g", big[:250]...)
-	opts := Options{MemberBatch: 250, ApplyBatch: 10_000, MemTableSize: 1 << 20}
+	opts := Options{MemberBatch: 250, ApplyBatch: 10_000, memTableSize: 1 << 20}
 	// A 1 MiB memtable bounds a transaction to about 150 KiB: the 300
 	// users and the 250-member delta cannot share one.
 	ref := openMem(t, opts)

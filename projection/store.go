@@ -27,42 +27,33 @@ type Options struct {
 
 	// MemberBatch bounds the membership entries one Badger transaction
 	// touches: larger member deltas and group deletes are split (see the
-	// package doc). Zero means 1250 per 8 MiB of MemTableSize, which keeps
-	// a transaction far below Badger's batch limit (15% of a memtable).
+	// package doc). Zero means 5000, which keeps a transaction far below
+	// Badger's batch limits with the memtable size Open uses.
 	MemberBatch int
 
 	// ApplyBatch bounds the records Run applies in one Badger transaction
 	// when it reads faster than it applies (catching up, rebuilding): it
 	// takes what is already queued, up to this many, so a quiet log still
-	// gets each record applied at once. Zero means 250 per 8 MiB of
-	// MemTableSize; 1 means one transaction per record.
+	// gets each record applied at once. Zero means 1000; 1 means one
+	// transaction per record.
 	ApplyBatch int
 
-	// MemTableSize is the size of Badger's memtables, of which it keeps
-	// two, each allocated whole as long as the store is open. Larger ones
-	// make a replay faster (fewer, larger tables to flush and compact) and
-	// cost that much resident memory. Zero means 8 MiB, for serving;
-	// `scim-bridge rebuild`, which exits after the replay, uses 32 MiB.
-	MemTableSize int64
+	memTableSize int64 // Badger memtable size; zero means 32 MiB (tests shrink it)
 }
 
 const (
 	defaultPollInterval = time.Second
-	defaultMemTableSize = 8 << 20
-
-	// Per 8 MiB of memtable: a membership entry writes three keys of about
-	// 100 bytes, a user.created record about 1.2 KB, and Badger refuses a
-	// transaction above 15% of a memtable (1.2 MiB of 8 MiB).
-	memberBatchPer8MiB = 1250
-	applyBatchPer8MiB  = 250
+	defaultMemberBatch  = 5000
+	defaultApplyBatch   = 1000
+	defaultMemTableSize = 32 << 20
 
 	// blockCacheSize is Badger's cache of decompressed table blocks. Reads
 	// spread over a large tenant hardly hit it (a million users' records
 	// are ~600 MB decompressed), and the hot blocks (counters, groups,
 	// recent writes) fit in a few MiB. Serving a million users, a 32 MiB
-	// cache was 35 MB of the live heap; with 32 MiB memtables too, the
-	// process held 100 MB more anonymous memory than at 8 and 8, for the
-	// same GET and filter throughput.
+	// cache was 35 MB of the live heap, and the process held 63 MB more
+	// anonymous memory than with 8 MiB, for the same GET and filter
+	// throughput.
 	blockCacheSize = 8 << 20
 )
 
@@ -103,11 +94,10 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	memTable := opts.MemTableSize
+	memTable := opts.memTableSize
 	if memTable <= 0 {
 		memTable = defaultMemTableSize
 	}
-	per8MiB := func(n int) int { return max(int(int64(n)*memTable/(8<<20)), 1) }
 	bo := badgerOptions(dir, opts.InMemory, memTable, logger)
 	db, err := badger.Open(bo)
 	if err != nil {
@@ -127,10 +117,10 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 		s.pollEvery = defaultPollInterval
 	}
 	if s.memberBatch <= 0 {
-		s.memberBatch = per8MiB(memberBatchPer8MiB)
+		s.memberBatch = defaultMemberBatch
 	}
 	if s.applyBatch <= 0 {
-		s.applyBatch = per8MiB(applyBatchPer8MiB)
+		s.applyBatch = defaultApplyBatch
 	}
 	if err := s.init(); err != nil {
 		db.Close()
@@ -143,8 +133,8 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// badgerOptions sizes Badger for a small pod: two memtables of memTable
-// bytes, an 8 MiB block cache and two compactors. There is no index cache: Badger consults
+// badgerOptions sizes Badger for a small pod: two 32 MiB memtables, an 8 MiB
+// block cache and two compactors. There is no index cache: Badger consults
 // one only for encrypted tables, and reads every other table's index from
 // its mapped file. Writes are not synced: the log is the source of truth and
 // the applied position commits with the state, so a transaction lost in a
