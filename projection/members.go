@@ -142,39 +142,51 @@ func dropMemberOf(txn *badger.Txn, tenant, memberID, groupID string) error {
 	if err != nil {
 		return err
 	}
-	g.n--
-	switch {
-	case g.n <= 0:
+	if g.inline() {
+		i, ok := slices.BinarySearch(g.ids, groupID)
+		if !ok {
+			return nil // not counted, so nothing to take back
+		}
+		g.ids = slices.Delete(g.ids, i, i+1)
+		g.n = int64(len(g.ids))
+	} else {
+		g.n--
+		if g.inline() {
+			// Down to maxInlineGroups: list them again, from the entries
+			// this transaction has just updated.
+			if g.ids, err = keysUnder(txn, memberOfPrefix(tenant, memberID), -1); err != nil {
+				return err
+			}
+			g.n = int64(len(g.ids))
+		}
+	}
+	if g.n <= 0 {
 		return txn.Delete(key)
-	case g.ids != nil:
-		if i, ok := slices.BinarySearch(g.ids, groupID); ok {
-			g.ids = slices.Delete(g.ids, i, i+1)
-		}
-	case g.inline():
-		// Down to maxInlineGroups: list them again, from the entries this
-		// transaction has just updated.
-		if g.ids, err = keysUnder(txn, memberOfPrefix(tenant, memberID), -1); err != nil {
-			return err
-		}
 	}
 	return txn.Set(key, g.encode())
 }
 
 // addMemberOf keeps memberID's group count in step with a membership entry
-// just written for groupID.
+// just written for groupID. While the groups are listed, the list is what
+// counts, so a group already in it is not counted twice.
 func addMemberOf(txn *badger.Txn, tenant, memberID, groupID string) error {
 	key := groupCountKey(tenant, memberID)
 	g, err := loadGroupsValue(txn, key)
 	if err != nil {
 		return err
 	}
-	g.n++
 	if g.inline() {
-		if i, ok := slices.BinarySearch(g.ids, groupID); !ok {
-			g.ids = slices.Insert(g.ids, i, groupID)
+		i, ok := slices.BinarySearch(g.ids, groupID)
+		if ok {
+			return nil
+		}
+		g.ids = slices.Insert(g.ids, i, groupID)
+		g.n = int64(len(g.ids))
+		if !g.inline() {
+			g.ids = nil
 		}
 	} else {
-		g.ids = nil
+		g.n++
 	}
 	return txn.Set(key, g.encode())
 }

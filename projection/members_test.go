@@ -107,6 +107,46 @@ func TestStore_GroupCountInline(t *testing.T) {
 	}
 }
 
+// TestGroupsValue_ListIsTheCount: while a member's groups are listed, adding
+// a listed group or dropping an unlisted one changes nothing, so an index
+// that disagrees with itself cannot make the value unreadable.
+func TestGroupsValue_ListIsTheCount(t *testing.T) {
+	s := openMem(t, Options{})
+	key := groupCountKey("acme", "u1")
+	read := func() groupsValue {
+		t.Helper()
+		var g groupsValue
+		err := s.db.View(func(txn *badger.Txn) error {
+			var err error
+			g, err = loadGroupsValue(txn, key)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("loadGroupsValue() = %v", err)
+		}
+		return g
+	}
+	update := func(fn func(txn *badger.Txn) error) {
+		t.Helper()
+		if err := s.db.Update(fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	update(func(txn *badger.Txn) error { return addMemberOf(txn, "acme", "u1", "g1") })
+	update(func(txn *badger.Txn) error { return addMemberOf(txn, "acme", "u1", "g1") })
+	if g := read(); g.n != 1 || !slices.Equal(g.ids, []string{"g1"}) {
+		t.Errorf("after adding g1 twice: %d %q, want 1 [g1]", g.n, g.ids)
+	}
+	update(func(txn *badger.Txn) error { return dropMemberOf(txn, "acme", "u1", "g2") })
+	if g := read(); g.n != 1 || !slices.Equal(g.ids, []string{"g1"}) {
+		t.Errorf("after dropping unlisted g2: %d %q, want 1 [g1]", g.n, g.ids)
+	}
+	update(func(txn *badger.Txn) error { return dropMemberOf(txn, "acme", "u1", "g1") })
+	if g := read(); g.n != 0 || g.ids != nil {
+		t.Errorf("after dropping g1: %d %q, want no value", g.n, g.ids)
+	}
+}
+
 // checkGroupCounts fails unless every member's o value counts its h
 // entries, lists them when there are at most maxInlineGroups (and only
 // then), and no value exists without entries.
