@@ -57,19 +57,8 @@ func (s *Server) addRefsMap(out map[string]any, base, name, resourceType string)
 		if !ok {
 			continue
 		}
-		id, _ := m["value"].(string)
-		if id == "" {
-			continue
-		}
-		typ := resourceType
-		if typ == "" {
-			typ, _ = m["type"].(string)
-			if typ == "" {
-				typ = "User"
-			}
-		}
-		target, ok := s.reg.ResourceType(typ)
-		if !ok {
+		target, id := s.refTarget(m, resourceType)
+		if target == nil {
 			continue
 		}
 		c := make(map[string]any, len(m)+1)
