@@ -73,15 +73,8 @@ func decodeRecord(v []byte) (*record, error) {
 var recordFields = []string{"resource", "version", "created", "lastModified", "eventId"}
 
 func decodeRecordInto(v []byte, rec *record) error {
-	r := schemas.NewJSONReader(v)
-	if r.Peek() == 0 && len(bytes.TrimLeft(v, " \t\r\n")) == 0 {
-		return io.EOF // what the Decoder reports for no value at all
-	}
-	if r.Null() {
-		return nil
-	}
-	return r.Object(func(key string) error {
-		switch schemas.MatchJSONField(key, recordFields) {
+	return walkRecord(v, func(r *schemas.JSONReader, field string) error {
+		switch field {
 		case "resource":
 			return r.ResourceInto(&rec.Resource)
 		case "version":
@@ -95,6 +88,22 @@ func decodeRecordInto(v []byte, rec *record) error {
 		}
 		return r.Skip()
 	})
+}
+
+// walkRecord reads the first JSON value of a stored record as
+// encoding/json's Decoder would into a record: no value at all is io.EOF,
+// null is nothing, and for each member of an object fn is called with the
+// record field its key matches (case-insensitively; "" for none) and must
+// read the member's value.
+func walkRecord(v []byte, fn func(r *schemas.JSONReader, field string) error) error {
+	r := schemas.NewJSONReader(v)
+	if r.Peek() == 0 && len(bytes.TrimLeft(v, " \t\r\n")) == 0 {
+		return io.EOF // what the Decoder reports for no value at all
+	}
+	if r.Null() {
+		return nil
+	}
+	return r.Object(func(key string) error { return fn(r, schemas.MatchJSONField(key, recordFields)) })
 }
 
 // readRecordTime reads a time as encoding/json does: null leaves *t as it
@@ -152,16 +161,9 @@ func loadDisplayName(txn *badger.Txn, key []byte) (dn string, found bool, err er
 // decodeDisplayName returns what decodeRecord(v).Resource["displayName"]
 // holds when it is a string, else "", reading only that member.
 func decodeDisplayName(v []byte) (string, error) {
-	r := schemas.NewJSONReader(v)
-	if r.Peek() == 0 && len(bytes.TrimLeft(v, " \t\r\n")) == 0 {
-		return "", io.EOF
-	}
-	if r.Null() {
-		return "", nil
-	}
 	var dn string
-	err := r.Object(func(key string) error {
-		if schemas.MatchJSONField(key, recordFields) != "resource" {
+	err := walkRecord(v, func(r *schemas.JSONReader, field string) error {
+		if field != "resource" {
 			return r.Skip()
 		}
 		if r.Null() {
