@@ -1,0 +1,127 @@
+package main
+
+import (
+	"fmt"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// layers is the import direction of docs/architecture.md: a package may
+// import packages of its own folder and of folders to its left, never to
+// its right.
+var layers = []string{"schemas", "events", "projection", "bridge", "scimhttp"}
+
+// TestImportDirection fails on any import in the module that points up the
+// layers.
+func TestImportDirection(t *testing.T) {
+	bad, checked, err := upwardImports(".", modulePath(t, "."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bad {
+		t.Error(b)
+	}
+	if checked == 0 {
+		t.Fatal("no internal imports found: the check looked at nothing")
+	}
+}
+
+// TestImportDirectionCatches runs the check on a module with one upward
+// import, so a check that cannot fail does not pass unnoticed.
+func TestImportDirectionCatches(t *testing.T) {
+	root := t.TempDir()
+	write := func(path, src string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(path)), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, path), []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("go.mod", "module example.com/m\n")
+	write("schemas/a.go", "package schemas\nimport _ \"example.com/m/bridge\"\n")
+	write("schemas/sub/b.go", "package sub\nimport _ \"example.com/m/schemas\"\n")
+	write("bridge/c.go", "package bridge\nimport _ \"example.com/m/events\"\n")
+	write("bridge/c_test.go", "package bridge\nimport _ \"example.com/m/scimhttp\"\n")
+	bad, checked, err := upwardImports(root, modulePath(t, root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked != 3 || len(bad) != 1 || !strings.Contains(bad[0], "schemas may not import bridge") {
+		t.Fatalf("checked %d imports, found %q; want 3 checked and the one from schemas to bridge", checked, bad)
+	}
+}
+
+// upwardImports parses the imports of every non-test Go file under the
+// layered folders of the module at root and returns one line per import
+// that points up the layers, and how many internal imports it checked.
+func upwardImports(root, mod string) (bad []string, checked int, err error) {
+	rank := func(rel string) int {
+		top, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
+		for i, l := range layers {
+			if top == l {
+				return i
+			}
+		}
+		return -1
+	}
+	for _, layer := range layers {
+		dir := filepath.Join(root, layer)
+		if _, err := os.Stat(dir); os.IsNotExist(err) {
+			continue
+		}
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return nil
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(root, path)
+			from := rank(rel)
+			for _, imp := range f.Imports {
+				p, _ := strconv.Unquote(imp.Path.Value)
+				target, ok := strings.CutPrefix(p, mod+"/")
+				if !ok {
+					continue
+				}
+				checked++
+				if to := rank(target); to > from {
+					bad = append(bad, fmt.Sprintf("%s imports %s: %s may not import %s (docs/architecture.md, Layers)",
+						rel, p, layers[from], layers[to]))
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	return bad, checked, nil
+}
+
+func modulePath(t *testing.T, root string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if m, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
+			return strings.TrimSpace(m)
+		}
+	}
+	t.Fatal("go.mod has no module line")
+	return ""
+}
