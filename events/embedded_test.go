@@ -171,6 +171,7 @@ func TestEmbedded_TornTail(t *testing.T) {
 			}
 			logs.Reset()
 			l = openEmbedded(t, dir, events.EmbeddedOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			defer l.Close()
 			if strings.Contains(logs.String(), "truncated") {
 				t.Errorf("second reopen logged %q, want no truncation", logs.String())
 			}

@@ -31,7 +31,7 @@ func TestEncodeRecord_MatchesEncodingJSON(t *testing.T) {
 			"":         "empty key",
 		}, Version: 1, Created: at, LastModified: at, EventID: "id<&>"}},
 		{"numbers and typed values", record{Resource: schemas.Resource{
-			"n": json.Number("12.50"), "i": 42, "f": 1e21, "g": 0.000001, "h": -0.0, "big": math.MaxInt64,
+			"n": json.Number("12.50"), "i": 42, "f": 1e21, "g": 0.000001, "h": math.Copysign(0, -1), "big": math.MaxInt64,
 			"nested": schemas.Resource{"z": 1, "a": []string{"x", "<"}},
 			"member": schemas.Member{Value: "v", Display: "d&"},
 			"list":   []any{1.5, "s", true, false, nil, []any{map[string]any{"q": json.Number("7")}}},

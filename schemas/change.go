@@ -214,17 +214,6 @@ func (d *memberDelta) list() []Member {
 	return d.base.List()
 }
 
-// contains reports whether value is a member after the changes so far.
-func (d *memberDelta) contains(value string) bool {
-	if _, ok := d.added[value]; ok {
-		return true
-	}
-	if _, ok := d.removed[value]; ok {
-		return false
-	}
-	return d.inBase(value)
-}
-
 // add makes m a member. Adding a member that already is one changes nothing
 // (RFC 7644 §3.5.2.1: values already present are not added twice).
 func (d *memberDelta) add(m Member) {

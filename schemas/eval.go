@@ -373,7 +373,7 @@ func number(v any) (i int64, f float64, isInt, ok bool) {
 	switch v := v.(type) {
 	case json.Number:
 		s := string(v)
-		if strings.IndexAny(s, ".eE") < 0 && len(s) <= 18 {
+		if !strings.ContainsAny(s, ".eE") && len(s) <= 18 {
 			if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 				return i, 0, true, true
 			}

@@ -244,7 +244,7 @@ func TestIdPReplay(t *testing.T) {
 			if g := ptJSON(t, got); g != want {
 				t.Errorf("%s (%s): resource =\n%s\nwant\n%s", file, tc.Source, g, want)
 			}
-			gc := idpChange{Attributes: c.Attributes, MembersAdded: c.MembersAdded, MembersRemoved: c.MembersRemoved}
+			gc := idpChange(c)
 			if g, w := ptJSON(t, normChange(gc)), ptJSON(t, normChange(tc.Want.Change)); g != w {
 				t.Errorf("%s (%s): change =\n%s\nwant\n%s", file, tc.Source, g, w)
 			}
