@@ -100,6 +100,11 @@ func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceTy
 			members = st.Members(ctx, req.Tenant, id)
 		}
 		next, change, err := apply(cur, members)
+		if members != nil && members.Err() != nil {
+			// A membership read failed and answered "absent": the change
+			// may lack a removal. Nothing is appended.
+			return nil, members.Err()
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -255,9 +255,9 @@ func (s *Store) cleanupAll() error {
 }
 
 // Members returns the membership of a group; Contains reads one index key,
-// List reads them all. Neither can return an error: a Badger failure is
-// logged and reads as absent. Callers that must tell the two apart use
-// IsMember and MemberList.
+// List reads them all. A failed read (Badger, or ctx ended) answers as
+// absent and is kept: Err returns the first one, and the caller discards
+// whatever it computed from the set.
 func (s *Store) Members(ctx context.Context, tenant, groupID string) schemas.Members {
 	return &memberSet{s: s, ctx: ctx, tenant: tenant, groupID: groupID}
 }
@@ -266,23 +266,29 @@ type memberSet struct {
 	s               *Store
 	ctx             context.Context
 	tenant, groupID string
+	err             error // the first failed read
 }
 
 func (m *memberSet) Contains(value string) bool {
 	ok, err := m.s.IsMember(m.ctx, m.tenant, m.groupID, value)
-	if err != nil {
-		m.s.logger.Error("read membership", "resource_id", m.groupID, "err", err)
+	if err != nil && m.err == nil {
+		m.err = fmt.Errorf("read membership of group %s: %w", m.groupID, err)
 	}
-	return ok
+	return ok && err == nil
 }
 
 func (m *memberSet) List() []schemas.Member {
 	list, err := m.s.MemberList(m.ctx, m.tenant, m.groupID)
 	if err != nil {
-		m.s.logger.Error("list members", "resource_id", m.groupID, "err", err)
+		if m.err == nil {
+			m.err = fmt.Errorf("list members of group %s: %w", m.groupID, err)
+		}
+		return nil
 	}
 	return list
 }
+
+func (m *memberSet) Err() error { return m.err }
 
 // IsMember reports whether memberID is a direct member of the group: one
 // key read.

@@ -23,6 +23,8 @@ func (f *ptMembers) Contains(v string) bool {
 	return slices.ContainsFunc(f.ms, func(m Member) bool { return m.Value == v })
 }
 
+func (f *ptMembers) Err() error { return nil }
+
 func (f *ptMembers) List() []Member {
 	f.lists++
 	return slices.Clone(f.ms)

@@ -49,9 +49,15 @@ type Member struct {
 // loading them all: a change to one member of a 100,000-member group asks
 // Contains once. List is called only when a whole member list is needed
 // (replace of "members", or a filter on something other than value).
+//
+// A read that fails answers as if the member were absent; Err then returns
+// the first such failure, and whoever used the set must discard what it
+// computed from it (a removal silently dropped would commit a partial
+// change).
 type Members interface {
 	Contains(value string) bool
 	List() []Member
+	Err() error
 }
 
 // Change describes what a write changed: the attributes (top-level names,
