@@ -306,7 +306,7 @@ func sortedMembers(m map[string]Member) []Member {
 // Postman collection sends "value": "<id>" for members). Sub-attribute names
 // match case-insensitively; "display" or, failing that, "displayName" (the
 // Postman collection's spelling) becomes Display; "$ref" is ignored
-// (readOnly); "type" defaults to "User" and is canonicalised to "User" or
+// (computed on read); "type" defaults to "User" and is canonicalised to "User" or
 // "Group" (RFC 7643 §4.2). A member without a non-empty string value is
 // KindInvalidValue. Duplicates are dropped, keeping the first.
 func parseMembers(v any, path string) ([]Member, error) {

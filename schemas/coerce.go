@@ -29,7 +29,7 @@ import (
 //   - binary must be base64 (RFC 4648 §4) and is kept as written;
 //   - string and reference must be JSON strings;
 //   - complex: sub-attribute names are case-insensitive and come back
-//     canonical; unknown sub-attributes and readOnly ones are dropped; a
+//     canonical; unknown sub-attributes, readOnly ones and "$ref" are dropped; a
 //     required sub-attribute must be present; a complex value given as a
 //     bare string is its "value" sub-attribute (Entra's enterprise manager,
 //     a member id), and a single-valued complex attribute takes a
@@ -202,8 +202,12 @@ func coerceComplex(a *Attribute, v any, path string) (any, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		sub := findSubAttr(a, k)
-		if sub == nil || sub.Mutability == ReadOnly {
-			continue // unknown or readOnly sub-attributes are ignored
+		if sub == nil || sub.Mutability == ReadOnly || sub.Name == "$ref" {
+			// Unknown and readOnly sub-attributes are ignored, and so is
+			// "$ref": scim-bridge computes every "$ref" from the value
+			// and type (members.$ref is immutable, RFC 7643 §8.7.1, not
+			// readOnly, yet a client's URI is never stored).
+			continue
 		}
 		subPath := path + "." + sub.Name
 		if _, dup := out[sub.Name]; dup {

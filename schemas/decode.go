@@ -31,7 +31,8 @@ import (
 //     one-element array for the enterprise manager);
 //   - null, [] and {} mean unassigned (RFC 7643 §2.5) and are left out;
 //   - readOnly input (id, meta, groups, readOnly sub-attributes such as
-//     members.$ref and manager.displayName) is dropped silently, as RFC 7644
+//     manager.displayName) and every "$ref" (computed on read, e.g.
+//     members.$ref) is dropped silently, as RFC 7644
 //     §3.5.1 allows and Okta's PUT (the last GET with edits) needs;
 //   - password (writeOnly, returned never) is type-checked and dropped: it is
 //     never stored, evented or returned;
