@@ -308,8 +308,9 @@ func sortedMembers(m map[string]Member) []Member {
 // Postman collection's spelling) becomes Display; "$ref" is ignored
 // (computed on read); "type" defaults to "User" and is canonicalised to "User" or
 // "Group" (RFC 7643 §4.2). A member without a non-empty string value is
-// KindInvalidValue. Duplicates are dropped, keeping the first.
-func parseMembers(v any, path string) ([]Member, error) {
+// KindInvalidValue. Other sub-attributes are unknown input for u (see
+// Unknowns). Duplicates are dropped, keeping the first.
+func parseMembers(v any, path string, u *Unknowns) ([]Member, error) {
 	var elems []any
 	switch v := v.(type) {
 	case nil:
@@ -322,7 +323,7 @@ func parseMembers(v any, path string) ([]Member, error) {
 	out := make([]Member, 0, len(elems))
 	seen := make(map[string]bool, len(elems))
 	for i, e := range elems {
-		m, err := parseMember(e)
+		m, err := parseMember(e, path, u)
 		if err != nil {
 			return nil, Errorf(KindInvalidValue, "%s[%d]: %s", path, i, err.(*Error).Detail)
 		}
@@ -334,7 +335,7 @@ func parseMembers(v any, path string) ([]Member, error) {
 	return out, nil
 }
 
-func parseMember(v any) (Member, error) {
+func parseMember(v any, path string, u *Unknowns) (Member, error) {
 	switch v := v.(type) {
 	case string:
 		if v == "" {
@@ -370,6 +371,11 @@ func parseMember(v any) (Member, error) {
 				m.Display = s
 			case strings.EqualFold(k, "displayName"):
 				displayName = s
+			case strings.EqualFold(k, "$ref"):
+			default:
+				if err := u.unknown(IgnoredAttribute, plainPath(path)+"."+k, Errorf(KindInvalidValue, "unknown member attribute %q", k)); err != nil {
+					return Member{}, err
+				}
 			}
 		}
 		if m.Value == "" {
