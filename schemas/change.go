@@ -239,16 +239,22 @@ func (d *memberDelta) add(m Member) {
 }
 
 // remove makes m not a member; removing a non-member changes nothing, since
-// identity providers retry removals they already made.
+// identity providers retry removals they already made. Only m.Value counts:
+// the removal records the member as stored, so that its event carries the
+// member's type however the client named it (a bare value, Q3).
 func (d *memberDelta) remove(m Member) {
 	if _, ok := d.added[m.Value]; ok {
 		delete(d.added, m.Value)
 		return
 	}
-	if _, ok := d.removed[m.Value]; ok || !d.inBase(m.Value) {
+	if _, ok := d.removed[m.Value]; ok || d.base == nil {
 		return
 	}
-	d.removed[m.Value] = m
+	stored, ok := d.base.Lookup(m.Value)
+	if !ok {
+		return
+	}
+	d.removed[m.Value] = stored
 }
 
 // current returns the membership after the changes so far. It lists the

@@ -23,6 +23,14 @@ func (f *ptMembers) Contains(v string) bool {
 	return slices.ContainsFunc(f.ms, func(m Member) bool { return m.Value == v })
 }
 
+func (f *ptMembers) Lookup(v string) (Member, bool) {
+	i := slices.IndexFunc(f.ms, func(m Member) bool { return m.Value == v })
+	if i < 0 {
+		return Member{}, false
+	}
+	return f.ms[i], true
+}
+
 func (f *ptMembers) List() []Member {
 	f.lists++
 	return slices.Clone(f.ms)

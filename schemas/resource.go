@@ -47,10 +47,13 @@ type Member struct {
 
 // Members gives PATCH and PUT access to a group's current members without
 // loading them all: a change to one member of a 100,000-member group asks
-// Contains once. List is called only when a whole member list is needed
-// (replace of "members", or a filter on something other than value).
+// Contains (an add) or Lookup (a removal, which needs the member's stored
+// type for its event) once. List is called only when a whole member list
+// is needed (replace of "members", or a filter on something other than
+// value).
 type Members interface {
 	Contains(value string) bool
+	Lookup(value string) (Member, bool)
 	List() []Member
 }
 
