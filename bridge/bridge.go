@@ -45,8 +45,8 @@ type Options struct {
 	Logger      *slog.Logger          // nil: discard
 	Registerer  prometheus.Registerer // nil: no metrics
 	Now         func() time.Time      // nil: time.Now
-	NewID       func() string         // resource ids; nil: UUIDv7
-	NewEventID  func() string         // event ids (ce_id); nil: UUIDv7
+	NewID       func() string         // resource ids; nil: events.NewEventID (UUIDv7)
+	NewEventID  func() string         // event ids (ce_id); nil: events.NewEventID (UUIDv7)
 	Source      string                // ce_source; "": "/scim-bridge"
 	MaxPatchOps int                   // 0: 1000
 }
@@ -139,10 +139,10 @@ func New(log events.Log, state State, reg *schemas.Registry, opts Options) (*Bri
 		b.now = time.Now
 	}
 	if b.newID == nil {
-		b.newID = NewUUIDv7
+		b.newID = events.NewEventID
 	}
 	if b.eventID == nil {
-		b.eventID = NewUUIDv7
+		b.eventID = events.NewEventID
 	}
 	if b.source == "" {
 		b.source = "/scim-bridge"
