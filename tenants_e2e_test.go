@@ -48,7 +48,7 @@ func TestRun_Tenants(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "tenants.json")
 	writeTenants(t, file,
 		tenants.Tenant{Name: "acme", Tokens: []string{acmeHash}},
-		tenants.Tenant{Name: "globex", Tokens: []string{globexHash}},
+		tenants.Tenant{Name: "globex", Tokens: []string{globexHash}, Strict: true},
 		tenants.Tenant{Name: "slow", Tokens: []string{slowHash}, RateLimit: tenants.RateLimit{RequestsPerSecond: 0.001, Burst: 1}},
 	)
 	s := startService(t, map[string]string{"SCIM_TOKEN": "", "SCIM_TENANTS_FILE": file})
@@ -73,11 +73,32 @@ func TestRun_Tenants(t *testing.T) {
 			}
 		}
 	}
-	// A group of acme cannot take globex's user as a member.
+	// A group cannot take another tenant's user as a member: acme skips
+	// the id as one it does not know; globex, strict, refuses the PATCH.
+	addMember := func(id string) string {
+		return `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"` + id + `"}]}]}`
+	}
 	grp := s.must(201, s.do("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"G"}`, as(acme)...))
-	r := s.do("PATCH", "/Groups/"+str(grp.Body["id"]), `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"`+gID+`"}]}]}`, as(acme)...)
+	s.must(204, s.do("PATCH", "/Groups/"+str(grp.Body["id"]), addMember(gID), as(acme)...))
+	if r := s.must(200, s.do("GET", "/Groups/"+str(grp.Body["id"]), nil, as(acme)...)); r.Body["members"] != nil {
+		t.Errorf("acme's group after adding globex's user = %s, want no members", r.Raw)
+	}
+	ggrp := s.must(201, s.do("POST", "/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"G"}`, as(globex)...))
+	r := s.do("PATCH", "/Groups/"+str(ggrp.Body["id"]), addMember(aID), as(globex)...)
 	if r.Status != 400 || r.Body["scimType"] != "invalidValue" {
-		t.Errorf("adding another tenant's user = %d %s, want 400 invalidValue", r.Status, r.Raw)
+		t.Errorf("adding another tenant's user, strict = %d %s, want 400 invalidValue", r.Status, r.Raw)
+	}
+	// An attribute the schema does not define: ignored for acme, 400 for
+	// strict globex (in a path-less PATCH as in a POST).
+	custom := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"nickName":"Al","urn:ietf:params:scim:schemas:extension:CustomExt:2.0:User:costCode":"C"}}]}`
+	if r := s.must(200, s.do("PATCH", "/Users/"+aID, custom, as(acme)...)); r.Body["nickName"] != "Al" {
+		t.Errorf("PATCH with an unknown attribute as acme = %s, want nickName set", r.Raw)
+	}
+	if r := s.do("PATCH", "/Users/"+gID, custom, as(globex)...); r.Status != 400 || r.Body["scimType"] != "invalidValue" {
+		t.Errorf("PATCH with an unknown attribute, strict = %d %s, want 400 invalidValue", r.Status, r.Raw)
+	}
+	if r := s.do("POST", "/Users", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"x@example.com","nickname2":"x"}`, as(globex)...); r.Status != 400 || r.Body["scimType"] != "invalidValue" {
+		t.Errorf("POST with an unknown attribute, strict = %d %s, want 400 invalidValue", r.Status, r.Raw)
 	}
 	s.must(401, s.do("GET", "/Users", nil))
 

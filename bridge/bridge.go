@@ -45,8 +45,8 @@ type Options struct {
 	Logger      *slog.Logger          // nil: discard
 	Registerer  prometheus.Registerer // nil: no metrics
 	Now         func() time.Time      // nil: time.Now
-	NewID       func() string         // resource ids; nil: UUIDv7
-	NewEventID  func() string         // event ids (ce_id); nil: UUIDv7
+	NewID       func() string         // resource ids; nil: events.NewEventID (UUIDv7)
+	NewEventID  func() string         // event ids (ce_id); nil: events.NewEventID (UUIDv7)
 	Source      string                // ce_source; "": "/scim-bridge"
 	MaxPatchOps int                   // 0: 1000
 }
@@ -57,6 +57,34 @@ type Request struct {
 	RequestID string
 	IfMatch   string                // the If-Match header as sent, "" if absent
 	Get       projection.GetOptions // what the returned resource should carry
+
+	// Strict fails a write on unknown input (the tenant's "strict"):
+	// unknown attributes and schema URNs (see schemas.Unknowns) and member
+	// ids to add that name no User or Group of the tenant. Otherwise those
+	// are ignored: the members that exist are added, the others skipped.
+	Strict bool
+	// Ignored, when set, is called once after a successful write that
+	// ignored something, with what it ignored.
+	Ignored func([]schemas.Ignored)
+}
+
+// unknowns is a fresh record of unknown input under req's policy.
+func (req Request) unknowns() *schemas.Unknowns {
+	return &schemas.Unknowns{Strict: req.Strict}
+}
+
+// report hands what a successful write ignored to req.Ignored.
+func (req Request) report(lists ...[]schemas.Ignored) {
+	if req.Ignored == nil {
+		return
+	}
+	var all []schemas.Ignored
+	for _, l := range lists {
+		all = append(all, l...)
+	}
+	if len(all) > 0 {
+		req.Ignored(all)
+	}
 }
 
 // Bridge is the write path. Safe for concurrent use.
@@ -111,10 +139,10 @@ func New(log events.Log, state State, reg *schemas.Registry, opts Options) (*Bri
 		b.now = time.Now
 	}
 	if b.newID == nil {
-		b.newID = NewUUIDv7
+		b.newID = events.NewEventID
 	}
 	if b.eventID == nil {
-		b.eventID = NewUUIDv7
+		b.eventID = events.NewEventID
 	}
 	if b.source == "" {
 		b.source = "/scim-bridge"

@@ -265,10 +265,12 @@ func TestBridge_Groups(t *testing.T) {
 	if ms, _ := g.Resource["members"].([]any); len(ms) != 1 || g.Version != 2 {
 		t.Errorf("created group = %+v, want one member and version 2 (created + members_added)", g)
 	}
-	t.Run("UnknownMember", func(t *testing.T) {
-		_, err := e.b.Patch(ctx, req, e.grps, gid, patchBody(`[{"op":"add","path":"members","value":[{"value":"ghost"}]}]`))
+	t.Run("UnknownMemberStrict", func(t *testing.T) {
+		strict := req
+		strict.Strict = true
+		_, err := e.b.Patch(ctx, strict, e.grps, gid, patchBody(`[{"op":"add","path":"members","value":[{"value":"ghost"}]}]`))
 		if schemas.KindOf(err) != schemas.KindInvalidValue {
-			t.Errorf("Patch(add unknown member) = %v, want KindInvalidValue", err)
+			t.Errorf("Patch(add unknown member, strict) = %v, want KindInvalidValue", err)
 		}
 	})
 	t.Run("SelfMember", func(t *testing.T) {

@@ -24,7 +24,10 @@ func (f failingMembers) Members(ctx context.Context, tenant, groupID string) sch
 
 type brokenSet struct{ err error }
 
-func (b brokenSet) Contains(string) bool   { return false }
+func (b brokenSet) Contains(string) bool { return false }
+func (b brokenSet) Lookup(string) (schemas.Member, bool) {
+	return schemas.Member{}, false
+}
 func (b brokenSet) List() []schemas.Member { return nil }
 func (b brokenSet) Err() error             { return b.err }
 

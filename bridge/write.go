@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -17,7 +18,8 @@ import (
 // for a group with members, a members_added event) and returns the resource
 // as the projection now holds it.
 func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceType, body []byte) (projection.Stored, error) {
-	next, err := rt.Decode(body)
+	u := req.unknowns()
+	next, err := rt.DecodeWith(body, u)
 	if err != nil {
 		return projection.Stored{}, err
 	}
@@ -30,11 +32,14 @@ func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceTy
 		}
 		delete(next, "members")
 	}
+	var skipped []schemas.Ignored // by the plan's last run
 	o, err := b.submit(ctx, req.Tenant, func(ctx context.Context, st State) ([]events.Event, error) {
-		added, err := resolveMembers(ctx, st, req.Tenant, id, members)
+		mu := req.unknowns()
+		added, err := resolveMembers(ctx, st, req.Tenant, id, members, mu)
 		if err != nil {
 			return nil, err
 		}
+		skipped = mu.Ignored
 		if err := checkUnique(ctx, st, req.Tenant, rt, "", next); err != nil {
 			return nil, err
 		}
@@ -48,6 +53,7 @@ func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceTy
 	if err != nil {
 		return projection.Stored{}, err
 	}
+	req.report(u.Ignored, skipped)
 	return b.result(ctx, req, rt, id, o)
 }
 
@@ -65,11 +71,12 @@ func (b *Bridge) result(ctx context.Context, req Request, rt *schemas.ResourceTy
 // Replace is PUT (RFC 7644 §3.5.1): the body replaces the resource's
 // attributes; immutable ones must not change.
 func (b *Bridge) Replace(ctx context.Context, req Request, rt *schemas.ResourceType, id string, body []byte) (projection.Stored, error) {
-	next, err := rt.Decode(body)
+	u := req.unknowns()
+	next, err := rt.DecodeWith(body, u)
 	if err != nil {
 		return projection.Stored{}, err
 	}
-	return b.update(ctx, req, rt, id, "PUT", func(cur projection.Stored, members schemas.Members) (schemas.Resource, schemas.Change, error) {
+	return b.update(ctx, req, rt, id, "PUT", u.Ignored, func(cur projection.Stored, members schemas.Members, _ *schemas.Unknowns) (schemas.Resource, schemas.Change, error) {
 		return rt.Replace(cur.Resource, members, next)
 	})
 }
@@ -80,16 +87,18 @@ func (b *Bridge) Patch(ctx context.Context, req Request, rt *schemas.ResourceTyp
 	if err != nil {
 		return projection.Stored{}, err
 	}
-	return b.update(ctx, req, rt, id, "PATCH", func(cur projection.Stored, members schemas.Members) (schemas.Resource, schemas.Change, error) {
-		return rt.ApplyPatch(cur.Resource, members, p)
+	return b.update(ctx, req, rt, id, "PATCH", nil, func(cur projection.Stored, members schemas.Members, u *schemas.Unknowns) (schemas.Resource, schemas.Change, error) {
+		return rt.ApplyPatchWith(cur.Resource, members, p, u)
 	})
 }
 
 // update runs a PUT or PATCH: load the current state, compute the change,
 // and make the events it implies. A change that changes nothing appends
-// nothing and returns the resource as it is.
-func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceType, id, op string,
-	apply func(projection.Stored, schemas.Members) (schemas.Resource, schemas.Change, error)) (projection.Stored, error) {
+// nothing and returns the resource as it is. decoded is what decoding the
+// body ignored; apply records what it ignores in the Unknowns it gets.
+func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceType, id, op string, decoded []schemas.Ignored,
+	apply func(projection.Stored, schemas.Members, *schemas.Unknowns) (schemas.Resource, schemas.Change, error)) (projection.Stored, error) {
+	var ignored []schemas.Ignored // by the plan's last run
 	o, err := b.submit(ctx, req.Tenant, func(ctx context.Context, st State) ([]events.Event, error) {
 		cur, err := current(ctx, st, req, rt, id)
 		if err != nil {
@@ -99,7 +108,8 @@ func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceTy
 		if rt.Name == "Group" {
 			members = st.Members(ctx, req.Tenant, id)
 		}
-		next, change, err := apply(cur, members)
+		u := req.unknowns()
+		next, change, err := apply(cur, members, u)
 		if members != nil && members.Err() != nil {
 			// A membership read failed and answered "absent": the change
 			// may lack a removal. Nothing is appended.
@@ -108,6 +118,7 @@ func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceTy
 		if err != nil {
 			return nil, err
 		}
+		ignored = u.Ignored
 		if change.Empty() {
 			return nil, nil
 		}
@@ -115,10 +126,11 @@ func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceTy
 		if err := checkUnique(ctx, st, req.Tenant, rt, id, next); err != nil {
 			return nil, err
 		}
-		added, err := resolveMembers(ctx, st, req.Tenant, id, change.MembersAdded)
+		added, err := resolveMembers(ctx, st, req.Tenant, id, change.MembersAdded, u)
 		if err != nil {
 			return nil, err
 		}
+		ignored = u.Ignored
 		w := b.newWrite(req, rt, id, next.ExternalID(), cur.Version, op)
 		if len(change.Attributes) > 0 {
 			w.add(updatedType(rt, cur.Resource, next), next, change.Attributes, nil, nil)
@@ -134,6 +146,7 @@ func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceTy
 	if err != nil {
 		return projection.Stored{}, err
 	}
+	req.report(decoded, ignored)
 	return b.result(ctx, req, rt, id, o)
 }
 
@@ -199,15 +212,25 @@ func checkUnique(ctx context.Context, st State, tenant string, rt *schemas.Resou
 	return nil
 }
 
+// errNoMember marks a member id that names no User or Group of the tenant.
+var errNoMember = errors.New("no such member")
+
 // resolveMembers checks that every member to add exists in the tenant and
-// fills in its type, so events always say what a member is.
-func resolveMembers(ctx context.Context, st State, tenant, groupID string, ms []schemas.Member) ([]schemas.Member, error) {
+// fills in its type, so events always say what a member is. An id that
+// names nothing is skipped and recorded in u (Entra sends many members in
+// one PATCH, and one user deleted on our side must not block the group's
+// other members forever), or, with u.Strict, fails the write.
+func resolveMembers(ctx context.Context, st State, tenant, groupID string, ms []schemas.Member, u *schemas.Unknowns) ([]schemas.Member, error) {
 	out := make([]schemas.Member, 0, len(ms))
 	for _, m := range ms {
 		if m.Value == groupID {
 			return nil, schemas.Errorf(schemas.KindInvalidValue, "members: a group cannot be a member of itself")
 		}
 		typ, err := memberType(ctx, st, tenant, m)
+		if errors.Is(err, errNoMember) && !u.Strict {
+			u.Add(schemas.IgnoredMember, m.Value)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -236,7 +259,8 @@ func memberType(ctx context.Context, st State, tenant string, m schemas.Member) 
 			return "", fmt.Errorf("look up member %s: %w", m.Value, err)
 		}
 	}
-	return "", schemas.Errorf(schemas.KindInvalidValue, "members: no %s with id %q", strings.Join(types, " or "), m.Value)
+	return "", &schemas.Error{Kind: schemas.KindInvalidValue, Err: errNoMember,
+		Detail: fmt.Sprintf("members: no %s with id %q", strings.Join(types, " or "), m.Value)}
 }
 
 // decodedMembers reads the "members" of a decoded Group body.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -311,17 +312,30 @@ func TestDecode_Lenient(t *testing.T) {
 	}
 }
 
+// TestNewEventID: UUIDs of version 7 (RFC 9562 §5.7) whose first 48 bits
+// are the Unix milliseconds of their making, so they sort by time.
 func TestNewEventID(t *testing.T) {
 	seen := map[string]bool{}
+	prev := ""
 	for range 100 {
+		before := time.Now().UnixMilli()
 		id := NewEventID()
-		if len(id) != 36 || id[14] != '4' || !strings.ContainsRune("89ab", rune(id[19])) {
-			t.Fatalf("NewEventID() = %q, want a version 4 UUID", id)
+		after := time.Now().UnixMilli()
+		if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' ||
+			id[14] != '7' || !strings.ContainsRune("89ab", rune(id[19])) {
+			t.Fatalf("NewEventID() = %q, want a version 7 UUID", id)
+		}
+		ms, err := strconv.ParseInt(id[0:8]+id[9:13], 16, 64)
+		if err != nil || ms < before || ms > after {
+			t.Fatalf("NewEventID() = %q: time %d (%v), want within [%d, %d]", id, ms, err, before, after)
 		}
 		if seen[id] {
 			t.Fatalf("NewEventID() = %q twice", id)
 		}
-		seen[id] = true
+		if id[:13] < prev[:min(len(prev), 13)] {
+			t.Fatalf("NewEventID() = %q after %q: time went back", id, prev)
+		}
+		seen[id], prev = true, id
 	}
 }
 

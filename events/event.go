@@ -8,6 +8,7 @@ package events
 
 import (
 	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -87,11 +88,27 @@ func (e *Event) Validate() error {
 	return nil
 }
 
-// NewEventID returns a random (version 4, RFC 9562) UUID for Event.ID.
+// NewEventID returns a new UUID version 7 (RFC 9562 §5.7): 48 bits of Unix
+// milliseconds, then 74 random bits. It is the one id generator of
+// scim-bridge: the bridge uses it for every event's id (ce_id) and for the
+// ids of new resources, which so sort roughly by creation and keep index
+// keys local.
 func NewEventID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+	var u [16]byte
+	_, _ = rand.Read(u[6:]) // crypto/rand.Read never fails (Go 1.24+)
+	ms := uint64(time.Now().UnixMilli())
+	u[0], u[1], u[2], u[3], u[4], u[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
+	u[6] = u[6]&0x0f | 0x70
+	u[8] = u[8]&0x3f | 0x80
+	var s [36]byte
+	hex.Encode(s[0:8], u[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], u[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], u[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], u[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], u[10:])
+	return string(s[:])
 }

@@ -3,10 +3,13 @@ package projection
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
 // formatVersion is the version of the key layout written under keyFormat.
@@ -101,10 +104,74 @@ func lastStr(key, prefix []byte) (string, bool) {
 func appendU32(b []byte, v uint32) []byte { return binary.BigEndian.AppendUint32(b, v) }
 func appendI64(b []byte, v int64) []byte  { return binary.BigEndian.AppendUint64(b, uint64(v)) }
 
-// appendTime appends t as 8 bytes ordered like instants: Unix nanoseconds
-// with the sign bit flipped.
+// Time keys are 8 bytes ordered like instants: Unix nanoseconds with the
+// sign bit flipped. 64-bit nanoseconds span 1677-09-21 to 2262-04-11, SCIM
+// dateTimes years 0001 to 9999 (and UnixNano is undefined outside its
+// span), so an instant at or beyond either end saturates to the first
+// (all 0x00) or last (all 0xFF) key, which no instant strictly inside
+// uses. The order of instants inside is kept exactly, and everything
+// outside sorts beyond it; only instants outside on the same side share a
+// key, and timeRange says when a bound falls there.
+var (
+	minTimeKey = time.Unix(0, math.MinInt64) // and earlier: key 0x00…00
+	maxTimeKey = time.Unix(0, math.MaxInt64) // and later: key 0xFF…FF
+)
+
+// appendTime appends the time key of t.
 func appendTime(b []byte, t time.Time) []byte {
+	switch {
+	case !t.After(minTimeKey):
+		return binary.BigEndian.AppendUint64(b, 0)
+	case !t.Before(maxTimeKey):
+		return binary.BigEndian.AppendUint64(b, math.MaxUint64)
+	}
 	return binary.BigEndian.AppendUint64(b, uint64(t.UnixNano())^(1<<63))
+}
+
+// ownTimeKey reports whether t has a time key no other instant shares.
+func ownTimeKey(t time.Time) bool { return t.After(minTimeKey) && t.Before(maxTimeKey) }
+
+// timeRange returns the time keys of the instants s with "s op t" for op
+// gt, ge, lt or le (ok false for others): from inclusive (nil: from the
+// first key), to exclusive (nil: past the last). exact reports that the
+// range holds just those instants; when a bound falls where keys saturate,
+// it holds them among others, and the caller must compare each.
+func timeRange(op schemas.CompareOp, t time.Time) (from, to []byte, exact, ok bool) {
+	switch op {
+	case schemas.OpGt: // s > t  ⟺  s ≥ t+1ns
+		from, exact = lowerTimeKey(t.Add(time.Nanosecond))
+	case schemas.OpGe:
+		from, exact = lowerTimeKey(t)
+	case schemas.OpLt:
+		to, exact = upperTimeKey(t)
+	case schemas.OpLe: // s ≤ t  ⟺  s < t+1ns
+		to, exact = upperTimeKey(t.Add(time.Nanosecond))
+	default:
+		return nil, nil, false, false
+	}
+	return from, to, exact, true
+}
+
+// lowerTimeKey returns the first key an instant s ≥ w can have.
+func lowerTimeKey(w time.Time) ([]byte, bool) {
+	switch {
+	case ownTimeKey(w):
+		return appendTime(nil, w), true
+	case w.After(minTimeKey): // beyond the last own key: the saturated ones
+		return appendTime(nil, maxTimeKey), false
+	}
+	return nil, false // before the first own key: all
+}
+
+// upperTimeKey returns the key before which every instant s < u lies.
+func upperTimeKey(u time.Time) ([]byte, bool) {
+	switch {
+	case ownTimeKey(u):
+		return appendTime(nil, u), true
+	case u.After(minTimeKey): // beyond the last own key: all
+		return nil, false
+	}
+	return binary.BigEndian.AppendUint64(nil, 1), false // just the saturated first key
 }
 
 func decodeI64(b []byte) int64 {

@@ -277,6 +277,17 @@ func (m *memberSet) Contains(value string) bool {
 	return ok && err == nil
 }
 
+func (m *memberSet) Lookup(value string) (schemas.Member, bool) {
+	mem, ok, err := m.s.member(m.ctx, m.tenant, m.groupID, value)
+	if err != nil {
+		if m.err == nil {
+			m.err = fmt.Errorf("read membership of group %s: %w", m.groupID, err)
+		}
+		return schemas.Member{}, false
+	}
+	return mem, ok
+}
+
 func (m *memberSet) List() []schemas.Member {
 	list, err := m.s.MemberList(m.ctx, m.tenant, m.groupID)
 	if err != nil {
@@ -306,6 +317,31 @@ func (s *Store) IsMember(ctx context.Context, tenant, groupID, memberID string) 
 		return err
 	})
 	return ok, err
+}
+
+// member reads one direct member of a group, with its stored type and
+// display: one key read.
+func (s *Store) member(ctx context.Context, tenant, groupID, memberID string) (schemas.Member, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return schemas.Member{}, false, err
+	}
+	m := schemas.Member{Value: memberID}
+	var ok bool
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(memberKey(tenant, groupID, memberID))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		ok = true
+		return item.Value(func(v []byte) error {
+			m.Type, m.Display = decodeMemberValue(v)
+			return nil
+		})
+	})
+	return m, ok && err == nil, err
 }
 
 // MemberList returns the direct members of a group ordered by member id.

@@ -169,19 +169,15 @@ func (l *lister) planModified(op schemas.CompareOp, v string) (*plan, error) {
 	if err != nil {
 		return nil, nil
 	}
-	base := modifiedPrefix(l.tenant, l.typ)
-	var from, to []byte // to is exclusive; nil means the end of base
-	switch op {
-	case schemas.OpGt:
-		from = appendTime(append([]byte(nil), base...), t.Add(time.Nanosecond))
-	case schemas.OpGe:
-		from = appendTime(append([]byte(nil), base...), t)
-	case schemas.OpLt:
-		from, to = base, appendTime(append([]byte(nil), base...), t)
-	case schemas.OpLe:
-		from, to = base, appendTime(append([]byte(nil), base...), t.Add(time.Nanosecond))
-	default:
+	lo, hi, exact, ok := timeRange(op, t)
+	if !ok {
 		return nil, nil
+	}
+	base := modifiedPrefix(l.tenant, l.typ)
+	from := append(append([]byte(nil), base...), lo...)
+	var to []byte // exclusive; nil means the end of base
+	if hi != nil {
+		to = append(append([]byte(nil), base...), hi...)
 	}
 	it := l.txn.NewIterator(badger.IteratorOptions{Prefix: base})
 	defer it.Close()
@@ -199,7 +195,7 @@ func (l *lister) planModified(op schemas.CompareOp, v string) (*plan, error) {
 		}
 	}
 	slices.Sort(ids)
-	return &plan{ids: slices.Compact(ids), exact: true}, nil
+	return &plan{ids: slices.Compact(ids), exact: exact}, nil
 }
 
 func inexact(p *plan) *plan {

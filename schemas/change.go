@@ -228,16 +228,22 @@ func (d *memberDelta) add(m Member) {
 }
 
 // remove makes m not a member; removing a non-member changes nothing, since
-// identity providers retry removals they already made.
+// identity providers retry removals they already made. Only m.Value counts:
+// the removal records the member as stored, so that its event carries the
+// member's type however the client named it (a bare value, Q3).
 func (d *memberDelta) remove(m Member) {
 	if _, ok := d.added[m.Value]; ok {
 		delete(d.added, m.Value)
 		return
 	}
-	if _, ok := d.removed[m.Value]; ok || !d.inBase(m.Value) {
+	if _, ok := d.removed[m.Value]; ok || d.base == nil {
 		return
 	}
-	d.removed[m.Value] = m
+	stored, ok := d.base.Lookup(m.Value)
+	if !ok {
+		return
+	}
+	d.removed[m.Value] = stored
 }
 
 // current returns the membership after the changes so far. It lists the
@@ -295,10 +301,11 @@ func sortedMembers(m map[string]Member) []Member {
 // Postman collection sends "value": "<id>" for members). Sub-attribute names
 // match case-insensitively; "display" or, failing that, "displayName" (the
 // Postman collection's spelling) becomes Display; "$ref" is ignored
-// (readOnly); "type" defaults to "User" and is canonicalised to "User" or
+// (computed on read); "type" defaults to "User" and is canonicalised to "User" or
 // "Group" (RFC 7643 §4.2). A member without a non-empty string value is
-// KindInvalidValue. Duplicates are dropped, keeping the first.
-func parseMembers(v any, path string) ([]Member, error) {
+// KindInvalidValue. Other sub-attributes are unknown input for u (see
+// Unknowns). Duplicates are dropped, keeping the first.
+func parseMembers(v any, path string, u *Unknowns) ([]Member, error) {
 	var elems []any
 	switch v := v.(type) {
 	case nil:
@@ -311,7 +318,7 @@ func parseMembers(v any, path string) ([]Member, error) {
 	out := make([]Member, 0, len(elems))
 	seen := make(map[string]bool, len(elems))
 	for i, e := range elems {
-		m, err := parseMember(e)
+		m, err := parseMember(e, path, u)
 		if err != nil {
 			return nil, Errorf(KindInvalidValue, "%s[%d]: %s", path, i, err.(*Error).Detail)
 		}
@@ -323,7 +330,7 @@ func parseMembers(v any, path string) ([]Member, error) {
 	return out, nil
 }
 
-func parseMember(v any) (Member, error) {
+func parseMember(v any, path string, u *Unknowns) (Member, error) {
 	switch v := v.(type) {
 	case string:
 		if v == "" {
@@ -359,6 +366,11 @@ func parseMember(v any) (Member, error) {
 				m.Display = s
 			case strings.EqualFold(k, "displayName"):
 				displayName = s
+			case strings.EqualFold(k, "$ref"):
+			default:
+				if err := u.unknown(IgnoredAttribute, plainPath(path)+"."+k, Errorf(KindInvalidValue, "unknown member attribute %q", k)); err != nil {
+					return Member{}, err
+				}
 			}
 		}
 		if m.Value == "" {

@@ -16,7 +16,8 @@ import (
 // complex values with case-insensitive sub-attribute names, multi-valued
 // values (a single value given for a multi-valued attribute becomes a
 // one-element array when single is false). path names the attribute in
-// errors. A nil result means unassigned. Used by PATCH.
+// errors. A nil result means unassigned. Unknown sub-attributes go to u
+// (see Unknowns; nil ignores them). Used by PATCH.
 //
 // The rules, per RFC 7643 §2.3 and the IdP quirks we accept:
 //   - null, [] and {} (and complex values whose sub-attributes are all
@@ -29,7 +30,7 @@ import (
 //   - binary must be base64 (RFC 4648 §4) and is kept as written;
 //   - string and reference must be JSON strings;
 //   - complex: sub-attribute names are case-insensitive and come back
-//     canonical; unknown sub-attributes and readOnly ones are dropped; a
+//     canonical; unknown sub-attributes, readOnly ones and "$ref" are dropped; a
 //     required sub-attribute must be present; a complex value given as a
 //     bare string is its "value" sub-attribute (Entra's enterprise manager,
 //     a member id), and a single-valued complex attribute takes a
@@ -42,17 +43,17 @@ import (
 //
 // Errors are *Error of KindInvalidValue whose detail names path, e.g.
 // `attribute "emails[1].primary": expected boolean`.
-func coerceValue(a *Attribute, v any, path string, single bool) (any, error) {
+func coerceValue(a *Attribute, v any, path string, single bool, u *Unknowns) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
 	if a.MultiValued && !single {
-		return coerceMulti(a, v, path)
+		return coerceMulti(a, v, path, u)
 	}
-	return coerceSingle(a, v, path)
+	return coerceSingle(a, v, path, u)
 }
 
-func coerceMulti(a *Attribute, v any, path string) (any, error) {
+func coerceMulti(a *Attribute, v any, path string, u *Unknowns) (any, error) {
 	arr, ok := v.([]any)
 	if !ok {
 		arr = []any{v}
@@ -62,7 +63,7 @@ func coerceMulti(a *Attribute, v any, path string) (any, error) {
 		if _, nested := el.([]any); nested {
 			return nil, attrErrorf(fmt.Sprintf("%s[%d]", path, i), "expected %s, got array", typeWord(a))
 		}
-		c, err := coerceSingle(a, el, fmt.Sprintf("%s[%d]", path, i))
+		c, err := coerceSingle(a, el, fmt.Sprintf("%s[%d]", path, i), u)
 		if err != nil {
 			return nil, err
 		}
@@ -102,7 +103,7 @@ func clearPrimaries(vals []any) bool {
 	return changed
 }
 
-func coerceSingle(a *Attribute, v any, path string) (any, error) {
+func coerceSingle(a *Attribute, v any, path string, u *Unknowns) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -164,12 +165,12 @@ func coerceSingle(a *Attribute, v any, path string) (any, error) {
 		}
 		return s, nil
 	case TypeComplex:
-		return coerceComplex(a, v, path)
+		return coerceComplex(a, v, path, u)
 	}
 	return nil, attrErrorf(path, "unknown type %q", a.Type)
 }
 
-func coerceComplex(a *Attribute, v any, path string) (any, error) {
+func coerceComplex(a *Attribute, v any, path string, u *Unknowns) (any, error) {
 	switch x := v.(type) {
 	case string:
 		// A bare string for a complex value is its "value" sub-attribute:
@@ -186,7 +187,7 @@ func coerceComplex(a *Attribute, v any, path string) (any, error) {
 			if len(x) > 1 {
 				return nil, attrErrorf(path, "expected one complex value, got an array of %d", len(x))
 			}
-			return coerceComplex(a, x[0], path)
+			return coerceComplex(a, x[0], path, u)
 		}
 	}
 	m, ok := v.(map[string]any)
@@ -202,14 +203,23 @@ func coerceComplex(a *Attribute, v any, path string) (any, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		sub := findSubAttr(a, k)
-		if sub == nil || sub.Mutability == ReadOnly {
-			continue // unknown or readOnly sub-attributes are ignored
+		if sub == nil {
+			if err := u.unknown(IgnoredAttribute, plainPath(path)+"."+k, attrErrorf(path+"."+k, "unknown attribute")); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if sub.Mutability == ReadOnly || sub.Name == "$ref" {
+			// readOnly sub-attributes are ignored, and so is "$ref": scim-bridge computes every "$ref" from the value
+			// and type (members.$ref is immutable, RFC 7643 §8.7.1, not
+			// readOnly, yet a client's URI is never stored).
+			continue
 		}
 		subPath := path + "." + sub.Name
 		if _, dup := out[sub.Name]; dup {
 			return nil, Errorf(KindInvalidSyntax, "attribute %q: given twice", subPath)
 		}
-		c, err := coerceSingle(sub, m[k], subPath)
+		c, err := coerceSingle(sub, m[k], subPath, u)
 		if err != nil {
 			return nil, err
 		}

@@ -55,7 +55,7 @@ func TestCoerceValue(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := coerceValue(tt.a, tt.in, tt.a.Name, tt.single)
+			got, err := coerceValue(tt.a, tt.in, tt.a.Name, tt.single, nil)
 			if tt.kind != KindOther {
 				if KindOf(err) != tt.kind {
 					t.Fatalf("coerceValue(%s, %v) = %v, %v; want kind %v", tt.a.Name, tt.in, got, err, tt.kind)

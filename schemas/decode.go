@@ -24,14 +24,15 @@ import (
 //     URIs we do not know are ignored when the body carries no attributes
 //     under them (Entra sends
 //     "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group");
-//     an unknown URI with attributes under it is KindInvalidValue. The
+//     attributes under an unknown URI are unknown input (below). The
 //     result's "schemas" is the core URN plus the extensions that have values;
 //   - values are checked and normalised by type as coerceValue documents
 //     (booleans also as "True"/"False", dateTime to UTC, a bare string or a
 //     one-element array for the enterprise manager);
 //   - null, [] and {} mean unassigned (RFC 7643 §2.5) and are left out;
 //   - readOnly input (id, meta, groups, readOnly sub-attributes such as
-//     members.$ref and manager.displayName) is dropped silently, as RFC 7644
+//     manager.displayName) and every "$ref" (computed on read, e.g.
+//     members.$ref) is dropped silently, as RFC 7644
 //     §3.5.1 allows and Okta's PUT (the last GET with edits) needs;
 //   - password (writeOnly, returned never) is type-checked and dropped: it is
 //     never stored, evented or returned;
@@ -43,11 +44,12 @@ import (
 //     defaults to "User" (Okta omits it); the bridge strips them before
 //     storing and turns them into deltas.
 //
-// Unknown attributes (top level, inside an extension, or sub-attributes) are
-// ignored, not rejected. That is the strictest rule that keeps Microsoft's
-// reference tests green: they PUT a user with a misspelled "adreses"
-// attribute expecting 200, and PATCH group members carrying "displayName".
-// A misspelled *required* attribute still fails as missing.
+// Unknown attributes (top level, inside an extension, or sub-attributes)
+// and attributes under a schema URN rt does not have are ignored, not
+// rejected, as in every write (see Unknowns; DecodeWith reports or rejects
+// them). Microsoft's reference tests rely on it too: they PUT a user with a
+// misspelled "adreses" attribute expecting 200. A misspelled *required*
+// attribute still fails as missing.
 //
 // Errors are *Error: KindInvalidSyntax when the body is not a JSON object, a
 // name is given twice (in two spellings) or an extension is not an object;
@@ -55,6 +57,13 @@ import (
 // missing core schema URN, with a detail naming the attribute path, e.g.
 // `attribute "emails[1].primary": expected boolean`.
 func (rt *ResourceType) Decode(body []byte) (Resource, error) {
+	return rt.DecodeWith(body, nil)
+}
+
+// DecodeWith is Decode with unknown input handled as u says: recorded in
+// u.Ignored, or with u.Strict a KindInvalidValue error naming it. A nil u
+// ignores it silently.
+func (rt *ResourceType) DecodeWith(body []byte, u *Unknowns) (Resource, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var v any
@@ -68,13 +77,14 @@ func (rt *ResourceType) Decode(body []byte) (Resource, error) {
 	if !ok {
 		return nil, Errorf(KindInvalidSyntax, "request body must be a JSON object, got %s", jsonKindOf(v))
 	}
-	return rt.decodeMap(m, false)
+	return rt.decodeMap(m, false, u)
 }
 
 // decodeMap turns a decoded JSON object into a canonical Resource. With
 // strict set (Validate) it rejects instead of dropping: unknown attributes,
 // readOnly attributes other than id, password, and extra primaries.
-func (rt *ResourceType) decodeMap(m map[string]any, strict bool) (Resource, error) {
+// Otherwise unknown input goes to u.
+func (rt *ResourceType) decodeMap(m map[string]any, strict bool, u *Unknowns) (Resource, error) {
 	idx := rt.index()
 	unknownURIs, err := rt.checkSchemas(m["schemas"])
 	if err != nil {
@@ -108,7 +118,10 @@ func (rt *ResourceType) decodeMap(m map[string]any, strict bool) (Resource, erro
 			}
 			sort.Strings(ekeys)
 			for _, ek := range ekeys {
-				if err := rt.place(raw, AttrPath{URN: si.urn, Name: ek}, obj[ek], strict, si.urn+":"+ek); err != nil {
+				if strings.EqualFold(ek, "schemas") {
+					continue // clients repeat the schema list inside an extension
+				}
+				if err := rt.place(raw, AttrPath{URN: si.urn, Name: ek}, obj[ek], strict, si.urn+":"+ek, u); err != nil {
 					return nil, err
 				}
 			}
@@ -116,16 +129,24 @@ func (rt *ResourceType) decodeMap(m map[string]any, strict bool) (Resource, erro
 		}
 		if len(k) > 4 && strings.EqualFold(k[:4], "urn:") {
 			if _, _, ok := idx.splitURN(k); !ok {
-				if unknownURIs[strings.ToLower(k)] && !isUnassignedValue(v) {
-					return nil, Errorf(KindInvalidValue, "schema %q is not supported by %s", k, rt.Name)
+				var err error
+				switch {
+				case strict:
+					err = Errorf(KindInvalidValue, "attribute %q: unknown attribute", k)
+				case unknownURIs[strings.ToLower(k)]:
+					if !isUnassignedValue(v) {
+						err = u.unknown(IgnoredSchema, k, Errorf(KindInvalidValue, "schema %q is not supported by %s", k, rt.Name))
+					}
+				default:
+					err = u.unknown(IgnoredSchema, k, Errorf(KindInvalidValue, "attribute %q: unknown attribute", k))
 				}
-				if strict {
-					return nil, Errorf(KindInvalidValue, "attribute %q: unknown attribute", k)
+				if err != nil {
+					return nil, err
 				}
 				continue
 			}
 		}
-		if err := rt.place(raw, AttrPath{Name: k}, v, strict, k); err != nil {
+		if err := rt.place(raw, AttrPath{Name: k}, v, strict, k, u); err != nil {
 			return nil, err
 		}
 	}
@@ -154,7 +175,7 @@ func (rt *ResourceType) decodeMap(m map[string]any, strict bool) (Resource, erro
 			if arr, ok := v.([]any); strict && ok && a.Type == TypeComplex && countPrimaries(arr) > 1 {
 				return nil, attrErrorf(path, "more than one value has primary true (RFC 7643 §2.4)")
 			}
-			c, err := coerceValue(a, v, path, false)
+			c, err := coerceValue(a, v, path, false, u)
 			if err != nil {
 				return nil, err
 			}
@@ -198,16 +219,17 @@ func (rt *ResourceType) decodeMap(m map[string]any, strict bool) (Resource, erro
 // place resolves one key of the body and records its raw value under its
 // schema and canonical name. Dotted and URN-qualified keys become a
 // sub-attribute of a complex value; a name given twice is an error.
-func (rt *ResourceType) place(raw map[string]map[string]any, p AttrPath, v any, strict bool, key string) error {
+func (rt *ResourceType) place(raw map[string]map[string]any, p AttrPath, v any, strict bool, key string, u *Unknowns) error {
 	if p.URN != "" && strings.ContainsRune(p.Name, ':') {
 		p = AttrPath{Name: p.URN + ":" + p.Name} // a URN key nested in an extension: let Lookup split it
 	}
 	a, canon, ok := rt.Lookup(p)
 	if !ok {
+		err := Errorf(KindInvalidValue, "attribute %q: unknown attribute", key)
 		if strict {
-			return Errorf(KindInvalidValue, "attribute %q: unknown attribute", key)
+			return err
 		}
-		return nil // unknown attributes are ignored; see Decode
+		return u.unknown(rt.unknownKind(key), key, err) // see Unknowns
 	}
 	top, _, _ := rt.Lookup(AttrPath{URN: canon.URN, Name: canon.Name})
 	if top.Mutability == ReadOnly {

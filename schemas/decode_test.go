@@ -213,7 +213,6 @@ func TestDecode_Errors(t *testing.T) {
 		{"RFC7643_2.1_NameTwice", user, `{` + core + `,"userName":"a","USERNAME":"b"}`, KindInvalidSyntax, "given twice"},
 		{"RFC7643_2.1_SubNameTwice", user, `{` + core + `,"userName":"a","name":{"givenName":"a","GivenName":"b"}}`, KindInvalidSyntax, "given twice"},
 		{"RFC7643_3.3_ExtensionNotObject", user, `{` + core + `,"userName":"a","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":"x"}`, KindInvalidSyntax, "expected an object"},
-		{"RFC7643_3_UnknownSchemaWithAttributes", user, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:example:x"],"userName":"a","urn:example:x":{"b":1}}`, KindInvalidValue, "not supported"},
 		{"Q4_ManagerArrayOfTwo", user, `{` + core + `,"userName":"a","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"manager":[{"value":"1"},{"value":"2"}]}}`, KindInvalidValue, "manager"},
 	}
 	for _, tt := range tests {

@@ -39,8 +39,12 @@ import (
 //   - a path-less add or replace takes an object whose keys are attribute
 //     paths: plain names, dotted ("name.givenName"), URN-qualified, or an
 //     extension URN holding a nested object (§3.5.2.1, Q5). "schemas" and
-//     "meta" keys are ignored (Q9, Q13); an unknown key is
-//     KindInvalidValue, an unknown path KindInvalidPath.
+//     "meta" keys are ignored (Q9, Q13), at the top and inside an
+//     extension's object alike.
+//   - unknown input (see Unknowns) is ignored: an operation whose path
+//     names an unknown attribute changes nothing, and unknown keys of a
+//     value are dropped. ApplyPatchWith reports it, or rejects it
+//     (KindInvalidPath for a path, KindInvalidValue for a key of a value).
 //   - a JSON null value unassigns the target for replace (RFC 7643 §2.5) and
 //     changes nothing for add.
 //   - setting "primary" true on one value sets it false on the others
@@ -57,7 +61,13 @@ import (
 //     value without "members" leaves members alone. Member type defaults
 //     to "User".
 func (rt *ResourceType) ApplyPatch(r Resource, members Members, p Patch) (Resource, Change, error) {
-	a := &applier{rt: rt, old: r, r: deepCopy(map[string]any(r)).(map[string]any)}
+	return rt.ApplyPatchWith(r, members, p, nil)
+}
+
+// ApplyPatchWith is ApplyPatch with unknown input handled as u says (see
+// Unknowns); a nil u ignores it silently.
+func (rt *ResourceType) ApplyPatchWith(r Resource, members Members, p Patch, u *Unknowns) (Resource, Change, error) {
+	a := &applier{rt: rt, old: r, r: deepCopy(map[string]any(r)).(map[string]any), u: u}
 	if a.r == nil {
 		a.r = map[string]any{}
 	}
@@ -90,6 +100,7 @@ type applier struct {
 	old     Resource
 	r       map[string]any
 	members *memberDelta // nil unless a group
+	u       *Unknowns
 }
 
 // target is a resolved PATCH path.
@@ -116,8 +127,8 @@ func (a *applier) apply(op PatchOp) error {
 	if urn, ok := a.extensionURN(*op.Path); ok {
 		return a.applyExtension(op.Op, urn, op.Value)
 	}
-	t, err := a.resolve(*op.Path, op.Path.String(), KindInvalidPath)
-	if err != nil {
+	t, ok, err := a.resolve(*op.Path, op.Path.String(), KindInvalidPath)
+	if !ok {
 		return err
 	}
 	return a.applyTarget(op.Op, t, op.Value)
@@ -181,10 +192,10 @@ func (a *applier) applyObject(op string, v any) error {
 func (a *applier) applyKey(op, key string, v any) error {
 	p, err := ParsePath(key)
 	if err != nil {
-		return &Error{Kind: KindInvalidValue, Detail: fmt.Sprintf("unknown attribute %q", key), Err: err}
+		return a.u.unknown(a.rt.unknownKind(key), key, &Error{Kind: KindInvalidValue, Detail: fmt.Sprintf("unknown attribute %q", key), Err: err})
 	}
-	t, err := a.resolve(p, key, KindInvalidValue)
-	if err != nil {
+	t, ok, err := a.resolve(p, key, KindInvalidValue)
+	if !ok {
 		return err
 	}
 	return a.applyTarget(op, t, v)
@@ -217,6 +228,9 @@ func (a *applier) applyExtension(op, urn string, v any) error {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
+		if strings.EqualFold(k, "schemas") || strings.EqualFold(k, "meta") {
+			continue // as at the top of a path-less value; POST and PUT drop them too
+		}
 		if err := a.applyKey(op, urn+":"+k, m[k]); err != nil {
 			return err
 		}
@@ -224,34 +238,34 @@ func (a *applier) applyExtension(op, urn string, v any) error {
 	return nil
 }
 
-// resolve looks a path up in the resource type; an unknown attribute is an
-// error of kind unknown (KindInvalidPath for a path, KindInvalidValue for a
-// key of a path-less value).
-func (a *applier) resolve(p Path, written string, unknown Kind) (target, error) {
-	attr, canon, ok := a.rt.Lookup(AttrPath{URN: p.Attr.URN, Name: p.Attr.Name})
-	if !ok {
-		return target{}, Errorf(unknown, "unknown attribute %q", written)
+// resolve looks a path up in the resource type. ok is false when the
+// operation must not go on: with err set when it fails, with err nil when
+// the path names an unknown attribute that a.u ignores. A strict a.u makes
+// that an error of kind unknown (KindInvalidPath for a path,
+// KindInvalidValue for a key of a path-less value), and so is a bad value
+// filter in every mode: a filter is a query, not input to ignore.
+func (a *applier) resolve(p Path, written string, unknown Kind) (t target, ok bool, err error) {
+	attr, canon, found := a.rt.Lookup(AttrPath{URN: p.Attr.URN, Name: p.Attr.Name})
+	if found && p.Attr.Sub != "" {
+		t.sub, _, found = a.rt.Lookup(AttrPath{URN: canon.URN, Name: canon.Name, Sub: p.Attr.Sub})
 	}
-	t := target{attr: attr, urn: canon.URN, name: canon.Name, filter: p.Filter, path: written}
-	if p.Attr.Sub != "" {
-		sub, _, ok := a.rt.Lookup(AttrPath{URN: canon.URN, Name: canon.Name, Sub: p.Attr.Sub})
-		if !ok {
-			return target{}, Errorf(unknown, "unknown attribute %q", written)
-		}
-		t.sub = sub
+	if !found {
+		name := p.Attr.String()
+		return target{}, false, a.u.unknown(a.rt.unknownKind(name), name, Errorf(unknown, "unknown attribute %q", written))
 	}
+	t.attr, t.urn, t.name, t.filter, t.path = attr, canon.URN, canon.Name, p.Filter, written
 	if t.filter != nil && !(attr.MultiValued && attr.Type == TypeComplex) {
-		return target{}, Errorf(unknown, "%s: a value filter needs a multi-valued complex attribute", written)
+		return target{}, false, Errorf(unknown, "%s: a value filter needs a multi-valued complex attribute", written)
 	}
 	if t.filter != nil {
 		// An unknown sub-attribute in the filter would match nothing and
 		// pass silently (RFC 7644 §3.5.2: an invalid path is invalidPath).
 		vp := &ValuePathExpr{Path: AttrPath{URN: t.urn, Name: t.name}, Filter: t.filter}
 		if err := a.rt.CheckFilter(vp); err != nil {
-			return target{}, &Error{Kind: unknown, Detail: fmt.Sprintf("%s: invalid value filter", written), Err: err}
+			return target{}, false, &Error{Kind: unknown, Detail: fmt.Sprintf("%s: invalid value filter", written), Err: err}
 		}
 	}
-	return t, nil
+	return t, true, nil
 }
 
 func (a *applier) applyTarget(op string, t target, v any) error {
@@ -297,7 +311,7 @@ func (a *applier) applyAttr(op string, t target, v any) error {
 		delete(c, t.name)
 		return nil
 	}
-	val, err := coerceValue(t.attr, v, t.path, false)
+	val, err := coerceValue(t.attr, v, t.path, false, a.u)
 	if err != nil {
 		return err
 	}
@@ -343,7 +357,7 @@ func (a *applier) applyAttr(op string, t target, v any) error {
 // complex values are matched on their "value" sub-attribute when the given
 // value has one, other values by equality.
 func (a *applier) removeValues(c map[string]any, t target, v any) error {
-	val, err := coerceValue(t.attr, v, t.path, false)
+	val, err := coerceValue(t.attr, v, t.path, false, a.u)
 	if err != nil {
 		return err
 	}
@@ -382,7 +396,7 @@ func (a *applier) applySub(op string, t target, v any) error {
 	var val any
 	if op != "remove" {
 		var err error
-		if val, err = coerceValue(t.sub, v, t.path, false); err != nil {
+		if val, err = coerceValue(t.sub, v, t.path, false, a.u); err != nil {
 			return err
 		}
 		if val == nil && op == "add" {
@@ -440,9 +454,9 @@ func (a *applier) applyFiltered(op string, t target, v any) error {
 	var val any
 	var err error
 	if t.sub != nil {
-		val, err = coerceValue(t.sub, v, t.path, false)
+		val, err = coerceValue(t.sub, v, t.path, false, a.u)
 	} else {
-		val, err = coerceValue(t.attr, v, t.path, true)
+		val, err = coerceValue(t.attr, v, t.path, true, a.u)
 	}
 	if err != nil {
 		return err
@@ -532,7 +546,7 @@ func (a *applier) eqConditions(t target, f Expr) (map[string]any, bool) {
 			if !ok {
 				return false
 			}
-			v, err := coerceValue(sub, f.Value, t.path, false)
+			v, err := coerceValue(sub, f.Value, t.path, false, nil)
 			if err != nil || v == nil {
 				return false
 			}
@@ -575,7 +589,7 @@ func (a *applier) applyMembers(op string, t target, v any) error {
 		}
 		return nil
 	}
-	ms, err := parseMembers(v, t.path)
+	ms, err := parseMembers(v, t.path, a.u)
 	if err != nil {
 		return err
 	}

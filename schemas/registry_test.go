@@ -77,6 +77,10 @@ func TestDefs_Characteristics(t *testing.T) {
 		{"RFC7643_4.1.2_x509", user, AttrPath{Name: "x509Certificates", Sub: "value"}, Attribute{Type: TypeBinary, CaseExact: true, Mutability: ReadWrite, Returned: ReturnedDefault, Uniqueness: UniqueNone}},
 		{"RFC7643_3.1_id", user, AttrPath{Name: "id"}, Attribute{Type: TypeString, CaseExact: true, Mutability: ReadOnly, Returned: ReturnedAlways, Uniqueness: UniqueServer}},
 		{"RFC7643_4.2_membersValue", group, AttrPath{Name: "members", Sub: "value"}, Attribute{Type: TypeString, Required: true, CaseExact: true, Mutability: Immutable, Returned: ReturnedDefault, Uniqueness: UniqueNone}},
+		// RFC 7643 §8.7.1: every sub-attribute of members is immutable,
+		// "$ref" too; a client that reads readOnly there sends no real
+		// member references.
+		{"RFC7643_8.7.1_membersRef", group, AttrPath{Name: "members", Sub: "$ref"}, Attribute{Type: TypeReference, CaseExact: true, Mutability: Immutable, Returned: ReturnedDefault, Uniqueness: UniqueNone}},
 		{"RFC7643_4.2_membersType", group, AttrPath{Name: "members", Sub: "type"}, Attribute{Type: TypeString, Mutability: Immutable, Returned: ReturnedDefault, Uniqueness: UniqueNone}},
 		{"RFC7643_4.3_manager", user, AttrPath{Name: "manager"}, Attribute{Type: TypeComplex, Mutability: ReadWrite, Returned: ReturnedDefault, Uniqueness: UniqueNone}},
 		{"RFC7643_4.3_managerDisplayName", user, AttrPath{Name: "manager", Sub: "displayName"}, Attribute{Type: TypeString, Mutability: ReadOnly, Returned: ReturnedDefault, Uniqueness: UniqueNone}},

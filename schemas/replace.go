@@ -23,7 +23,7 @@ func (rt *ResourceType) Replace(old Resource, members Members, next Resource) (R
 	var d *memberDelta
 	if rt.isGroup() {
 		d = newMemberDelta(members)
-		ms, err := parseMembers(r["members"], "members")
+		ms, err := parseMembers(r["members"], "members", nil)
 		if err != nil {
 			return nil, Change{}, err
 		}

@@ -47,8 +47,10 @@ type Member struct {
 
 // Members gives PATCH and PUT access to a group's current members without
 // loading them all: a change to one member of a 100,000-member group asks
-// Contains once. List is called only when a whole member list is needed
-// (replace of "members", or a filter on something other than value).
+// Contains (an add) or Lookup (a removal, which needs the member's stored
+// type for its event) once. List is called only when a whole member list
+// is needed (replace of "members", or a filter on something other than
+// value).
 //
 // A read that fails answers as if the member were absent; Err then returns
 // the first such failure, and whoever used the set must discard what it
@@ -56,6 +58,7 @@ type Member struct {
 // change).
 type Members interface {
 	Contains(value string) bool
+	Lookup(value string) (Member, bool)
 	List() []Member
 	Err() error
 }

@@ -13,6 +13,6 @@ package schemas
 //
 // A Group's "members", if present, is checked like Decode checks it.
 func (rt *ResourceType) Validate(r Resource) error {
-	_, err := rt.decodeMap(r, true)
+	_, err := rt.decodeMap(r, true, nil)
 	return err
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
 // The audit log records one line per write request (POST, PUT, PATCH,
@@ -41,12 +43,27 @@ import (
 //     any case, which are Entra's booleans (IDP-QUIRKS Q2), not data;
 //   - JSON booleans and null are kept; numbers become "<number>".
 //
+// A write that ignored unknown input (schemas.Unknowns: attributes the
+// schema does not define, attributes under an unknown schema URN, member
+// ids that name nothing) adds what it ignored, so an operator sees an
+// identity provider's mapping problem:
+//
+//	ignored_count=2 ignored=[{"kind":"schema","name":"urn:…:CustomExt:2.0:User:costCode"},
+//	                         {"kind":"member","name":"01a2…"}]
+//
+// Names are shown as body keys are (redactKey), member ids when they look
+// like ids (at most 128 of [A-Za-z0-9._:-]), else redacted; at most
+// maxAuditIgnored are listed, ignored_count counts them all.
+//
 // Only the first Options.MaxBodyBytes of a body are seen (the handler reads
 // no more); a larger body, one that is not JSON, or one refused unread
 // (its Content-Length over the limit, a wrong Content-Type) shows as a
 // string saying so; body_bytes counts what was read, or the declared length
 // of an unread body. Nesting deeper than maxAuditDepth shows as "<too deep>".
 const maxAuditDepth = 32
+
+// maxAuditIgnored bounds the ignored names one audit line lists.
+const maxAuditIgnored = 100
 
 // isWrite reports whether a request of this method changes state.
 func isWrite(method string) bool {
@@ -87,7 +104,49 @@ func (s *Server) serveAudited(next http.Handler, rec *recorder, r *http.Request,
 	case r.ContentLength > 0: // refused before reading (415, 413)
 		attrs = append(attrs, "body_bytes", r.ContentLength, "body", json.RawMessage(`"<not read>"`))
 	}
+	if len(st.ignored) > 0 {
+		attrs = append(attrs, "ignored_count", len(st.ignored), "ignored", auditIgnored(st.ignored))
+	}
 	s.audit.Info("scim write", attrs...)
+}
+
+// auditIgnored lists what a write ignored as JSON, redacted like the body.
+func auditIgnored(ig []schemas.Ignored) json.RawMessage {
+	type entry struct {
+		Kind string `json:"kind"`
+		Name string `json:"name"`
+	}
+	out := make([]entry, 0, min(len(ig), maxAuditIgnored))
+	for _, x := range ig[:min(len(ig), maxAuditIgnored)] {
+		name := redactKey(x.Name)
+		if x.Kind == schemas.IgnoredMember {
+			name = x.Name
+			if !isID(name) {
+				name = redacted(name)
+			}
+		}
+		out = append(out, entry{Kind: string(x.Kind), Name: name})
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(out) // strings only: never fails
+	return bytes.TrimSpace(buf.Bytes())
+}
+
+// isID reports whether s looks like a resource id rather than data: the
+// ids we issue are UUIDs.
+func isID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("._:-", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // auditResourceID is the id a write was about: the {id} of its route, or

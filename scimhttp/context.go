@@ -1,6 +1,10 @@
 package scimhttp
 
-import "context"
+import (
+	"context"
+
+	"github.com/scim-bridge/scim-bridge/schemas"
+)
 
 type contextKey int
 
@@ -39,6 +43,9 @@ func RequestIDFromContext(ctx context.Context) string {
 type requestState struct {
 	route  string // mux path template, "unmatched" until a route is found
 	tenant string
+	strict bool // the tenant rejects unknown input
+
+	ignored []schemas.Ignored // what the write ignored, for the audit line
 }
 
 func withState(ctx context.Context, st *requestState) context.Context {

@@ -32,7 +32,8 @@ type fakeStore struct {
 	lastBody  []byte
 	queries   int
 
-	err func(op string) error // non-nil: the error every operation returns
+	err    func(op string) error // non-nil: the error every operation returns
+	ignore []schemas.Ignored     // what every write reports as ignored
 }
 
 var (
@@ -165,6 +166,9 @@ func matches(e schemas.Expr, r schemas.Resource) bool {
 func (f *fakeStore) write(req bridge.Request, body []byte) {
 	f.lastReq = req
 	f.lastBody = body
+	if len(f.ignore) > 0 && req.Ignored != nil {
+		req.Ignored(f.ignore)
+	}
 }
 
 func (f *fakeStore) Create(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, body []byte) (projection.Stored, error) {

@@ -8,12 +8,14 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	ignored  *prometheus.CounterVec
 }
 
 // newMetrics builds the HTTP metrics on reg (nil: not registered). Labels
 // are bounded: method (unknown ones are "other"), route (the mux path
 // template, or "unmatched"), status and tenant (configured tenants only;
-// "" before authentication).
+// "" before authentication), resource_type (User, Group) and kind (the
+// closed set of schemas.IgnoredKind).
 func newMetrics(reg prometheus.Registerer) *metrics {
 	f := promauto.With(reg)
 	return &metrics{
@@ -26,5 +28,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "SCIM HTTP request duration by method, route template, status and tenant.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"method", "route", "status", "tenant"}),
+		ignored: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "scim_ignored_input_total",
+			Help: "Names that successful writes ignored, by tenant, resource type and kind: attribute (unknown attribute), schema (attributes under an unknown schema URN), member (a member id naming nothing). The audit log names them.",
+		}, []string{"tenant", "resource_type", "kind"}),
 	}
 }

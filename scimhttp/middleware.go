@@ -67,6 +67,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		st.tenant = tenant
 		r = r.WithContext(NewContextWithTenant(r.Context(), tenant))
 		tbl, policy := s.policy(tenant)
+		st.strict = policy.Strict
 		if !s.rateLimit(rec, tbl, tenant, policy.RateLimit) {
 			return
 		}

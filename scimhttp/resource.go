@@ -18,13 +18,25 @@ func tenant(r *http.Request) string {
 
 // writeRequest is what the bridge needs besides the body; get says what
 // the returned resource must carry for the response (nothing for a 204).
-func writeRequest(r *http.Request, get projection.GetOptions) bridge.Request {
-	return bridge.Request{
+// It carries the tenant's strictness, and counts what the write ignored
+// and keeps it for the audit line.
+func (s *Server) writeRequest(r *http.Request, rt *schemas.ResourceType, get projection.GetOptions) bridge.Request {
+	req := bridge.Request{
 		Tenant:    tenant(r),
 		RequestID: RequestIDFromContext(r.Context()),
 		IfMatch:   r.Header.Get("If-Match"),
 		Get:       get,
 	}
+	if st := stateFrom(r.Context()); st != nil {
+		req.Strict = st.strict
+		req.Ignored = func(ig []schemas.Ignored) {
+			st.ignored = append(st.ignored, ig...)
+			for _, x := range ig {
+				s.metrics.ignored.WithLabelValues(req.Tenant, rt.Name, string(x.Kind)).Inc()
+			}
+		}
+	}
+	return req
 }
 
 // handleGet is GET /<Resources>/{id} (RFC 7644 §3.4.1).
@@ -58,7 +70,7 @@ func (s *Server) handleCreate(rt *schemas.ResourceType, w http.ResponseWriter, r
 	if err != nil {
 		return err
 	}
-	st, err := s.w.Create(r.Context(), writeRequest(r, getOptions(rt, sel)), rt, body)
+	st, err := s.w.Create(r.Context(), s.writeRequest(r, rt, getOptions(rt, sel)), rt, body)
 	if err != nil {
 		return err
 	}
@@ -74,7 +86,7 @@ func (s *Server) handleReplace(rt *schemas.ResourceType, w http.ResponseWriter, 
 	if err != nil {
 		return err
 	}
-	st, err := s.w.Replace(r.Context(), writeRequest(r, getOptions(rt, sel)), rt, mux.Vars(r)["id"], body)
+	st, err := s.w.Replace(r.Context(), s.writeRequest(r, rt, getOptions(rt, sel)), rt, mux.Vars(r)["id"], body)
 	if err != nil {
 		return err
 	}
@@ -95,7 +107,7 @@ func (s *Server) handlePatch(rt *schemas.ResourceType, w http.ResponseWriter, r 
 	if noContent {
 		get = projection.GetOptions{} // a 204 never loads a group's members
 	}
-	st, err := s.w.Patch(r.Context(), writeRequest(r, get), rt, mux.Vars(r)["id"], body)
+	st, err := s.w.Patch(r.Context(), s.writeRequest(r, rt, get), rt, mux.Vars(r)["id"], body)
 	if err != nil {
 		return err
 	}
@@ -110,7 +122,7 @@ func (s *Server) handlePatch(rt *schemas.ResourceType, w http.ResponseWriter, r 
 
 // handleDelete is DELETE /<Resources>/{id} (RFC 7644 §3.6): 204.
 func (s *Server) handleDelete(rt *schemas.ResourceType, w http.ResponseWriter, r *http.Request) error {
-	if err := s.w.Delete(r.Context(), writeRequest(r, projection.GetOptions{}), rt, mux.Vars(r)["id"]); err != nil {
+	if err := s.w.Delete(r.Context(), s.writeRequest(r, rt, projection.GetOptions{}), rt, mux.Vars(r)["id"]); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

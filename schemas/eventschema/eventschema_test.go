@@ -36,6 +36,8 @@ func TestValidate(t *testing.T) {
 			"resource":{"id":"u1"},"scimEvent":"urn:ietf:params:scim:event:prov:delete"}`, ErrInvalid},
 		{"GroupWithMembers", "group.created", `{"tenant":"acme","resourceType":"Group","id":"g1","version":1,"prevVersion":0,
 			"resource":{"id":"g1","members":[{"value":"u1"}]},"scimEvent":"urn:ietf:params:scim:event:prov:create:full"}`, ErrInvalid},
+		{"MemberWithoutType", "group.members_removed", `{"tenant":"acme","resourceType":"Group","id":"g1","version":3,
+			"prevVersion":2,"membersRemoved":[{"value":"u1"}],"scimEvent":"urn:ietf:params:scim:event:prov:patch:full"}`, ErrInvalid},
 		{"MembersAddedEmpty", "group.members_added", `{"tenant":"acme","resourceType":"Group","id":"g1","version":2,
 			"prevVersion":1,"membersAdded":[],"scimEvent":"urn:ietf:params:scim:event:prov:patch:full"}`, ErrInvalid},
 		{"NotJSON", "user.created", `{"tenant":`, ErrInvalid},

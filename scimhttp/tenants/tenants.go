@@ -35,6 +35,9 @@
 //     (> 0) holding at most burst requests (0: requestsPerSecond rounded
 //     up). Absent: the server's default, unlimited unless main sets one.
 //   - audit (optional): log every write of the tenant to the audit log.
+//   - strict (optional): reject unknown input with 400 (unknown attributes
+//     and schema URNs, member ids that name nothing) instead of ignoring
+//     and reporting it.
 //
 // The whole file is rejected, naming the entry, when it has no tenants, an
 // unknown field (a misspelt "rate_limit" must not silently mean unlimited;
@@ -110,12 +113,13 @@ type File struct {
 }
 
 // Tenant is one entry of the tenants file. Marshalled, it is the line to add
-// to the file ("rateLimit" and "audit" omitted when zero).
+// to the file ("rateLimit", "audit" and "strict" omitted when zero).
 type Tenant struct {
 	Name      string    `json:"name"`
 	Tokens    []string  `json:"tokens"`             // "sha256:<hex>" each
 	RateLimit RateLimit `json:"rateLimit,omitzero"` // zero: not set
 	Audit     bool      `json:"audit,omitempty"`
+	Strict    bool      `json:"strict,omitempty"`
 }
 
 // RateLimit is a token bucket: RequestsPerSecond refill it, Burst bound it.
@@ -268,6 +272,7 @@ func (t *Table) Tenant(name string) (Tenant, bool) {
 type Policy struct {
 	RateLimit RateLimit // zero: none set
 	Audit     bool
+	Strict    bool // reject unknown input instead of ignoring it
 }
 
 // Policy returns the named tenant's policy, without copying its tokens: it
@@ -277,7 +282,7 @@ func (t *Table) Policy(name string) (Policy, bool) {
 		return Policy{}, false
 	}
 	tn, ok := t.tenants[name]
-	return Policy{RateLimit: tn.RateLimit, Audit: tn.Audit}, ok
+	return Policy{RateLimit: tn.RateLimit, Audit: tn.Audit, Strict: tn.Strict}, ok
 }
 
 // Names returns the tenants' names, sorted.

@@ -16,7 +16,7 @@ func TestParse_Good(t *testing.T) {
 	// The second acme hash has upper-case hex, which is accepted.
 	upper := "sha256:" + strings.ToUpper(strings.TrimPrefix(hashOf("acme-new"), "sha256:"))
 	file := fmt.Sprintf(`{"tenants":[
-		{"name":"acme","tokens":[%q,%q],"rateLimit":{"requestsPerSecond":50,"burst":100},"audit":true},
+		{"name":"acme","tokens":[%q,%q],"rateLimit":{"requestsPerSecond":50,"burst":100},"audit":true,"strict":true},
 		{"name":"globex-2","tokens":[%q]},
 		{"name":"idle","tokens":[]},
 		{"name":"rounded","tokens":[],"rateLimit":{"requestsPerSecond":2.5}}
@@ -64,8 +64,11 @@ func TestParse_Good(t *testing.T) {
 	})
 	t.Run("Policy", func(t *testing.T) {
 		got, ok := tbl.Policy("acme")
-		if want := (Policy{RateLimit: RateLimit{RequestsPerSecond: 50, Burst: 100}, Audit: true}); got != want || !ok {
+		if want := (Policy{RateLimit: RateLimit{RequestsPerSecond: 50, Burst: 100}, Audit: true, Strict: true}); got != want || !ok {
 			t.Errorf("Policy(acme) = %+v, %v, want %+v, true", got, ok, want)
+		}
+		if got, _ := tbl.Policy("globex-2"); got.Strict {
+			t.Errorf("Policy(globex-2).Strict = true, want false (the default)")
 		}
 		if got, ok := tbl.Policy("nope"); got != (Policy{}) || ok {
 			t.Errorf("Policy(nope) = %+v, %v, want zero, false", got, ok)
