@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -43,12 +42,11 @@ func openStore(c config, reg *schemas.Registry, logger *slog.Logger, promReg pro
 	return st, nil
 }
 
-// connectLog opens the configured log. Kafka is retried, with backoff,
-// for as long as it is unreachable (until ctx ends), so that the service
-// can start — serving reads, answering writes with 503, not ready — while
-// Kafka is down. Errors that a retry cannot fix (a compacted topic, bad
-// settings) end it at once.
-func connectLog(ctx context.Context, c config, logger *slog.Logger, promReg prometheus.Registerer) (events.Log, error) {
+// openLog opens the configured log. The embedded log is ready when this
+// returns. The Kafka log returns at once and connects in the background
+// (kafka.Open): until it has, its Append and End fail with
+// events.ErrUnavailable; awaitLog waits for it.
+func openLog(c config, logger *slog.Logger, promReg prometheus.Registerer) (events.Log, error) {
 	if c.KafkaBrokers == "" {
 		l, err := events.OpenEmbedded(filepath.Join(c.DataDir, "log"), events.EmbeddedOptions{Logger: logger})
 		if err != nil {
@@ -60,28 +58,29 @@ func connectLog(ctx context.Context, c config, logger *slog.Logger, promReg prom
 	if err != nil {
 		return nil, err
 	}
-	backoff := 500 * time.Millisecond
-	for {
-		actx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		l, err := kafka.Open(actx, opts)
-		cancel()
-		if err == nil {
-			return l, nil
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if !errors.Is(err, events.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("open the Kafka log: %w", err)
-		}
-		logger.Warn("kafka is unreachable; retrying", "component", "kafka", "err", err, "retry_in", backoff.String())
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 10*time.Second)
+	l, err := kafka.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("open the Kafka log: %w", err)
 	}
+	return l, nil
+}
+
+// awaitLog returns once l is connected: at once for the embedded log; for
+// Kafka when it has connected, or with the error that made it give up (one
+// no retry fixes), or ctx.Err(). While it waits, the Kafka log logs every
+// failed attempt.
+func awaitLog(ctx context.Context, l events.Log) error {
+	k, ok := l.(interface{ WaitConnected(context.Context) error })
+	if !ok {
+		return nil
+	}
+	if err := k.WaitConnected(ctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("connect to Kafka: %w", err)
+	}
+	return nil
 }
 
 func logKind(c config) string {

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,98 +23,76 @@ import (
 	"github.com/scim-bridge/scim-bridge/scimhttp/tenants"
 )
 
-// authenticator is the token → tenant table: the tenants file, reloaded
-// while serving (a bad file is logged and the previous one kept), or the
-// single token of tenant "default".
-func authenticator(ctx context.Context, c config, logger *slog.Logger, promReg prometheus.Registerer) (*tenantAuth, error) {
-	if c.TenantsFile == "" {
-		t, err := tenants.NewStatic(c.Token, tenants.Tenant{})
-		if err != nil {
-			return nil, fmt.Errorf("SCIM_TOKEN: %w", err)
-		}
-		return &tenantAuth{Authenticator: t, TenantTable: t}, nil
-	}
-	w, err := tenants.Open(c.TenantsFile, tenants.Options{Logger: logger.With("component", "tenants"), Registerer: promReg})
-	if err != nil {
-		return nil, fmt.Errorf("SCIM_TENANTS_FILE: %w", err)
-	}
-	go w.Run(ctx)
-	return &tenantAuth{Authenticator: w, TenantTable: w}, nil
-}
-
-// tenantAuth authenticates tokens and gives each tenant's policy.
-type tenantAuth struct {
-	scimhttp.Authenticator
-	scimhttp.TenantTable
-}
-
-// switchWriter is the SCIM API's writer: unavailable (503) until the log
-// is connected and the bridge is built, then the bridge.
-type switchWriter struct {
-	b atomic.Pointer[bridge.Bridge]
-}
-
-var errNotConnected = &schemas.Error{Kind: schemas.KindUnavailable, Detail: "the event log is not connected yet; retry later"}
-
-func (w *switchWriter) Create(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, body []byte) (projection.Stored, error) {
-	if b := w.b.Load(); b != nil {
-		return b.Create(ctx, req, rt, body)
-	}
-	return projection.Stored{}, errNotConnected
-}
-
-func (w *switchWriter) Replace(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, body []byte) (projection.Stored, error) {
-	if b := w.b.Load(); b != nil {
-		return b.Replace(ctx, req, rt, id, body)
-	}
-	return projection.Stored{}, errNotConnected
-}
-
-func (w *switchWriter) Patch(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, body []byte) (projection.Stored, error) {
-	if b := w.b.Load(); b != nil {
-		return b.Patch(ctx, req, rt, id, body)
-	}
-	return projection.Stored{}, errNotConnected
-}
-
-func (w *switchWriter) Delete(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string) error {
-	if b := w.b.Load(); b != nil {
-		return b.Delete(ctx, req, rt, id)
-	}
-	return errNotConnected
-}
-
-func serve(ctx context.Context, c config, stderr io.Writer, started chan<- string) error {
+// serve runs the service until ctx ends (nil) or a part of it stops on its
+// own (its error). It sets the parts up in one line, each recording its
+// teardown (see lifecycle), and starts serving before the log is reachable:
+// a Kafka log connects in the background, and until it has, reads are
+// answered from the projection, writes get 503 and /readyz says not ready.
+// A Kafka error no retry fixes (a compacted topic, a rejected login) ends
+// serve with that error.
+func serve(ctx context.Context, c config, stderr io.Writer, started chan<- string) (err error) {
 	logger := newLogger(c, stderr)
-	promReg := prometheus.NewRegistry()
-	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	promReg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name:        "scim_build_info",
-		Help:        "Build information.",
-		ConstLabels: prometheus.Labels{"version": version()},
-	}, func() float64 { return 1 }))
+	lc := newLifecycle()
+	defer func() { err = errors.Join(err, lc.stop()) }()
 
+	promReg := newRegistry()
 	reg, err := schemas.NewRegistry()
 	if err != nil {
 		return fmt.Errorf("load schemas: %w", err)
 	}
-	ln, err := net.Listen("tcp", c.Listen)
+	// Listen first: an address in use stops the start before anything opens.
+	ln, err := lc.listen("SCIM_LISTEN", c.Listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", c.Listen, err)
+		return err
 	}
-	defer ln.Close()
+	var debugLn net.Listener
+	if c.DebugListen != "" {
+		if debugLn, err = lc.listen("SCIM_DEBUG_LISTEN", c.DebugListen); err != nil {
+			return err
+		}
+	}
+
 	store, err := openStore(c, reg, logger, promReg)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	lc.onStop("close the projection", store.Close)
 
-	auth, err := authenticator(ctx, c, logger, promReg)
+	l, err := openLog(c, logger, promReg)
 	if err != nil {
 		return err
 	}
-	writer := &switchWriter{}
-	api, err := scimhttp.New(reg, writer, store, auth, scimhttp.Options{
+	lc.onStop("close the event log", l.Close)
+
+	auth, watcher, err := authenticator(c, logger, promReg)
+	if err != nil {
+		return err
+	}
+	if watcher != nil {
+		lc.run("tenants file watcher", watcher.Run)
+	}
+
+	// The projection follows the log from the moment it is connected.
+	lc.run("event log and projection", func(ctx context.Context) error {
+		if err := awaitLog(ctx, l); err != nil {
+			return err
+		}
+		logger.Info("event log connected", "log", logKind(c), "partitions", l.Partitions())
+		return store.Run(ctx, l)
+	})
+
+	br, err := bridge.New(l, store, reg, bridge.Options{
+		Logger: logger.With("component", "bridge"),
+		// Append metrics carry the log they measure.
+		Registerer:  prometheus.WrapRegistererWith(prometheus.Labels{"log": logKind(c)}, promReg),
+		MaxPatchOps: c.MaxPatchOps,
+	})
+	if err != nil {
+		return err
+	}
+	lc.onStop("close the bridge", br.Close)
+
+	api, err := scimhttp.New(reg, br, store, auth, scimhttp.Options{
 		Logger:                logger.With("component", "http"),
 		Registerer:            promReg,
 		MaxBodyBytes:          c.MaxBodyBytes,
@@ -131,117 +108,108 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 		return err
 	}
 
-	// The log connects in the background (Kafka may be down at start);
-	// once it does, the projection follows it and the bridge takes writes.
-	var log atomic.Pointer[events.Log]
-	runCtx, cancelRun := context.WithCancel(context.Background())
-	defer cancelRun()
-	runDone := make(chan error, 1)
-	go func() {
-		l, err := connectLog(runCtx, c, logger, promReg)
-		if err != nil {
-			runDone <- err
-			return
-		}
-		defer l.Close()
-		br, err := bridge.New(l, store, reg, bridge.Options{
-			Logger: logger.With("component", "bridge"),
-			// Append metrics carry the log they measure.
-			Registerer:  prometheus.WrapRegistererWith(prometheus.Labels{"log": logKind(c)}, promReg),
-			MaxPatchOps: c.MaxPatchOps,
-		})
-		if err != nil {
-			runDone <- err
-			return
-		}
-		log.Store(&l)
-		writer.b.Store(br)
-		logger.Info("event log connected", "log", logKind(c), "partitions", l.Partitions())
-		runDone <- store.Run(runCtx, l)
-	}()
-
 	mux := http.NewServeMux()
 	mux.Handle("/scim/", api.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{Registry: promReg}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := ready(r.Context(), log.Load(), store); err != nil {
-			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
-			return
+	handleHealth(mux, l, store)
+	lc.serveHTTP("SCIM HTTP server", newServer(mux, logger), ln, c.ShutdownGrace)
+	if debugLn != nil {
+		// No write timeout: a CPU profile or trace streams for as long as asked.
+		dbg := &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
+		lc.serveHTTP("debug HTTP server", dbg, debugLn, c.ShutdownGrace)
+	}
+
+	logger.Info("serving", "addr", ln.Addr().String(), "log", logKind(c), "data_dir", c.DataDir)
+	if started != nil {
+		started <- ln.Addr().String()
+	}
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+		return nil
+	case <-lc.failed():
+		return lc.err()
+	}
+}
+
+// newRegistry returns the service's Prometheus registry with the Go and
+// process collectors and scim_build_info.
+func newRegistry() *prometheus.Registry {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "scim_build_info",
+		Help:        "Build information.",
+		ConstLabels: prometheus.Labels{"version": version()},
+	}, func() float64 { return 1 }))
+	return r
+}
+
+// authenticator is the token → tenant table: the tenants file, reloaded
+// by the returned watcher's Run (a bad file is logged and the previous one
+// kept), or the single token of tenant "default" (no watcher).
+func authenticator(c config, logger *slog.Logger, promReg prometheus.Registerer) (*tenantAuth, *tenants.Watcher, error) {
+	if c.TenantsFile == "" {
+		t, err := tenants.NewStatic(c.Token, tenants.Tenant{})
+		if err != nil {
+			return nil, nil, fmt.Errorf("SCIM_TOKEN: %w", err)
 		}
-		w.Write([]byte("ready\n"))
-	})
-	srv := &http.Server{
-		Handler:           mux,
+		return &tenantAuth{Authenticator: t, TenantTable: t}, nil, nil
+	}
+	w, err := tenants.Open(c.TenantsFile, tenants.Options{Logger: logger.With("component", "tenants"), Registerer: promReg})
+	if err != nil {
+		return nil, nil, fmt.Errorf("SCIM_TENANTS_FILE: %w", err)
+	}
+	return &tenantAuth{Authenticator: w, TenantTable: w}, w, nil
+}
+
+// tenantAuth authenticates tokens and gives each tenant's policy.
+type tenantAuth struct {
+	scimhttp.Authenticator
+	scimhttp.TenantTable
+}
+
+func newServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      90 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	srvDone := make(chan error, 1)
-	go func() { srvDone <- srv.Serve(ln) }()
-	if c.DebugListen != "" {
-		dbg := &http.Server{Addr: c.DebugListen, Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
-		go func() {
-			if err := dbg.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				logger.Error("debug listener stopped", "err", err)
-			}
-		}()
-		defer dbg.Close()
-	}
-	logger.Info("serving", "addr", ln.Addr().String(), "log", logKind(c), "data_dir", c.DataDir)
-	if started != nil {
-		started <- ln.Addr().String()
-	}
-
-	var runErr error
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down")
-	case err := <-runDone:
-		runErr = fmt.Errorf("event log and projection stopped: %w", err)
-		runDone <- nil
-	case err := <-srvDone:
-		runErr = fmt.Errorf("http server stopped: %w", err)
-	}
-	// Stop accepting, let in-flight writes finish (they wait on the
-	// projection, which keeps running until they are done), then stop the
-	// projection and close the log and Badger.
-	shutCtx, cancel := context.WithTimeout(context.Background(), c.ShutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil {
-		logger.Warn("shutdown did not finish in time", "err", err)
-	}
-	if br := writer.b.Load(); br != nil {
-		br.Close()
-	}
-	cancelRun()
-	if err := <-runDone; runErr == nil && err != nil && !errors.Is(err, context.Canceled) {
-		runErr = fmt.Errorf("projection: %w", err)
-	}
-	return runErr
 }
 
-// ready is the readiness check: the log is connected and answers, and the
-// projection has caught up with it.
-func ready(ctx context.Context, l *events.Log, store *projection.Store) error {
-	if l == nil {
-		return errors.New("the event log is not connected yet")
+// handleHealth adds /healthz (the process answers) and /readyz (see ready)
+// to mux.
+func handleHealth(mux *http.ServeMux, l events.Log, store *projection.Store) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := ready(r.Context(), l, store); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+}
+
+// ready is the readiness check: the projection has caught up with the log,
+// and the log answers (a Kafka log that has not connected yet does not).
+func ready(ctx context.Context, l events.Log, store *projection.Store) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := l.End(ctx); err != nil {
+		return fmt.Errorf("event log unreachable: %w", err)
 	}
 	if !store.CaughtUp() {
 		return errors.New("projection is catching up with the log")
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if _, err := (*l).End(ctx); err != nil {
-		return fmt.Errorf("event log unreachable: %w", err)
-	}
 	return nil
 }
 
+// pprofMux serves Go's profiler, for SCIM_DEBUG_LISTEN only.
 func pprofMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
