@@ -13,6 +13,7 @@ import (
 // config is every setting; each is a flag and an environment variable.
 type config struct {
 	Listen        string
+	AdminListen   string
 	DebugListen   string
 	DataDir       string
 	Token         string
@@ -98,7 +99,8 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		all = append(all, setting{env, name, help})
 	}
 	var maxBody int
-	str(&c.Listen, "SCIM_LISTEN", "listen", ":8080", "HTTP address for SCIM, /metrics, /healthz and /readyz")
+	str(&c.Listen, "SCIM_LISTEN", "listen", ":8080", "HTTP address for SCIM, /healthz and /readyz")
+	str(&c.AdminListen, "SCIM_ADMIN_LISTEN", "admin-listen", ":9090", "HTTP address for /metrics (and /healthz, /readyz), apart from SCIM: /metrics names every tenant; \"off\" (or an empty --admin-listen) disables it")
 	str(&c.DebugListen, "SCIM_DEBUG_LISTEN", "debug-listen", "", "address of a separate listener for Go's profiler (/debug/pprof/), e.g. 127.0.0.1:6060; empty: off. Keep it off public networks")
 	str(&c.DataDir, "SCIM_DATA_DIR", "data-dir", "./data", "directory of the Badger projection (and of the embedded log)")
 	str(&c.Token, "SCIM_TOKEN", "token", "", "bearer token of the single tenant \"default\"")
@@ -145,6 +147,9 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	c.MaxBodyBytes = int64(maxBody)
+	if strings.EqualFold(c.AdminListen, "off") {
+		c.AdminListen = "" // an empty variable cannot say "off": it means "unset"
+	}
 	return c, errors.Join(envErr, c.validate(cmd))
 }
 

@@ -54,16 +54,17 @@ func TestMain(m *testing.M) {
 
 // process is scim-bridge running as a child process.
 type process struct {
-	cmd  *exec.Cmd
-	base string
-	done chan error // receives Wait's result once
+	cmd   *exec.Cmd
+	base  string     // SCIM
+	admin string     // the admin listener
+	done  chan error // receives Wait's result once
 
 	exited chan struct{} // closed when the process has exited
 	err    error         // Wait's result, once exited is closed
 	stderr *lineLog      // everything it wrote to stderr
 }
 
-var servingAddr = regexp.MustCompile(`"msg":"serving","addr":"([^"]+)"`)
+var servingAddr = regexp.MustCompile(`"msg":"serving","addr":"([^"]+)","admin_addr":"([^"]+)"`)
 
 // startProcess runs `scim-bridge serve` with env and waits until it is ready.
 func startProcess(t *testing.T, env map[string]string) *process {
@@ -84,7 +85,7 @@ func startProcessNoWait(t *testing.T, env map[string]string) *process {
 		m = servingAddr.FindStringSubmatch(line)
 		return m != nil
 	})
-	p.base = "http://" + m[1]
+	p.base, p.admin = "http://"+m[1], "http://"+m[2]
 	return p
 }
 
@@ -93,7 +94,7 @@ func startProcessNoWait(t *testing.T, env map[string]string) *process {
 func startBinary(t *testing.T, args []string, env map[string]string) *process {
 	t.Helper()
 	cmd := exec.Command(binary(t), args...)
-	cmd.Env = append(os.Environ(), "SCIM_LISTEN=127.0.0.1:0", "SCIM_TOKEN="+testToken, "SCIM_LOG_LEVEL=info")
+	cmd.Env = append(os.Environ(), "SCIM_LISTEN=127.0.0.1:0", "SCIM_ADMIN_LISTEN=127.0.0.1:0", "SCIM_TOKEN="+testToken, "SCIM_LOG_LEVEL=info")
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -198,7 +199,9 @@ func (l *lineLog) String() string {
 	return strings.Join(l.lines, "\n") + string(l.partial)
 }
 
-func (p *process) service(t *testing.T) *service { return &service{t: t, base: p.base} }
+func (p *process) service(t *testing.T) *service {
+	return &service{t: t, base: p.base, admin: p.admin}
+}
 
 // kill sends SIGKILL: no shutdown, no flush, as a crashed pod.
 func (p *process) kill(t *testing.T) {

@@ -45,7 +45,12 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 	if err != nil {
 		return err
 	}
-	var debugLn net.Listener
+	var adminLn, debugLn net.Listener
+	if c.AdminListen != "" {
+		if adminLn, err = lc.listen("SCIM_ADMIN_LISTEN", c.AdminListen); err != nil {
+			return err
+		}
+	}
 	if c.DebugListen != "" {
 		if debugLn, err = lc.listen("SCIM_DEBUG_LISTEN", c.DebugListen); err != nil {
 			return err
@@ -108,18 +113,27 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 		return err
 	}
 
+	// /metrics is not on the SCIM listener: it names every tenant, with its
+	// request counts, to whoever can reach the API.
 	mux := http.NewServeMux()
 	mux.Handle("/scim/", api.Handler())
-	mux.Handle("GET /metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{Registry: promReg}))
 	handleHealth(mux, l, store)
 	lc.serveHTTP("SCIM HTTP server", newServer(mux, logger), ln, c.ShutdownGrace)
+	adminAddr := "off"
+	if adminLn != nil {
+		admin := http.NewServeMux()
+		admin.Handle("GET /metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{Registry: promReg}))
+		handleHealth(admin, l, store)
+		lc.serveHTTP("admin HTTP server", newServer(admin, logger), adminLn, c.ShutdownGrace)
+		adminAddr = adminLn.Addr().String()
+	}
 	if debugLn != nil {
 		// No write timeout: a CPU profile or trace streams for as long as asked.
 		dbg := &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
 		lc.serveHTTP("debug HTTP server", dbg, debugLn, c.ShutdownGrace)
 	}
 
-	logger.Info("serving", "addr", ln.Addr().String(), "log", logKind(c), "data_dir", c.DataDir)
+	logger.Info("serving", "addr", ln.Addr().String(), "admin_addr", adminAddr, "log", logKind(c), "data_dir", c.DataDir)
 	if started != nil {
 		started <- ln.Addr().String()
 	}
@@ -209,7 +223,11 @@ func ready(ctx context.Context, l events.Log, store *projection.Store) error {
 	return nil
 }
 
-// pprofMux serves Go's profiler, for SCIM_DEBUG_LISTEN only.
+// pprofMux serves Go's profiler, for SCIM_DEBUG_LISTEN only. It is not on
+// the admin listener, which the metrics scraper reaches across the
+// cluster: a profile holds memory contents, and /cmdline the flags (a
+// --token, a --kafka-sasl-password). Its own listener can stay on
+// 127.0.0.1, reachable only from inside the pod (kubectl port-forward).
 func pprofMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
