@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -8,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/scim-bridge/scim-bridge/internal/tcpgate"
 )
@@ -106,5 +110,37 @@ func TestProcess_RebuildWaitsForKafka(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(env["SCIM_DATA_DIR"], "projection")); !os.IsNotExist(err) {
 		t.Errorf("projection after an interrupted wait for Kafka: %v, want it untouched (absent)", err)
+	}
+}
+
+// TestKafka_CompactedTopicEndsServe starts serve on a compacted topic: the
+// background connection finds what no retry fixes, and serve ends with it
+// rather than retrying forever or serving without a log.
+func TestKafka_CompactedTopicEndsServe(t *testing.T) {
+	env := kafkaEnv(t)
+	admin := &kafkago.Client{Addr: kafkago.TCP(strings.Split(env["KAFKA_BROKERS"], ",")...), Timeout: 30 * time.Second, Transport: &kafkago.Transport{}}
+	res, err := admin.CreateTopics(t.Context(), &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{{
+		Topic: env["KAFKA_TOPIC"], NumPartitions: 1, ReplicationFactor: 1,
+		ConfigEntries: []kafkago.ConfigEntry{{ConfigName: "cleanup.policy", ConfigValue: "compact"}},
+	}}})
+	if err == nil {
+		err = res.Errors[env["KAFKA_TOPIC"]]
+	}
+	if err != nil {
+		t.Fatalf("create a compacted topic: %v", err)
+	}
+	t.Cleanup(func() {
+		admin.DeleteTopics(context.Background(), &kafkago.DeleteTopicsRequest{Topics: []string{env["KAFKA_TOPIC"]}})
+	})
+
+	vars := map[string]string{"SCIM_LISTEN": "127.0.0.1:0", "SCIM_ADMIN_LISTEN": "off", "SCIM_DATA_DIR": t.TempDir(), "SCIM_TOKEN": testToken}
+	for k, v := range env {
+		vars[k] = v
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	err = run(ctx, []string{"serve"}, func(k string) string { return vars[k] }, io.Discard, testWriter{t}, nil)
+	if ctx.Err() != nil || err == nil || !strings.Contains(err.Error(), "compacted") {
+		t.Errorf("serve on a compacted topic = %v (context: %v), want it to end with the compaction named", err, ctx.Err())
 	}
 }

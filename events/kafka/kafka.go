@@ -224,9 +224,8 @@ func (l *Log) connect() {
 		}
 		err = fmt.Errorf("open topic %s: %w", l.opts.Topic, err)
 		if permanent(err) {
-			l.fatal = err
+			l.fatal = err // not logged: WaitConnected, Append and End return it
 			close(l.failed)
-			l.logger.Error("kafka log cannot connect; not retrying", "err", err)
 			return
 		}
 		l.mu.Lock()
