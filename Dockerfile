@@ -2,7 +2,11 @@
 # scim-bridge: a static binary on a distroless, non-root base.
 #
 #   docker build -t scim-bridge .
-#   docker run -e SCIM_TOKEN=change-me -p 8080:8080 -v scim-data:/data --read-only scim-bridge
+#   docker run -e SCIM_TOKEN=change-me -p 8080:8080 -p 9090:9090 -v scim-data:/data --read-only scim-bridge
+#
+# 8080 is SCIM (SCIM_LISTEN); 9090 is /metrics (SCIM_ADMIN_LISTEN): publish
+# it only where your Prometheus can reach it, since the metrics name every
+# tenant.
 #
 # The root filesystem can be read-only: the service writes only under
 # SCIM_DATA_DIR (/data: the Badger projection, and the embedded log when
@@ -29,6 +33,6 @@ COPY --from=build --chown=65532:65532 /out/data /data
 USER 65532:65532
 ENV SCIM_LISTEN=:8080 SCIM_DATA_DIR=/data
 VOLUME /data
-EXPOSE 8080
+EXPOSE 8080 9090
 ENTRYPOINT ["/scim-bridge"]
 CMD ["serve"]

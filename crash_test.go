@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -53,64 +54,154 @@ func TestMain(m *testing.M) {
 
 // process is scim-bridge running as a child process.
 type process struct {
-	cmd  *exec.Cmd
-	base string
-	done chan error
+	cmd   *exec.Cmd
+	base  string     // SCIM
+	admin string     // the admin listener
+	done  chan error // receives Wait's result once
+
+	exited chan struct{} // closed when the process has exited
+	err    error         // Wait's result, once exited is closed
+	stderr *lineLog      // everything it wrote to stderr
 }
 
-var servingAddr = regexp.MustCompile(`"msg":"serving","addr":"([^"]+)"`)
+var servingAddr = regexp.MustCompile(`"msg":"serving","addr":"([^"]+)","admin_addr":"([^"]+)"`)
 
 // startProcess runs `scim-bridge serve` with env and waits until it is ready.
 func startProcess(t *testing.T, env map[string]string) *process {
 	t.Helper()
-	cmd := exec.Command(binary(t), "serve")
-	cmd.Env = append(os.Environ(), "SCIM_LISTEN=127.0.0.1:0", "SCIM_TOKEN="+testToken, "SCIM_LOG_LEVEL=info")
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &process{cmd: cmd, done: make(chan error, 1)}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			if m := servingAddr.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
-		}
-		io.Copy(io.Discard, stderr)
-	}()
-	go func() { p.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	select {
-	case a := <-addr:
-		p.base = "http://" + a
-	case err := <-p.done:
-		t.Fatalf("scim-bridge exited before serving: %v", err)
-	case <-time.After(60 * time.Second):
-		t.Fatal("scim-bridge did not start serving within 60s")
-	}
+	p := startProcessNoWait(t, env)
 	s := &service{t: t, base: p.base}
 	s.waitReady()
 	return p
 }
 
-func (p *process) service(t *testing.T) *service { return &service{t: t, base: p.base} }
+// startProcessNoWait runs `scim-bridge serve` with env and returns once it
+// serves HTTP, ready or not.
+func startProcessNoWait(t *testing.T, env map[string]string) *process {
+	t.Helper()
+	p := startBinary(t, []string{"serve"}, env)
+	var m []string
+	p.waitLog(t, "the serving line", 60*time.Second, func(line string) bool {
+		m = servingAddr.FindStringSubmatch(line)
+		return m != nil
+	})
+	p.base, p.admin = "http://"+m[1], "http://"+m[2]
+	return p
+}
+
+// startBinary runs scim-bridge with args and env (added to the test's own
+// environment with a token, an address and a log level for serve).
+func startBinary(t *testing.T, args []string, env map[string]string) *process {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	cmd.Env = append(os.Environ(), "SCIM_LISTEN=127.0.0.1:0", "SCIM_ADMIN_LISTEN=127.0.0.1:0", "SCIM_TOKEN="+testToken, "SCIM_LOG_LEVEL=info")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	p := &process{cmd: cmd, done: make(chan error, 1), exited: make(chan struct{}), stderr: newLineLog()}
+	cmd.Stderr = p.stderr // Wait returns once all of it is copied
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.exited)
+		p.done <- p.err
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+		default:
+			cmd.Process.Kill()
+			<-p.exited
+		}
+		if t.Failed() {
+			t.Logf("scim-bridge %s stderr:\n%s", strings.Join(args, " "), p.stderr)
+		}
+	})
+	return p
+}
+
+// waitLog waits until the process logs a line for which match is true.
+func (p *process) waitLog(t *testing.T, what string, timeout time.Duration, match func(line string) bool) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for seen := 0; ; {
+		lines, changed := p.stderr.since(seen)
+		for _, l := range lines {
+			if match(l) {
+				return
+			}
+		}
+		seen += len(lines)
+		select {
+		case <-changed:
+		case <-p.exited:
+			if lines, _ := p.stderr.since(seen); slices.ContainsFunc(lines, match) {
+				return
+			}
+			t.Fatalf("scim-bridge exited (%v) before %s", p.err, what)
+		case <-deadline:
+			t.Fatalf("no %s within %v", what, timeout)
+		}
+	}
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (p *process) wait(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.exited:
+	case <-time.After(timeout):
+		t.Fatalf("scim-bridge did not exit within %v", timeout)
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// lineLog is a process's stderr, by line. Safe for concurrent use.
+type lineLog struct {
+	mu      sync.Mutex
+	partial []byte
+	lines   []string
+	changed chan struct{} // closed and replaced at every new line
+}
+
+func newLineLog() *lineLog { return &lineLog{changed: make(chan struct{})} }
+
+func (l *lineLog) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.partial = append(l.partial, b...)
+	for {
+		i := bytes.IndexByte(l.partial, '\n')
+		if i < 0 {
+			break
+		}
+		l.lines = append(l.lines, string(l.partial[:i]))
+		l.partial = l.partial[i+1:]
+		close(l.changed)
+		l.changed = make(chan struct{})
+	}
+	return len(b), nil
+}
+
+// since returns the lines after the first n, and a channel closed when
+// another arrives.
+func (l *lineLog) since(n int) ([]string, <-chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lines[n:]), l.changed
+}
+
+func (l *lineLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n") + string(l.partial)
+}
+
+func (p *process) service(t *testing.T) *service {
+	return &service{t: t, base: p.base, admin: p.admin}
+}
 
 // kill sends SIGKILL: no shutdown, no flush, as a crashed pod.
 func (p *process) kill(t *testing.T) {

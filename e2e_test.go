@@ -198,7 +198,7 @@ func provisioningSequence(t *testing.T, s *service) provisioned {
 // operators and the dashboard rely on are there, with plausible values.
 func checkMetrics(t *testing.T, s *service) {
 	t.Helper()
-	resp, err := http.Get(s.base + "/metrics")
+	resp, err := http.Get(s.admin + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ func kafkaEnv(t *testing.T) map[string]string {
 // topicEvents reads every event of the topic through the Kafka log.
 func topicEvents(t *testing.T, env map[string]string) []events.Event {
 	t.Helper()
-	l, err := kafka.Open(context.Background(), kafka.Options{
+	l, err := kafka.Open(kafka.Options{
 		Brokers: strings.Split(env["KAFKA_BROKERS"], ","),
 		Topic:   env["KAFKA_TOPIC"],
 	})
@@ -52,6 +52,11 @@ func topicEvents(t *testing.T, env map[string]string) []events.Event {
 		t.Fatal(err)
 	}
 	defer l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := l.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return readAll(t, l)
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,7 @@ const testToken = "s3cr3t-test-token"
 type service struct {
 	t       *testing.T
 	base    string // http://127.0.0.1:PORT
+	admin   string // the admin listener's http://127.0.0.1:PORT
 	dataDir string
 	cancel  context.CancelFunc
 	done    chan error
@@ -40,16 +42,17 @@ func startService(t *testing.T, env map[string]string) *service {
 func startServiceNoWait(t *testing.T, env map[string]string) *service {
 	t.Helper()
 	vars := map[string]string{
-		"SCIM_LISTEN":    "127.0.0.1:0",
-		"SCIM_DATA_DIR":  t.TempDir(),
-		"SCIM_TOKEN":     testToken,
-		"SCIM_LOG_LEVEL": "warn",
+		"SCIM_LISTEN":       "127.0.0.1:0",
+		"SCIM_ADMIN_LISTEN": freeAddr(t),
+		"SCIM_DATA_DIR":     t.TempDir(),
+		"SCIM_TOKEN":        testToken,
+		"SCIM_LOG_LEVEL":    "warn",
 	}
 	for k, v := range env {
 		vars[k] = v
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &service{t: t, dataDir: vars["SCIM_DATA_DIR"], cancel: cancel, done: make(chan error, 1)}
+	s := &service{t: t, admin: "http://" + vars["SCIM_ADMIN_LISTEN"], dataDir: vars["SCIM_DATA_DIR"], cancel: cancel, done: make(chan error, 1)}
 	started := make(chan string, 1)
 	go func() {
 		s.done <- run(ctx, []string{"serve"}, func(k string) string { return vars[k] }, io.Discard, testWriter{t}, started)
@@ -62,6 +65,17 @@ func startServiceNoWait(t *testing.T, env map[string]string) *service {
 	}
 	t.Cleanup(s.stop)
 	return s
+}
+
+// freeAddr returns a 127.0.0.1 address nothing listens on at the moment.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 func (s *service) stop() {

@@ -3,12 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	be "encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -110,6 +115,72 @@ func setProjectionFormat(t *testing.T, dataDir, version string) {
 		err = cerr
 	}
 	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRun_RebuildNoLog runs rebuild on a data directory that holds no
+// embedded log (a mistyped SCIM_DATA_DIR): it must refuse, naming the
+// setting, and create nothing, rather than replay the empty log it would
+// create and report success.
+func TestRun_RebuildNoLog(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "typo")
+	env := map[string]string{"SCIM_DATA_DIR": dir, "SCIM_LOG_LEVEL": "warn"}
+	err := run(context.Background(), []string{"rebuild"}, func(k string) string { return env[k] }, io.Discard, io.Discard, nil)
+	if err == nil || !strings.Contains(err.Error(), "SCIM_DATA_DIR") {
+		t.Errorf("rebuild without a log = %v, want an error naming SCIM_DATA_DIR", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("rebuild without a log left %s behind (%v), want nothing created", dir, err)
+	}
+}
+
+// TestProcess_RebuildStops runs rebuild on an embedded log with a record it
+// cannot read (intact framing and checksum, but not a record inside): the
+// replay stops there and never catches up. rebuild must exit non-zero with
+// the reason instead of waiting forever for a catch-up.
+func TestProcess_RebuildStops(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	s := startService(t, nil)
+	provisioningSequence(t, s)
+	s.stop()
+	appendUnreadableRecord(t, s.dataDir)
+
+	p := startBinary(t, []string{"rebuild"}, map[string]string{"SCIM_DATA_DIR": s.dataDir})
+	if code := p.wait(t, 60*time.Second); code != 1 {
+		t.Errorf("rebuild of a log the projection cannot follow: exit code %d, want 1", code)
+	}
+	if out := p.stderr.String(); !strings.Contains(out, "replay stopped before the projection caught up") || !strings.Contains(out, "corrupt") {
+		t.Errorf("stderr = %s\nwant the replay's stop and its reason", out)
+	}
+}
+
+// appendUnreadableRecord appends a frame to the embedded log of a stopped
+// service whose length and CRC-32C are right (so opening the log accepts
+// it) but whose payload is not an encoded record (so reading it fails).
+// The frame layout is the embedded log's: length and CRC, big-endian, then
+// the payload.
+func appendUnreadableRecord(t *testing.T, dataDir string) {
+	t.Helper()
+	segs, err := filepath.Glob(filepath.Join(dataDir, "log", "partition-*", "*.log"))
+	if err != nil || len(segs) == 0 {
+		t.Fatalf("segments of the embedded log: %v, %v", segs, err)
+	}
+	slices.Sort(segs)
+	payload := []byte("not an encoded record")
+	frame := be.BigEndian.AppendUint32(nil, uint32(len(payload)))
+	frame = be.BigEndian.AppendUint32(frame, crc32.Checksum(payload, crc32.MakeTable(crc32.Castagnoli)))
+	frame = append(frame, payload...)
+	f, err := os.OpenFile(segs[len(segs)-1], os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -16,7 +16,9 @@ var ErrUnavailable = errors.New("event log unavailable")
 // Implementations are safe for concurrent use.
 type Log interface {
 	// Partitions returns the number of partitions; it does not change while
-	// the log is open.
+	// the log is open. A log that connects in the background (the Kafka
+	// log) returns 0 until it has connected; until then its Append and End
+	// fail with ErrUnavailable and its Read waits.
 	Partitions() int
 
 	// Append durably appends evs, all of one tenant, to that tenant's

@@ -317,14 +317,17 @@ func TestDeployment(t *testing.T) {
 	c := pod.Containers[0]
 
 	// Probes: the named port, the right endpoints.
-	port := -1
+	port, metricsPort := -1, -1
 	for _, p := range c.Ports {
-		if p.Name == "http" {
+		switch p.Name {
+		case "http":
 			port = int(p.ContainerPort)
+		case "metrics":
+			metricsPort = int(p.ContainerPort)
 		}
 	}
-	if port < 0 {
-		t.Fatalf("container has no port named http: %+v", c.Ports)
+	if port < 0 || metricsPort < 0 || port == metricsPort {
+		t.Fatalf("container ports %+v: want one named http (SCIM) and another named metrics (/metrics)", c.Ports)
 	}
 	probes := []struct {
 		name     string
@@ -418,6 +421,14 @@ func TestDeployment(t *testing.T) {
 	if listen := cm.Data["SCIM_LISTEN"]; !strings.HasSuffix(listen, ":"+strconv.Itoa(port)) {
 		t.Errorf("SCIM_LISTEN = %q, want the container port %d", listen, port)
 	}
+	// /metrics names every tenant: it is served on the admin listener
+	// only, which is the port "metrics" and what annotation scrapers use.
+	if listen := cm.Data["SCIM_ADMIN_LISTEN"]; !strings.HasSuffix(listen, ":"+strconv.Itoa(metricsPort)) {
+		t.Errorf("SCIM_ADMIN_LISTEN = %q, want the container port metrics %d", listen, metricsPort)
+	}
+	if got := dep.Spec.Template.Annotations["prometheus.io/port"]; got != strconv.Itoa(metricsPort) {
+		t.Errorf("annotation prometheus.io/port = %q, want the container port metrics %d", got, metricsPort)
+	}
 	dataDir := cm.Data["SCIM_DATA_DIR"]
 	var mounted string
 	for _, vm := range c.VolumeMounts {
@@ -453,8 +464,8 @@ func TestDeployment(t *testing.T) {
 		t.Errorf("Service selector %v does not match the pod labels %v", svc.Spec.Selector, dep.Spec.Template.Labels)
 	}
 	for _, p := range svc.Spec.Ports {
-		if p.TargetPort.String() != "http" {
-			t.Errorf("Service port %s targets %s, want the named port http", p.Name, p.TargetPort.String())
+		if p.TargetPort.String() != p.Name || (p.Name != "http" && p.Name != "metrics") {
+			t.Errorf("Service port %s targets %s, want the container port of its name, http or metrics", p.Name, p.TargetPort.String())
 		}
 	}
 	pdb := one[*policyv1.PodDisruptionBudget](t, m, "base/pdb.yaml")
@@ -720,8 +731,9 @@ func TestServiceMonitor(t *testing.T) {
 		t.Fatal("ServiceMonitor has no endpoints")
 	}
 	for _, e := range sm.Spec.Endpoints {
-		if !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Name == e.Port }) {
-			t.Errorf("ServiceMonitor endpoint port %q is not a port of the Service", e.Port)
+		// /metrics is on the admin listener, the container port "metrics".
+		if !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Name == e.Port && p.TargetPort.String() == "metrics" }) {
+			t.Errorf("ServiceMonitor endpoint port %q is not a port of the Service targeting the container port metrics", e.Port)
 		}
 		if e.Path != "/metrics" {
 			t.Errorf("ServiceMonitor endpoint path %q, want /metrics", e.Path)

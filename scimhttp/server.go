@@ -208,8 +208,8 @@ func New(reg *schemas.Registry, w Writer, r Reader, auth Authenticator, opts Opt
 }
 
 // Handler returns the HTTP handler serving everything under /scim/v2. Paths
-// outside it answer 404 with a SCIM error; main mounts /metrics, /healthz and
-// /readyz beside it.
+// outside it answer 404 with a SCIM error; main mounts /healthz and /readyz
+// beside it (and /metrics on a listener of its own).
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // MaxPatchOps is the effective PATCH operation limit, for the bridge.

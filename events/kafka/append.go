@@ -49,7 +49,8 @@ const recordOverhead = 32
 var errAppendTimeout = errors.New("append timeout")
 
 // Append encodes evs with events.Encode and appends them, in order, to the
-// partition of their tenant with acks=all. See [events.Log].
+// partition of their tenant with acks=all. See [events.Log]. Before the Log
+// has connected it fails at once with events.ErrUnavailable.
 func (l *Log) Append(ctx context.Context, evs []events.Event) (int, int64, error) {
 	start := time.Now()
 	p, last, err := l.append(ctx, evs)
@@ -63,6 +64,9 @@ func (l *Log) append(ctx context.Context, evs []events.Event) (int, int64, error
 	}
 	if l.closed() {
 		return 0, 0, fmt.Errorf("append: %w", ErrClosed)
+	}
+	if !l.isConnected() {
+		return 0, 0, fmt.Errorf("append: %w", l.notConnected())
 	}
 	tenant := evs[0].Tenant
 	req := &appendReq{recs: make([]rawRecord, len(evs)), reply: make(chan appendResult, 1)}

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -94,6 +95,15 @@ func (o *Options) setDefaults() error {
 	if len(o.Brokers) == 0 {
 		return errors.New("kafka: no brokers")
 	}
+	for _, b := range o.Brokers {
+		host, port, err := net.SplitHostPort(b)
+		if err != nil || host == "" {
+			return fmt.Errorf("kafka: broker %q: want host:port", b)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("kafka: broker %q: port %q is not a port number", b, port)
+		}
+	}
 	if o.Topic == "" {
 		o.Topic = DefaultTopic
 	}
@@ -130,19 +140,31 @@ func (o *Options) mechanism() (sasl.Mechanism, error) {
 }
 
 // Log is an [events.Log] on one Kafka topic. It is safe for concurrent use.
+//
+// Open returns before the Log has reached Kafka; it connects in the
+// background (see Open). Until then Partitions is 0, Append and End fail
+// with events.ErrUnavailable and Read waits.
 type Log struct {
 	opts      Options
-	n         int // partitions of the topic
 	client    *kafka.Client
 	transport *kafka.Transport
 	dialer    *kafka.Dialer // for readers
 	logger    *slog.Logger
 	metrics   *metrics
 
-	queues []chan *appendReq // one per partition, drained by produceLoop
+	// n and queues are set once, before connected is closed; read them
+	// only after seeing connected closed.
+	n         int               // partitions of the topic
+	queues    []chan *appendReq // one per partition, drained by produceLoop
+	connected chan struct{}     // closed once the topic is checked and the loops run
+	failed    chan struct{}     // closed when connecting failed for good: see fatal
+	fatal     error             // why connecting failed for good; set before failed is closed
+
+	mu      sync.Mutex
+	lastErr error // the last failed connection attempt, for errors while not connected
 
 	// life is cancelled by Close: not a request context, the Log's lifetime,
-	// which produce loops and Reads select on.
+	// which the connect loop, produce loops and Reads select on.
 	life      context.Context
 	kill      context.CancelFunc
 	closeOnce sync.Once
@@ -151,26 +173,144 @@ type Log struct {
 
 var _ events.Log = (*Log)(nil)
 
-// Open connects to the brokers and makes sure the topic exists: it creates
-// it when missing (Options.Partitions, ReplicationFactor, Retention,
-// cleanup.policy=delete), fails when it is compacted, and warns when its
-// partition count or retention differ from Options. It returns once every
-// partition has a leader. Errors reaching the brokers wrap
-// events.ErrUnavailable; ctx bounds Open.
-func Open(ctx context.Context, opts Options) (*Log, error) {
+// Open checks opts and returns at once; the Log connects in the background.
+// Only settings it can check without the network (no brokers, a broker
+// address that is not host:port, an unknown SASL mechanism) fail Open.
+//
+// Connecting means: reaching the brokers, creating the topic when missing
+// (Options.Partitions, ReplicationFactor, Retention, cleanup.policy=delete),
+// checking its configuration (warning when its partition count or retention
+// differ from Options) and waiting until every partition has a leader.
+// While that fails for a reason that may pass (a broker down, refusing or
+// not answering, a leader election), the Log logs it at Warn and tries
+// again with backoff (0.5s, doubling up to 10s), each attempt bounded by
+// connectTimeout, for as long as it is open. A reason no retry can fix
+// ends the attempts: a compacted topic (ErrCompacted), a rejected login or
+// authorization, a broker certificate that does not verify, the topic's
+// creation refused (e.g. a replication factor above the brokers' count).
+// WaitConnected returns that error, and Append and End fail with it (and
+// events.ErrUnavailable) from then on; the owner should stop.
+//
+// Metrics are registered once, here, whatever the number of attempts.
+func Open(opts Options) (*Log, error) {
 	l, err := newLog(opts)
 	if err != nil {
 		return nil, err
 	}
-	n, err := l.ensureTopic(ctx)
-	if err != nil {
-		l.kill()
-		l.transport.CloseIdleConnections()
-		return nil, fmt.Errorf("open topic %s: %w", l.opts.Topic, err)
-	}
-	l.start(n)
-	l.logger.Info("kafka log open", "partitions", n, "brokers", len(l.opts.Brokers))
+	l.wg.Go(l.connect)
 	return l, nil
+}
+
+// connectTimeout bounds one connection attempt: a broker that accepts
+// connections but never answers (hung, or a half-open network path) fails
+// the attempt after it, and the next one starts.
+const connectTimeout = 10 * time.Second
+
+// connect tries to connect until it succeeds, fails for good or the Log is
+// closed.
+func (l *Log) connect() {
+	backoff := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithTimeout(l.life, connectTimeout)
+		n, err := l.ensureTopic(ctx)
+		cancel()
+		if l.closed() {
+			return
+		}
+		if err == nil {
+			l.start(n)
+			l.logger.Info("kafka log open", "partitions", n, "brokers", len(l.opts.Brokers), "attempts", attempt)
+			return
+		}
+		err = fmt.Errorf("open topic %s: %w", l.opts.Topic, err)
+		if permanent(err) {
+			l.fatal = err // not logged: WaitConnected, Append and End return it
+			close(l.failed)
+			return
+		}
+		l.mu.Lock()
+		l.lastErr = err
+		l.mu.Unlock()
+		l.logger.Warn("kafka is unreachable; retrying", "err", err, "attempt", attempt, "retry_in", backoff.String())
+		t := time.NewTimer(backoff)
+		select {
+		case <-l.life.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+// permanent reports whether a connection attempt failed for a reason no
+// retry fixes. An attempt that ran out of time is never one; a Kafka error
+// is one unless Kafka calls it retriable; a certificate that does not
+// verify, or a broker that does not speak TLS to a TLS client, is one.
+func permanent(err error) bool {
+	var (
+		verify *tls.CertificateVerificationError
+		header tls.RecordHeaderError
+	)
+	switch {
+	case errors.Is(err, ErrCompacted):
+		return true
+	case errors.Is(err, context.DeadlineExceeded):
+		return false
+	case errors.As(err, &verify), errors.As(err, &header):
+		return true
+	}
+	return !retriable(err)
+}
+
+// WaitConnected blocks until the Log has connected (nil), connecting failed
+// for good (that error; see Open), the Log was closed (ErrClosed) or ctx is
+// done (ctx.Err()).
+func (l *Log) WaitConnected(ctx context.Context) error {
+	select {
+	case <-l.connected:
+		return nil
+	default:
+	}
+	select {
+	case <-l.connected:
+		return nil
+	case <-l.failed:
+		return l.fatal
+	case <-l.life.Done():
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// isConnected reports whether the Log has connected; n and queues may be
+// read once it has.
+func (l *Log) isConnected() bool {
+	select {
+	case <-l.connected:
+		return true
+	default:
+		return false
+	}
+}
+
+// notConnected is the error of a call made before the Log connected: it
+// wraps events.ErrUnavailable, and the permanent error or the last failed
+// attempt.
+func (l *Log) notConnected() error {
+	select {
+	case <-l.failed:
+		return fmt.Errorf("%w: %w", events.ErrUnavailable, l.fatal)
+	default:
+	}
+	l.mu.Lock()
+	last := l.lastErr
+	l.mu.Unlock()
+	if last == nil {
+		return fmt.Errorf("%w: not connected to Kafka yet", events.ErrUnavailable)
+	}
+	return fmt.Errorf("%w: not connected to Kafka yet (last attempt: %w)", events.ErrUnavailable, last)
 }
 
 // newLog builds a Log without touching the network.
@@ -197,6 +337,8 @@ func newLog(opts Options) (*Log, error) {
 	return &Log{
 		life:      life,
 		kill:      kill,
+		connected: make(chan struct{}),
+		failed:    make(chan struct{}),
 		opts:      opts,
 		transport: t,
 		client:    &kafka.Client{Addr: kafka.TCP(opts.Brokers...), Transport: t},
@@ -213,18 +355,22 @@ func newLog(opts Options) (*Log, error) {
 	}, nil
 }
 
-// start begins one produce loop per partition.
+// start marks the Log connected to a topic of n partitions and begins one
+// produce loop per partition.
 func (l *Log) start(n int) {
 	l.initQueues(n)
 	l.runLoops()
 }
 
+// initQueues sets the partition count and the append queues and marks the
+// Log connected: appends queue from then on.
 func (l *Log) initQueues(n int) {
 	l.n = n
 	l.queues = make([]chan *appendReq, n)
 	for p := range l.queues {
 		l.queues[p] = make(chan *appendReq, 256)
 	}
+	close(l.connected)
 }
 
 func (l *Log) runLoops() {
@@ -233,16 +379,25 @@ func (l *Log) runLoops() {
 	}
 }
 
-// Partitions returns the topic's partition count.
-func (l *Log) Partitions() int { return l.n }
+// Partitions returns the topic's partition count, or 0 until the Log has
+// connected.
+func (l *Log) Partitions() int {
+	if !l.isConnected() {
+		return 0
+	}
+	return l.n
+}
 
 // End returns the high watermark of every partition (ListOffsets, latest).
 // It is bounded by AppendTimeout, like Append: every write asks for the end
-// first, so a hung broker must fail it in bounded time too. Errors wrap
-// events.ErrUnavailable.
+// first, so a hung broker must fail it in bounded time too. Before the Log
+// has connected it fails at once. Errors wrap events.ErrUnavailable.
 func (l *Log) End(ctx context.Context) ([]int64, error) {
 	if l.closed() {
 		return nil, fmt.Errorf("end offsets: %w", ErrClosed)
+	}
+	if !l.isConnected() {
+		return nil, fmt.Errorf("end offsets: %w", l.notConnected())
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.opts.AppendTimeout)
 	defer cancel()
@@ -299,8 +454,9 @@ func (l *Log) listEnds(ctx context.Context, n int) ([]int64, error) {
 	return ends, nil
 }
 
-// Close stops the produce loops, failing queued appends with ErrClosed,
-// cancels running Reads and closes idle connections. It is idempotent.
+// Close stops connecting and the produce loops, failing queued appends with
+// ErrClosed, cancels running Reads and closes idle connections. It is
+// idempotent.
 func (l *Log) Close() error {
 	l.closeOnce.Do(func() {
 		l.kill()

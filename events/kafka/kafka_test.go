@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"regexp"
 	"runtime"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/events"
 	"github.com/scim-bridge/scim-bridge/events/eventstest"
+	"github.com/scim-bridge/scim-bridge/internal/tcpgate"
 	"github.com/scim-bridge/scim-bridge/schemas/eventschema"
 )
 
@@ -109,11 +109,14 @@ func mustOpen(t testing.TB, opts Options) *Log {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	opts.Registerer = prometheus.NewRegistry() // each Log its own
-	l, err := Open(ctx, opts)
+	l, err := Open(opts)
 	if err != nil {
 		t.Fatalf("Open(topic %s): %v", opts.Topic, err)
 	}
 	t.Cleanup(func() { l.Close() })
+	if err := l.WaitConnected(ctx); err != nil {
+		t.Fatalf("WaitConnected(topic %s): %v", opts.Topic, err)
+	}
 	return l
 }
 
@@ -285,14 +288,25 @@ func TestOpen_Topic(t *testing.T) {
 		}
 	})
 	t.Run("ErrCompacted", func(t *testing.T) {
+		// Found in the background, and final: no retry makes the topic
+		// usable, so the owner hears of it and the calls say why.
 		opts := testOptions(t, brokers, 1)
 		create(t, opts.Topic, 1, "compact")
-		l, err := Open(t.Context(), opts)
-		if err == nil {
-			l.Close()
+		l, err := Open(opts)
+		if err != nil {
+			t.Fatalf("Open = %v, want the check left to the background", err)
 		}
-		if !errors.Is(err, ErrCompacted) {
-			t.Errorf("Open(compacted topic) = %v, want ErrCompacted", err)
+		defer l.Close()
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+		defer cancel()
+		if err := l.WaitConnected(ctx); !errors.Is(err, ErrCompacted) {
+			t.Errorf("WaitConnected(compacted topic) = %v, want ErrCompacted", err)
+		}
+		if _, err := l.End(t.Context()); !errors.Is(err, ErrCompacted) || !errors.Is(err, events.ErrUnavailable) {
+			t.Errorf("End(compacted topic) = %v, want ErrCompacted and ErrUnavailable", err)
+		}
+		if _, _, err := l.Append(t.Context(), []events.Event{eventstest.Event("acme", "User", "u1", 1)}); !errors.Is(err, ErrCompacted) {
+			t.Errorf("Append(compacted topic) = %v, want ErrCompacted", err)
 		}
 	})
 }
@@ -353,45 +367,115 @@ func TestLog_GroupCommit(t *testing.T) {
 	}
 }
 
-// unreachable returns an address nothing listens on.
-func unreachable(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// TestLog_Unreachable opens the Log on brokers that are down, both ways: a
+// refused connection and one that is accepted and never answered. Open
+// returns at once, calls fail fast with ErrUnavailable, the attempts go on
+// (registering metrics once: a second registration panics), and the Log
+// connects when the broker comes back.
+func TestLog_Unreachable(t *testing.T) {
+	brokers := testBrokers(t)
+	for _, down := range []string{"Refused", "Hung"} {
+		t.Run(down, func(t *testing.T) {
+			g := tcpgate.New(t, brokers[0])
+			if down == "Hung" {
+				g.Hang()
+			}
+			opts := testOptions(t, []string{g.Addr()}, 2)
+			opts.AppendTimeout = 2 * time.Second
+			reg := prometheus.NewRegistry()
+			opts.Registerer = reg
+			l, err := Open(opts)
+			if err != nil {
+				t.Fatalf("Open(%s broker) = %v, want nil: it connects in the background", down, err)
+			}
+			defer l.Close()
+
+			if n := l.Partitions(); n != 0 {
+				t.Errorf("Partitions() before connecting = %d, want 0", n)
+			}
+			start := time.Now()
+			if _, err := l.End(t.Context()); !errors.Is(err, events.ErrUnavailable) {
+				t.Errorf("End before connecting = %v, want ErrUnavailable", err)
+			}
+			_, _, err = l.Append(t.Context(), []events.Event{eventstest.Event("acme", "User", "u1", 1)})
+			if !errors.Is(err, events.ErrUnavailable) {
+				t.Errorf("Append before connecting = %v, want ErrUnavailable", err)
+			}
+			if d := time.Since(start); d > opts.AppendTimeout+3*time.Second {
+				t.Errorf("End and Append before connecting took %v, want them bounded by AppendTimeout %v", d, opts.AppendTimeout)
+			}
+			// Let several attempts fail (refused ones come back at once;
+			// hung ones end at connectTimeout).
+			wait := 3 * time.Second
+			if down == "Hung" {
+				wait = connectTimeout + 2*time.Second
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), wait)
+			err = l.WaitConnected(ctx)
+			cancel()
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("WaitConnected while the broker is down = %v, want the context's deadline", err)
+			}
+
+			// A Read started now waits for the connection and then reads.
+			readErr := make(chan error, 1)
+			got := make(chan events.Record, 1)
+			rctx, rcancel := context.WithCancel(t.Context())
+			defer rcancel()
+			go func() {
+				readErr <- l.Read(rctx, events.PartitionFor("acme", 2), 0, func(r events.Record) error {
+					got <- r
+					return errors.New("enough")
+				})
+			}()
+
+			g.Forward()
+			ctx, cancel = context.WithTimeout(t.Context(), 60*time.Second)
+			defer cancel()
+			if err := l.WaitConnected(ctx); err != nil {
+				t.Fatalf("WaitConnected after the broker came back = %v", err)
+			}
+			if n := l.Partitions(); n != 2 {
+				t.Errorf("Partitions() = %d, want 2", n)
+			}
+			e := eventstest.Event("acme", "User", "u1", 1)
+			if _, _, err := l.Append(t.Context(), []events.Event{e}); err != nil {
+				t.Fatalf("Append after connecting: %v", err)
+			}
+			select {
+			case r := <-got:
+				if r.Event.ID != e.ID {
+					t.Errorf("Read got event %s, want %s", r.Event.ID, e.ID)
+				}
+			case err := <-readErr:
+				t.Fatalf("Read started before connecting returned %v", err)
+			case <-ctx.Done():
+				t.Fatal("Read started before connecting got nothing within 60s")
+			}
+			if n := testutilCount(t, reg, "scim_log_appends_total"); n != 2 {
+				t.Errorf("scim_log_appends_total = %v, want 2 (one unavailable, one ok)", n)
+			}
+		})
+	}
+}
+
+// testutilCount sums the samples of a counter family of reg.
+func testutilCount(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-func TestLog_Unreachable(t *testing.T) {
-	t.Run("Append", func(t *testing.T) {
-		l, err := newLog(Options{
-			Brokers:       []string{unreachable(t)},
-			AppendTimeout: 300 * time.Millisecond,
-			Logger:        testLogger(t),
-		})
-		if err != nil {
-			t.Fatal(err)
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
 		}
-		defer l.Close()
-		l.start(4)
-		_, _, err = l.Append(t.Context(), []events.Event{eventstest.Event("acme", "User", "u1", 1)})
-		if !errors.Is(err, events.ErrUnavailable) {
-			t.Errorf("Append to an unreachable broker = %v, want ErrUnavailable", err)
+		for _, m := range mf.GetMetric() {
+			sum += m.GetCounter().GetValue()
 		}
-	})
-	t.Run("Open", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
-		defer cancel()
-		l, err := Open(ctx, Options{Brokers: []string{unreachable(t)}, Logger: testLogger(t)})
-		if err == nil {
-			l.Close()
-		}
-		if !errors.Is(err, events.ErrUnavailable) {
-			t.Errorf("Open(unreachable broker) = %v, want ErrUnavailable", err)
-		}
-	})
+	}
+	return sum
 }
 
 func TestOptions_Invalid(t *testing.T) {
@@ -401,12 +485,15 @@ func TestOptions_Invalid(t *testing.T) {
 	}{
 		{"NoBrokers", Options{}},
 		{"UnknownSASL", Options{Brokers: []string{"x:9092"}, SASL: SASL{Mechanism: "gssapi"}}},
+		{"NoPort", Options{Brokers: []string{"kafka-0.kafka"}}},
+		{"BadPort", Options{Brokers: []string{"kafka-0.kafka:90920"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if l, err := newLog(tc.opts); err == nil {
+			// Settings are checked before anything goes to the background.
+			if l, err := Open(tc.opts); err == nil {
 				l.Close()
-				t.Errorf("newLog(%+v) = nil error, want an error", tc.opts)
+				t.Errorf("Open(%+v) = nil error, want an error", tc.opts)
 			}
 		})
 	}

@@ -25,11 +25,18 @@ const (
 
 // Read reads partition p from offset from with a kafka-go Reader bound to
 // that partition (no consumer group: the caller keeps its own position).
-// The Reader reconnects by itself while the broker is away; Read logs its
+// Before the Log has connected it waits for that (see WaitConnected). The
+// Reader reconnects by itself while the broker is away; Read logs its
 // errors and keeps going until ctx is done (returning ctx.Err()), the Log is
 // closed (ErrClosed), fn fails (returning its error) or a record does not
 // decode (an error wrapping events.ErrMalformed, naming the offset).
 func (l *Log) Read(ctx context.Context, p int, from int64, fn func(events.Record) error) error {
+	if err := l.WaitConnected(ctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("read partition %d: %w", p, err)
+	}
 	if p < 0 || p >= l.n {
 		return fmt.Errorf("read partition %d: out of range [0, %d)", p, l.n)
 	}

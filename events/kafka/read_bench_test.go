@@ -36,12 +36,15 @@ func BenchmarkRead(b *testing.B) {
 		brokers = strings.Join(testBrokers(b), ",")
 	}
 	ctx := context.Background()
-	l, err := Open(ctx, Options{Brokers: strings.Split(brokers, ","), Topic: *readTopic,
+	l, err := Open(Options{Brokers: strings.Split(brokers, ","), Topic: *readTopic,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer l.Close()
+	if err := l.WaitConnected(ctx); err != nil {
+		b.Fatal(err)
+	}
 	end, err := l.End(ctx)
 	if err != nil {
 		b.Fatal(err)

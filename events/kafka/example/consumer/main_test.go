@@ -45,11 +45,14 @@ func TestRun_Dedupes(t *testing.T) {
 	var b [4]byte
 	rand.Read(b[:])
 	topic := "test.example-consumer." + hex.EncodeToString(b[:])
-	l, err := kafka.Open(t.Context(), kafka.Options{Brokers: strings.Split(addr, ","), Topic: topic, Partitions: 2})
+	l, err := kafka.Open(kafka.Options{Brokers: strings.Split(addr, ","), Topic: topic, Partitions: 2})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
 	defer l.Close()
+	if err := l.WaitConnected(t.Context()); err != nil {
+		t.Fatalf("WaitConnected: %v", err)
+	}
 
 	v1, v2 := eventstest.Event("acme", "User", "u1", 1), eventstest.Event("acme", "User", "u1", 2)
 	// v1 twice, as a retried append would write it, then v2.

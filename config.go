@@ -1,0 +1,197 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// config is every setting; each is a flag and an environment variable.
+type config struct {
+	Listen        string
+	AdminListen   string
+	DebugListen   string
+	DataDir       string
+	Token         string
+	TenantsFile   string
+	BaseURL       string
+	LogLevel      string
+	LogFormat     string
+	MaxBodyBytes  int64
+	MaxPatchOps   int
+	RetryAfter    time.Duration
+	ShutdownGrace time.Duration
+	RateLimitRPS  int
+	RateBurst     int
+	Audit         bool
+	TrustForward  bool
+
+	KafkaBrokers       string
+	KafkaTopic         string
+	KafkaPartitions    int
+	KafkaReplication   int
+	KafkaAppendTimeout time.Duration
+	KafkaRetention     time.Duration
+	KafkaTLS           bool
+	KafkaTLSCA         string
+	KafkaTLSCert       string
+	KafkaTLSKey        string
+	KafkaSASLMechanism string
+	KafkaSASLUser      string
+	KafkaSASLPassword  string
+}
+
+// setting binds one flag to its environment variable: the variable, when
+// set, is the flag's default, and a flag given on the command line wins.
+type setting struct {
+	env, flag, help string
+}
+
+func parseConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("scim-bridge "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var envErr error
+	var all []setting
+	str := func(p *string, env, name, def, help string) {
+		if v := getenv(env); v != "" {
+			def = v
+		}
+		fs.StringVar(p, name, def, help)
+		all = append(all, setting{env, name, help})
+	}
+	num := func(p *int, env, name string, def int, help string) {
+		if v := getenv(env); v != "" {
+			if _, err := fmt.Sscan(v, &def); err != nil {
+				envErr = errors.Join(envErr, fmt.Errorf("%s=%q: not a whole number", env, v))
+			}
+		}
+		fs.IntVar(p, name, def, help)
+		all = append(all, setting{env, name, help})
+	}
+	dur := func(p *time.Duration, env, name string, def time.Duration, help string) {
+		if v := getenv(env); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				envErr = errors.Join(envErr, fmt.Errorf("%s=%q: not a duration (e.g. 5s)", env, v))
+			}
+			def = d
+		}
+		fs.DurationVar(p, name, def, help)
+		all = append(all, setting{env, name, help})
+	}
+	boolean := func(p *bool, env, name string, def bool, help string) {
+		if v := getenv(env); v != "" {
+			switch strings.ToLower(v) {
+			case "1", "true", "yes", "on":
+				def = true
+			case "0", "false", "no", "off":
+				def = false
+			default:
+				envErr = errors.Join(envErr, fmt.Errorf("%s=%q: not a boolean", env, v))
+			}
+		}
+		fs.BoolVar(p, name, def, help)
+		all = append(all, setting{env, name, help})
+	}
+	var maxBody int
+	str(&c.Listen, "SCIM_LISTEN", "listen", ":8080", "HTTP address for SCIM, /healthz and /readyz")
+	str(&c.AdminListen, "SCIM_ADMIN_LISTEN", "admin-listen", ":9090", "HTTP address for /metrics (and /healthz, /readyz), apart from SCIM: /metrics names every tenant; \"off\" (or an empty --admin-listen) disables it")
+	str(&c.DebugListen, "SCIM_DEBUG_LISTEN", "debug-listen", "", "address of a separate listener for Go's profiler (/debug/pprof/), e.g. 127.0.0.1:6060; empty: off. Keep it off public networks")
+	str(&c.DataDir, "SCIM_DATA_DIR", "data-dir", "./data", "directory of the Badger projection (and of the embedded log)")
+	str(&c.Token, "SCIM_TOKEN", "token", "", "bearer token of the single tenant \"default\"")
+	str(&c.TenantsFile, "SCIM_TENANTS_FILE", "tenants-file", "", "file of tenants and their token hashes (multi-tenant)")
+	str(&c.BaseURL, "SCIM_BASE_URL", "base-url", "", "public base URL of the SCIM API for meta.location, e.g. https://scim.example.com/scim/v2 (default: from the request)")
+	str(&c.LogLevel, "SCIM_LOG_LEVEL", "log-level", "info", "log level: debug, info, warn or error")
+	str(&c.LogFormat, "SCIM_LOG_FORMAT", "log-format", "json", "log format: json or text")
+	num(&maxBody, "SCIM_MAX_BODY_BYTES", "max-body-bytes", 1<<20, "largest request body accepted (maxPayloadSize); larger ones get 413")
+	num(&c.MaxPatchOps, "SCIM_MAX_PATCH_OPS", "max-patch-ops", 1000, "most operations in one PATCH request")
+	dur(&c.RetryAfter, "SCIM_RETRY_AFTER", "retry-after", 5*time.Second, "Retry-After given with 503 when the event log is unavailable")
+	num(&c.RateLimitRPS, "SCIM_RATE_LIMIT", "rate-limit", 0, "requests per second a tenant may make, for tenants whose entry in the tenants file sets none (0: unlimited); over it: 429 with Retry-After")
+	num(&c.RateBurst, "SCIM_RATE_BURST", "rate-burst", 0, "burst allowed above SCIM_RATE_LIMIT (0: the limit itself)")
+	boolean(&c.Audit, "SCIM_AUDIT", "audit", false, "log every write request of every tenant with its body redacted (shapes and attribute names, no values); a tenant's \"audit\" in the tenants file does it for that tenant")
+	boolean(&c.TrustForward, "SCIM_TRUST_FORWARDED", "trust-forwarded", false, "derive meta.location from X-Forwarded-Proto and X-Forwarded-Host (behind a trusted proxy)")
+	dur(&c.ShutdownGrace, "SCIM_SHUTDOWN_GRACE", "shutdown-grace", 20*time.Second, "how long shutdown waits for in-flight requests")
+	str(&c.KafkaBrokers, "KAFKA_BROKERS", "kafka-brokers", "", "comma-separated Kafka bootstrap brokers; empty means the embedded log")
+	str(&c.KafkaTopic, "KAFKA_TOPIC", "kafka-topic", "scim.events", "event topic")
+	num(&c.KafkaPartitions, "KAFKA_PARTITIONS", "kafka-partitions", 12, "partitions of the topic when it is created")
+	num(&c.KafkaReplication, "KAFKA_REPLICATION_FACTOR", "kafka-replication-factor", -1, "replication factor of the topic when it is created (-1: the broker's default)")
+	dur(&c.KafkaAppendTimeout, "KAFKA_APPEND_TIMEOUT", "kafka-append-timeout", 5*time.Second, "how long an append waits for Kafka before the client gets 503")
+	dur(&c.KafkaRetention, "KAFKA_RETENTION", "kafka-retention", 0, "retention of the topic when it is created (0: forever; the topic is the source of truth)")
+	boolean(&c.KafkaTLS, "KAFKA_TLS", "kafka-tls", false, "connect to Kafka with TLS")
+	str(&c.KafkaTLSCA, "KAFKA_TLS_CA_FILE", "kafka-tls-ca-file", "", "PEM file of the CA that signed the brokers' certificates (implies TLS)")
+	str(&c.KafkaTLSCert, "KAFKA_TLS_CERT_FILE", "kafka-tls-cert-file", "", "PEM client certificate for mutual TLS (implies TLS)")
+	str(&c.KafkaTLSKey, "KAFKA_TLS_KEY_FILE", "kafka-tls-key-file", "", "PEM key of the client certificate")
+	str(&c.KafkaSASLMechanism, "KAFKA_SASL_MECHANISM", "kafka-sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: none)")
+	str(&c.KafkaSASLUser, "KAFKA_SASL_USERNAME", "kafka-sasl-username", "", "SASL user name")
+	str(&c.KafkaSASLPassword, "KAFKA_SASL_PASSWORD", "kafka-sasl-password", "", "SASL password")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: scim-bridge %s [flags]\n\nEvery flag can also be set by its environment variable; a flag given on the command line wins.\n\n", cmd)
+		for _, s := range all {
+			f := fs.Lookup(s.flag)
+			def := ""
+			if f.DefValue != "" && !strings.Contains(s.env, "PASSWORD") && s.env != "SCIM_TOKEN" {
+				def = fmt.Sprintf(" (default %s)", f.DefValue)
+			}
+			fmt.Fprintf(stderr, "  --%s  [%s]\n      %s%s\n", s.flag, s.env, s.help, def)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	c.MaxBodyBytes = int64(maxBody)
+	if strings.EqualFold(c.AdminListen, "off") {
+		c.AdminListen = "" // an empty variable cannot say "off": it means "unset"
+	}
+	return c, errors.Join(envErr, c.validate(cmd))
+}
+
+func (c config) validate(cmd string) error {
+	var errs []error
+	if cmd == "serve" && c.Token == "" && c.TenantsFile == "" {
+		errs = append(errs, errors.New("no bearer token configured: set SCIM_TOKEN (or --token) to the token your identity provider will send, e.g. SCIM_TOKEN=$(openssl rand -hex 32), or SCIM_TENANTS_FILE to a tenants file (see 'scim-bridge token new')"))
+	}
+	if c.Token != "" && c.TenantsFile != "" {
+		errs = append(errs, errors.New("both SCIM_TOKEN and SCIM_TENANTS_FILE are set: use one (the tenants file can hold a tenant \"default\")"))
+	}
+	if c.RateLimitRPS < 0 || c.RateBurst < 0 {
+		errs = append(errs, fmt.Errorf("SCIM_RATE_LIMIT=%d, SCIM_RATE_BURST=%d: must not be negative", c.RateLimitRPS, c.RateBurst))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("SCIM_DATA_DIR must not be empty"))
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, fmt.Errorf("SCIM_LOG_FORMAT=%q: want json or text", c.LogFormat))
+	}
+	if c.MaxBodyBytes < 1024 {
+		errs = append(errs, fmt.Errorf("SCIM_MAX_BODY_BYTES=%d: must be at least 1024", c.MaxBodyBytes))
+	}
+	if c.MaxPatchOps < 1 {
+		errs = append(errs, fmt.Errorf("SCIM_MAX_PATCH_OPS=%d: must be at least 1", c.MaxPatchOps))
+	}
+	if c.KafkaBrokers != "" && c.KafkaPartitions < 1 {
+		errs = append(errs, fmt.Errorf("KAFKA_PARTITIONS=%d: must be at least 1", c.KafkaPartitions))
+	}
+	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
+		errs = append(errs, fmt.Errorf("SCIM_BASE_URL=%q: must start with http:// or https://", c.BaseURL))
+	}
+	return errors.Join(errs...)
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("SCIM_LOG_LEVEL=%q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}

@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/scim-bridge/scim-bridge/bridge"
+	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/schemas"
+	"github.com/scim-bridge/scim-bridge/scimhttp"
+	"github.com/scim-bridge/scim-bridge/scimhttp/tenants"
+)
+
+// serve runs the service until ctx ends (nil) or a part of it stops on its
+// own (its error). It sets the parts up in one line, each recording its
+// teardown (see lifecycle), and starts serving before the log is reachable:
+// a Kafka log connects in the background, and until it has, reads are
+// answered from the projection, writes get 503 and /readyz says not ready.
+// A Kafka error no retry fixes (a compacted topic, a rejected login) ends
+// serve with that error.
+func serve(ctx context.Context, c config, stderr io.Writer, started chan<- string) (err error) {
+	logger := newLogger(c, stderr)
+	lc := newLifecycle()
+	defer func() { err = errors.Join(err, lc.stop()) }()
+
+	promReg := newRegistry()
+	reg, err := schemas.NewRegistry()
+	if err != nil {
+		return fmt.Errorf("load schemas: %w", err)
+	}
+	// Listen first: an address in use stops the start before anything opens.
+	ln, err := lc.listen("SCIM_LISTEN", c.Listen)
+	if err != nil {
+		return err
+	}
+	var adminLn, debugLn net.Listener
+	if c.AdminListen != "" {
+		if adminLn, err = lc.listen("SCIM_ADMIN_LISTEN", c.AdminListen); err != nil {
+			return err
+		}
+	}
+	if c.DebugListen != "" {
+		if debugLn, err = lc.listen("SCIM_DEBUG_LISTEN", c.DebugListen); err != nil {
+			return err
+		}
+	}
+
+	store, err := openStore(c, reg, logger, promReg)
+	if err != nil {
+		return err
+	}
+	lc.onStop("close the projection", store.Close)
+
+	l, err := openLog(c, logger, promReg)
+	if err != nil {
+		return err
+	}
+	lc.onStop("close the event log", l.Close)
+
+	auth, watcher, err := authenticator(c, logger, promReg)
+	if err != nil {
+		return err
+	}
+	if watcher != nil {
+		lc.run("tenants file watcher", watcher.Run)
+	}
+
+	// The projection follows the log from the moment it is connected.
+	lc.run("event log and projection", func(ctx context.Context) error {
+		if err := awaitLog(ctx, l); err != nil {
+			return err
+		}
+		logger.Info("event log connected", "log", logKind(c), "partitions", l.Partitions())
+		return store.Run(ctx, l)
+	})
+
+	br, err := bridge.New(l, store, reg, bridge.Options{
+		Logger: logger.With("component", "bridge"),
+		// Append metrics carry the log they measure.
+		Registerer:  prometheus.WrapRegistererWith(prometheus.Labels{"log": logKind(c)}, promReg),
+		MaxPatchOps: c.MaxPatchOps,
+	})
+	if err != nil {
+		return err
+	}
+	lc.onStop("close the bridge", br.Close)
+
+	api, err := scimhttp.New(reg, br, store, auth, scimhttp.Options{
+		Logger:                logger.With("component", "http"),
+		Registerer:            promReg,
+		MaxBodyBytes:          c.MaxBodyBytes,
+		MaxPatchOps:           c.MaxPatchOps,
+		BaseURL:               c.BaseURL,
+		TrustForwardedHeaders: c.TrustForward,
+		RetryAfter:            c.RetryAfter,
+		RateLimit:             tenants.RateLimit{RequestsPerSecond: float64(c.RateLimitRPS), Burst: c.RateBurst},
+		Audit:                 c.Audit,
+		AuditLogger:           logger.With("component", "audit"),
+	})
+	if err != nil {
+		return err
+	}
+
+	// /metrics is not on the SCIM listener: it names every tenant, with its
+	// request counts, to whoever can reach the API.
+	mux := http.NewServeMux()
+	mux.Handle("/scim/", api.Handler())
+	handleHealth(mux, l, store)
+	lc.serveHTTP("SCIM HTTP server", newServer(mux, logger), ln, c.ShutdownGrace)
+	adminAddr := "off"
+	if adminLn != nil {
+		admin := http.NewServeMux()
+		admin.Handle("GET /metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{Registry: promReg}))
+		handleHealth(admin, l, store)
+		lc.serveHTTP("admin HTTP server", newServer(admin, logger), adminLn, c.ShutdownGrace)
+		adminAddr = adminLn.Addr().String()
+	}
+	if debugLn != nil {
+		// No write timeout: a CPU profile or trace streams for as long as asked.
+		dbg := &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
+		lc.serveHTTP("debug HTTP server", dbg, debugLn, c.ShutdownGrace)
+	}
+
+	logger.Info("serving", "addr", ln.Addr().String(), "admin_addr", adminAddr, "log", logKind(c), "data_dir", c.DataDir)
+	if started != nil {
+		started <- ln.Addr().String()
+	}
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+		return nil
+	case <-lc.failed():
+		return lc.err()
+	}
+}
+
+// newRegistry returns the service's Prometheus registry with the Go and
+// process collectors and scim_build_info.
+func newRegistry() *prometheus.Registry {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "scim_build_info",
+		Help:        "Build information.",
+		ConstLabels: prometheus.Labels{"version": version()},
+	}, func() float64 { return 1 }))
+	return r
+}
+
+// authenticator is the token → tenant table: the tenants file, reloaded
+// by the returned watcher's Run (a bad file is logged and the previous one
+// kept), or the single token of tenant "default" (no watcher).
+func authenticator(c config, logger *slog.Logger, promReg prometheus.Registerer) (*tenantAuth, *tenants.Watcher, error) {
+	if c.TenantsFile == "" {
+		t, err := tenants.NewStatic(c.Token, tenants.Tenant{})
+		if err != nil {
+			return nil, nil, fmt.Errorf("SCIM_TOKEN: %w", err)
+		}
+		return &tenantAuth{Authenticator: t, TenantTable: t}, nil, nil
+	}
+	w, err := tenants.Open(c.TenantsFile, tenants.Options{Logger: logger.With("component", "tenants"), Registerer: promReg})
+	if err != nil {
+		return nil, nil, fmt.Errorf("SCIM_TENANTS_FILE: %w", err)
+	}
+	return &tenantAuth{Authenticator: w, TenantTable: w}, w, nil
+}
+
+// tenantAuth authenticates tokens and gives each tenant's policy.
+type tenantAuth struct {
+	scimhttp.Authenticator
+	scimhttp.TenantTable
+}
+
+func newServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      90 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// handleHealth adds /healthz (the process answers) and /readyz (see ready)
+// to mux.
+func handleHealth(mux *http.ServeMux, l events.Log, store *projection.Store) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := ready(r.Context(), l, store); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+}
+
+// ready is the readiness check: the projection has caught up with the log,
+// and the log answers (a Kafka log that has not connected yet does not).
+func ready(ctx context.Context, l events.Log, store *projection.Store) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := l.End(ctx); err != nil {
+		return fmt.Errorf("event log unreachable: %w", err)
+	}
+	if !store.CaughtUp() {
+		return errors.New("projection is catching up with the log")
+	}
+	return nil
+}
+
+// pprofMux serves Go's profiler, for SCIM_DEBUG_LISTEN only. It is not on
+// the admin listener, which the metrics scraper reaches across the
+// cluster: a profile holds memory contents, and /cmdline the flags (a
+// --token, a --kafka-sasl-password). Its own listener can stay on
+// 127.0.0.1, reachable only from inside the pod (kubectl port-forward).
+func pprofMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
