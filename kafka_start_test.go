@@ -13,7 +13,7 @@ import (
 
 	kafkago "github.com/segmentio/kafka-go"
 
-	"github.com/scim-bridge/scim-bridge/internal/tcpgate"
+	"github.com/scim-bridge/scim-bridge/events/kafka/tcpgate"
 )
 
 // kafkaDown returns the environment of a service whose broker is down at

@@ -22,7 +22,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/events"
 	"github.com/scim-bridge/scim-bridge/events/eventstest"
-	"github.com/scim-bridge/scim-bridge/internal/tcpgate"
+	"github.com/scim-bridge/scim-bridge/events/kafka/tcpgate"
 	"github.com/scim-bridge/scim-bridge/schemas/eventschema"
 )
 
