@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # scim-bridge: a static binary on a distroless, non-root base.
 #
-#   docker build -t scim-bridge .
+#   docker build --build-arg VERSION="$(git describe --tags --always --dirty)" -t scim-bridge .
 #   docker run -e SCIM_TOKEN=change-me -p 8080:8080 -p 9090:9090 -v scim-data:/data --read-only scim-bridge
 #
 # 8080 is SCIM (SCIM_LISTEN); 9090 is /metrics (SCIM_ADMIN_LISTEN): publish
@@ -17,11 +17,14 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
+# .git stays out of the build context, so the version comes in as an
+# argument; `scim-bridge version` prints it.
+ARG VERSION=unknown
 # Static (no cgo: the distroless "static" image has no libc), reproducible
 # paths, no symbol tables.
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/scim-bridge . \
+    CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.buildVersion=${VERSION}" -o /out/scim-bridge . \
     && mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot

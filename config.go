@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -103,7 +105,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	str(&c.AdminListen, "SCIM_ADMIN_LISTEN", "admin-listen", ":9090", "HTTP address for /metrics (and /healthz, /readyz), apart from SCIM: /metrics names every tenant; \"off\" (or an empty --admin-listen) disables it")
 	str(&c.DebugListen, "SCIM_DEBUG_LISTEN", "debug-listen", "", "address of a separate listener for Go's profiler (/debug/pprof/), e.g. 127.0.0.1:6060; empty: off. Keep it off public networks")
 	str(&c.DataDir, "SCIM_DATA_DIR", "data-dir", "./data", "directory of the Badger projection (and of the embedded log)")
-	str(&c.Token, "SCIM_TOKEN", "token", "", "bearer token of the single tenant \"default\"")
+	str(&c.Token, "SCIM_TOKEN", "token", "", "bearer token of the single tenant \"default\"; a flag is visible to every user of the machine in ps, so prefer the variable")
 	str(&c.TenantsFile, "SCIM_TENANTS_FILE", "tenants-file", "", "file of tenants and their token hashes (multi-tenant)")
 	str(&c.BaseURL, "SCIM_BASE_URL", "base-url", "", "public base URL of the SCIM API for meta.location, e.g. https://scim.example.com/scim/v2 (default: from the request)")
 	str(&c.LogLevel, "SCIM_LOG_LEVEL", "log-level", "info", "log level: debug, info, warn or error")
@@ -128,10 +130,13 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	str(&c.KafkaTLSKey, "KAFKA_TLS_KEY_FILE", "kafka-tls-key-file", "", "PEM key of the client certificate")
 	str(&c.KafkaSASLMechanism, "KAFKA_SASL_MECHANISM", "kafka-sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: none)")
 	str(&c.KafkaSASLUser, "KAFKA_SASL_USERNAME", "kafka-sasl-username", "", "SASL user name")
-	str(&c.KafkaSASLPassword, "KAFKA_SASL_PASSWORD", "kafka-sasl-password", "", "SASL password")
+	str(&c.KafkaSASLPassword, "KAFKA_SASL_PASSWORD", "kafka-sasl-password", "", "SASL password; a flag is visible to every user of the machine in ps, so prefer the variable")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: scim-bridge %s [flags]\n\nEvery flag can also be set by its environment variable; a flag given on the command line wins.\n\n", cmd)
+		fmt.Fprintf(stderr, "Usage: scim-bridge %s [flags]\n\n%s\nEvery flag can also be set by its environment variable; a flag given on the command line wins.\n\n", cmd, commandHelp[cmd])
 		for _, s := range all {
+			if cmd == "rebuild" && !rebuildUses(s.env) {
+				continue
+			}
 			f := fs.Lookup(s.flag)
 			def := ""
 			if f.DefValue != "" && !strings.Contains(s.env, "PASSWORD") && s.env != "SCIM_TOKEN" {
@@ -151,6 +156,29 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		c.AdminListen = "" // an empty variable cannot say "off": it means "unset"
 	}
 	return c, errors.Join(envErr, c.validate(cmd))
+}
+
+// commandHelp says what a subcommand that takes the settings does.
+var commandHelp = map[string]string{
+	"serve": `Runs the service: SCIM 2.0 at http://HOST:PORT/scim/v2 on SCIM_LISTEN, /metrics on
+SCIM_ADMIN_LISTEN. Every accepted write is appended to the event log (Kafka when KAFKA_BROKERS
+is set, else the embedded log in SCIM_DATA_DIR/log) and read back from the projection in
+SCIM_DATA_DIR/projection.
+`,
+	"rebuild": `Deletes the projection in SCIM_DATA_DIR/projection, replays the whole event log into a new
+one and exits: 0 once it has caught up with the log, 1 with the reason when the replay cannot
+finish. It reads the same settings as serve (and accepts all of serve's flags); the ones below
+are those it uses.
+`,
+}
+
+// rebuildUses reports whether rebuild reads the setting of env.
+func rebuildUses(env string) bool {
+	switch env {
+	case "SCIM_DATA_DIR", "SCIM_LOG_LEVEL", "SCIM_LOG_FORMAT", "SCIM_SCHEMAS_DIR":
+		return true
+	}
+	return strings.HasPrefix(env, "KAFKA_") && env != "KAFKA_APPEND_TIMEOUT"
 }
 
 func (c config) validate(cmd string) error {
@@ -182,6 +210,7 @@ func (c config) validate(cmd string) error {
 	if c.KafkaBrokers != "" && c.KafkaPartitions < 1 {
 		errs = append(errs, fmt.Errorf("KAFKA_PARTITIONS=%d: must be at least 1", c.KafkaPartitions))
 	}
+	errs = append(errs, c.validateKafka()...)
 	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
 		errs = append(errs, fmt.Errorf("SCIM_BASE_URL=%q: must start with http:// or https://", c.BaseURL))
 	}
@@ -194,4 +223,43 @@ func parseLevel(s string) (slog.Level, error) {
 		return l, fmt.Errorf("SCIM_LOG_LEVEL=%q: want debug, info, warn or error", s)
 	}
 	return l, nil
+}
+
+// validateKafka checks the Kafka settings that can be checked without a
+// broker, naming the variable of each problem.
+func (c config) validateKafka() []error {
+	var errs []error
+	if c.KafkaBrokers == "" {
+		return nil
+	}
+	for _, b := range strings.Split(c.KafkaBrokers, ",") {
+		b = strings.TrimSpace(b)
+		if b == "" {
+			continue
+		}
+		host, port, err := net.SplitHostPort(b)
+		if err != nil || host == "" {
+			errs = append(errs, fmt.Errorf("KAFKA_BROKERS: %q is not host:port", b))
+			continue
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			errs = append(errs, fmt.Errorf("KAFKA_BROKERS: %q: port %q is not a port number", b, port))
+		}
+	}
+	switch strings.ToUpper(c.KafkaSASLMechanism) {
+	case "":
+		if c.KafkaSASLUser != "" || c.KafkaSASLPassword != "" {
+			errs = append(errs, errors.New("KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD are set but KAFKA_SASL_MECHANISM is not: set it to PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"))
+		}
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		if c.KafkaSASLUser == "" {
+			errs = append(errs, fmt.Errorf("KAFKA_SASL_MECHANISM=%s needs KAFKA_SASL_USERNAME", c.KafkaSASLMechanism))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("KAFKA_SASL_MECHANISM=%q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.KafkaSASLMechanism))
+	}
+	if (c.KafkaTLSCert == "") != (c.KafkaTLSKey == "") {
+		errs = append(errs, errors.New("KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE go together: set both for mutual TLS, or neither"))
+	}
+	return errs
 }

@@ -95,9 +95,43 @@ func newLogger(c config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
+// buildVersion is set at build time:
+//
+//	go build -ldflags "-X main.buildVersion=$(git describe --tags --always --dirty)"
+//
+// The Dockerfile does it from its VERSION build argument.
+var buildVersion string
+
+// version is buildVersion, else the module version when built as a
+// dependency (go install …@v1.2.3), else "devel" with the commit that the
+// Go toolchain stamps into binaries built in a checkout.
 func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
+	if buildVersion != "" {
+		return buildVersion
 	}
-	return "(devel)"
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev == "" {
+		return "devel"
+	}
+	return "devel+" + rev + dirty
 }

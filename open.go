@@ -24,7 +24,7 @@ import (
 // replays the log into a new one, as `rebuild` would.
 func openStore(c config, reg *schemas.Registry, logger *slog.Logger, promReg prometheus.Registerer) (*projection.Store, error) {
 	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
+		return nil, fmt.Errorf("SCIM_DATA_DIR=%s: %w", c.DataDir, err)
 	}
 	dir := filepath.Join(c.DataDir, "projection")
 	opts := projection.Options{Logger: logger.With("component", "projection"), Registerer: promReg}
@@ -37,7 +37,7 @@ func openStore(c config, reg *schemas.Registry, logger *slog.Logger, promReg pro
 		st, err = projection.Open(dir, reg, opts)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open the projection in %s: %w", c.DataDir, err)
+		return nil, fmt.Errorf("SCIM_DATA_DIR=%s: open the projection: %w", c.DataDir, err)
 	}
 	return st, nil
 }
@@ -50,7 +50,7 @@ func openLog(c config, logger *slog.Logger, promReg prometheus.Registerer) (even
 	if c.KafkaBrokers == "" {
 		l, err := events.OpenEmbedded(filepath.Join(c.DataDir, "log"), events.EmbeddedOptions{Logger: logger})
 		if err != nil {
-			return nil, fmt.Errorf("open the embedded log: %w", err)
+			return nil, fmt.Errorf("SCIM_DATA_DIR=%s: open the embedded log: %w", c.DataDir, err)
 		}
 		return l, nil
 	}

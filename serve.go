@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -133,7 +134,8 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 		lc.serveHTTP("debug HTTP server", dbg, debugLn, c.ShutdownGrace)
 	}
 
-	logger.Info("serving", "addr", ln.Addr().String(), "admin_addr", adminAddr, "log", logKind(c), "data_dir", c.DataDir)
+	logger.Info("serving", "api", apiURL(c, ln.Addr()), "addr", ln.Addr().String(), "admin_addr", adminAddr,
+		"log", logKind(c), "log_at", logWhere(c), "data_dir", c.DataDir, "version", version())
 	if started != nil {
 		started <- ln.Addr().String()
 	}
@@ -236,4 +238,29 @@ func pprofMux() *http.ServeMux {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
+}
+
+// apiURL is where the SCIM API answers: SCIM_BASE_URL when set, else the
+// listener's address, with an unspecified host shown as localhost.
+func apiURL(c config, addr net.Addr) string {
+	if c.BaseURL != "" {
+		return c.BaseURL
+	}
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String() + "/scim/v2"
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/scim/v2"
+}
+
+// logWhere names the event log: the embedded log's directory, or Kafka's
+// brokers and topic.
+func logWhere(c config) string {
+	if c.KafkaBrokers == "" {
+		return filepath.Join(c.DataDir, "log")
+	}
+	return c.KafkaBrokers + " topic " + c.KafkaTopic
 }
