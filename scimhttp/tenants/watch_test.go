@@ -167,6 +167,48 @@ func TestWatcher_Reload(t *testing.T) {
 		checkGauge(t, reg, "scim_tenants_last_reload_successful", 1)
 		checkGauge(t, reg, "scim_tenants", 1)
 	})
+	t.Run("BadFileRevertedToTheOneInUse", func(t *testing.T) {
+		good := fileOf("acme", "a")
+		w, path, reg := openWatcher(t, good)
+		bad := fileOf("acme", "a", "globex", "a")
+		writeFile(t, path, bad)
+		if changed, err := w.Reload(); changed || err == nil {
+			t.Fatalf("Reload() of a bad file = %v, %v, want false and an error", changed, err)
+		}
+		checkGauge(t, reg, "scim_tenants_last_reload_successful", 0)
+
+		// The operator puts back the file in use: nothing to swap, but the
+		// file on disk is the one in use again.
+		writeFile(t, path, good)
+		if changed, err := w.Reload(); changed || err != nil {
+			t.Fatalf("Reload() of the file in use = %v, %v, want false, nil", changed, err)
+		}
+		checkGauge(t, reg, "scim_tenants_last_reload_successful", 1)
+		checkGauge(t, reg, "scim_tenants_reload_errors_total", 1)
+
+		// The same bad file again is a new failure, reported again.
+		writeFile(t, path, bad)
+		if changed, err := w.Reload(); changed || err == nil {
+			t.Fatalf("Reload() of the bad file again = %v, %v, want false and an error", changed, err)
+		}
+		checkGauge(t, reg, "scim_tenants_last_reload_successful", 0)
+		checkGauge(t, reg, "scim_tenants_reload_errors_total", 2)
+	})
+	t.Run("MissingFileRestored", func(t *testing.T) {
+		w, path, reg := openWatcher(t, fileOf("acme", "a"))
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Reload(); err == nil {
+			t.Fatal("Reload() of a missing file: no error")
+		}
+		checkGauge(t, reg, "scim_tenants_last_reload_successful", 0)
+		writeFile(t, path, fileOf("acme", "a"))
+		if changed, err := w.Reload(); changed || err != nil {
+			t.Fatalf("Reload() of the restored file = %v, %v, want false, nil", changed, err)
+		}
+		checkGauge(t, reg, "scim_tenants_last_reload_successful", 1)
+	})
 	t.Run("MissingFileKeepsTable", func(t *testing.T) {
 		w, path, reg := openWatcher(t, fileOf("acme", "a"))
 		if err := os.Remove(path); err != nil {
