@@ -23,7 +23,7 @@ import (
 // another version wrote in a different key layout is deleted, so that Run
 // replays the log into a new one, as `rebuild` would.
 func openStore(c config, reg *schemas.Registry, logger *slog.Logger, promReg prometheus.Registerer) (*projection.Store, error) {
-	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("SCIM_DATA_DIR=%s: %w", c.DataDir, err)
 	}
 	dir := filepath.Join(c.DataDir, "projection")

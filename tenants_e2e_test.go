@@ -141,6 +141,41 @@ func waitStatus(t *testing.T, s *service, token string, want int) {
 	}
 }
 
+// TestRun_TenantsFileRefused: serve does not start on a tenants file with a
+// misspelt key or a tenant without tokens, and says which.
+func TestRun_TenantsFileRefused(t *testing.T) {
+	_, hash := newToken(t)
+	for name, tc := range map[string]struct{ file, want string }{
+		"Typo":     {`{"tenants":[{"name":"acme","tokens":["` + hash + `"],"ratelimit":{"requestsPerSecond":1}}]}`, `"ratelimit"`},
+		"NoTokens": {`{"tenants":[{"name":"acme","tokens":[]}]}`, "no tokens"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "tenants.json")
+			if err := os.WriteFile(file, []byte(tc.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			env := map[string]string{"SCIM_LISTEN": "127.0.0.1:0", "SCIM_DATA_DIR": t.TempDir(), "SCIM_TENANTS_FILE": file}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			started, done := make(chan string, 1), make(chan error, 1)
+			go func() {
+				done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, io.Discard, io.Discard, started)
+			}()
+			var err error
+			select {
+			case err = <-done:
+			case <-started:
+				cancel()
+				<-done
+				t.Fatal("run(serve) started with the file")
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), `"acme"`) {
+				t.Fatalf("run(serve) = %v, want an error naming %s and the tenant", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestRun_TokenNew(t *testing.T) {
 	var out bytes.Buffer
 	if err := run(context.Background(), []string{"token", "new", "--tenant", "acme"}, func(string) string { return "" }, &out, io.Discard, nil); err != nil {

@@ -1,10 +1,12 @@
 package events
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -27,6 +29,15 @@ var (
 const (
 	DefaultSegmentBytes = 64 << 20
 	metaFile            = "meta.json"
+)
+
+// The log holds every tenant's personal data: what it creates only the
+// user running scim-bridge can read (the umask may take more away, never
+// add), and OpenEmbedded takes group and other access away from what it
+// finds (see tightenModes).
+const (
+	dirMode  os.FileMode = 0o700
+	fileMode os.FileMode = 0o600
 )
 
 // EmbeddedOptions configure OpenEmbedded. The zero value is a safe default.
@@ -61,7 +72,9 @@ type EmbeddedOptions struct {
 // grows with concurrency. On open, a torn or corrupt tail of the last
 // segment (a crash mid-write: never acknowledged) is truncated and logged;
 // damage anywhere else fails the open with ErrCorrupt. Nothing is ever
-// deleted: the log is the source of truth.
+// deleted: the log is the source of truth. Directories are created 0700
+// and files 0600; on open, group and other permissions are removed from
+// everything in dir.
 //
 // Safe for concurrent use.
 type Embedded struct {
@@ -91,13 +104,14 @@ func OpenEmbedded(dir string, opts EmbeddedOptions) (*Embedded, error) {
 	if opts.Partitions < 0 {
 		return nil, fmt.Errorf("open embedded log: partitions %d < 0", opts.Partitions)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, dirMode); err != nil {
 		return nil, fmt.Errorf("open embedded log: %w", err)
 	}
 	lock, err := lockDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open embedded log: %w", err)
 	}
+	tightenModes(dir, logger)
 	l := &Embedded{dir: dir, log: logger, lock: lock, closing: make(chan struct{})}
 	n, err := l.partitionCount(opts.Partitions)
 	if err == nil {
@@ -239,7 +253,7 @@ func (l *Embedded) Close() error {
 }
 
 func writeFileSync(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, fileMode)
 	if err != nil {
 		return err
 	}
@@ -252,6 +266,48 @@ func writeFileSync(path string, b []byte) error {
 		return err
 	}
 	return f.Close()
+}
+
+// tightenModes removes group and other permissions from dir and every
+// directory and regular file in it (symbolic links are left alone: a chmod
+// would follow them), for a log written before its files were created
+// private, or copied with looser modes. We own the log directory, so it is
+// ours to tighten; what fails (a file of another owner) is logged, not
+// fatal: the log is still usable, and the warning says what to fix.
+func tightenModes(dir string, log *slog.Logger) {
+	var n, failed int
+	var firstErr error
+	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			failed++
+			firstErr = cmp.Or(firstErr, err)
+			return nil
+		}
+		if !d.IsDir() && !d.Type().IsRegular() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			failed++
+			firstErr = cmp.Or(firstErr, err)
+			return nil
+		}
+		if perm := info.Mode().Perm(); perm&0o077 != 0 {
+			if err := os.Chmod(path, perm&^0o077); err != nil {
+				failed++
+				firstErr = cmp.Or(firstErr, err)
+				return nil
+			}
+			n++
+		}
+		return nil
+	})
+	if n > 0 {
+		log.Info("removed group and other permissions from the embedded log", "dir", dir, "files", n)
+	}
+	if failed > 0 {
+		log.Warn("could not make the embedded log private to its user", "dir", dir, "files", failed, "err", firstErr)
+	}
 }
 
 // syncDir fsyncs a directory so that files created or renamed in it survive

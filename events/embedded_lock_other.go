@@ -10,7 +10,7 @@ import (
 // lockDir creates dir/LOCK exclusively; a crash leaves it behind and an
 // operator must remove it. Only unix systems get a real lock.
 func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(dir+"/LOCK", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(dir+"/LOCK", os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
 	if err != nil {
 		if os.IsExist(err) {
 			return nil, fmt.Errorf("%w: %s/LOCK exists", ErrLocked, dir)

@@ -12,7 +12,7 @@ import (
 // processes never append to the same embedded log. The lock dies with the
 // process; the file stays.
 func lockDir(dir string) (*os.File, error) {
-	f, err := os.OpenFile(dir+"/LOCK", os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(dir+"/LOCK", os.O_RDWR|os.O_CREATE, fileMode)
 	if err != nil {
 		return nil, fmt.Errorf("open lock file: %w", err)
 	}

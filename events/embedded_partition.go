@@ -86,7 +86,7 @@ func segmentName(base int64) string { return fmt.Sprintf("%020d.log", base) }
 // openPartition opens the segments in dir, recovering the tail of the
 // last, and starts the committer.
 func openPartition(dir string, id int, segBytes int64, log *slog.Logger, closing <-chan struct{}) (*partition, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, dirMode); err != nil {
 		return nil, err
 	}
 	p := &partition{
@@ -202,7 +202,7 @@ func (p *partition) openSegment(base int64, last bool) (*segment, int64, error) 
 // directory entry durable.
 func (p *partition) createSegment(base int64) (*segment, error) {
 	path := filepath.Join(p.dir, segmentName(base))
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
 	if err != nil {
 		return nil, fmt.Errorf("create segment: %w", err)
 	}

@@ -1,10 +1,6 @@
 package schemas
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"io"
 	"sort"
 	"strings"
 )
@@ -52,7 +48,9 @@ import (
 // attribute still fails as missing.
 //
 // Errors are *Error: KindInvalidSyntax when the body is not a JSON object, a
-// name is given twice (in two spellings) or an extension is not an object;
+// name is given twice (in one object the same key, in any case: see
+// JSONReader.DisallowDuplicateKeys; or in two spellings, such as "name" and
+// "name.givenName") or an extension is not an object;
 // KindInvalidValue for a wrong type, a missing required attribute or a
 // missing core schema URN, with a detail naming the attribute path, e.g.
 // `attribute "emails[1].primary": expected boolean`.
@@ -64,13 +62,13 @@ func (rt *ResourceType) Decode(body []byte) (Resource, error) {
 // u.Ignored, or with u.Strict a KindInvalidValue error naming it. A nil u
 // ignores it silently.
 func (rt *ResourceType) DecodeWith(body []byte, u *Unknowns) (Resource, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, &Error{Kind: KindInvalidSyntax, Detail: "request body is not valid JSON", Err: err}
+	r := NewJSONReader(body)
+	r.DisallowDuplicateKeys()
+	v, err := r.Value()
+	if err != nil {
+		return nil, requestJSONError(err, "request body")
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	if r.End() != nil {
 		return nil, Errorf(KindInvalidSyntax, "request body has data after the JSON object")
 	}
 	m, ok := v.(map[string]any)

@@ -22,7 +22,7 @@ func (e *JSONError) Error() string { return fmt.Sprintf("json: offset %d: %s", e
 // ParseJSONValue parses data, one JSON text (RFC 8259) with optional
 // surrounding whitespace, into exactly what encoding/json's Decoder with
 // UseNumber decodes into an any: map[string]any (duplicate keys: the last
-// wins), []any, string, bool, nil and json.Number (the number as written).
+// wins; ParseRequestJSON refuses them), []any, string, bool, nil and json.Number (the number as written).
 // It accepts what encoding/json accepts, nesting up to 10,000 levels, and
 // unescapes strings as it does, invalid UTF-8 and lone surrogates becoming
 // U+FFFD. Errors are *JSONError.
@@ -63,7 +63,8 @@ func ParseJSONObject(data []byte) (map[string]any, error) {
 // parses as ParseJSONValue does, Skip validates and discards. Each method
 // reads one value (after optional whitespace) and returns an error, leaving
 // the reader unusable, if the text is not valid JSON or the value is not of
-// the kind asked for.
+// the kind asked for. DisallowDuplicateKeys makes it refuse an object that
+// names a key twice, as a client's SCIM message must not.
 //
 // The zero value is not usable; it is not safe for concurrent use.
 type JSONReader struct {
@@ -73,6 +74,9 @@ type JSONReader struct {
 	depth int
 	kvs   []jsonMember // scratch: members of the objects being parsed
 	elems []any        // scratch: elements of the arrays being parsed
+
+	noDup bool     // DisallowDuplicateKeys
+	keys  []string // scratch with noDup: keys of the objects being read
 }
 
 type jsonMember struct {
@@ -185,13 +189,20 @@ func (r *JSONReader) Object(fn func(key string) error) error {
 		r.depth--
 		return nil
 	}
+	keys := jsonKeySet{base: len(r.keys)}
 	for {
 		if r.Peek() != '"' {
 			return r.unexpected("string key")
 		}
+		start := r.pos
 		k, err := r.str()
 		if err != nil {
 			return err
+		}
+		if r.noDup {
+			if err := keys.add(r, k, start); err != nil {
+				return err
+			}
 		}
 		if r.Peek() != ':' {
 			return r.unexpected("':' after object key")
@@ -206,6 +217,9 @@ func (r *JSONReader) Object(fn func(key string) error) error {
 		case '}':
 			r.pos++
 			r.depth--
+			if r.noDup {
+				r.keys = r.keys[:keys.base]
+			}
 			return nil
 		default:
 			return r.unexpected("',' or '}' after object value")

@@ -1,8 +1,7 @@
 package schemas
 
 import (
-	"bytes"
-	"encoding/json"
+	"errors"
 	"strings"
 )
 
@@ -35,7 +34,9 @@ type Patch struct {
 //     (RFC 7644 §3.5.2), else KindInvalidSyntax.
 //   - member names ("Operations", "op", "path", "value") match
 //     case-insensitively and unknown members (Postman's "name", a stray
-//     "id") are ignored;
+//     "id") are ignored; a key given twice in one object, in any case and at
+//     any depth (inside "value" too), is KindInvalidSyntax naming the key
+//     (see JSONReader.DisallowDuplicateKeys);
 //   - op names match case-insensitively ("Replace", Entra without the
 //     aadOptscim062020 flag); an unknown op is KindInvalidSyntax, because the
 //     body then does not conform to the PatchOp schema (RFC 7644 §3.12);
@@ -47,39 +48,59 @@ type Patch struct {
 // Paths are parsed with ParsePath; their errors (KindInvalidPath) are
 // returned as they are, with the operation's index prefixed to the detail.
 func ParsePatch(body []byte, maxOps int) (Patch, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var raw map[string]json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
+	r := NewJSONReader(body)
+	r.DisallowDuplicateKeys()
+	v, err := r.Value()
+	if err != nil {
+		var de *DuplicateKeyError
+		if errors.As(err, &de) {
+			return Patch{}, requestJSONError(err, "PatchOp body")
+		}
 		return Patch{}, &Error{Kind: KindInvalidSyntax, Detail: "PatchOp body is not a JSON object", Err: err}
 	}
-	if dec.More() {
+	if r.End() != nil {
 		return Patch{}, Errorf(KindInvalidSyntax, "PatchOp body has data after the JSON object")
 	}
-	var schemasRaw, opsRaw json.RawMessage
+	raw, ok := v.(map[string]any)
+	if !ok {
+		return Patch{}, Errorf(KindInvalidSyntax, "PatchOp body is not a JSON object")
+	}
+	// Keys are unique ignoring case (DisallowDuplicateKeys), so at most one
+	// matches each name.
+	var schemasRaw, opsRaw any
 	for k, v := range raw {
 		switch {
 		case strings.EqualFold(k, "schemas"):
-			schemasRaw = v
+			if schemasRaw = v; v == nil {
+				schemasRaw = []any(nil) // present: null is not an array of strings
+			}
 		case strings.EqualFold(k, "Operations"):
 			opsRaw = v
 		}
 	}
 	if schemasRaw != nil {
-		var ss []string
-		if err := json.Unmarshal(schemasRaw, &ss); err != nil {
-			return Patch{}, &Error{Kind: KindInvalidSyntax, Detail: `"schemas" is not an array of strings`, Err: err}
+		ss, ok := schemasRaw.([]any)
+		if !ok {
+			return Patch{}, Errorf(KindInvalidSyntax, `"schemas" is not an array of strings`)
 		}
-		if !hasFold(ss, URNPatchOp) {
+		found := false
+		for _, s := range ss {
+			str, ok := s.(string)
+			if !ok {
+				return Patch{}, Errorf(KindInvalidSyntax, `"schemas" is not an array of strings`)
+			}
+			found = found || strings.EqualFold(str, URNPatchOp)
+		}
+		if !found {
 			return Patch{}, Errorf(KindInvalidSyntax, `"schemas" does not contain %s`, URNPatchOp)
 		}
 	}
-	if opsRaw == nil || bytes.Equal(bytes.TrimSpace(opsRaw), []byte("null")) {
+	if opsRaw == nil {
 		return Patch{}, Errorf(KindInvalidSyntax, `PatchOp body has no "Operations"`)
 	}
-	var ops []json.RawMessage
-	if err := json.Unmarshal(opsRaw, &ops); err != nil {
-		return Patch{}, &Error{Kind: KindInvalidSyntax, Detail: `"Operations" is not an array`, Err: err}
+	ops, ok := opsRaw.([]any)
+	if !ok {
+		return Patch{}, Errorf(KindInvalidSyntax, `"Operations" is not an array`)
 	}
 	if len(ops) == 0 {
 		return Patch{}, Errorf(KindInvalidValue, `"Operations" is empty`)
@@ -98,13 +119,14 @@ func ParsePatch(body []byte, maxOps int) (Patch, error) {
 	return p, nil
 }
 
-// parsePatchOp decodes one element of "Operations".
-func parsePatchOp(raw json.RawMessage) (PatchOp, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-		return PatchOp{}, &Error{Kind: KindInvalidSyntax, Detail: "operation is not a JSON object", Err: err}
+// parsePatchOp reads one element of "Operations".
+func parsePatchOp(raw any) (PatchOp, error) {
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return PatchOp{}, Errorf(KindInvalidSyntax, "operation is not a JSON object")
 	}
-	var opRaw, pathRaw, valueRaw json.RawMessage
+	var opRaw, pathRaw, valueRaw any
+	hasValue := false
 	for k, v := range m {
 		switch {
 		case strings.EqualFold(k, "op"):
@@ -112,11 +134,11 @@ func parsePatchOp(raw json.RawMessage) (PatchOp, error) {
 		case strings.EqualFold(k, "path"):
 			pathRaw = v
 		case strings.EqualFold(k, "value"):
-			valueRaw = v
+			valueRaw, hasValue = v, true
 		}
 	}
-	var name string
-	if err := json.Unmarshal(opRaw, &name); opRaw == nil || err != nil {
+	name, ok := opRaw.(string)
+	if !ok {
 		return PatchOp{}, Errorf(KindInvalidSyntax, `"op" is missing or not a string`)
 	}
 	op := PatchOp{Op: strings.ToLower(name)}
@@ -125,9 +147,9 @@ func parsePatchOp(raw json.RawMessage) (PatchOp, error) {
 	default:
 		return PatchOp{}, Errorf(KindInvalidSyntax, `unknown op %q: want "add", "replace" or "remove"`, name)
 	}
-	if pathRaw != nil && !rawIsNull(pathRaw) {
-		var s string
-		if err := json.Unmarshal(pathRaw, &s); err != nil {
+	if pathRaw != nil {
+		s, ok := pathRaw.(string)
+		if !ok {
 			return PatchOp{}, Errorf(KindInvalidSyntax, `"path" is not a string`)
 		}
 		if strings.TrimSpace(s) != "" {
@@ -138,17 +160,13 @@ func parsePatchOp(raw json.RawMessage) (PatchOp, error) {
 			op.Path = &path
 		}
 	}
-	if valueRaw == nil {
+	if !hasValue {
 		if op.Op != "remove" {
 			return PatchOp{}, Errorf(KindInvalidValue, `%s operation has no "value"`, op.Op)
 		}
 		return op, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(valueRaw))
-	dec.UseNumber()
-	if err := dec.Decode(&op.Value); err != nil {
-		return PatchOp{}, &Error{Kind: KindInvalidSyntax, Detail: `"value" is not JSON`, Err: err}
-	}
+	op.Value = valueRaw
 	return op, nil
 }
 
@@ -162,17 +180,4 @@ func withOpIndex(err error, format string, args ...any) error {
 	c := *e
 	c.Detail = Errorf(KindOther, format, args...).Detail + c.Detail
 	return &c
-}
-
-func rawIsNull(b json.RawMessage) bool {
-	return bytes.Equal(bytes.TrimSpace(b), []byte("null"))
-}
-
-func hasFold(ss []string, s string) bool {
-	for _, x := range ss {
-		if strings.EqualFold(x, s) {
-			return true
-		}
-	}
-	return false
 }

@@ -32,8 +32,13 @@ import (
 //     attribute names and URNs), with quoted literals inside them redacted,
 //     since Entra sends keys like `emails[type eq "work"].value`;
 //   - every string becomes "<redacted:N chars>" (N counts characters), so
-//     an empty string still shows as one; "password" hides even its length
-//     as "<redacted>";
+//     an empty string still shows as one;
+//   - the value of a secret, an attribute the schema never returns
+//     (returned "never" or mutability "writeOnly": "password"), becomes
+//     "<redacted>" whatever it is (string, number, object, null), keeping
+//     neither length nor type: under a key naming it (any case, dotted or
+//     URN-qualified, at any depth) and as the "value" of a PATCH operation
+//     whose "path" names it, before or after the value;
 //   - kept as sent: URIs under "schemas"; "op" of a PATCH operation when it
 //     is add, replace or remove in any case; "path" of a PATCH operation with
 //     every literal redacted, quoted or not (`members[value eq "<redacted:36
@@ -100,7 +105,7 @@ func (s *Server) serveAudited(next http.Handler, rec *recorder, r *http.Request,
 	attrs = append(attrs, "status", status)
 	switch {
 	case tee.n > 0:
-		attrs = append(attrs, "body_bytes", tee.n, "body", auditBody(tee))
+		attrs = append(attrs, "body_bytes", tee.n, "body", auditBody(tee, s.secrets))
 	case r.ContentLength > 0: // refused before reading (415, 413)
 		attrs = append(attrs, "body_bytes", r.ContentLength, "body", json.RawMessage(`"<not read>"`))
 	}
@@ -163,11 +168,11 @@ func auditResourceID(r *http.Request, rec *recorder, route string) string {
 
 // auditBody is the redacted body as raw JSON, which slog's JSON handler
 // embeds as JSON and its text handler quotes as a string.
-func auditBody(tee *bodyTee) json.RawMessage {
+func auditBody(tee *bodyTee, secrets secretNames) json.RawMessage {
 	if tee.truncated {
 		return json.RawMessage(`"<larger than the body limit>"`)
 	}
-	out, err := redactJSON(tee.buf.Bytes())
+	out, err := redactJSON(tee.buf.Bytes(), secrets)
 	if err != nil {
 		return json.RawMessage(`"<not JSON>"`)
 	}
@@ -209,12 +214,14 @@ const (
 	ctxOp                   // its "op"
 	ctxPath                 // its "path"
 	ctxToken                // under "type" or "resourceType"
-	ctxSecret               // under "password"
+	ctxSecret               // a secret's value: nothing of it is shown
 )
 
 // childCtx is the context of the value under key in an object in c.
-func childCtx(c redactCtx, key string) redactCtx {
+func (rw *redactWriter) childCtx(c redactCtx, key string) redactCtx {
 	switch {
+	case rw.secrets.names(key):
+		return ctxSecret
 	case strings.EqualFold(key, "schemas"):
 		return ctxSchemas
 	case c == ctxTop && strings.EqualFold(key, "Operations"):
@@ -225,8 +232,6 @@ func childCtx(c redactCtx, key string) redactCtx {
 		return ctxPath
 	case strings.EqualFold(key, "type"), strings.EqualFold(key, "resourceType"):
 		return ctxToken
-	case strings.EqualFold(key, "password"):
-		return ctxSecret
 	}
 	return ctxPlain
 }
@@ -243,32 +248,45 @@ func elemCtx(c redactCtx) redactCtx {
 }
 
 // redactJSON rewrites a JSON document as the audit log shows it (see
-// above). It fails on anything but exactly one JSON value.
-func redactJSON(doc []byte) (json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	rw := &redactWriter{dec: dec}
-	rw.enc = json.NewEncoder(&rw.out)
+// above), hiding wholly the values of the attributes in secrets. It fails
+// on anything but exactly one JSON value.
+func redactJSON(doc []byte, secrets secretNames) (json.RawMessage, error) {
+	rw := &redactWriter{dec: newRedactDecoder(doc), out: new(bytes.Buffer), secrets: secrets}
+	rw.enc = json.NewEncoder(rw.out)
 	rw.enc.SetEscapeHTML(false)
 	if err := rw.value(ctxTop, 0); err != nil {
 		return nil, err
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if _, err := rw.dec.Token(); err != io.EOF {
 		return nil, errors.New("data after the JSON value")
 	}
 	return rw.out.Bytes(), nil
 }
 
+func newRedactDecoder(doc []byte) *json.Decoder {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	return dec
+}
+
 type redactWriter struct {
-	dec *json.Decoder
-	out bytes.Buffer
-	enc *json.Encoder // writes strings to out
+	dec     *json.Decoder
+	out     *bytes.Buffer
+	enc     *json.Encoder // writes strings to out
+	secrets secretNames
 }
 
 func (rw *redactWriter) value(c redactCtx, depth int) error {
 	tok, err := rw.dec.Token()
 	if err != nil {
 		return err
+	}
+	if c == ctxSecret {
+		rw.out.WriteString(`"<redacted>"`)
+		if d, ok := tok.(json.Delim); ok && (d == '{' || d == '[') {
+			return rw.skip()
+		}
+		return nil
 	}
 	switch t := tok.(type) {
 	case json.Delim:
@@ -293,6 +311,9 @@ func (rw *redactWriter) value(c redactCtx, depth int) error {
 }
 
 func (rw *redactWriter) object(c redactCtx, depth int) error {
+	if c == ctxOperation {
+		return rw.operation(depth)
+	}
 	rw.out.WriteByte('{')
 	for i := 0; rw.dec.More(); i++ {
 		if i > 0 {
@@ -305,13 +326,63 @@ func (rw *redactWriter) object(c redactCtx, depth int) error {
 		key, _ := tok.(string) // the decoder allows only strings here
 		rw.str(redactKey(key))
 		rw.out.WriteByte(':')
-		if err := rw.value(childCtx(c, key), depth); err != nil {
+		if err := rw.value(rw.childCtx(c, key), depth); err != nil {
 			return err
 		}
 	}
 	rw.out.WriteByte('}')
 	_, err := rw.dec.Token()
 	return err
+}
+
+// operation writes a PATCH operation, whose "value" is a secret's when its
+// "path" names one, wherever the path stands: its members are read whole
+// first, then each is redacted in document order.
+func (rw *redactWriter) operation(depth int) error {
+	type member struct {
+		key string
+		raw json.RawMessage
+	}
+	var members []member
+	secret := false
+	for rw.dec.More() {
+		tok, err := rw.dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		var raw json.RawMessage
+		if err := rw.dec.Decode(&raw); err != nil {
+			return err
+		}
+		if strings.EqualFold(key, "path") {
+			var p string
+			secret = secret || json.Unmarshal(raw, &p) == nil && rw.secrets.names(p)
+		}
+		members = append(members, member{key, raw})
+	}
+	if _, err := rw.dec.Token(); err != nil {
+		return err
+	}
+	rw.out.WriteByte('{')
+	for i, m := range members {
+		if i > 0 {
+			rw.out.WriteByte(',')
+		}
+		rw.str(redactKey(m.key))
+		rw.out.WriteByte(':')
+		c := rw.childCtx(ctxOperation, m.key)
+		if secret && strings.EqualFold(m.key, "value") {
+			c = ctxSecret
+		}
+		sub := *rw
+		sub.dec = newRedactDecoder(m.raw)
+		if err := sub.value(c, depth); err != nil {
+			return err
+		}
+	}
+	rw.out.WriteByte('}')
+	return nil
 }
 
 func (rw *redactWriter) array(c redactCtx, depth int) error {
@@ -359,9 +430,6 @@ func redacted(s string) string {
 
 // redactString is what the audit log shows of string s in context c.
 func redactString(c redactCtx, s string) string {
-	if c == ctxSecret {
-		return "<redacted>"
-	}
 	if strings.EqualFold(s, "true") || strings.EqualFold(s, "false") {
 		return s
 	}

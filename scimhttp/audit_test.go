@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scim-bridge/scim-bridge/schemas"
 	"github.com/scim-bridge/scim-bridge/scimhttp/tenants"
 )
 
@@ -110,6 +111,38 @@ var redactTests = []struct {
 		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Sales","members":[{"value":"u-1002","display":"bob@example.com"}]}`,
 		`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"<redacted:5 chars>","members":[{"value":"<redacted:6 chars>","display":"<redacted:15 chars>"}]}`,
 	},
+	// Secrets (returned: never): nothing of the value, not even its length
+	// or type, wherever the attribute is named.
+	{
+		"Secret/PatchPath",
+		`{` + patchOp + `,"Operations":[{"op":"replace","path":"password","value":"s3cr3tpw"}]}`,
+		`{` + patchOp + `,"Operations":[{"op":"replace","path":"password","value":"<redacted>"}]}`,
+	},
+	{
+		"Secret/PatchPathAnyCaseURN",
+		`{"Operations":[{"op":"Replace","path":"urn:ietf:params:scim:schemas:core:2.0:User:PassWord","value":"s3cr3tpw"}]}`,
+		`{"Operations":[{"op":"Replace","path":"urn:ietf:params:scim:schemas:core:2.0:User:PassWord","value":"<redacted>"}]}`,
+	},
+	{
+		"Secret/PatchValueBeforePath",
+		`{"Operations":[{"value":"s3cr3tpw","op":"replace","PATH":"Password"},{"value":"u-1001","op":"add","path":"members"}]}`,
+		`{"Operations":[{"value":"<redacted>","op":"replace","PATH":"Password"},{"value":"<redacted:6 chars>","op":"add","path":"members"}]}`,
+	},
+	{
+		"Secret/PatchPathNotAString",
+		`{"Operations":[{"op":"replace","path":"password","value":{"x":"s3cr3tpw","n":[1,true]}}]}`,
+		`{"Operations":[{"op":"replace","path":"password","value":"<redacted>"}]}`,
+	},
+	{
+		"Secret/PathlessValue",
+		`{"Operations":[{"op":"replace","value":{"PASSWORD":"s3cr3tpw","urn:ietf:params:scim:schemas:core:2.0:User:password":"s3cr3tpw","active":true}}]}`,
+		`{"Operations":[{"op":"replace","value":{"PASSWORD":"<redacted>","urn:ietf:params:scim:schemas:core:2.0:User:password":"<redacted>","active":true}}]}`,
+	},
+	{
+		"Secret/BodyAnyType",
+		`{"userName":"alice","Password":"s3cr3tpw","password2":"x","x":{"password":["s3cr3tpw",1]},"y":{"password":12345678},"z":{"password":null}}`,
+		`{"userName":"<redacted:5 chars>","Password":"<redacted>","password2":"<redacted:1 chars>","x":{"password":"<redacted>"},"y":{"password":"<redacted>"},"z":{"password":"<redacted>"}}`,
+	},
 	// Our own edge cases.
 	{
 		"KeyWithFilter",
@@ -171,10 +204,11 @@ var redactTests = []struct {
 func TestRedactJSON(t *testing.T) {
 	// Values of the bodies above that name or identify someone.
 	personal := []string{"alice", "Alice", "contoso", "Ng", "bob", "701", "00u1abcd", "x7Kq2p9z", "8d7b0a3e",
-		"u-1001", "u-1002", "u1001", "g-7", "Sales", "Zoë", "en-US", "home"}
+		"u-1001", "u-1002", "u1001", "g-7", "Sales", "Zoë", "en-US", "home", "s3cr3tpw"}
+	secrets := modelSecrets(t)
 	for _, tt := range redactTests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := redactJSON([]byte(tt.in))
+			got, err := redactJSON([]byte(tt.in), secrets)
 			if err != nil {
 				t.Fatalf("redactJSON(%s) = %v", tt.in, err)
 			}
@@ -193,9 +227,44 @@ func TestRedactJSON(t *testing.T) {
 	}
 }
 
+// modelSecrets are the secrets of the model schemas: password.
+func modelSecrets(t testing.TB) secretNames {
+	t.Helper()
+	reg, err := schemas.NewRegistry()
+	if err != nil {
+		t.Fatalf("NewRegistry() = %v", err)
+	}
+	return newSecretNames(reg)
+}
+
+// TestRedactJSON_ExtensionSecrets: an extension attribute or sub-attribute
+// the schema never returns is hidden as the password is.
+func TestRedactJSON_ExtensionSecrets(t *testing.T) {
+	const ext = `{"id":"urn:example:params:scim:schemas:extension:acme:2.0:User","name":"AcmeUser","resourceType":"User",
+		"attributes":[{"name":"pin","type":"string","mutability":"writeOnly","returned":"never"},
+		{"name":"badge","type":"complex","subAttributes":[{"name":"code","type":"string","returned":"never"},{"name":"color","type":"string"}]}]}`
+	reg, err := schemas.NewRegistry([]byte(ext))
+	if err != nil {
+		t.Fatalf("NewRegistry(ext) = %v", err)
+	}
+	secrets := newSecretNames(reg)
+	for _, n := range []string{"password", "pin", "code"} {
+		if _, ok := secrets[n]; !ok {
+			t.Errorf("newSecretNames() = %v, want %q in it", secrets, n)
+		}
+	}
+	const urn = "urn:example:params:scim:schemas:extension:acme:2.0:User"
+	in := `{"` + urn + `":{"PIN":"123456","badge":{"code":"c0de99","color":"red"}},"Operations":[{"op":"add","path":"` + urn + `:badge.code","value":"c0de99"},{"op":"add","path":"` + urn + `:pin","value":123456}]}`
+	want := `{"` + urn + `":{"PIN":"<redacted>","badge":{"code":"<redacted>","color":"<redacted:3 chars>"}},"Operations":[{"op":"add","path":"` + urn + `:badge.code","value":"<redacted>"},{"op":"add","path":"` + urn + `:pin","value":"<redacted>"}]}`
+	got, err := redactJSON([]byte(in), secrets)
+	if err != nil || string(got) != want {
+		t.Errorf("redactJSON(%s)\n got %s, %v\nwant %s", in, got, err, want)
+	}
+}
+
 func TestRedactJSON_Invalid(t *testing.T) {
 	for _, in := range []string{``, `{`, `{"a":}`, `{"a":1} {}`, `[1,]`} {
-		if got, err := redactJSON([]byte(in)); err == nil {
+		if got, err := redactJSON([]byte(in), modelSecrets(t)); err == nil {
 			t.Errorf("redactJSON(%q) = %s, nil; want an error", in, got)
 		}
 	}
@@ -347,8 +416,9 @@ func FuzzRedactJSON(f *testing.F) {
 	for _, tt := range redactTests {
 		f.Add([]byte(tt.in))
 	}
+	secrets := modelSecrets(f)
 	f.Fuzz(func(t *testing.T, in []byte) {
-		got, err := redactJSON(in)
+		got, err := redactJSON(in, secrets)
 		if valid := json.Valid(in); valid != (err == nil) {
 			t.Fatalf("redactJSON(%q) error = %v, but json.Valid = %v", in, err, valid)
 		}
@@ -356,4 +426,31 @@ func FuzzRedactJSON(f *testing.F) {
 			t.Fatalf("redactJSON(%q) = %q, not JSON", in, got)
 		}
 	})
+}
+
+// TestServer_AuditPassword: the server's audit line shows nothing of a
+// password, in a body or as a PATCH value, not even its length.
+func TestServer_AuditPassword(t *testing.T) {
+	var audit bytes.Buffer
+	ts := newAuthServer(t, StaticToken("tok", "default"), Options{
+		Audit: true, AuditLogger: slog.New(slog.NewJSONHandler(&audit, nil)),
+	})
+	ts.store.put("default", "User", map[string]any{"id": "u1", "userName": "alice@example.com"})
+	doAs(ts, "tok", http.MethodPost, "/scim/v2/Users", `{"userName":"bob","password":"s3cr3tpw"}`)
+	doAs(ts, "tok", http.MethodPatch, "/scim/v2/Users/u1", `{"Operations":[{"op":"replace","path":"password","value":"s3cr3tpw"}]}`)
+	doAs(ts, "tok", http.MethodPatch, "/scim/v2/Users/u1", `{"Operations":[{"op":"replace","value":{"Password":"s3cr3tpw"}}]}`)
+	lines := auditLines(t, &audit)
+	want := []any{
+		map[string]any{"userName": "<redacted:3 chars>", "password": "<redacted>"},
+		map[string]any{"Operations": []any{map[string]any{"op": "replace", "path": "password", "value": "<redacted>"}}},
+		map[string]any{"Operations": []any{map[string]any{"op": "replace", "value": map[string]any{"Password": "<redacted>"}}}},
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("audit lines = %d, want %d:\n%s", len(lines), len(want), audit.String())
+	}
+	for i, w := range want {
+		if !equalJSON(lines[i]["body"], w) {
+			t.Errorf("audit line %d body = %v, want %v", i, lines[i]["body"], w)
+		}
+	}
 }

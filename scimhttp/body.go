@@ -31,8 +31,11 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // readBody checks the request's content type and reads its body, at most
-// MaxBodyBytes of it, and checks that it is JSON at all. Decoding against
-// the schema is the bridge's job.
+// MaxBodyBytes of it, and checks that it is JSON at all, with no key given
+// twice in one object in any case (SCIM attribute names are
+// case-insensitive, RFC 7643 §2.1; "the last one wins" would drop what the
+// client sent), which covers every body: resources, PATCH and SearchRequest.
+// Decoding against the schema is the bridge's job.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 		return nil, err
@@ -51,8 +54,8 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	if len(body) == 0 {
 		return nil, schemas.Errorf(schemas.KindInvalidSyntax, "the request body is empty")
 	}
-	if !json.Valid(body) {
-		return nil, schemas.Errorf(schemas.KindInvalidSyntax, "the request body is not valid JSON")
+	if err := schemas.CheckRequestJSON(body, "the request body"); err != nil {
+		return nil, err // not JSON, or a key given twice in one object
 	}
 	return body, nil
 }

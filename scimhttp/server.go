@@ -122,6 +122,7 @@ type Server struct {
 
 	limiters *limiters    // the tenants' token buckets
 	audit    *slog.Logger // the audit log
+	secrets  secretNames  // attributes whose values the audit log hides wholly
 }
 
 // New returns a Server over the registry, the write path, the read model and
@@ -194,6 +195,7 @@ func New(reg *schemas.Registry, w Writer, r Reader, auth Authenticator, opts Opt
 	if opts.AuditLogger != nil {
 		s.audit = opts.AuditLogger
 	}
+	s.secrets = newSecretNames(reg)
 	s.endpoints = map[string]string{}
 	for _, name := range []string{".search", "ServiceProviderConfig", "ResourceTypes", "Schemas", "Bulk", "Me"} {
 		s.endpoints[strings.ToLower(name)] = name

@@ -29,8 +29,9 @@
 //   - tokens: the SHA-256 of each accepted bearer token, as "sha256:" and 64
 //     hex digits; tokens themselves are never stored. A tenant may list
 //     several, so a token is rotated without downtime: add the new hash,
-//     move the IdP to the new token, remove the old hash. A tenant with no
-//     tokens is configured but cannot authenticate (disabled).
+//     move the IdP to the new token, remove the old hash. A tenant needs at
+//     least one: an empty list is more likely a mistake than a way to
+//     disable a tenant, which is removing its entry (its data stays).
 //   - rateLimit (optional): a token bucket refilled at requestsPerSecond
 //     (> 0) holding at most burst requests (0: requestsPerSecond rounded
 //     up). Absent: the server's default, unlimited unless main sets one.
@@ -39,11 +40,13 @@
 //     and schema URNs, member ids that name nothing) instead of ignoring
 //     and reporting it.
 //
-// The whole file is rejected, naming the entry, when it has no tenants, an
-// unknown field (a misspelt "rate_limit" must not silently mean unlimited;
-// field names match case-insensitively, as encoding/json does), a
-// bad or duplicate name, a malformed hash, a hash listed twice (under one
-// tenant or two: a token must name exactly one tenant) or a bad rate limit.
+// The whole file is rejected, naming the entry and the key, when it has no
+// tenants, a key that is not one of the above spelt exactly, at any level,
+// or a key given twice in one object (a misspelt "rate_limit" or
+// "ratelimit" must not silently mean unlimited, nor the second of two
+// "tokens" silently drop the first), a tenant without tokens, a bad or
+// duplicate name, a malformed hash, a hash listed twice (under one tenant
+// or two: a token must name exactly one tenant) or a bad rate limit.
 //
 // # Why SHA-256, and where comparisons are constant-time
 //
@@ -91,6 +94,9 @@ var (
 	ErrBadToken       = errors.New(`token hash must be "sha256:" and 64 hex digits`)
 	ErrDuplicateToken = errors.New("token hash listed twice")
 	ErrBadRateLimit   = errors.New("rateLimit needs requestsPerSecond > 0 and burst >= 0")
+	ErrNoTokens       = errors.New("no tokens: a tenant needs at least one token hash (to disable a tenant, remove its entry)")
+	ErrUnknownKey     = errors.New("unknown key")
+	ErrDuplicateKey   = errors.New("key given twice")
 )
 
 // EntryError is an error in one tenant entry of the file. Index counts
@@ -157,6 +163,13 @@ type Table struct {
 
 // Parse reads a tenants file (see the package doc) and validates it.
 func Parse(data []byte) (*Table, error) {
+	var ke *KeyError
+	var ee *EntryError
+	if err := checkKeys(data); errors.As(err, &ke) || errors.As(err, &ee) {
+		return nil, err
+	} else if err != nil {
+		return nil, fmt.Errorf("decode tenants file: %w", err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var f File
@@ -192,6 +205,9 @@ func NewTable(ts []Tenant) (*Table, error) {
 			return nil, fail(err)
 		}
 		tn.RateLimit = rl
+		if len(tn.Tokens) == 0 {
+			return nil, fail(ErrNoTokens)
+		}
 		tokens := make([]string, 0, len(tn.Tokens))
 		for j, h := range tn.Tokens {
 			sum, err := parseHash(h)

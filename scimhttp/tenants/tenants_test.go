@@ -18,9 +18,9 @@ func TestParse_Good(t *testing.T) {
 	file := fmt.Sprintf(`{"tenants":[
 		{"name":"acme","tokens":[%q,%q],"rateLimit":{"requestsPerSecond":50,"burst":100},"audit":true,"strict":true},
 		{"name":"globex-2","tokens":[%q]},
-		{"name":"idle","tokens":[]},
-		{"name":"rounded","tokens":[],"rateLimit":{"requestsPerSecond":2.5}}
-	]}`, hashOf("acme-old"), upper, hashOf("globex"))
+		{"name":"idle","tokens":[%q]},
+		{"name":"rounded","tokens":[%q],"rateLimit":{"requestsPerSecond":2.5}}
+	]}`, hashOf("acme-old"), upper, hashOf("globex"), hashOf("idle"), hashOf("rounded"))
 
 	tbl, err := Parse([]byte(file))
 	if err != nil {
@@ -92,7 +92,8 @@ func TestParse_Errors(t *testing.T) {
 		{"NotJSON", `tenants: []`, nil, -1},
 		{"Empty", `{}`, ErrNoTenants, -1},
 		{"EmptyList", `{"tenants":[]}`, ErrNoTenants, -1},
-		{"UnknownField", `{"tenants":[{"name":"a","tokens":[],"rate_limit":{"requestsPerSecond":1}}]}`, nil, -1},
+		{"UnknownField", `{"tenants":[{"name":"a","tokens":[],"rate_limit":{"requestsPerSecond":1}}]}`, ErrUnknownKey, 0},
+		{"NoTokens", `{"tenants":[{"name":"a","tokens":[]}]}`, ErrNoTokens, 0},
 		{"TrailingData", `{"tenants":[{"name":"a","tokens":[]}]} {}`, nil, -1},
 		{"EmptyName", `{"tenants":[{"name":"","tokens":[]}]}`, ErrBadName, 0},
 		{"UpperCaseName", `{"tenants":[{"name":"ok","tokens":[]},{"name":"Acme","tokens":[]}]}`, ErrBadName, 1},
@@ -113,6 +114,9 @@ func TestParse_Errors(t *testing.T) {
 		{"NegativeBurst", `{"tenants":[{"name":"a","tokens":[],"rateLimit":{"requestsPerSecond":1,"burst":-1}}]}`, ErrBadRateLimit, 0},
 	}
 	for _, tt := range tests {
+		if tt.want != ErrNoTokens && tt.want != ErrUnknownKey {
+			tt.file = withTokens(tt.file)
+		}
 		t.Run(tt.name, func(t *testing.T) {
 			tbl, err := Parse([]byte(tt.file))
 			if err == nil {
@@ -131,6 +135,15 @@ func TestParse_Errors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withTokens gives each `"tokens":[]` of file a hash of its own, so that a
+// case tests what it names, not the empty list.
+func withTokens(file string) string {
+	for i := 0; strings.Contains(file, `"tokens":[]`); i++ {
+		file = strings.Replace(file, `"tokens":[]`, `"tokens":["`+hashOf(fmt.Sprint("t", i))+`"]`, 1)
+	}
+	return file
 }
 
 func TestNewStatic(t *testing.T) {
@@ -208,5 +221,57 @@ func TestHashToken(t *testing.T) {
 	// SHA-256("abc"), FIPS 180-2 appendix B.1.
 	if got, want := HashToken("abc"), "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"; got != want {
 		t.Errorf("HashToken(abc) = %s, want %s", got, want)
+	}
+}
+
+// TestParse_StrictKeys: keys are matched exactly, at every level, and a
+// tenant needs a token. A typo must not silently change what the file says
+// ("ratelimit" is not "rateLimit"), and the error names the key and the
+// tenant.
+func TestParse_StrictKeys(t *testing.T) {
+	h := hashOf("one")
+	tests := []struct {
+		name      string
+		file      string
+		want      error
+		wantIndex int      // -1: not an EntryError
+		wantMsg   []string // substrings of the error
+	}{
+		{"TopLevelCase", `{"Tenants":[{"name":"a","tokens":["` + h + `"]}]}`, ErrUnknownKey, -1, []string{`"Tenants"`, `"tenants"`}},
+		{"TopLevelUnknown", `{"tenants":[{"name":"a","tokens":["` + h + `"]}],"defaults":{}}`, ErrUnknownKey, -1, []string{`"defaults"`}},
+		{"TenantCase", `{"tenants":[{"name":"a","tokens":["` + h + `"],"ratelimit":{"requestsPerSecond":1}}]}`, ErrUnknownKey, 0, []string{`"ratelimit"`, `"rateLimit"`, `"a"`}},
+		{"TenantCaseBeforeName", `{"tenants":[{"name":"b","tokens":["` + hashOf("two") + `"]},{"Audit":true,"name":"acme","tokens":["` + h + `"]}]}`, ErrUnknownKey, 1, []string{`"Audit"`, `"acme"`}},
+		{"TenantUnknown", `{"tenants":[{"name":"a","tokens":["` + h + `"],"rate_limit":{"requestsPerSecond":1}}]}`, ErrUnknownKey, 0, []string{`"rate_limit"`, `"a"`}},
+		{"RateLimitCase", `{"tenants":[{"name":"a","tokens":["` + h + `"],"rateLimit":{"requestspersecond":1}}]}`, ErrUnknownKey, 0, []string{`"requestspersecond"`, `"a"`}},
+		{"RateLimitUnknown", `{"tenants":[{"name":"a","tokens":["` + h + `"],"rateLimit":{"requestsPerSecond":1,"rps":5}}]}`, ErrUnknownKey, 0, []string{`"rps"`, `"a"`}},
+		{"KeyTwice", `{"tenants":[{"name":"a","tokens":["` + h + `"],"tokens":["` + hashOf("two") + `"]}]}`, ErrDuplicateKey, 0, []string{`"tokens"`, "twice", `"a"`}},
+		{"TopLevelKeyTwice", `{"tenants":[{"name":"a","tokens":["` + h + `"]}],"tenants":[{"name":"b","tokens":["` + h + `"]}]}`, ErrDuplicateKey, -1, []string{`"tenants"`, "twice"}},
+		{"NoTokens", `{"tenants":[{"name":"a","tokens":["` + h + `"]},{"name":"idle","tokens":[]}]}`, ErrNoTokens, 1, []string{`"idle"`, "token"}},
+		{"TokensNull", `{"tenants":[{"name":"idle","tokens":null}]}`, ErrNoTokens, 0, []string{`"idle"`, "token"}},
+		{"TokensMissing", `{"tenants":[{"name":"idle"}]}`, ErrNoTokens, 0, []string{`"idle"`, "token"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tbl, err := Parse([]byte(tt.file))
+			if err == nil {
+				t.Fatalf("Parse(%s) = %v, nil; want an error", tt.file, tbl.Names())
+			}
+			if !errors.Is(err, tt.want) {
+				t.Errorf("Parse(%s) = %v, want an error wrapping %v", tt.file, err, tt.want)
+			}
+			for _, m := range tt.wantMsg {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("Parse(%s) = %q, want it to name %s", tt.file, err, m)
+				}
+			}
+			var ee *EntryError
+			gotIndex := -1
+			if errors.As(err, &ee) {
+				gotIndex = ee.Index
+			}
+			if gotIndex != tt.wantIndex {
+				t.Errorf("Parse(%s) = %v: entry index %d, want %d", tt.file, err, gotIndex, tt.wantIndex)
+			}
+		})
 	}
 }

@@ -119,6 +119,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 // swaps the table. It reports whether the table changed. An error leaves
 // the table in use; it is counted, not logged (Run logs it). Content that
 // already failed returns nil and changes nothing until the file changes.
+// The content in use sets scim_tenants_last_reload_successful back to 1.
 func (w *Watcher) Reload() (changed bool, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -128,7 +129,15 @@ func (w *Watcher) Reload() (changed bool, err error) {
 		return false, fmt.Errorf("read tenants file: %w", err)
 	}
 	sum := sha256.Sum256(data)
-	if sum == w.sum || w.hasBad && sum == w.badSum {
+	if sum == w.sum {
+		// The file in use, perhaps put back after a rejected or unreadable
+		// one: the file on disk is the one in use again, and a bad file that
+		// comes back later is a new failure.
+		w.hasBad = false
+		w.metrics.lastSuccess.Set(1)
+		return false, nil
+	}
+	if w.hasBad && sum == w.badSum {
 		return false, nil
 	}
 	t, err := Parse(data)

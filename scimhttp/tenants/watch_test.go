@@ -65,6 +65,10 @@ func TestOpen_Errors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.json")
 	writeFile(t, bad, `{"tenants":[{"name":"A","tokens":[]}]}`)
+	typo := filepath.Join(dir, "typo.json")
+	writeFile(t, typo, `{"tenants":[{"name":"acme","tokens":["`+HashToken("a")+`"],"ratelimit":{"requestsPerSecond":1}}]}`)
+	noTokens := filepath.Join(dir, "notokens.json")
+	writeFile(t, noTokens, `{"tenants":[{"name":"acme","tokens":[]}]}`)
 	tests := []struct {
 		name string
 		path string
@@ -73,6 +77,8 @@ func TestOpen_Errors(t *testing.T) {
 	}{
 		{"Missing", filepath.Join(dir, "missing.json"), Options{}, os.ErrNotExist},
 		{"Invalid", bad, Options{}, ErrBadName},
+		{"UnknownKey", typo, Options{}, ErrUnknownKey},
+		{"NoTokens", noTokens, Options{}, ErrNoTokens},
 		{"NegativeInterval", bad, Options{Interval: -time.Second}, nil},
 	}
 	for _, tt := range tests {
@@ -166,6 +172,64 @@ func TestWatcher_Reload(t *testing.T) {
 		checkAuth(t, w, map[string]string{"a": "", "g": "globex"})
 		checkGauge(t, reg, "scim_tenants_last_reload_successful", 1)
 		checkGauge(t, reg, "scim_tenants", 1)
+	})
+	t.Run("TypoKeepsTable", func(t *testing.T) {
+		w, path, reg := openWatcher(t, fileOf("acme", "a"))
+		for i, bad := range []string{
+			`{"tenants":[{"name":"acme","tokens":["` + HashToken("a") + `"],"rateLimit":{"requestspersecond":1}}]}`,
+			`{"tenants":[{"name":"acme","tokens":[]}]}`,
+		} {
+			writeFile(t, path, bad)
+			changed, err := w.Reload()
+			if changed || !errors.Is(err, ErrUnknownKey) && !errors.Is(err, ErrNoTokens) || !strings.Contains(err.Error(), `"acme"`) {
+				t.Fatalf("Reload(%s) = %v, %v, want false and an error naming the tenant", bad, changed, err)
+			}
+			checkAuth(t, w, map[string]string{"a": "acme"})
+			checkGauge(t, reg, "scim_tenants_last_reload_successful", 0)
+			checkGauge(t, reg, "scim_tenants_reload_errors_total", float64(i+1))
+		}
+	})
+	t.Run("BadFileRevertedToTheOneInUse", func(t *testing.T) {
+		good := fileOf("acme", "a")
+		w, path, reg := openWatcher(t, good)
+		bad := fileOf("acme", "a", "globex", "a")
+		writeFile(t, path, bad)
+		if changed, err := w.Reload(); changed || err == nil {
+			t.Fatalf("Reload() of a bad file = %v, %v, want false and an error", changed, err)
+		}
+		checkGauge(t, reg, "scim_tenants_last_reload_successful", 0)
+
+		// The operator puts back the file in use: nothing to swap, but the
+		// file on disk is the one in use again.
+		writeFile(t, path, good)
+		if changed, err := w.Reload(); changed || err != nil {
+			t.Fatalf("Reload() of the file in use = %v, %v, want false, nil", changed, err)
+		}
+		checkGauge(t, reg, "scim_tenants_last_reload_successful", 1)
+		checkGauge(t, reg, "scim_tenants_reload_errors_total", 1)
+
+		// The same bad file again is a new failure, reported again.
+		writeFile(t, path, bad)
+		if changed, err := w.Reload(); changed || err == nil {
+			t.Fatalf("Reload() of the bad file again = %v, %v, want false and an error", changed, err)
+		}
+		checkGauge(t, reg, "scim_tenants_last_reload_successful", 0)
+		checkGauge(t, reg, "scim_tenants_reload_errors_total", 2)
+	})
+	t.Run("MissingFileRestored", func(t *testing.T) {
+		w, path, reg := openWatcher(t, fileOf("acme", "a"))
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Reload(); err == nil {
+			t.Fatal("Reload() of a missing file: no error")
+		}
+		checkGauge(t, reg, "scim_tenants_last_reload_successful", 0)
+		writeFile(t, path, fileOf("acme", "a"))
+		if changed, err := w.Reload(); changed || err != nil {
+			t.Fatalf("Reload() of the restored file = %v, %v, want false, nil", changed, err)
+		}
+		checkGauge(t, reg, "scim_tenants_last_reload_successful", 1)
 	})
 	t.Run("MissingFileKeepsTable", func(t *testing.T) {
 		w, path, reg := openWatcher(t, fileOf("acme", "a"))
