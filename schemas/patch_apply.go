@@ -79,6 +79,9 @@ func (rt *ResourceType) ApplyPatch(r Resource, members Members, p Patch) (Resour
 	c := Change{Attributes: rt.changedAttributes(r, next)}
 	if a.members != nil {
 		a.members.apply(&c)
+		if err := CheckMembers(c.MembersAdded); err != nil {
+			return nil, Change{}, err
+		}
 	}
 	return next, c, nil
 }
