@@ -225,7 +225,7 @@ func checkEvent(ev *events.Event, typ string) string {
 func CheckEvent(ev *events.Event) error {
 	typ := canonicalType(ev.ResourceType)
 	if r := checkEvent(ev, typ); r == reasonKeyTooLarge || r == reasonValueTooLarge {
-		return fmt.Errorf("an id or member is over the projection's limits (%s)", r)
+		return fmt.Errorf("an id or a member is over the limits (%s)", r)
 	}
 	if ev.Resource == nil {
 		return nil
@@ -239,14 +239,14 @@ func CheckEvent(ev *events.Event) error {
 	// created, kept from the stored record on updates, may print up to 10
 	// bytes longer than the event's time.
 	if len(v)+10 > maxValueBytes {
-		return fmt.Errorf("the resource would be stored as %d bytes, over the limit of %d", len(v), maxValueBytes)
+		return fmt.Errorf("it would take %d bytes, over the limit of %d", len(v), maxValueBytes)
 	}
 	if typ == "" {
 		return nil
 	}
 	keys := indexKeys(ev.Tenant, typ, ev.ResourceID, next)
 	if len(keys) > maxIndexKeys {
-		return fmt.Errorf("the resource has %d index entries, over the limit of %d", len(keys), maxIndexKeys)
+		return fmt.Errorf("it has %d index entries, over the limit of %d", len(keys), maxIndexKeys)
 	}
 	for _, k := range keys {
 		if len(k) > maxKeyBytes {
