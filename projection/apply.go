@@ -96,7 +96,7 @@ func (e *cleanupError) Unwrap() error { return e.err }
 func (s *Store) apply(rec events.Record) (string, error) {
 	ev := &rec.Event
 	typ := canonicalType(ev.ResourceType)
-	reason := checkEvent(ev, typ)
+	reason := checkRecord(&rec)
 
 	// A large member delta is written in batches before the final
 	// transaction; each batch is idempotent and the position only moves in

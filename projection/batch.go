@@ -153,7 +153,7 @@ func (s *Store) fillTxn(txn *writeTxn, recs []events.Record, reasons []string) (
 	for i := range recs {
 		rec := &recs[i]
 		txn.mark()
-		reason, deleted, err := s.applyRecord(txn, rec, checkEvent(&rec.Event, canonicalType(rec.Event.ResourceType)), memberOps(&rec.Event))
+		reason, deleted, err := s.applyRecord(txn, rec, checkRecord(rec), memberOps(&rec.Event))
 		if err != nil {
 			return i, err
 		}
@@ -172,10 +172,15 @@ func (s *Store) reportApplied(rec *events.Record, reason string, took time.Durat
 		// Ids and types only, clipped: the event may be skipped for their
 		// size. Never attribute values.
 		s.m.skipped.WithLabelValues(reason).Inc()
-		s.logger.Warn("skipped event", "reason", reason, "type", clip(rec.Event.Type),
+		attrs := []any{"reason", reason, "type", clip(rec.Event.Type),
 			"tenant", clip(rec.Event.Tenant), "resource_type", clip(rec.Event.ResourceType),
 			"resource_id", clip(rec.Event.ResourceID), "event_id", clip(rec.Event.ID),
-			"partition", rec.Partition, "offset", rec.Offset)
+			"partition", rec.Partition, "offset", rec.Offset}
+		if rec.Err != nil {
+			// Why it is no event, with what it quotes of the record left out.
+			attrs = append(attrs, "detail", clip(elideQuoted(rec.Err.Error())))
+		}
+		s.logger.Warn("skipped event", attrs...)
 		return
 	}
 	s.m.applied.WithLabelValues(rec.Event.Type).Inc()

@@ -3,6 +3,7 @@ package projection
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -192,6 +193,16 @@ func (e *redactedError) Error() string {
 
 func (e *redactedError) Unwrap() error { return e.err }
 
+// checkRecord returns the reason a record can never be applied, judged
+// from the record alone, or "": one that is no event (Record.Err) is
+// reasonInvalid, otherwise see checkEvent.
+func checkRecord(rec *events.Record) string {
+	if rec.Err != nil {
+		return reasonInvalid
+	}
+	return checkEvent(&rec.Event, canonicalType(rec.Event.ResourceType))
+}
+
 // checkEvent returns the reason an event can never be applied, judged from
 // the event alone, or "": malformed (reasonInvalid, reasonUnknownType),
 // ids longer than maxIDBytes or member entries over their limits. Member
@@ -255,6 +266,13 @@ func CheckEvent(ev *events.Event) error {
 	}
 	return nil
 }
+
+// quoted matches what %q prints.
+var quoted = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// elideQuoted replaces the quoted strings of an error message, where the
+// codec quotes what it read, by "…".
+func elideQuoted(s string) string { return quoted.ReplaceAllLiteralString(s, `"…"`) }
 
 // clip shortens s for a log line or a skip record: an event that was
 // skipped for its size may carry an id of any length.

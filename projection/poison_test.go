@@ -92,6 +92,12 @@ var poisonCases = []struct {
 		f.raw(events.Event{Type: events.GroupMembersAdded, Tenant: "acme", ResourceType: "Group", ResourceID: "nope",
 			Version: 1, MembersAdded: members("u1")})
 	}, "not_found"},
+	{"NotAnEvent", func(f *feed) {
+		// What a log passes on for a record that does not decode; the
+		// codec quotes what it read, and that must not reach the log.
+		f.recs = append(f.recs, events.Record{Partition: 0, Offset: int64(len(f.recs)),
+			Err: fmt.Errorf("%w: key %q differs from data %q", events.ErrMalformed, secret+"\"quoted\"", "acme/User/x")})
+	}, "invalid"},
 	{"GroupDeleteOfMissing", func(f *feed) {
 		f.raw(events.Event{Type: events.GroupDeleted, Tenant: "acme", ResourceType: "Group", ResourceID: "nope", Version: 1})
 	}, "not_found"},
