@@ -241,6 +241,9 @@ func (s *Store) applyRecord(t *writeTxn, rec *events.Record, reason string, ops 
 			err = &verdictError{reason: reasonPanic, panic: fmt.Sprint(p), stack: debug.Stack()}
 		}
 	}()
+	if s.beforeApply != nil {
+		s.beforeApply(rec)
+	}
 	ev := &rec.Event
 	typ := canonicalType(ev.ResourceType)
 	var cur *record

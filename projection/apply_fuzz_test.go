@@ -53,6 +53,11 @@ func FuzzStore_Apply(f *testing.F) {
 		if got, want := batched.Applied()[0], int64(len(feed.recs)); got != want {
 			t.Errorf("Applied() = %d, want %d", got, want)
 		}
+		for _, s := range []*Store{alone, batched} {
+			if n := counterValue(t, s.m.skipped.WithLabelValues(reasonPanic)); n != 0 {
+				t.Fatalf("applying %+v panicked (see the log)", ev)
+			}
+		}
 		if d := diffLines(export(t, alone), export(t, batched)); d != "" {
 			t.Errorf("export of a batched replay differs from one-by-one Apply: %s", d)
 		}

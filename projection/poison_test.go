@@ -340,3 +340,41 @@ func TestLimits_Consistent(t *testing.T) {
 		}
 	}
 }
+
+// A panic while applying an event (a bug) skips that event, with the same
+// verdict alone and in a batch, and is logged once with its stack.
+func TestStore_PanicSkipped(t *testing.T) {
+	f, poison := poisonFeed(func(f *feed) { f.userCreated("acme", "u9", "nine") })
+	hook := func(rec *events.Record) {
+		if rec.Offset == poison.Offset {
+			var m map[string]int
+			m["boom"]++ // a nil map write: the kind of bug odd input finds
+		}
+	}
+	var logs bytes.Buffer
+	alone := openMem(t, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	alone.beforeApply = hook
+	applyAll(t, alone, f.recs)
+	batched := openMem(t, Options{ApplyBatch: 1000, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	batched.beforeApply = hook
+	if err := batched.applyRecords(f.recs); err != nil {
+		t.Fatalf("applyRecords() = %v", err)
+	}
+	for name, s := range map[string]*Store{"Apply": alone, "applyRecords": batched} {
+		if got := counterValue(t, s.m.skipped.WithLabelValues(reasonPanic)); got != 1 {
+			t.Errorf("%s: skipped{reason=panic} = %v, want 1", name, got)
+		}
+		if ok, err := s.IsMember(context.Background(), "acme", "g1", "u2"); !ok || err != nil {
+			t.Errorf("%s: IsMember(g1, u2) = %v, %v, want true", name, ok, err)
+		}
+	}
+	if d := diffLines(export(t, alone), export(t, batched)); d != "" {
+		t.Errorf("export of a batched replay differs from one-by-one Apply: %s", d)
+	}
+	if n := strings.Count(logs.String(), "applying an event panicked"); n != 2 {
+		t.Errorf("panic logged %d times for two stores, want once each:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "assignment to entry in nil map") || !strings.Contains(logs.String(), "poison_test.go") {
+		t.Errorf("panic log without the panic and its stack:\n%s", logs.String())
+	}
+}

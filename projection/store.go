@@ -12,6 +12,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scim-bridge/scim-bridge/events"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -74,7 +75,8 @@ type Store struct {
 	applyBatch  int
 	lim         limits
 
-	beforeCommit func() error // tests: called before every commit of applying; an error aborts it
+	beforeCommit func() error         // tests: called before every commit of applying; an error aborts it
+	beforeApply  func(*events.Record) // tests: called as each record is applied (may panic)
 
 	locksMu sync.Mutex
 	locks   map[int]*sync.Mutex // per partition, serialises Apply
