@@ -230,6 +230,9 @@ func decodeGroupsValue(v []byte) (groupsValue, error) {
 		return groupsValue{}, fmt.Errorf("%w: malformed group count of %d bytes", errBadState, len(v))
 	}
 	g := groupsValue{n: decodeI64(v[:8])}
+	if g.n < 0 {
+		return groupsValue{}, fmt.Errorf("%w: negative group count", errBadState)
+	}
 	if !g.inline() {
 		return g, nil
 	}

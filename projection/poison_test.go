@@ -378,3 +378,11 @@ func TestStore_PanicSkipped(t *testing.T) {
 		t.Errorf("panic log without the panic and its stack:\n%s", logs.String())
 	}
 }
+
+// A member count that does not decode (another version's, damaged) is an
+// error, not a panic, wherever it is read.
+func TestDecodeGroupsValue_Negative(t *testing.T) {
+	if _, err := decodeGroupsValue(appendI64(nil, -3)); !errors.Is(err, errBadState) {
+		t.Errorf("decodeGroupsValue(-3) = %v, want errBadState", err)
+	}
+}
