@@ -41,6 +41,13 @@ func startService(t *testing.T, env map[string]string) *service {
 // startServiceNoWait is startService without waiting for readiness.
 func startServiceNoWait(t *testing.T, env map[string]string) *service {
 	t.Helper()
+	return startServiceLogs(t, env, testWriter{t})
+}
+
+// startServiceLogs is startServiceNoWait with the service's log lines
+// written to logs.
+func startServiceLogs(t *testing.T, env map[string]string, logs io.Writer) *service {
+	t.Helper()
 	vars := map[string]string{
 		"SCIM_LISTEN":       "127.0.0.1:0",
 		"SCIM_ADMIN_LISTEN": freeAddr(t),
@@ -55,7 +62,7 @@ func startServiceNoWait(t *testing.T, env map[string]string) *service {
 	s := &service{t: t, admin: "http://" + vars["SCIM_ADMIN_LISTEN"], dataDir: vars["SCIM_DATA_DIR"], cancel: cancel, done: make(chan error, 1)}
 	started := make(chan string, 1)
 	go func() {
-		s.done <- run(ctx, []string{"serve"}, func(k string) string { return vars[k] }, io.Discard, testWriter{t}, started)
+		s.done <- run(ctx, []string{"serve"}, func(k string) string { return vars[k] }, io.Discard, logs, started)
 	}()
 	select {
 	case addr := <-started:

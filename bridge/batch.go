@@ -165,6 +165,9 @@ func (b *Bridge) runBatch(tenant string, q *queue, batch []*command) {
 			q.requeue(batch[i:])
 			break
 		}
+		if err == nil {
+			err = checkSizes(cevs)
+		}
 		if err != nil {
 			c.done <- outcome{err: err}
 			continue

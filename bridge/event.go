@@ -1,7 +1,10 @@
 package bridge
 
 import (
+	"fmt"
+
 	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/projection"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -78,4 +81,25 @@ func updatedType(rt *schemas.ResourceType, old, next schemas.Resource) string {
 func active(r schemas.Resource) bool {
 	v, ok := r["active"].(bool)
 	return !ok || v
+}
+
+// checkSizes refuses a write whose events the log or the projection would
+// not take, before anything is appended: an event over
+// events.MaxEventBytes, or a resource the projection would store over its
+// limits (its JSON escapes <, > and &, so it can outgrow the event). The
+// schemas' limits on single values make this rare; it bounds the whole.
+func checkSizes(evs []events.Event) error {
+	for i := range evs {
+		n, err := events.EncodedSize(&evs[i])
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", evs[i].Type, err)
+		}
+		if n > events.MaxEventBytes {
+			return schemas.Errorf(schemas.KindTooLarge, "the resource is too large: its event would be %d bytes, over the limit of %d", n, events.MaxEventBytes)
+		}
+		if err := projection.CheckEvent(&evs[i]); err != nil {
+			return &schemas.Error{Kind: schemas.KindTooLarge, Detail: "the resource is too large to store: " + err.Error()}
+		}
+	}
+	return nil
 }

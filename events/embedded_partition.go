@@ -451,11 +451,12 @@ func (p *partition) readSegment(ctx context.Context, from, end int64, r *bufio.R
 		if err != nil {
 			return off, buf, fmt.Errorf("read %s offset %d: %w", s.path, off, err)
 		}
-		ev, err := Decode(key, hs, val)
-		if err != nil {
-			return off, buf, fmt.Errorf("read %s offset %d: %w: %w", s.path, off, ErrCorrupt, err)
+		rec := Record{Partition: p.id, Offset: off}
+		rec.Event, rec.Err = Decode(key, hs, val)
+		if rec.Err != nil {
+			rec.Event = Event{} // a well-formed frame holding no event of this contract
 		}
-		if err := fn(Record{Partition: p.id, Offset: off, Event: ev}); err != nil {
+		if err := fn(rec); err != nil {
 			return off, buf, err
 		}
 	}

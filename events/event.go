@@ -61,6 +61,12 @@ type Record struct {
 	Partition int
 	Offset    int64
 	Event     Event
+
+	// Err is set, wrapping ErrMalformed, for a record at this position
+	// that is not an event of this contract (another producer's, say);
+	// Event is then empty. Logs pass such records on rather than stop, so
+	// a consumer can skip them.
+	Err error
 }
 
 // Validate reports whether e can be encoded: ID, Type, Source, Tenant,

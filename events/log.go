@@ -36,7 +36,9 @@ type Log interface {
 
 	// Read calls fn, in offset order, for each record of partition p at
 	// offset >= from, waiting for new records, until ctx is done (returning
-	// ctx.Err()) or fn returns an error (returning it).
+	// ctx.Err()) or fn returns an error (returning it). A record that does
+	// not decode as an event is passed on with Record.Err set: one bad
+	// record must not stop every consumer of the partition.
 	Read(ctx context.Context, p int, from int64, fn func(Record) error) error
 
 	// Close releases the log. Appends and reads after Close fail.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -29,16 +30,20 @@ type skipRecord struct {
 
 // Apply applies one record: state, indexes and the partition's applied
 // position in one Badger transaction. A record below the applied position is
-// skipped (idempotent replay). An event that is malformed, a duplicate (its
-// ce_id or version already applied) or whose PrevVersion does not match the
-// stored version is not applied: it is recorded under the skipped prefix and
-// counted, and the position advances past it in the same transaction.
+// skipped (idempotent replay). An event that cannot apply is not applied: it
+// is recorded under the skipped prefix and counted, and the position
+// advances past it in the same transaction. That covers an event that is
+// malformed, a duplicate (its ce_id or version already applied), whose
+// PrevVersion does not match the stored version, whose writes break the
+// projection's limits (see limits.go) or that applying cannot handle at all.
 //
 // Apply is deterministic: it reads no clock and no randomness, so the same
-// log yields the same bytes. Calls for one partition are serialised; call it
-// in offset order. Member deltas and group deletes larger than
-// Options.MemberBatch span several transactions (see the package doc).
-// It returns an error only when Badger fails; the record was then not applied.
+// log yields the same bytes, and whether a record is skipped depends on the
+// record and the stored state only. Calls for one partition are serialised;
+// call it in offset order. Member deltas and group deletes larger than one
+// transaction span several (see the package doc). It returns an error only
+// when Badger fails, and then the record was not applied (or, for a group
+// delete, applied with part of its cleanup left for the next call or Open).
 func (s *Store) Apply(rec events.Record) error {
 	if rec.Partition < 0 || rec.Offset < 0 {
 		return fmt.Errorf("apply record at %d/%d: negative position", rec.Partition, rec.Offset)
@@ -64,81 +69,206 @@ func (s *Store) applyLocked(rec events.Record) error {
 
 	start := time.Now()
 	reason, err := s.apply(rec)
-	if err != nil {
-		return fmt.Errorf("apply %s %s/%s at %d/%d: %w", rec.Event.Type, rec.Event.ResourceType,
-			rec.Event.ResourceID, rec.Partition, rec.Offset, err)
+	var ce *cleanupError
+	if err != nil && !errors.As(err, &ce) {
+		return fmt.Errorf("apply %s %s/%s at %d/%d: %w", clip(rec.Event.Type), clip(rec.Event.ResourceType),
+			clip(rec.Event.ResourceID), rec.Partition, rec.Offset, err)
 	}
 	s.setApplied(rec.Partition, rec.Offset+1, rec.Event.Time)
 	s.reportApplied(&rec, reason, time.Since(start))
-	return nil
+	return err
 }
+
+// cleanupError is a group delete's cleanup failing after the delete
+// committed: the record is applied, its leftover members are not yet gone
+// (cleanupAll finishes them).
+type cleanupError struct {
+	partition       int
+	tenant, groupID string
+	err             error
+}
+
+func (e *cleanupError) Error() string { return "clean up deleted group: " + e.err.Error() }
+func (e *cleanupError) Unwrap() error { return e.err }
 
 // apply does the transactions of one record and returns the skip reason,
 // or "" when the event was applied.
 func (s *Store) apply(rec events.Record) (string, error) {
 	ev := &rec.Event
 	typ := canonicalType(ev.ResourceType)
-	reason := validate(ev, typ)
+	reason := checkRecord(&rec)
 
 	// A large member delta is written in batches before the final
 	// transaction; each batch is idempotent and the position only moves in
 	// the last one, so a crash in between replays the record and converges.
 	ops := memberOps(ev)
 	if reason == "" && len(ops) > s.memberBatch {
-		var cur *record
-		err := s.db.View(func(txn *badger.Txn) error {
-			var err error
-			cur, err = loadRecord(txn, resourceKey(ev.Tenant, typ, ev.ResourceID))
-			return err
-		})
+		r, err := s.applyMembers(ev, typ, ops)
 		if err != nil {
 			return "", err
 		}
-		if verdict(ev, cur) == "" {
-			for len(ops) > s.memberBatch {
-				batch := ops[:s.memberBatch]
-				err := s.update(func(txn *badger.Txn) error {
-					return applyMemberOps(txn, ev.Tenant, ev.ResourceID, batch)
-				})
-				if err != nil {
-					return "", fmt.Errorf("apply member batch: %w", err)
-				}
-				ops = ops[s.memberBatch:]
-			}
+		reason, ops = r, nil
+	}
+	reason, deleted, err := s.applyAlone(rec, reason, ops)
+	if errors.Is(err, errOwnTxns) {
+		// Within the count of one batch, but too large for one
+		// transaction (long displays): batches of its own after all.
+		var r string
+		if r, err = s.applyMembers(ev, typ, ops); err == nil {
+			reason, deleted, err = s.applyAlone(rec, r, nil)
 		}
 	}
-
-	var deleted bool // a group delete left members to clean up
-	err := s.update(func(txn *badger.Txn) error {
-		deleted = false
-		if err := txn.Set(posKey(rec.Partition), appendI64(nil, rec.Offset+1)); err != nil {
-			return err
-		}
-		var cur *record
-		if reason == "" {
-			var err error
-			cur, err = loadRecord(txn, resourceKey(ev.Tenant, typ, ev.ResourceID))
-			if err != nil {
-				return err
-			}
-			reason = verdict(ev, cur)
-		}
-		if reason != "" {
-			return putSkip(txn, rec, reason, cur)
-		}
-		var err error
-		deleted, err = s.applyEvent(txn, ev, typ, cur, ops)
-		return err
-	})
 	if err != nil {
 		return "", err
 	}
 	if deleted {
 		if err := s.cleanup(ev.Tenant, ev.ResourceID); err != nil {
-			return "", fmt.Errorf("clean up deleted group: %w", err)
+			return reason, &cleanupError{partition: rec.Partition, tenant: ev.Tenant, groupID: ev.ResourceID, err: err}
 		}
 	}
 	return reason, nil
+}
+
+// applyMembers writes the member changes of a delta in transactions of
+// their own, as many as Options.MemberBatch and half a record's budget
+// allow each, leaving the version bump and the position to the final
+// transaction. It writes nothing when the event will be skipped for its
+// versions (the final transaction finds that again); a limit broken on the
+// way is returned as the reason to skip the record.
+func (s *Store) applyMembers(ev *events.Event, typ string, ops []memberOp) (string, error) {
+	var cur *record
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		cur, err = loadRecord(txn, resourceKey(ev.Tenant, typ, ev.ResourceID))
+		return err
+	})
+	if errors.Is(err, errBadState) {
+		return reasonBadState, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if verdict(ev, cur) != "" {
+		return "", nil
+	}
+	for len(ops) > 0 {
+		t := s.newWriteTxn()
+		n, err := applyMemberOps(t, ev.Tenant, ev.ResourceID, ops, s.memberBatch)
+		if err == nil {
+			err = s.commit(t.Txn)
+		}
+		t.Discard()
+		if r := skipReason(err); r != "" {
+			return r, nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("apply member batch: %w", err)
+		}
+		ops = ops[n:]
+	}
+	return "", nil
+}
+
+// applyAlone applies rec in one transaction with the partition's position
+// after it, reason being why it must be skipped if already known. When
+// applying finds a reason to skip it, the transaction is dropped and
+// another records the skip instead. It reports whether a group delete left
+// members behind a tombstone, and errOwnTxns for a member delta that does
+// not fit.
+func (s *Store) applyAlone(rec events.Record, reason string, ops []memberOp) (string, bool, error) {
+	t := s.newWriteTxn()
+	defer t.Discard()
+	if err := t.Set(posKey(rec.Partition), appendI64(nil, rec.Offset+1)); err != nil {
+		return "", false, err
+	}
+	t.mark()
+	reason, deleted, err := s.applyRecord(t, &rec, reason, ops)
+	if r := skipReason(err); r != "" {
+		t.Discard()
+		var v *verdictError
+		if errors.As(err, &v) && v.panic != "" {
+			// A bug: say where, once, with what the panic says (never
+			// an attribute value) and the stack.
+			s.logger.Error("applying an event panicked", "panic", clip(v.panic), "partition", rec.Partition,
+				"offset", rec.Offset, "stack", string(v.stack))
+		}
+		return r, false, s.skipAlone(rec, r)
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if err := s.commit(t.Txn); err != nil {
+		return "", false, err
+	}
+	return reason, deleted, nil
+}
+
+// skipAlone records rec as skipped for reason and moves the position past
+// it, in a transaction of its own.
+func (s *Store) skipAlone(rec events.Record, reason string) error {
+	t := s.newWriteTxn()
+	defer t.Discard()
+	if err := t.Set(posKey(rec.Partition), appendI64(nil, rec.Offset+1)); err != nil {
+		return err
+	}
+	t.mark()
+	ev := &rec.Event
+	var cur *record
+	if typ := canonicalType(ev.ResourceType); typ != "" && ev.ResourceID != "" &&
+		len(ev.Tenant) <= maxIDBytes && len(ev.ResourceID) <= maxIDBytes {
+		var err error
+		cur, err = loadRecord(t.Txn, resourceKey(ev.Tenant, typ, ev.ResourceID))
+		if err != nil && !errors.Is(err, errBadState) {
+			return err
+		}
+	}
+	if err := putSkip(t, rec, reason, cur); err != nil {
+		return err
+	}
+	return s.commit(t.Txn)
+}
+
+// applyRecord writes one record into t: its state change and indexes, or,
+// with reason set or found, its skip record. It returns the skip reason
+// ("" when applied) and whether a group delete left members behind a
+// tombstone. Errors carrying a skip reason (see skipReason) mean t holds
+// part of the record and must be dropped; so does errOwnTxns. A panic is
+// such an error too: applying must never stop on an event.
+func (s *Store) applyRecord(t *writeTxn, rec *events.Record, reason string, ops []memberOp) (skipped string, deleted bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			skipped, deleted = "", false
+			err = &verdictError{reason: reasonPanic, panic: fmt.Sprint(p), stack: debug.Stack()}
+		}
+	}()
+	if s.beforeApply != nil {
+		s.beforeApply(rec)
+	}
+	ev := &rec.Event
+	typ := canonicalType(ev.ResourceType)
+	var cur *record
+	if reason == "" {
+		cur, err = loadRecord(t.Txn, resourceKey(ev.Tenant, typ, ev.ResourceID))
+		if err != nil {
+			return "", false, err
+		}
+		reason = verdict(ev, cur)
+	}
+	if reason != "" {
+		return reason, false, putSkip(t, *rec, reason, cur)
+	}
+	deleted, err = s.applyEvent(t, ev, typ, cur, ops)
+	return "", deleted, err
+}
+
+// skipReason returns the reason to skip a record that err carries: a limit
+// it breaks (verdictError) or stored state that does not decode. "" for
+// anything else, which is a Badger failure to retry.
+func skipReason(err error) string {
+	if errors.Is(err, errBadState) {
+		return reasonBadState
+	}
+	return verdictOf(err)
 }
 
 // validate returns reasonInvalid or reasonUnknownType for an event that can
@@ -173,6 +303,8 @@ func validate(ev *events.Event, typ string) string {
 // absent) and returns why it must not apply, or "".
 func verdict(ev *events.Event, cur *record) string {
 	switch {
+	case cur == nil && changesExisting(ev.Type):
+		return reasonNotFound
 	case cur != nil && ev.ID != "" && ev.ID == cur.EventID:
 		return reasonDuplicate
 	case cur != nil && ev.Version <= cur.Version:
@@ -185,11 +317,24 @@ func verdict(ev *events.Event, cur *record) string {
 	return ""
 }
 
-func putSkip(txn *badger.Txn, rec events.Record, reason string, cur *record) error {
+// changesExisting reports whether events of type typ change a resource
+// that must exist: deletes and member deltas (the others carry the whole
+// resource).
+func changesExisting(typ string) bool {
+	switch typ {
+	case events.UserDeleted, events.GroupDeleted, events.GroupMembersAdded, events.GroupMembersRemoved:
+		return true
+	}
+	return false
+}
+
+// putSkip records why rec was skipped. Its strings are clipped: the event
+// may have been skipped for their size.
+func putSkip(txn *writeTxn, rec events.Record, reason string, cur *record) error {
 	ev := &rec.Event
 	sr := skipRecord{
-		Reason: reason, EventID: ev.ID, Type: ev.Type, Tenant: ev.Tenant,
-		ResourceType: ev.ResourceType, ResourceID: ev.ResourceID,
+		Reason: reason, EventID: clip(ev.ID), Type: clip(ev.Type), Tenant: clip(ev.Tenant),
+		ResourceType: clip(ev.ResourceType), ResourceID: clip(ev.ResourceID),
 		Version: ev.Version, PrevVersion: ev.PrevVersion,
 	}
 	if cur != nil {
@@ -204,14 +349,18 @@ func putSkip(txn *badger.Txn, rec events.Record, reason string, cur *record) err
 
 // applyEvent writes a valid, in-order event. It reports whether a group
 // delete left member entries behind a tombstone.
-func (s *Store) applyEvent(txn *badger.Txn, ev *events.Event, typ string, cur *record, ops []memberOp) (bool, error) {
+func (s *Store) applyEvent(txn *writeTxn, ev *events.Event, typ string, cur *record, ops []memberOp) (bool, error) {
 	at := ev.Time.UTC()
 	switch ev.Type {
 	case events.UserDeleted, events.GroupDeleted:
 		return s.deleteResource(txn, ev.Tenant, typ, ev.ResourceID, cur)
 	case events.GroupMembersAdded, events.GroupMembersRemoved:
-		if err := applyMemberOps(txn, ev.Tenant, ev.ResourceID, ops); err != nil {
+		n, err := applyMemberOps(txn, ev.Tenant, ev.ResourceID, ops, len(ops))
+		if err != nil {
 			return false, err
+		}
+		if n < len(ops) {
+			return false, errOwnTxns
 		}
 		next := *cur
 		next.Version, next.LastModified, next.EventID = ev.Version, at, ev.ID
@@ -227,10 +376,14 @@ func (s *Store) applyEvent(txn *badger.Txn, ev *events.Event, typ string, cur *r
 
 // putRecord writes next over cur (nil when new): the record, the index keys
 // that changed, and the type's counter.
-func putRecord(txn *badger.Txn, tenant, typ, id string, cur, next *record) (err error) {
+func putRecord(txn *writeTxn, tenant, typ, id string, cur, next *record) (err error) {
 	v, err := encodeRecord(next)
 	if err != nil {
-		return fmt.Errorf("encode resource: %w", err)
+		return skipWith(reasonInvalid) // a time or value JSON cannot hold
+	}
+	newKeys := indexKeys(tenant, typ, id, next)
+	if len(newKeys) > maxIndexKeys {
+		return skipWith(reasonTooManyValues)
 	}
 	if err := txn.Set(resourceKey(tenant, typ, id), v); err != nil {
 		return err
@@ -242,7 +395,6 @@ func putRecord(txn *badger.Txn, tenant, typ, id string, cur, next *record) (err 
 			}
 		}()
 	}
-	newKeys := indexKeys(tenant, typ, id, next)
 	if cur == nil {
 		if err := addCounter(txn, countKey(tenant, typ), 1); err != nil {
 			return err
@@ -274,7 +426,7 @@ func putRecord(txn *badger.Txn, tenant, typ, id string, cur, next *record) (err 
 	return nil
 }
 
-func setAll(txn *badger.Txn, keys [][]byte) error {
+func setAll(txn *writeTxn, keys [][]byte) error {
 	for _, k := range keys {
 		if err := txn.Set(k, nil); err != nil {
 			return err
@@ -287,7 +439,7 @@ func setAll(txn *badger.Txn, keys [][]byte) error {
 // member, and for a group its own members: inline when there are at most
 // MemberBatch of them, else the first batch now and a tombstone for the rest
 // (see cleanup). It reports whether a tombstone was written.
-func (s *Store) deleteResource(txn *badger.Txn, tenant, typ, id string, cur *record) (bool, error) {
+func (s *Store) deleteResource(txn *writeTxn, tenant, typ, id string, cur *record) (bool, error) {
 	if err := txn.Delete(resourceKey(tenant, typ, id)); err != nil {
 		return false, err
 	}
@@ -322,8 +474,8 @@ func (s *Store) deleteResource(txn *badger.Txn, tenant, typ, id string, cur *rec
 
 // addCounter adds d to the int64 counter at key, deleting it at zero so an
 // emptied tenant leaves no keys behind.
-func addCounter(txn *badger.Txn, key []byte, d int64) error {
-	n, err := readCounter(txn, key)
+func addCounter(txn *writeTxn, key []byte, d int64) error {
+	n, err := readCounter(txn.Txn, key)
 	if err != nil {
 		return err
 	}
@@ -385,18 +537,18 @@ func foldedUserName(r *record) string {
 // bridge keeps userNames unique, so there is one claimant; should a log ever
 // hold two users with one userName, the key names the first claimant still
 // holding it, so applying stays deterministic.
-func syncUserNameKey(txn *badger.Txn, tenant, id, old, next string) error {
+func syncUserNameKey(txn *writeTxn, tenant, id, old, next string) error {
 	if old == next {
 		return nil
 	}
 	if old != "" {
 		k := userNameIDKey(tenant, old)
-		v, found, err := getValue(txn, k)
+		v, found, err := getValue(txn.Txn, k)
 		if err != nil {
 			return err
 		}
 		if found && string(v) == id {
-			rest, err := keysUnder(txn, userNamePrefix(tenant, old), 1)
+			rest, err := keysUnder(txn.Txn, userNamePrefix(tenant, old), 1)
 			if err != nil {
 				return err
 			}
@@ -412,7 +564,7 @@ func syncUserNameKey(txn *badger.Txn, tenant, id, old, next string) error {
 	}
 	if next != "" {
 		k := userNameIDKey(tenant, next)
-		_, found, err := getValue(txn, k)
+		_, found, err := getValue(txn.Txn, k)
 		if err != nil {
 			return err
 		}

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -255,8 +254,8 @@ func TestStore_ApplyCleanupAfterCrash(t *testing.T) {
 	s := openAt(t, dir, Options{MemberBatch: 2})
 	applyAll(t, s, f.recs[:2])
 	// The delete's own transaction, without the follow-up batches.
-	err := s.db.Update(func(txn *badger.Txn) error {
-		cur, err := loadRecord(txn, resourceKey("acme", typeGroup, "g1"))
+	err := s.update(func(txn *writeTxn) error {
+		cur, err := loadRecord(txn.Txn, resourceKey("acme", typeGroup, "g1"))
 		if err != nil {
 			return err
 		}
@@ -464,8 +463,9 @@ func TestStore_ApplyBatchedDeltaReplay(t *testing.T) {
 
 	s := openMem(t, Options{MemberBatch: 5})
 	applyAll(t, s, f.recs[:1])
-	err := s.db.Update(func(txn *badger.Txn) error {
-		return applyMemberOps(txn, "acme", "g1", memberOps(&f.recs[1].Event)[:10])
+	err := s.update(func(txn *writeTxn) error {
+		_, err := applyMemberOps(txn, "acme", "g1", memberOps(&f.recs[1].Event)[:10], 10)
+		return err
 	})
 	if err != nil {
 		t.Fatalf("first batches: %v", err)

@@ -94,29 +94,40 @@ func (s *Store) needsOwnTxns(rec *events.Record) bool {
 
 // applyTxn applies a prefix of recs (at least one record) in one
 // transaction and returns its length: all of recs unless the transaction
-// outgrew Badger's limits, in which case it is redone with the records
-// that fitted. s's partition lock is held; none of recs needs its own
-// transactions.
+// outgrew Badger's limits, or a record turned out to need a transaction of
+// its own, in which case it is redone with the records before it. A first
+// record that needs one (it must be skipped for a limit it breaks, or it
+// is a member delta too large to share) is applied alone, as Apply does.
+// s's partition lock is held; none of recs needs its own transactions by
+// its count (needsOwnTxns).
 func (s *Store) applyTxn(recs []events.Record) (int, error) {
 	start := time.Now()
 	reasons := make([]string, len(recs))
 	n := len(recs)
 	for {
-		txn := s.db.NewTransaction(true)
+		txn := s.newWriteTxn()
 		fitted, err := s.fillTxn(txn, recs[:n], reasons)
-		if errors.Is(err, badger.ErrTxnTooBig) && fitted > 0 {
+		tooBig := errors.Is(err, badger.ErrTxnTooBig)
+		alone := skipReason(err) != "" || errors.Is(err, errOwnTxns)
+		if (tooBig || alone) && fitted > 0 {
 			txn.Discard()
 			n = fitted
 			continue
 		}
+		if alone {
+			// The first record on its own: the same decision, made in
+			// the same state, as if it had come alone.
+			txn.Discard()
+			return 1, s.applyLocked(recs[0])
+		}
 		if err == nil {
-			err = s.commit(txn)
+			err = s.commit(txn.Txn)
 		}
 		txn.Discard()
 		if err != nil {
 			rec := &recs[min(fitted, n-1)]
-			return 0, fmt.Errorf("apply %s %s/%s at %d/%d: %w", rec.Event.Type, rec.Event.ResourceType,
-				rec.Event.ResourceID, rec.Partition, rec.Offset, err)
+			return 0, fmt.Errorf("apply %s %s/%s at %d/%d: %w", clip(rec.Event.Type), clip(rec.Event.ResourceType),
+				clip(rec.Event.ResourceID), rec.Partition, rec.Offset, err)
 		}
 		break
 	}
@@ -131,41 +142,25 @@ func (s *Store) applyTxn(recs []events.Record) (int, error) {
 
 // fillTxn writes recs into txn, the position after the last one first,
 // recording each record's skip reason ("" when applied) in reasons. It
-// returns how many records were written in full; on Badger's ErrTxnTooBig
-// that is the number before the one that did not fit.
-func (s *Store) fillTxn(txn *badger.Txn, recs []events.Record, reasons []string) (int, error) {
+// returns how many records were written in full; on Badger's ErrTxnTooBig,
+// an error carrying a skip reason or errOwnTxns, that is the number before
+// the record that caused it.
+func (s *Store) fillTxn(txn *writeTxn, recs []events.Record, reasons []string) (int, error) {
 	last := recs[len(recs)-1]
 	if err := txn.Set(posKey(last.Partition), appendI64(nil, last.Offset+1)); err != nil {
 		return 0, err
 	}
 	for i := range recs {
 		rec := &recs[i]
-		ev := &rec.Event
-		typ := canonicalType(ev.ResourceType)
-		reason := validate(ev, typ)
-		var cur *record
-		if reason == "" {
-			var err error
-			cur, err = loadRecord(txn, resourceKey(ev.Tenant, typ, ev.ResourceID))
-			if err != nil {
-				return i, err
-			}
-			reason = verdict(ev, cur)
-		}
-		reasons[i] = reason
-		if reason != "" {
-			if err := putSkip(txn, *rec, reason, cur); err != nil {
-				return i, err
-			}
-			continue
-		}
-		deleted, err := s.applyEvent(txn, ev, typ, cur, memberOps(ev))
+		txn.mark()
+		reason, deleted, err := s.applyRecord(txn, rec, checkRecord(rec), memberOps(&rec.Event))
 		if err != nil {
 			return i, err
 		}
 		if deleted { // needsOwnTxns keeps group deletes out of batches
 			return i, fmt.Errorf("group delete in a batch")
 		}
+		reasons[i] = reason
 	}
 	return len(recs), nil
 }
@@ -174,10 +169,18 @@ func (s *Store) fillTxn(txn *badger.Txn, recs []events.Record, reasons []string)
 func (s *Store) reportApplied(rec *events.Record, reason string, took time.Duration) {
 	s.m.applySeconds.Observe(took.Seconds())
 	if reason != "" {
+		// Ids and types only, clipped: the event may be skipped for their
+		// size. Never attribute values.
 		s.m.skipped.WithLabelValues(reason).Inc()
-		s.logger.Warn("skipped event", "reason", reason, "type", rec.Event.Type,
-			"resource_type", rec.Event.ResourceType, "resource_id", rec.Event.ResourceID,
-			"partition", rec.Partition, "offset", rec.Offset)
+		attrs := []any{"reason", reason, "type", clip(rec.Event.Type),
+			"tenant", clip(rec.Event.Tenant), "resource_type", clip(rec.Event.ResourceType),
+			"resource_id", clip(rec.Event.ResourceID), "event_id", clip(rec.Event.ID),
+			"partition", rec.Partition, "offset", rec.Offset}
+		if rec.Err != nil {
+			// Why it is no event, with what it quotes of the record left out.
+			attrs = append(attrs, "detail", clip(elideQuoted(rec.Err.Error())))
+		}
+		s.logger.Warn("skipped event", attrs...)
 		return
 	}
 	s.m.applied.WithLabelValues(rec.Event.Type).Inc()
@@ -219,7 +222,7 @@ func (s *Store) consume(ctx context.Context, recs <-chan events.Record) error {
 				break drain
 			}
 		}
-		if err := s.applyRecords(batch); err != nil {
+		if err := s.applyRetrying(ctx, batch); err != nil {
 			return err
 		}
 		clear(batch) // drop the events for the collector
@@ -230,15 +233,66 @@ func (s *Store) consume(ctx context.Context, recs <-chan events.Record) error {
 	}
 }
 
+// Backoff between attempts to apply a batch that Badger failed.
+const (
+	retryMin = 100 * time.Millisecond
+	retryMax = 30 * time.Second
+)
+
+// applyRetrying applies batch, retrying with backoff until it succeeds or
+// ctx is done (returning ctx.Err()). An event the projection cannot apply
+// is skipped, not an error; what fails here is Badger (a full disk, say),
+// which may recover or need an operator, and is never a reason to stop
+// the projection or the process. Records applied before the failure stay
+// applied; a retry skips them as replays.
+func (s *Store) applyRetrying(ctx context.Context, batch []events.Record) error {
+	wait := retryMin
+	for {
+		err := s.applyRecords(batch)
+		var ce *cleanupError
+		if errors.As(err, &ce) {
+			// The group delete committed; its leftover members must be
+			// gone before anything after it applies.
+			if err = s.finishCleanup(ce); err == nil {
+				continue
+			}
+		}
+		if err == nil {
+			return nil
+		}
+		s.m.applyErrors.Inc()
+		s.logger.Warn("applying failed, retrying", "partition", batch[0].Partition, "offset", batch[0].Offset,
+			"retry_in", wait.String(), "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, retryMax)
+	}
+}
+
+// finishCleanup finishes the cleanup a group delete left after ce, under
+// the lock of the delete's partition.
+func (s *Store) finishCleanup(ce *cleanupError) error {
+	mu := s.partitionLock(ce.partition)
+	mu.Lock()
+	defer mu.Unlock()
+	if err := s.cleanup(ce.tenant, ce.groupID); err != nil {
+		return fmt.Errorf("clean up deleted group: %w", err)
+	}
+	return nil
+}
+
 // update runs fn in a read-write transaction and commits it, like
 // badger.DB.Update, through commit.
-func (s *Store) update(fn func(txn *badger.Txn) error) error {
-	txn := s.db.NewTransaction(true)
+func (s *Store) update(fn func(txn *writeTxn) error) error {
+	txn := s.newWriteTxn()
 	defer txn.Discard()
 	if err := fn(txn); err != nil {
 		return err
 	}
-	return s.commit(txn)
+	return s.commit(txn.Txn)
 }
 
 // commit commits a transaction of applying. Tests set s.beforeCommit to

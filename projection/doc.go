@@ -66,14 +66,26 @@
 // records it, scim_projection_skipped_events_total counts it, and the
 // position still moves past it in the same transaction.
 //
-// Badger bounds a transaction's size, so work proportional to a group's
-// size is split, with Options.MemberBatch entries per transaction; such a
-// record (and every group delete) ends the running batch and is applied on
-// its own:
+// No event stops the projection. One that would write a key or a value
+// over Badger's limits, more index entries than a resource may have, more
+// than one transaction can hold, or that changes stored state which does
+// not decode, or makes applying panic, is skipped the same way (reasons
+// key_too_large, value_too_large, too_many_values, txn_too_big, bad_state,
+// panic; see limits.go). Every write of applying goes through a writeTxn,
+// which checks it against fixed limits and counts it against the record's
+// own budget before Badger sees it, so the verdict depends on the event and
+// the state only, never on what else shares the transaction: a record
+// found wanting in a batch is redone alone, with the same result. Badger's
+// own failures are not verdicts: Run retries them.
 //
-//   - A member delta larger than a batch writes its first batches in their
-//     own transactions before the last one, which also bumps the group's
-//     version and moves the position. Membership writes are idempotent (add
+// Badger bounds a transaction's size, so work proportional to a group's
+// size is split, with at most Options.MemberBatch entries and half a
+// record's budget per transaction; such a record (and every group delete)
+// ends the running batch and is applied on its own:
+//
+//   - A member delta larger than a batch writes its changes in their own
+//     transactions before the last one, which bumps the group's version
+//     and moves the position. Membership writes are idempotent (add
 //     if absent, remove if present, counts follow), so a crash in between
 //     replays the record from the unmoved position and converges. Readers
 //     may briefly see part of such a delta; a writer waiting for the

@@ -294,9 +294,12 @@ func (g groupsValue) encode() []byte {
 
 func decodeGroupsValue(v []byte) (groupsValue, error) {
 	if len(v) < 8 {
-		return groupsValue{}, fmt.Errorf("malformed group count %q", v)
+		return groupsValue{}, fmt.Errorf("%w: malformed group count of %d bytes", errBadState, len(v))
 	}
 	g := groupsValue{n: decodeI64(v[:8])}
+	if g.n < 0 {
+		return groupsValue{}, fmt.Errorf("%w: negative group count", errBadState)
+	}
 	if !g.inline() {
 		return g, nil
 	}
@@ -304,13 +307,13 @@ func decodeGroupsValue(v []byte) (groupsValue, error) {
 	for rest := v[8:]; len(rest) > 0; {
 		id, r, ok := readStr(rest)
 		if !ok {
-			return groupsValue{}, fmt.Errorf("malformed group count %q", v)
+			return groupsValue{}, fmt.Errorf("%w: malformed group count of %d bytes", errBadState, len(v))
 		}
 		g.ids = append(g.ids, id)
 		rest = r
 	}
 	if int64(len(g.ids)) != g.n {
-		return groupsValue{}, fmt.Errorf("group count %d lists %d groups", g.n, len(g.ids))
+		return groupsValue{}, fmt.Errorf("%w: group count %d lists %d groups", errBadState, g.n, len(g.ids))
 	}
 	return g, nil
 }

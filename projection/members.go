@@ -15,27 +15,35 @@ import (
 // applyMemberOps writes membership changes of one group, both directions,
 // and adjusts the group's member count. It is idempotent: adding a present
 // member or removing an absent one changes nothing, which is what lets a
-// large delta be split over several transactions.
-func applyMemberOps(txn *badger.Txn, tenant, groupID string, ops []memberOp) error {
+// large delta be split over several transactions. It applies ops in order
+// until it has applied limit of them or the record has written half its
+// budget (txn.full), and returns how many it applied: at least one unless
+// ops is empty.
+func applyMemberOps(txn *writeTxn, tenant, groupID string, ops []memberOp, limit int) (int, error) {
 	var delta int64
+	n := 0
 	for _, op := range ops {
+		if n == limit || n > 0 && txn.full() {
+			break
+		}
+		n++
 		if op.m.Value == "" {
 			continue
 		}
 		mk := memberKey(tenant, groupID, op.m.Value)
-		old, exists, err := getValue(txn, mk)
+		old, exists, err := getValue(txn.Txn, mk)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if op.remove {
 			if !exists {
 				continue
 			}
 			if err := txn.Delete(mk); err != nil {
-				return err
+				return 0, err
 			}
 			if err := dropMemberOf(txn, tenant, op.m.Value, groupID); err != nil {
-				return err
+				return 0, err
 			}
 			delta--
 			continue
@@ -45,23 +53,23 @@ func applyMemberOps(txn *badger.Txn, tenant, groupID string, ops []memberOp) err
 			continue
 		}
 		if err := txn.Set(mk, v); err != nil {
-			return err
+			return 0, err
 		}
 		if exists {
 			continue // type or display changed; the reverse entry is there
 		}
 		if err := txn.Set(memberOfKey(tenant, op.m.Value, groupID), nil); err != nil {
-			return err
+			return 0, err
 		}
 		if err := addMemberOf(txn, tenant, op.m.Value, groupID); err != nil {
-			return err
+			return 0, err
 		}
 		delta++
 	}
 	if delta == 0 {
-		return nil
+		return n, nil
 	}
-	return addCounter(txn, memberCountKey(tenant, groupID), delta)
+	return n, addCounter(txn, memberCountKey(tenant, groupID), delta)
 }
 
 // getValue returns a copy of the value at key and whether it exists.
@@ -86,7 +94,8 @@ func keysUnder(txn *badger.Txn, prefix []byte, limit int) ([]string, error) {
 	for it.Seek(prefix); it.ValidForPrefix(prefix) && (limit < 0 || len(out) < limit); it.Next() {
 		id, ok := lastStr(it.Item().Key(), prefix)
 		if !ok {
-			return nil, fmt.Errorf("malformed index key %q", it.Item().Key())
+			// The key holds an indexed value: name its length only.
+			return nil, fmt.Errorf("%w: malformed index key of %d bytes", errBadState, len(it.Item().Key()))
 		}
 		out = append(out, id)
 	}
@@ -96,13 +105,13 @@ func keysUnder(txn *badger.Txn, prefix []byte, limit int) ([]string, error) {
 // removeFromAllGroups drops memberID from every group it is a direct member
 // of. The bridge removes a deleted user from its groups with events first;
 // this keeps the index right when it did not.
-func removeFromAllGroups(txn *badger.Txn, tenant, memberID string) error {
-	groups, err := keysUnder(txn, memberOfPrefix(tenant, memberID), -1)
+func removeFromAllGroups(txn *writeTxn, tenant, memberID string) error {
+	groups, err := keysUnder(txn.Txn, memberOfPrefix(tenant, memberID), -1)
 	if err != nil {
 		return err
 	}
 	for _, g := range groups {
-		if err := applyMemberOps(txn, tenant, g, []memberOp{{remove: true, m: schemas.Member{Value: memberID}}}); err != nil {
+		if _, err := applyMemberOps(txn, tenant, g, []memberOp{{remove: true, m: schemas.Member{Value: memberID}}}, 1); err != nil {
 			return err
 		}
 	}
@@ -110,17 +119,17 @@ func removeFromAllGroups(txn *badger.Txn, tenant, memberID string) error {
 }
 
 // dropMembers deletes up to limit members of a deleted group (both
-// directions) and reports whether more remain.
-func dropMembers(txn *badger.Txn, tenant, groupID string, limit int) (bool, error) {
-	ids, err := keysUnder(txn, memberPrefix(tenant, groupID), limit+1)
+// directions), fewer once the record has written half its budget
+// (txn.full), and reports whether more remain.
+func dropMembers(txn *writeTxn, tenant, groupID string, limit int) (bool, error) {
+	ids, err := keysUnder(txn.Txn, memberPrefix(tenant, groupID), limit+1)
 	if err != nil {
 		return false, err
 	}
-	more := len(ids) > limit
-	if more {
-		ids = ids[:limit]
-	}
-	for _, m := range ids {
+	for i, m := range ids {
+		if i == limit || txn.full() {
+			return true, nil
+		}
 		if err := txn.Delete(memberKey(tenant, groupID, m)); err != nil {
 			return false, err
 		}
@@ -128,17 +137,17 @@ func dropMembers(txn *badger.Txn, tenant, groupID string, limit int) (bool, erro
 			return false, err
 		}
 	}
-	return more, nil
+	return false, nil
 }
 
 // dropMemberOf deletes the reverse entry of a membership that exists and
 // keeps the member's group count in step.
-func dropMemberOf(txn *badger.Txn, tenant, memberID, groupID string) error {
+func dropMemberOf(txn *writeTxn, tenant, memberID, groupID string) error {
 	if err := txn.Delete(memberOfKey(tenant, memberID, groupID)); err != nil {
 		return err
 	}
 	key := groupCountKey(tenant, memberID)
-	g, err := loadGroupsValue(txn, key)
+	g, err := loadGroupsValue(txn.Txn, key)
 	if err != nil {
 		return err
 	}
@@ -154,7 +163,7 @@ func dropMemberOf(txn *badger.Txn, tenant, memberID, groupID string) error {
 		if g.inline() {
 			// Down to maxInlineGroups: list them again, from the entries
 			// this transaction has just updated.
-			if g.ids, err = keysUnder(txn, memberOfPrefix(tenant, memberID), -1); err != nil {
+			if g.ids, err = keysUnder(txn.Txn, memberOfPrefix(tenant, memberID), -1); err != nil {
 				return err
 			}
 			g.n = int64(len(g.ids))
@@ -169,9 +178,9 @@ func dropMemberOf(txn *badger.Txn, tenant, memberID, groupID string) error {
 // addMemberOf keeps memberID's group count in step with a membership entry
 // just written for groupID. While the groups are listed, the list is what
 // counts, so a group already in it is not counted twice.
-func addMemberOf(txn *badger.Txn, tenant, memberID, groupID string) error {
+func addMemberOf(txn *writeTxn, tenant, memberID, groupID string) error {
 	key := groupCountKey(tenant, memberID)
-	g, err := loadGroupsValue(txn, key)
+	g, err := loadGroupsValue(txn.Txn, key)
 	if err != nil {
 		return err
 	}
@@ -206,7 +215,7 @@ func loadGroupsValue(txn *badger.Txn, key []byte) (groupsValue, error) {
 // ignore the leftovers because the group record is gone.
 func (s *Store) cleanup(tenant, groupID string) error {
 	for more := true; more; {
-		err := s.update(func(txn *badger.Txn) error {
+		err := s.update(func(txn *writeTxn) error {
 			var err error
 			more, err = dropMembers(txn, tenant, groupID, s.memberBatch)
 			if err != nil || more {

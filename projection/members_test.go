@@ -126,22 +126,22 @@ func TestGroupsValue_ListIsTheCount(t *testing.T) {
 		}
 		return g
 	}
-	update := func(fn func(txn *badger.Txn) error) {
+	update := func(fn func(txn *writeTxn) error) {
 		t.Helper()
-		if err := s.db.Update(fn); err != nil {
+		if err := s.update(fn); err != nil {
 			t.Fatal(err)
 		}
 	}
-	update(func(txn *badger.Txn) error { return addMemberOf(txn, "acme", "u1", "g1") })
-	update(func(txn *badger.Txn) error { return addMemberOf(txn, "acme", "u1", "g1") })
+	update(func(txn *writeTxn) error { return addMemberOf(txn, "acme", "u1", "g1") })
+	update(func(txn *writeTxn) error { return addMemberOf(txn, "acme", "u1", "g1") })
 	if g := read(); g.n != 1 || !slices.Equal(g.ids, []string{"g1"}) {
 		t.Errorf("after adding g1 twice: %d %q, want 1 [g1]", g.n, g.ids)
 	}
-	update(func(txn *badger.Txn) error { return dropMemberOf(txn, "acme", "u1", "g2") })
+	update(func(txn *writeTxn) error { return dropMemberOf(txn, "acme", "u1", "g2") })
 	if g := read(); g.n != 1 || !slices.Equal(g.ids, []string{"g1"}) {
 		t.Errorf("after dropping unlisted g2: %d %q, want 1 [g1]", g.n, g.ids)
 	}
-	update(func(txn *badger.Txn) error { return dropMemberOf(txn, "acme", "u1", "g1") })
+	update(func(txn *writeTxn) error { return dropMemberOf(txn, "acme", "u1", "g1") })
 	if g := read(); g.n != 0 || g.ids != nil {
 		t.Errorf("after dropping g1: %d %q, want no value", g.n, g.ids)
 	}

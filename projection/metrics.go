@@ -17,6 +17,12 @@ const (
 	reasonNotFound        = "not_found"        // change to a resource the projection does not hold
 	reasonInvalid         = "invalid"          // malformed event (missing tenant, id, resource...)
 	reasonUnknownType     = "unknown_type"     // an event type this version does not know
+	reasonKeyTooLarge     = "key_too_large"    // an id or an indexed value makes a key over Badger's limit
+	reasonValueTooLarge   = "value_too_large"  // the stored resource or a membership entry is over the value limit
+	reasonTooManyValues   = "too_many_values"  // more index entries for one resource than maxIndexKeys
+	reasonTxnTooBig       = "txn_too_big"      // what the event writes does not fit one transaction
+	reasonBadState        = "bad_state"        // the stored state it changes does not decode
+	reasonPanic           = "panic"            // applying it panicked (a bug; logged with the stack)
 )
 
 type metrics struct {
@@ -26,6 +32,7 @@ type metrics struct {
 	applySeconds  prometheus.Histogram
 	applied       *prometheus.CounterVec
 	skipped       *prometheus.CounterVec
+	applyErrors   prometheus.Counter
 }
 
 // newMetrics registers the projection's metrics with reg; a nil reg gets a
@@ -80,6 +87,10 @@ func newMetrics(reg prometheus.Registerer, db *badger.DB, caughtUp func() bool) 
 			Name: "scim_projection_skipped_events_total",
 			Help: "Records not applied, by reason.",
 		}, []string{"reason"}),
+		applyErrors: f.NewCounter(prometheus.CounterOpts{
+			Name: "scim_projection_apply_errors_total",
+			Help: "Failed attempts to apply records (Badger errors); each is retried with backoff.",
+		}),
 	}
 }
 

@@ -131,11 +131,18 @@ func loadRecord(txn *badger.Txn, key []byte) (*record, error) {
 	var r *record
 	err = item.Value(func(v []byte) error {
 		var err error
-		r, err = decodeRecord(v)
-		return err
+		if r, err = decodeRecord(v); err != nil {
+			return fmt.Errorf("%w: %w", errBadState, err)
+		}
+		return nil
 	})
 	return r, err
 }
+
+// errBadState marks stored state that does not decode: written by another
+// version, or damaged. An event that would change it is skipped (reason
+// bad_state) rather than retried forever; reads report it as an error.
+var errBadState = errors.New("stored state does not decode")
 
 // loadDisplayName reads the displayName of the resource at key (a group's,
 // for User.groups) without decoding the rest of its record; found is false

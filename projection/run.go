@@ -15,9 +15,11 @@ import (
 // Each partition has a goroutine reading and one applying, so a backlog is
 // applied many records per transaction (Options.ApplyBatch) while a lone
 // record is applied at once. It polls the log's end at start and every
-// Options.PollInterval for CaughtUp and the lag metric. When one partition
-// fails (Badger or the log), Run logs it, stops the others and returns the
-// error.
+// Options.PollInterval for CaughtUp and the lag metric. No event stops it:
+// one that cannot be applied is skipped (see Apply), and a Badger failure
+// is retried with backoff (counted in scim_projection_apply_errors_total).
+// When reading a partition fails for good (a log record that does not
+// decode, say), Run logs it, stops the others and returns the error.
 func (s *Store) Run(ctx context.Context, log events.Log) error {
 	n := log.Partitions()
 	s.mu.Lock()

@@ -12,6 +12,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scim-bridge/scim-bridge/events"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -72,8 +73,10 @@ type Store struct {
 	pollEvery   time.Duration
 	memberBatch int
 	applyBatch  int
+	lim         limits
 
-	beforeCommit func() error // tests: called before every commit of applying; an error aborts it
+	beforeCommit func() error         // tests: called before every commit of applying; an error aborts it
+	beforeApply  func(*events.Record) // tests: called as each record is applied (may panic)
 
 	locksMu sync.Mutex
 	locks   map[int]*sync.Mutex // per partition, serialises Apply
@@ -110,6 +113,7 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 		pollEvery:   opts.PollInterval,
 		memberBatch: opts.MemberBatch,
 		applyBatch:  opts.ApplyBatch,
+		lim:         newLimits(db, opts.InMemory, bo.ValueThreshold),
 		locks:       make(map[int]*sync.Mutex),
 		changed:     make(chan struct{}),
 	}
@@ -364,16 +368,33 @@ func (s *Store) Export(ctx context.Context, fn func(key, value []byte) error) er
 }
 
 // badgerLogger hands Badger's warnings and errors to slog; its info and
-// debug chatter is dropped.
+// debug chatter is dropped. Byte slices among the arguments are keys or
+// values, which hold attribute values: only their length is logged.
 type badgerLogger struct{ l *slog.Logger }
 
 func (b badgerLogger) Errorf(f string, args ...any) {
-	b.l.Error("badger error", "detail", fmt.Sprintf(f, args...))
+	b.l.Error("badger error", "detail", fmt.Sprintf(f, redactBytes(args)...))
 }
 
 func (b badgerLogger) Warningf(f string, args ...any) {
-	b.l.Warn("badger warning", "detail", fmt.Sprintf(f, args...))
+	b.l.Warn("badger warning", "detail", fmt.Sprintf(f, redactBytes(args)...))
 }
+
+func redactBytes(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		if b, ok := a.([]byte); ok {
+			a = redacted(len(b))
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// redacted prints as "<N bytes>" whatever the verb.
+type redacted int
+
+func (r redacted) Format(f fmt.State, _ rune) { fmt.Fprintf(f, "<%d bytes>", int(r)) }
 
 func (badgerLogger) Infof(string, ...any)  {}
 func (badgerLogger) Debugf(string, ...any) {}

@@ -51,8 +51,9 @@ import (
 // name is given twice (in one object the same key, in any case: see
 // JSONReader.DisallowDuplicateKeys; or in two spellings, such as "name" and
 // "name.givenName") or an extension is not an object;
-// KindInvalidValue for a wrong type, a missing required attribute or a
-// missing core schema URN, with a detail naming the attribute path, e.g.
+// KindInvalidValue for a wrong type, a missing, empty or blank required
+// attribute, a value over the limits (CheckLimits) or a missing core schema
+// URN, with a detail naming the attribute path, e.g.
 // `attribute "emails[1].primary": expected boolean`.
 func (rt *ResourceType) Decode(body []byte) (Resource, error) {
 	return rt.DecodeWith(body, nil)
@@ -200,10 +201,17 @@ func (rt *ResourceType) decodeMap(m map[string]any, strict bool, u *Unknowns) (R
 				if !a.Required || a.Mutability == ReadOnly {
 					continue
 				}
-				if _, ok := target[a.Name]; !ok {
+				v, ok := target[a.Name]
+				str, isStr := v.(string)
+				if !ok || isStr && strings.TrimSpace(str) == "" {
 					path := a.Name
 					if si.ext {
 						path = si.urn + ":" + a.Name
+					}
+					if ok {
+						// userName "" would never match a filter, so an
+						// IdP would create it again on every cycle.
+						return nil, attrErrorf(path, "required, must not be empty or blank")
 					}
 					return nil, attrErrorf(path, "required")
 				}
@@ -211,6 +219,9 @@ func (rt *ResourceType) decodeMap(m map[string]any, strict bool, u *Unknowns) (R
 		}
 	}
 	out["schemas"] = schemas
+	if err := rt.CheckLimits(out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 

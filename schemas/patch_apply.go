@@ -89,6 +89,9 @@ func (rt *ResourceType) ApplyPatchWith(r Resource, members Members, p Patch, u *
 	c := Change{Attributes: rt.changedAttributes(r, next)}
 	if a.members != nil {
 		a.members.apply(&c)
+		if err := CheckMembers(c.MembersAdded); err != nil {
+			return nil, Change{}, err
+		}
 	}
 	return next, c, nil
 }

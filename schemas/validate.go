@@ -3,8 +3,9 @@ package schemas
 // Validate checks a canonical resource, typically one produced by PATCH,
 // against the schema as Decode would (RFC 7643 §2, §7): "schemas" contains
 // the core URN, every attribute is known and spelled canonically enough to
-// resolve, values have their types, required attributes are present, at
-// most one value of a multi-valued attribute is primary. Unlike Decode it
+// resolve, values have their types, required attributes are present (and
+// not empty or blank), at most one value of a multi-valued attribute is
+// primary, and the resource is within the limits (CheckLimits). Unlike Decode it
 // rejects rather than drops: unknown attributes and password are
 // KindInvalidValue, readOnly attributes other than "id" are KindMutability
 // (meta and groups are added on read, never stored), and two primary values

@@ -28,8 +28,8 @@ const (
 // Before the Log has connected it waits for that (see WaitConnected). The
 // Reader reconnects by itself while the broker is away; Read logs its
 // errors and keeps going until ctx is done (returning ctx.Err()), the Log is
-// closed (ErrClosed), fn fails (returning its error) or a record does not
-// decode (an error wrapping events.ErrMalformed, naming the offset).
+// closed (ErrClosed) or fn fails (returning its error). A record that does
+// not decode is passed to fn with Record.Err set.
 func (l *Log) Read(ctx context.Context, p int, from int64, fn func(events.Record) error) error {
 	if err := l.WaitConnected(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -95,11 +95,12 @@ func (l *Log) Read(ctx context.Context, p int, from int64, fn func(events.Record
 		for _, h := range m.Headers {
 			hdrs = append(hdrs, events.Header{Key: h.Key, Value: h.Value})
 		}
-		ev, err := events.Decode(m.Key, hdrs, m.Value)
-		if err != nil {
-			return fmt.Errorf("read partition %d offset %d: %w", p, m.Offset, err)
+		rec := events.Record{Partition: p, Offset: m.Offset}
+		rec.Event, rec.Err = events.Decode(m.Key, hdrs, m.Value)
+		if rec.Err != nil {
+			rec.Event = events.Event{}
 		}
-		if err := fn(events.Record{Partition: p, Offset: m.Offset, Event: ev}); err != nil {
+		if err := fn(rec); err != nil {
 			return err
 		}
 	}
