@@ -64,7 +64,7 @@ type process struct {
 	stderr *lineLog      // everything it wrote to stderr
 }
 
-var servingAddr = regexp.MustCompile(`"msg":"serving","addr":"([^"]+)","admin_addr":"([^"]+)"`)
+var servingAddr = regexp.MustCompile(`"msg":"serving",.*"addr":"([^"]+)","admin_addr":"([^"]+)"`)
 
 // startProcess runs `scim-bridge serve` with env and waits until it is ready.
 func startProcess(t *testing.T, env map[string]string) *process {
