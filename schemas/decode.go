@@ -53,8 +53,9 @@ import (
 //
 // Errors are *Error: KindInvalidSyntax when the body is not a JSON object, a
 // name is given twice (in two spellings) or an extension is not an object;
-// KindInvalidValue for a wrong type, a missing required attribute or a
-// missing core schema URN, with a detail naming the attribute path, e.g.
+// KindInvalidValue for a wrong type, a missing required attribute, a
+// required extension (RFC 7643 §6) without a value or a missing core schema
+// URN, with a detail naming the attribute path, e.g.
 // `attribute "emails[1].primary": expected boolean`.
 func (rt *ResourceType) Decode(body []byte) (Resource, error) {
 	return rt.DecodeWith(body, nil)
@@ -196,6 +197,9 @@ func (rt *ResourceType) decodeMap(m map[string]any, strict bool, u *Unknowns) (R
 		if si.ext && len(target) > 0 {
 			out[si.urn] = target
 			schemas = append(schemas, si.urn)
+		}
+		if si.ext && si.req && len(target) == 0 {
+			return nil, attrErrorf(si.urn, "required: every %s must carry this extension schema (RFC 7643 §6)", rt.Name)
 		}
 		if !si.ext || len(target) > 0 || si.req {
 			for _, a := range si.list {
