@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -273,5 +274,44 @@ func TestDecode_RequiredExtension(t *testing.T) {
 	}
 	if _, _, err := user.ApplyPatch(r, nil, p); KindOf(err) != KindInvalidValue || !strings.Contains(err.Error(), urn) {
 		t.Errorf("ApplyPatch removing the required extension's last attribute = %v, want KindInvalidValue naming %s", err, urn)
+	}
+}
+
+// TestResourceType_RemovedExtension: a resource stored while an extension
+// schema was declared keeps its data under the URN after the schema is
+// taken away (a file removed from SCIM_SCHEMAS_DIR). Its next PATCH or PUT
+// must succeed and drop that data, not fail as an unknown attribute.
+func TestResourceType_RemovedExtension(t *testing.T) {
+	const urn = "urn:example:scim:schemas:extension:acme:2.0:User"
+	with, err := NewRegistry([]byte(`{"id":"` + urn + `","name":"Acme","resourceType":"User","attributes":[{"name":"badge","type":"string"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	userWith, _ := with.ResourceType("User")
+	stored, err := userWith.Decode([]byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"u1","userName":"a","` + urn + `":{"badge":"B1"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := modelRT(t, "User") // without the extension
+	p, err := ParsePatch([]byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"A"}]}`), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, c, err := user.ApplyPatch(stored, nil, p)
+	if err != nil {
+		t.Fatalf("ApplyPatch(displayName) on a resource with data of a removed extension = %v, want success", err)
+	}
+	if _, ok := got[urn]; ok || slices.Contains(got["schemas"].([]any), any(urn)) {
+		t.Errorf("ApplyPatch kept the removed extension: %v", got)
+	}
+	if !slices.Contains(c.Attributes, urn) {
+		t.Errorf("ApplyPatch changed %v, want the removed extension %s among them", c.Attributes, urn)
+	}
+	next, err := user.Decode([]byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := user.Replace(stored, nil, next); err != nil || got[urn] != nil {
+		t.Errorf("Replace on a resource with data of a removed extension = %v, %v; want success without it", got, err)
 	}
 }
