@@ -16,7 +16,8 @@ import (
 // contosoURN is the Entra-style custom extension the tests declare.
 const contosoURN = "urn:ietf:params:scim:schemas:extension:Contoso:2.0:User"
 
-// contosoSchema is the README's example file.
+// contosoSchema is an Entra-style custom extension, like the README's
+// example but with an integer attribute to check types with.
 const contosoSchema = `{
   "id": "urn:ietf:params:scim:schemas:extension:Contoso:2.0:User",
   "name": "ContosoUser",
@@ -97,6 +98,30 @@ func TestLoadRegistry_Dir(t *testing.T) {
 			t.Errorf("User.Lookup(%s:badgeNumber) = %+v, %v; want the integer attribute", contosoURN, a, ok)
 		}
 	})
+}
+
+// TestLoadRegistry_READMEExample keeps the README's example file loadable.
+func TestLoadRegistry_READMEExample(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "### Custom extension schemas")
+	_, example, ok2 := strings.Cut(section, "```json\n")
+	example, _, ok3 := strings.Cut(example, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README.md: no JSON example under \"### Custom extension schemas\"")
+	}
+	reg, err := loadRegistry(writeFiles(t, map[string]string{"contoso.json": example}))
+	if err != nil {
+		t.Fatalf("the README's example: %v", err)
+	}
+	user, _ := reg.ResourceType("User")
+	for _, name := range []string{"costCenterCode", "badgeNumber"} {
+		if _, _, ok := user.Lookup(schemas.AttrPath{URN: contosoURN, Name: name}); !ok {
+			t.Errorf("the README's example does not define %s:%s", contosoURN, name)
+		}
+	}
 }
 
 // TestLoadRegistry_Errors checks that every bad directory is refused with
