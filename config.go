@@ -31,6 +31,7 @@ type config struct {
 	RateBurst     int
 	Audit         bool
 	TrustForward  bool
+	SchemasDir    string
 
 	KafkaBrokers       string
 	KafkaTopic         string
@@ -117,6 +118,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	num(&c.RateBurst, "SCIM_RATE_BURST", "rate-burst", 0, "burst allowed above SCIM_RATE_LIMIT (0: the limit itself)")
 	boolean(&c.Audit, "SCIM_AUDIT", "audit", false, "log every write request of every tenant with its body redacted (shapes and attribute names, no values); a tenant's \"audit\" in the tenants file does it for that tenant")
 	boolean(&c.TrustForward, "SCIM_TRUST_FORWARDED", "trust-forwarded", false, "derive meta.location from X-Forwarded-Proto and X-Forwarded-Host (behind a trusted proxy)")
+	str(&c.SchemasDir, "SCIM_SCHEMAS_DIR", "schemas-dir", "", "directory of custom extension schema files (*.json, one RFC 7643 schema each, see README); empty: none")
 	dur(&c.ShutdownGrace, "SCIM_SHUTDOWN_GRACE", "shutdown-grace", 20*time.Second, "how long shutdown waits for in-flight requests")
 	str(&c.KafkaBrokers, "KAFKA_BROKERS", "kafka-brokers", "", "comma-separated Kafka bootstrap brokers; empty means the embedded log")
 	str(&c.KafkaTopic, "KAFKA_TOPIC", "kafka-topic", "scim.events", "event topic")

@@ -12,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
 // rebuild deletes the projection and replays the log into a new one. It
@@ -27,7 +26,7 @@ import (
 // is deleted only then, so an unreachable broker costs nothing.
 func rebuild(ctx context.Context, c config, stderr io.Writer) error {
 	logger := newLogger(c, stderr)
-	reg, err := schemas.NewRegistry()
+	reg, err := loadRegistry(c.SchemasDir)
 	if err != nil {
 		return fmt.Errorf("load schemas: %w", err)
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/scim-bridge/scim-bridge/bridge"
 	"github.com/scim-bridge/scim-bridge/events"
 	"github.com/scim-bridge/scim-bridge/projection"
-	"github.com/scim-bridge/scim-bridge/schemas"
 	"github.com/scim-bridge/scim-bridge/scimhttp"
 	"github.com/scim-bridge/scim-bridge/scimhttp/tenants"
 )
@@ -37,7 +36,7 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 	defer func() { err = errors.Join(err, lc.stop()) }()
 
 	promReg := newRegistry()
-	reg, err := schemas.NewRegistry()
+	reg, err := loadRegistry(c.SchemasDir)
 	if err != nil {
 		return fmt.Errorf("load schemas: %w", err)
 	}

@@ -52,7 +52,8 @@ import (
 // JSONReader.DisallowDuplicateKeys; or in two spellings, such as "name" and
 // "name.givenName") or an extension is not an object;
 // KindInvalidValue for a wrong type, a missing, empty or blank required
-// attribute, a value over the limits (CheckLimits) or a missing core schema
+// attribute, a value over the limits (CheckLimits), a required extension
+// (RFC 7643 §6) without a value or a missing core schema
 // URN, with a detail naming the attribute path, e.g.
 // `attribute "emails[1].primary": expected boolean`.
 func (rt *ResourceType) Decode(body []byte) (Resource, error) {
@@ -195,6 +196,9 @@ func (rt *ResourceType) decodeMap(m map[string]any, strict bool, u *Unknowns) (R
 		if si.ext && len(target) > 0 {
 			out[si.urn] = target
 			schemas = append(schemas, si.urn)
+		}
+		if si.ext && si.req && len(target) == 0 {
+			return nil, attrErrorf(si.urn, "required: every %s must carry this extension schema (RFC 7643 §6)", rt.Name)
 		}
 		if !si.ext || len(target) > 0 || si.req {
 			for _, a := range si.list {

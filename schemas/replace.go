@@ -1,5 +1,7 @@
 package schemas
 
+import "strings"
+
 // Replace computes a PUT (RFC 7644 §3.5.1): next is the decoded body
 // (Decode), old the stored resource. Immutable attributes must not change
 // (KindMutability); readOnly ones keep their old values. For groups the
@@ -56,6 +58,8 @@ func (rt *ResourceType) Replace(old Resource, members Members, next Resource) (R
 //   - an immutable attribute (or immutable sub-attribute of a single-valued
 //     complex attribute) with an old value is KindMutability if changed; a
 //     PUT that omits it keeps the old value;
+//   - data under the URN of an extension rt no longer has is dropped
+//     (dropRemovedExtensions);
 //   - unassigned values are pruned and "schemas" is recomputed.
 func (rt *ResourceType) settle(old, next Resource, put bool) error {
 	oldC := func(urn string) map[string]any {
@@ -153,9 +157,24 @@ func (rt *ResourceType) settle(old, next Resource, put bool) error {
 			}
 		}
 	}
+	dropRemovedExtensions(rt, next)
 	prune(next)
 	rt.fixSchemas(next, old)
 	return nil
+}
+
+// dropRemovedExtensions deletes the data of extension schemas rt no longer
+// has: a resource stored while a custom extension was declared keeps it
+// under the URN after the operator removes the definition, and its next
+// write drops it rather than failing on an unknown attribute. Clients
+// cannot put such keys in next (unknown input never reaches it), so only
+// old data is dropped.
+func dropRemovedExtensions(rt *ResourceType, next Resource) {
+	for k := range next {
+		if len(k) > 4 && strings.EqualFold(k[:4], "urn:") && !rt.isContainer(k) {
+			delete(next, k)
+		}
+	}
 }
 
 // containerURNs lists where attributes live: "" (the resource itself) and

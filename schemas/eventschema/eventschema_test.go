@@ -25,8 +25,15 @@ func TestValidate(t *testing.T) {
 			"prevVersion":1,"resource":{"id":"g1","displayName":"x"},"membersAdded":[{"value":"u1","type":"User"}],
 			"scimEvent":"urn:ietf:params:scim:event:prov:patch:full"}`, nil},
 		{"UnknownFieldsAllowed", "user.created", strings.Replace(userCreated, `"tenant"`, `"future":1,"tenant"`, 1), nil},
+		// Extension attributes, the enterprise one or a custom one of
+		// SCIM_SCHEMAS_DIR, sit in an object under the extension's URN.
+		{"ExtensionObjects", "user.created", strings.Replace(userCreated, `"active":true`, `"active":true,
+			"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":"7"},
+			"urn:ietf:params:scim:schemas:extension:Contoso:2.0:User":{"costCenterCode":"CC-1","badgeNumber":42}`, 1), nil},
 
 		{"Password", "user.created", strings.Replace(userCreated, `"active":true`, `"password":"x"`, 1), ErrInvalid},
+		{"ExtensionNotObject", "user.created", strings.Replace(userCreated, `"active":true`, `"active":true,
+			"urn:ietf:params:scim:schemas:extension:Contoso:2.0:User":"CC-1"`, 1), ErrInvalid},
 		{"Meta", "user.created", strings.Replace(userCreated, `"active":true`, `"meta":{}`, 1), ErrInvalid},
 		{"CreatedAtVersion2", "user.created", strings.Replace(userCreated, `"version":1`, `"version":2`, 1), ErrInvalid},
 		{"WrongResourceType", "group.created", userCreated, ErrInvalid},
