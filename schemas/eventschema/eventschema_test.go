@@ -10,7 +10,7 @@ import (
 
 const userCreated = `{"tenant":"acme","resourceType":"User","id":"u1","externalId":"e1","version":1,"prevVersion":0,
 "changedAttributes":["active","userName"],"resource":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
-"id":"u1","userName":"ada","active":true},"requestId":"r1","operation":"POST",
+"id":"u1","userName":"ada","active":true},"requestId":"r1","requestDigest":"00112233445566778899aabbccddeeff","operation":"POST",
 "scimEvent":"urn:ietf:params:scim:event:prov:create:full"}`
 
 func TestValidate(t *testing.T) {
@@ -26,6 +26,9 @@ func TestValidate(t *testing.T) {
 			"scimEvent":"urn:ietf:params:scim:event:prov:patch:full"}`, nil},
 		{"UnknownFieldsAllowed", "user.created", strings.Replace(userCreated, `"tenant"`, `"future":1,"tenant"`, 1), nil},
 
+		{"NoRequestDigest", "user.created", strings.Replace(userCreated, `"requestDigest":"00112233445566778899aabbccddeeff",`, ``, 1), nil},
+		{"RequestDigestNotHex", "user.created", strings.Replace(userCreated, `"00112233445566778899aabbccddeeff"`, `"00112233445566778899AABBCCDDEEFF"`, 1), ErrInvalid},
+		{"RequestDigestShort", "user.created", strings.Replace(userCreated, `"00112233445566778899aabbccddeeff"`, `"0011"`, 1), ErrInvalid},
 		{"Password", "user.created", strings.Replace(userCreated, `"active":true`, `"password":"x"`, 1), ErrInvalid},
 		{"Meta", "user.created", strings.Replace(userCreated, `"active":true`, `"meta":{}`, 1), ErrInvalid},
 		{"CreatedAtVersion2", "user.created", strings.Replace(userCreated, `"version":1`, `"version":2`, 1), ErrInvalid},
