@@ -205,6 +205,9 @@ func putSkip(txn *badger.Txn, rec events.Record, reason string, cur *record) err
 // applyEvent writes a valid, in-order event. It reports whether a group
 // delete left member entries behind a tombstone.
 func (s *Store) applyEvent(txn *badger.Txn, ev *events.Event, typ string, cur *record, ops []memberOp) (bool, error) {
+	if err := s.trackRequest(txn, ev, typ, cur); err != nil {
+		return false, err
+	}
 	at := ev.Time.UTC()
 	switch ev.Type {
 	case events.UserDeleted, events.GroupDeleted:
@@ -214,11 +217,12 @@ func (s *Store) applyEvent(txn *badger.Txn, ev *events.Event, typ string, cur *r
 			return false, err
 		}
 		next := *cur
-		next.Version, next.LastModified, next.EventID = ev.Version, at, ev.ID
+		next.Version, next.LastModified, next.EventID, next.RequestDigest = ev.Version, at, ev.ID, ev.RequestDigest
 		return false, putRecord(txn, ev.Tenant, typ, ev.ResourceID, cur, &next)
 	}
 	// created, updated, deactivated, reactivated: the full post-image.
-	next := &record{Resource: withoutMembers(ev.Resource), Version: ev.Version, Created: at, LastModified: at, EventID: ev.ID}
+	next := &record{Resource: withoutMembers(ev.Resource), Version: ev.Version, Created: at, LastModified: at, EventID: ev.ID,
+		RequestDigest: ev.RequestDigest}
 	if cur != nil {
 		next.Created = cur.Created
 	}

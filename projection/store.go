@@ -39,6 +39,7 @@ type Options struct {
 	ApplyBatch int
 
 	memTableSize int64 // Badger memtable size; zero means 32 MiB (tests shrink it)
+	tombstones   int   // deletions remembered per tenant; zero means defaultTombstones (tests shrink it)
 }
 
 const (
@@ -46,6 +47,7 @@ const (
 	defaultMemberBatch  = 5000
 	defaultApplyBatch   = 1000
 	defaultMemTableSize = 32 << 20
+	defaultTombstones   = 10000
 
 	// blockCacheSize is Badger's cache of decompressed table blocks. Reads
 	// spread over a large tenant hardly hit it (a million users' records
@@ -72,6 +74,7 @@ type Store struct {
 	pollEvery   time.Duration
 	memberBatch int
 	applyBatch  int
+	tombstones  int
 
 	beforeCommit func() error // tests: called before every commit of applying; an error aborts it
 
@@ -110,6 +113,7 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 		pollEvery:   opts.PollInterval,
 		memberBatch: opts.MemberBatch,
 		applyBatch:  opts.ApplyBatch,
+		tombstones:  opts.tombstones,
 		locks:       make(map[int]*sync.Mutex),
 		changed:     make(chan struct{}),
 	}
@@ -121,6 +125,9 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 	}
 	if s.applyBatch <= 0 {
 		s.applyBatch = defaultApplyBatch
+	}
+	if s.tombstones <= 0 {
+		s.tombstones = defaultTombstones
 	}
 	if err := s.init(); err != nil {
 		db.Close()
