@@ -205,8 +205,8 @@ func putSkip(txn *badger.Txn, rec events.Record, reason string, cur *record) err
 // applyEvent writes a valid, in-order event. It reports whether a group
 // delete left member entries behind a tombstone.
 func (s *Store) applyEvent(txn *badger.Txn, ev *events.Event, typ string, cur *record, ops []memberOp) (bool, error) {
-	if err := s.trackRequest(txn, ev, typ, cur); err != nil {
-		return false, err
+	if again, err := s.trackRequest(txn, ev, typ, cur); err != nil || again {
+		return false, err // again: a POST that landed twice (request.go)
 	}
 	at := ev.Time.UTC()
 	switch ev.Type {

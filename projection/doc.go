@@ -47,7 +47,9 @@
 //
 // The q, y, w and v keys let the bridge recognise a retried request (see
 // request.go): at most one q key per resource, and per tenant a ring of the
-// last 10,000 deletions.
+// last 10,000 deletions. A created event whose requestDigest is that of the
+// POST of another resource, unchanged since, is the same POST landed twice
+// and changes nothing.
 //
 // Index values are empty unless shown. Index keys end in the id, so several
 // resources may share a value and a lookup is one prefix seek yielding ids in

@@ -27,6 +27,15 @@ import (
 //     slot deletes. So a tenant's tombstones cost at most two small keys
 //     each, 10,000 of them, whatever it deletes.
 //
+// A retry can land twice: its first attempt may be appended after the
+// retry read the log's end (a produce request the broker processes late, a
+// commit that outlasts its deadline), and then the log holds two created
+// events of one POST, with the same digest and different ids. Updates and
+// deletes of a resource need nothing more (the second carries a version
+// already applied), but a created event whose digest's q key names another
+// resource is that second landing, and changes nothing: one POST creates
+// one resource.
+//
 // All of it follows from the events alone (the ring advances per applied
 // delete event), so replays stay deterministic.
 
@@ -47,28 +56,36 @@ func deletedNextKey(tenant string) []byte { return tenantNS(tenant, nsDeletedNex
 // trackRequest keeps the keys above in step with ev, which is about to be
 // applied over cur (nil when absent): the POST index of a created resource,
 // its removal when the state that POST produced is replaced, and the
-// tombstone of a delete. Events without a digest leave no trace.
-func (s *Store) trackRequest(txn *badger.Txn, ev *events.Event, typ string, cur *record) error {
+// tombstone of a delete. Events without a digest leave no trace. It
+// reports a created event that is the second landing of its POST, which
+// must change nothing.
+func (s *Store) trackRequest(txn *badger.Txn, ev *events.Event, typ string, cur *record) (again bool, err error) {
 	if cur != nil && cur.RequestDigest != "" && cur.RequestDigest != ev.RequestDigest {
 		if err := dropCreatedBy(txn, ev.Tenant, cur.RequestDigest, ev.ResourceID); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if ev.RequestDigest == "" {
-		return nil
+		return false, nil
 	}
 	switch ev.Type {
 	case events.UserCreated, events.GroupCreated:
-		return txn.Set(createdByKey(ev.Tenant, ev.RequestDigest), []byte(ev.ResourceID))
+		k := createdByKey(ev.Tenant, ev.RequestDigest)
+		v, found, err := getValue(txn, k)
+		if err != nil {
+			return false, err
+		}
+		if found && string(v) != ev.ResourceID {
+			return true, nil
+		}
+		return false, txn.Set(k, []byte(ev.ResourceID))
 	case events.UserDeleted, events.GroupDeleted:
-		return s.putTombstone(txn, ev.Tenant, typ, ev.ResourceID, ev.RequestDigest)
+		return false, s.putTombstone(txn, ev.Tenant, typ, ev.ResourceID, ev.RequestDigest)
 	}
-	return nil
+	return false, nil
 }
 
-// dropCreatedBy deletes the POST index entry of digest if it names id (two
-// identical POSTs may have created two resources; the entry names the
-// later).
+// dropCreatedBy deletes the POST index entry of digest if it names id.
 func dropCreatedBy(txn *badger.Txn, tenant, digest, id string) error {
 	k := createdByKey(tenant, digest)
 	v, found, err := getValue(txn, k)

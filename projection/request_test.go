@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
 // digest sets the request digest of the feed's last n events (one write).
@@ -52,7 +53,7 @@ func TestStore_RequestDigests(t *testing.T) {
 	f.digest("post-g1", 2) // one POST, two events
 	f.userCreated("acme", "u2", "bob")
 	f.digest("post-same", 1)
-	f.userCreated("acme", "u3", "carol") // the identical request again (a group would do this)
+	f.userCreated("acme", "u3", "bob") // the same POST, landed twice
 	f.digest("post-same", 1)
 	f.userCreated("acme", "u4", "dave") // no digest: written before digests
 	f.userCreated("globex", "u1", "alice")
@@ -63,7 +64,7 @@ func TestStore_RequestDigests(t *testing.T) {
 	for _, tc := range []struct{ tenant, digest, want string }{
 		{"acme", "post-u1", "u1"},
 		{"acme", "post-g1", "g1"},
-		{"acme", "post-same", "u3"},
+		{"acme", "post-same", "u2"},
 		{"acme", "", ""},
 		{"acme", "nope", ""},
 		{"globex", "post-u1", "u1"},
@@ -76,6 +77,13 @@ func TestStore_RequestDigests(t *testing.T) {
 	if st, err := s.Get(ctx, "acme", "Group", "g1", GetOptions{}); err != nil || st.RequestDigest != "post-g1" {
 		t.Errorf("Get(g1) = %+v, %v; want RequestDigest post-g1", st, err)
 	}
+	// The second landing of a POST creates nothing.
+	if _, err := s.Get(ctx, "acme", "User", "u3", GetOptions{}); schemas.KindOf(err) != schemas.KindNotFound {
+		t.Errorf("Get(u3), the second landing of u2's POST = %v, want KindNotFound", err)
+	}
+	if id, _, _ := s.UserIDByUserName(ctx, "acme", "bob"); id != "u2" {
+		t.Errorf("userName bob belongs to %q, want u2", id)
+	}
 
 	// Changing a resource ends its POST's claim; deleting records the DELETE.
 	f.emit(events.UserUpdated, "acme", "User", "u1", user("u1", "alice2"), nil, nil)
@@ -84,12 +92,14 @@ func TestStore_RequestDigests(t *testing.T) {
 	f.emit(events.UserDeleted, "acme", "User", "u1", nil, nil, nil)
 	f.digest("delete-u1", 2)
 	f.emit(events.UserUpdated, "acme", "User", "u2", user("u2", "bob2"), nil, nil)
-	f.digest("put-u2", 1) // u3 still holds post-same
+	f.digest("put-u2", 1)
 	f.emit(events.UserDeleted, "acme", "User", "u4", nil, nil, nil)
-	applyAll(t, s, f.recs[len(f.recs)-5:])
+	f.userCreated("acme", "u5", "bob") // after u2 changed: a new write
+	f.digest("post-same", 1)
+	applyAll(t, s, f.recs[len(f.recs)-6:])
 
 	for _, tc := range []struct{ digest, want string }{
-		{"post-u1", ""}, {"post-g1", ""}, {"post-same", "u3"},
+		{"post-u1", ""}, {"post-g1", ""}, {"post-same", "u5"},
 	} {
 		if got := createdBy(t, s, "acme", tc.digest); got != tc.want {
 			t.Errorf("after the changes: CreatedBy(%q) = %q, want %q", tc.digest, got, tc.want)
@@ -110,7 +120,7 @@ func TestStore_RequestDigests(t *testing.T) {
 		t.Errorf("DeletedBy(globex u1) = %q, want none (another tenant's)", got)
 	}
 	if n := keysWithPrefix(t, s, tenantNS("acme", nsCreatedBy)); n != 1 {
-		t.Errorf("acme has %d POST index keys, want 1 (u3's)", n)
+		t.Errorf("acme has %d POST index keys, want 1 (u5's)", n)
 	}
 }
 
