@@ -60,7 +60,9 @@ func deletedNextKey(tenant string) []byte { return tenantNS(tenant, nsDeletedNex
 // reports a created event that is the second landing of its POST, which
 // must change nothing.
 func (s *Store) trackRequest(txn *badger.Txn, ev *events.Event, typ string, cur *record) (again bool, err error) {
-	if cur != nil && cur.RequestDigest != "" && cur.RequestDigest != ev.RequestDigest {
+	// A POST writes at most two events (a group's members follow its
+	// creation), so only a state at version 1 or 2 can have a q key.
+	if cur != nil && cur.Version <= 2 && cur.RequestDigest != "" && cur.RequestDigest != ev.RequestDigest {
 		if err := dropCreatedBy(txn, ev.Tenant, cur.RequestDigest, ev.ResourceID); err != nil {
 			return false, err
 		}
