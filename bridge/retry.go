@@ -9,7 +9,8 @@ import (
 
 // Retries. A write answered 503 may still take effect: a produce request
 // already on a stalled broker's socket is appended when the broker resumes,
-// before anything sent later to the partition. So that the client's retry
+// and a write the log acknowledged is in the log however long the
+// projection takes to apply it. So that the client's retry
 // is answered as the first attempt would have been, and not with 409, 412
 // or 404, every event of a write carries the digest of its request
 // (RequestDigest), the projection keeps the digest of the request behind
@@ -26,18 +27,28 @@ import (
 // Only a request whose earlier attempt failed counts: one that this
 // process accepted (its events went to the log) and has not answered with a
 // failure, whether still in flight or answered with success, is a new
-// request when it comes again, and gets what the RFC says (a second
-// identical POST of a user is 409, also while the first is in flight).
-// accepted remembers those requests, the last acceptedSize of them; a 503,
-// a timeout or a client gone after the write was handed to the log forgets
-// it again. A restart forgets them all, so an identical request repeated
-// across a restart is answered like a retry.
+// request when it comes again, and gets what RFC 7644 says (a second
+// identical POST of a user is 409, also while the first is in flight; a
+// second DELETE 404). accepted remembers those requests, the last
+// acceptedSize of them; a 503, a timeout or a client gone after the write
+// was handed to the log forgets it again. A restart forgets them all, so
+// an identical request repeated across a restart is answered like a retry.
+// A group has no unique attribute, so the same POST of a group is always
+// answered with the group it created while that is unchanged: a second
+// group would look to the projection like the POST landed twice.
 //
 // A retry after another write changed the resource is a new write, since
 // the current state is no longer what the first attempt produced: a POST
 // of a user then gets 409, a PATCH with If-Match 412, a PUT or PATCH
 // without one is applied again over the newer state. A retried DELETE is
 // recognised while the tenant's last 10,000 deletions include it.
+//
+// Both attempts may land: the first can reach the log after the retry read
+// the log's end (a broker that processes the stalled request after the
+// retry's end query; a commit that outlasts its deadline). Updates and
+// deletes then repeat a version, which the projection skips; of a POST
+// landed twice the projection keeps the first resource, and the retry
+// answers with it (result).
 
 // digestVersion starts every digest's input, so that a change of what a
 // digest covers never makes an old and a new digest equal.
