@@ -91,6 +91,8 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 		// Append metrics carry the log they measure.
 		Registerer:  prometheus.WrapRegistererWith(prometheus.Labels{"log": logKind(c)}, promReg),
 		MaxPatchOps: c.MaxPatchOps,
+		// A write's whole wait is bounded by this plus bridge.DeadlineMargin.
+		AppendTimeout: c.KafkaAppendTimeout,
 	})
 	if err != nil {
 		return err

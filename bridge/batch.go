@@ -26,6 +26,10 @@ import (
 // So writes are validated in arrival order against exactly the state their
 // predecessors produced, as if they ran one at a time, while concurrent
 // writes of a tenant share the round trips.
+//
+// A batch waits no longer than the latest deadline of its writes, and a
+// write whose deadline passed while it waited for its turn (behind a batch
+// stuck on the log) is dropped before the barrier, never appended.
 
 // plan validates one write against st and returns the events it makes
 // (none for a write that changes nothing). It may run more than once (when
@@ -37,9 +41,10 @@ type plan func(ctx context.Context, st State) ([]events.Event, error)
 const maxBatch = 512
 
 type command struct {
-	ctx  context.Context
-	plan plan
-	done chan outcome
+	ctx    context.Context
+	digest string // RequestDigest of the write's request
+	plan   plan
+	done   chan outcome
 }
 
 type outcome struct {
@@ -60,11 +65,12 @@ type queue struct {
 	lastOffset int64
 }
 
-// submit queues a write of tenant and waits for its outcome. Once it
-// returns without error and n > 0, the write's events are durably in the
-// log; the caller waits for the projection to apply them.
-func (b *Bridge) submit(ctx context.Context, tenant string, p plan) (outcome, error) {
-	c := &command{ctx: ctx, plan: p, done: make(chan outcome, 1)}
+// submit queues a write of tenant and waits for its outcome, until ctx (the
+// write's deadline) ends. Once it returns without error and n > 0, the
+// write's events are durably in the log; the caller waits for the
+// projection to apply them.
+func (b *Bridge) submit(ctx context.Context, tenant, digest string, p plan) (outcome, error) {
+	c := &command{ctx: ctx, digest: digest, plan: p, done: make(chan outcome, 1)}
 	q := b.queue(tenant)
 	q.mu.Lock()
 	q.pending = append(q.pending, c)
@@ -77,10 +83,11 @@ func (b *Bridge) submit(ctx context.Context, tenant string, p plan) (outcome, er
 	case o := <-c.done:
 		return o, o.err
 	case <-ctx.Done():
-		// The worker may still append the write (it had taken it): a
-		// cancelled request's write may happen, as for any client that
-		// hangs up after sending.
-		return outcome{}, ctx.Err()
+		// The worker may still append the write (it may have taken it):
+		// past the deadline the client gets 503 and its retry is
+		// recognised (retry.go); a cancelled request's write may happen,
+		// as for any client that hangs up after sending.
+		return outcome{}, interrupted(ctx, "wait for the log", ctx.Err())
 	case <-b.life.Done():
 		return outcome{}, unavailable("submit", errClosed)
 	}
@@ -137,16 +144,34 @@ func (b *Bridge) work(tenant string, q *queue) {
 	}
 }
 
-// batchTimeout bounds one batch's barrier and append, so a hung log fails
-// the batch instead of holding the tenant forever.
-const batchTimeout = 30 * time.Second
-
+// runBatch runs one batch of writes: barrier, plans, one append. Its
+// waits end with the latest deadline of its writes, so a hung log fails
+// the batch instead of holding the tenant.
 func (b *Bridge) runBatch(tenant string, q *queue, batch []*command) {
-	ctx, cancel := context.WithTimeout(b.life, batchTimeout)
+	live := batch[:0]
+	var deadline time.Time
+	for _, c := range batch {
+		if err := c.ctx.Err(); err != nil {
+			b.fail(c, "wait for the write's turn", err)
+			continue
+		}
+		live = append(live, c)
+		if d, ok := c.ctx.Deadline(); ok && d.After(deadline) {
+			deadline = d
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	if deadline.IsZero() {
+		deadline = time.Now().Add(b.timeout)
+	}
+	batch = live
+	ctx, cancel := context.WithDeadline(b.life, deadline)
 	defer cancel()
 	if err := b.barrier(ctx, tenant, q); err != nil {
 		for _, c := range batch {
-			c.done <- outcome{err: err}
+			b.fail(c, "barrier", err)
 		}
 		return
 	}
@@ -156,7 +181,7 @@ func (b *Bridge) runBatch(tenant string, q *queue, batch []*command) {
 	var counts []int
 	for i, c := range batch {
 		if err := c.ctx.Err(); err != nil {
-			c.done <- outcome{err: err}
+			b.fail(c, "wait for the barrier", err)
 			continue
 		}
 		rec := &recorder{State: b.state, reads: keySet{}, userNames: map[string]string{}}
@@ -190,7 +215,8 @@ func (b *Bridge) runBatch(tenant string, q *queue, batch []*command) {
 		b.metrics.appendErrors.Inc()
 		err = unavailable("append events", err)
 		for _, c := range accepted {
-			c.done <- outcome{err: err}
+			b.accepted.forget(c.digest) // it may be in the log all the same
+			b.fail(c, "append events", err)
 		}
 		return
 	}
@@ -202,13 +228,42 @@ func (b *Bridge) runBatch(tenant string, q *queue, batch []*command) {
 	off := last - int64(len(evs))
 	for i, c := range accepted {
 		off += int64(counts[i])
+		// The write is in the log. Its request is accepted (retry.go),
+		// unless its client has given up meanwhile, unanswered.
+		if counts[i] > 0 && c.ctx.Err() == nil {
+			b.accepted.add(c.digest)
+		} else if counts[i] > 0 {
+			b.accepted.forget(c.digest)
+		}
 		c.done <- outcome{partition: p, last: off, n: counts[i]}
 	}
 }
 
+// fail answers c with err, unless c's own context has ended (its deadline
+// passed, its client went away) or the bridge is closing, which says more.
+// The batch's context ends at the latest deadline of its writes, which may
+// be a moment before c's own timer fires: a passed deadline counts.
+func (b *Bridge) fail(c *command, what string, err error) {
+	switch {
+	case c.ctx.Err() != nil:
+		err = interrupted(c.ctx, what, err)
+	case pastDeadline(c.ctx):
+		err = deadlineError(what, err)
+	case b.life.Err() != nil:
+		err = unavailable(what, errClosed)
+	}
+	c.done <- outcome{err: err}
+}
+
+func pastDeadline(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
+}
+
 // keySet names what writes read and change: "r/<type>/<id>" a resource,
 // "u/<folded userName>" a userName, "g/<id>" a group's member list,
-// "m/<id>" the groups a resource is a member of.
+// "m/<id>" the groups a resource is a member of, "d/<digest>" the resource
+// a POST created (retry.go).
 type keySet map[string]struct{}
 
 func (k keySet) add(parts ...string) {
@@ -243,6 +298,9 @@ func (k keySet) meets(other keySet) bool {
 func (k keySet) addWrites(evs []events.Event, rec *recorder) {
 	for _, e := range evs {
 		k.add("r", e.ResourceType, e.ResourceID)
+		if e.RequestDigest != "" && (e.Type == events.UserCreated || e.Type == events.GroupCreated) {
+			k.add("d", e.RequestDigest)
+		}
 		if e.ResourceType == "User" {
 			if old, ok := rec.userNames[e.ResourceID]; ok {
 				k.add("u", old)
@@ -294,6 +352,16 @@ func (r *recorder) UserIDByUserName(ctx context.Context, tenant, userName string
 func (r *recorder) Members(ctx context.Context, tenant, groupID string) schemas.Members {
 	r.reads.add("g", groupID)
 	return r.State.Members(ctx, tenant, groupID)
+}
+
+func (r *recorder) CreatedBy(ctx context.Context, tenant, digest string) (string, bool, error) {
+	r.reads.add("d", digest)
+	return r.State.CreatedBy(ctx, tenant, digest)
+}
+
+func (r *recorder) DeletedBy(ctx context.Context, tenant, resourceType, id string) (string, bool, error) {
+	r.reads.add("r", resourceType, id)
+	return r.State.DeletedBy(ctx, tenant, resourceType, id)
 }
 
 func (r *recorder) GroupsOf(ctx context.Context, tenant, memberID string) ([]string, error) {

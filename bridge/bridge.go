@@ -9,6 +9,12 @@
 // see batch.go). Nothing is acknowledged that the log has not durably
 // accepted.
 //
+// Every write has one deadline, Options.AppendTimeout plus DeadlineMargin
+// from its start, which bounds all it waits for: its turn behind the
+// tenant's earlier writes, the barrier, the append and the projection
+// applying it. Past it the write fails with KindUnavailable (503). Such a
+// write may still take effect; its retry is recognised (see retry.go).
+//
 // bridge imports schemas, events and projection; scimhttp and main build on
 // it. It does not touch HTTP, Badger or kafka-go.
 package bridge
@@ -36,6 +42,13 @@ type State interface {
 	Members(ctx context.Context, tenant, groupID string) schemas.Members
 	GroupsOf(ctx context.Context, tenant, memberID string) ([]string, error)
 	WaitApplied(ctx context.Context, p int, off int64) error
+
+	// CreatedBy and DeletedBy find the outcome of an earlier attempt of a
+	// request (see retry.go): the resource a POST created, while unchanged,
+	// and the digest of the DELETE that deleted a resource, among the
+	// tenant's recent deletions.
+	CreatedBy(ctx context.Context, tenant, digest string) (id string, found bool, err error)
+	DeletedBy(ctx context.Context, tenant, resourceType, id string) (digest string, found bool, err error)
 }
 
 var _ State = (*projection.Store)(nil)
@@ -49,7 +62,20 @@ type Options struct {
 	NewEventID  func() string         // event ids (ce_id); nil: events.NewEventID (UUIDv7)
 	Source      string                // ce_source; "": "/scim-bridge"
 	MaxPatchOps int                   // 0: 1000
+
+	// AppendTimeout is how long the log may take to acknowledge an append
+	// (the Kafka log's KAFKA_APPEND_TIMEOUT); 0: 5 s. A write's whole time
+	// in the bridge is bounded by AppendTimeout + DeadlineMargin.
+	AppendTimeout time.Duration
 }
+
+// DeadlineMargin is what a write may take beyond Options.AppendTimeout:
+// the projection applying it once the log has acknowledged, and the rest
+// of its work.
+const DeadlineMargin = time.Second
+
+// defaultAppendTimeout is the Kafka log's default.
+const defaultAppendTimeout = 5 * time.Second
 
 // Request carries what a write needs besides its body.
 type Request struct {
@@ -99,6 +125,9 @@ type Bridge struct {
 	eventID func() string
 	source  string
 	maxOps  int
+	timeout time.Duration // a write's deadline: AppendTimeout + DeadlineMargin
+
+	accepted accepted // requests accepted and not failed, for telling retries (retry.go)
 
 	life  context.Context // ends at Close
 	close context.CancelFunc
@@ -129,6 +158,7 @@ func New(log events.Log, state State, reg *schemas.Registry, opts Options) (*Bri
 		eventID: opts.NewEventID,
 		source:  opts.Source,
 		maxOps:  opts.MaxPatchOps,
+		timeout: opts.AppendTimeout,
 		queues:  make(map[string]*queue),
 	}
 	b.life, b.close = context.WithCancel(context.Background())
@@ -150,6 +180,10 @@ func New(log events.Log, state State, reg *schemas.Registry, opts Options) (*Bri
 	if b.maxOps <= 0 {
 		b.maxOps = 1000
 	}
+	if b.timeout <= 0 {
+		b.timeout = defaultAppendTimeout
+	}
+	b.timeout += DeadlineMargin
 	return b, nil
 }
 
@@ -204,7 +238,7 @@ func (b *Bridge) end(ctx context.Context) ([]int64, error) {
 		c = &endCall{done: make(chan struct{})}
 		b.endCur = c
 		go func() {
-			qctx, cancel := context.WithTimeout(b.life, batchTimeout)
+			qctx, cancel := context.WithTimeout(b.life, b.timeout)
 			c.ends, c.err = b.log.End(qctx)
 			cancel()
 			b.endMu.Lock()
@@ -222,6 +256,21 @@ func (b *Bridge) end(ctx context.Context) ([]int64, error) {
 	}
 }
 
+// errDeadline is the cause of a write's context when its deadline passed.
+var errDeadline = errors.New("write deadline passed")
+
+// deadlineError is the error of a write whose deadline passed while it
+// waited for what, which returned err.
+func deadlineError(what string, err error) error {
+	return &schemas.Error{Kind: schemas.KindUnavailable, Detail: "the event log did not answer in time; retry later",
+		Err: fmt.Errorf("%s: %w: %w", what, errDeadline, err)}
+}
+
+// deadline returns ctx bounded by a write's deadline (see the package doc).
+func (b *Bridge) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, b.timeout, errDeadline)
+}
+
 // unavailable marks a log failure as KindUnavailable, so the client gets 503
 // and retries; nothing was acknowledged.
 func unavailable(what string, err error) error {
@@ -229,4 +278,18 @@ func unavailable(what string, err error) error {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return &schemas.Error{Kind: schemas.KindUnavailable, Detail: "the event log is unavailable; retry later", Err: fmt.Errorf("%s: %w", what, err)}
+}
+
+// interrupted is the error of a write whose ctx ended while it waited for
+// what: past the write's deadline, KindUnavailable (503), so the client
+// retries; otherwise (the client went away, the bridge is closing) ctx's
+// error. err is what the wait returned.
+func interrupted(ctx context.Context, what string, err error) error {
+	if context.Cause(ctx) == errDeadline {
+		return deadlineError(what, err)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s: %w", what, ctx.Err())
+	}
+	return err
 }

@@ -25,21 +25,28 @@ type env struct {
 }
 
 // faultLog wraps a real log; fail, when set, makes Append fail before
-// anything is written (a broker that is down).
+// anything is written (a broker that is down); lose makes it fail after
+// the events were written (an acknowledgement lost, or a produce request
+// that lands after it timed out).
 type faultLog struct {
 	events.Log
 	mu   sync.Mutex
 	fail error
+	lose bool
 }
 
 func (l *faultLog) Append(ctx context.Context, evs []events.Event) (int, int64, error) {
 	l.mu.Lock()
-	err := l.fail
+	err, lose := l.fail, l.lose
 	l.mu.Unlock()
 	if err != nil {
 		return 0, 0, err
 	}
-	return l.Log.Append(ctx, evs)
+	p, last, err := l.Log.Append(ctx, evs)
+	if err == nil && lose {
+		return p, 0, fmt.Errorf("no acknowledgement: %w", events.ErrUnavailable)
+	}
+	return p, last, err
 }
 
 func (l *faultLog) setFail(err error) {
@@ -48,7 +55,20 @@ func (l *faultLog) setFail(err error) {
 	l.mu.Unlock()
 }
 
+func (l *faultLog) setLose(lose bool) {
+	l.mu.Lock()
+	l.lose = lose
+	l.mu.Unlock()
+}
+
 func newEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvWith(t, bridge.Options{}, nil, nil)
+}
+
+// newEnvWith is newEnv with bridge options, and wrappers of the log the
+// bridge appends to and of the state it reads (nil: none).
+func newEnvWith(t *testing.T, opts bridge.Options, wrapLog func(events.Log) events.Log, wrapState func(bridge.State) bridge.State) *env {
 	t.Helper()
 	reg, err := schemas.NewRegistry()
 	if err != nil {
@@ -74,10 +94,19 @@ func newEnv(t *testing.T) *env {
 		}
 	})
 	fl := &faultLog{Log: el}
-	b, err := bridge.New(fl, store, reg, bridge.Options{})
+	var l events.Log = fl
+	if wrapLog != nil {
+		l = wrapLog(fl)
+	}
+	var st bridge.State = store
+	if wrapState != nil {
+		st = wrapState(store)
+	}
+	b, err := bridge.New(l, st, reg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { b.Close() })
 	users, _ := reg.ResourceType("User")
 	grps, _ := reg.ResourceType("Group")
 	return &env{b: b, log: fl, store: store, reg: reg, users: users, grps: grps}

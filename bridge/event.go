@@ -16,11 +16,12 @@ type write struct {
 	id, ext string
 	version int64
 	op      string
+	digest  string // RequestDigest of the request
 	evs     []events.Event
 }
 
-func (b *Bridge) newWrite(req Request, rt *schemas.ResourceType, id, externalID string, version int64, op string) *write {
-	return &write{b: b, req: req, rt: rt, id: id, ext: externalID, version: version, op: op}
+func (b *Bridge) newWrite(req Request, rt *schemas.ResourceType, id, externalID string, version int64, op, digest string) *write {
+	return &write{b: b, req: req, rt: rt, id: id, ext: externalID, version: version, op: op, digest: digest}
 }
 
 func (w *write) add(typ string, r schemas.Resource, changed []string, added, removed []schemas.Member) {
@@ -40,6 +41,7 @@ func (w *write) add(typ string, r schemas.Resource, changed []string, added, rem
 		MembersAdded:      added,
 		MembersRemoved:    removed,
 		RequestID:         w.req.RequestID,
+		RequestDigest:     w.digest,
 		Operation:         w.op,
 	})
 	w.version++

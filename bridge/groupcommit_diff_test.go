@@ -274,20 +274,20 @@ func patchMembers(gid, op string, ids []string) diffWrite {
 	}
 }
 
-func groupBody(name string, members []string, tr func(string) string) []byte {
+func diffGroupBody(name string, members []string, tr func(string) string) []byte {
 	return []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"` + name + `","members":` + memberList(members, tr) + `}`)
 }
 
 func putGroup(gid, name string, members []string) diffWrite {
 	return func(ctx context.Context, b *bridge.Bridge, e *env, r bridge.Request, tr func(string) string) (string, error) {
-		_, err := b.Replace(ctx, r, e.grps, tr(gid), groupBody(name, members, tr))
+		_, err := b.Replace(ctx, r, e.grps, tr(gid), diffGroupBody(name, members, tr))
 		return "", err
 	}
 }
 
 func createGroup(name string, members []string) diffWrite {
 	return func(ctx context.Context, b *bridge.Bridge, e *env, r bridge.Request, tr func(string) string) (string, error) {
-		st, err := b.Create(ctx, r, e.grps, groupBody(name, members, tr))
+		st, err := b.Create(ctx, r, e.grps, diffGroupBody(name, members, tr))
 		return st.Resource.ID(), err
 	}
 }

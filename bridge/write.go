@@ -16,13 +16,17 @@ import (
 // Create decodes body as a new resource of rt, checks it against current
 // state (userName uniqueness, member ids), appends the created event (and,
 // for a group with members, a members_added event) and returns the resource
-// as the projection now holds it.
+// as the projection now holds it. A retry of a POST whose first attempt
+// created a resource, unchanged since, returns that resource (retry.go).
 func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceType, body []byte) (projection.Stored, error) {
+	ctx, cancel := b.deadline(ctx)
+	defer cancel()
 	u := req.unknowns()
 	next, err := rt.DecodeWith(body, u)
 	if err != nil {
 		return projection.Stored{}, err
 	}
+	d := RequestDigest(req.Tenant, "POST", rt.Name, "", req.IfMatch, body)
 	id := b.newID()
 	next["id"] = id
 	var members []schemas.Member
@@ -32,8 +36,21 @@ func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceTy
 		}
 		delete(next, "members")
 	}
+	// target is the resource to answer with: id, or the one an earlier
+	// attempt created. Each run of the plan sets it; the caller reads it
+	// after the last run's outcome.
+	target := id
 	var skipped []schemas.Ignored // by the plan's last run
-	o, err := b.submit(ctx, req.Tenant, func(ctx context.Context, st State) ([]events.Event, error) {
+	o, err := b.submit(ctx, req.Tenant, d, func(ctx context.Context, st State) ([]events.Event, error) {
+		target = id
+		prev, err := b.createdBefore(ctx, st, req.Tenant, rt, d)
+		if err != nil {
+			return nil, err
+		}
+		if prev != "" {
+			target = prev
+			return nil, nil
+		}
 		mu := req.unknowns()
 		added, err := resolveMembers(ctx, st, req.Tenant, id, members, mu)
 		if err != nil {
@@ -43,7 +60,7 @@ func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceTy
 		if err := checkUnique(ctx, st, req.Tenant, rt, "", next); err != nil {
 			return nil, err
 		}
-		w := b.newWrite(req, rt, id, next.ExternalID(), 0, "POST")
+		w := b.newWrite(req, rt, id, next.ExternalID(), 0, "POST", d)
 		w.add(createdType(rt), next, attributeNames(next), nil, nil)
 		if len(added) > 0 {
 			w.add(events.GroupMembersAdded, nil, nil, added, nil)
@@ -54,18 +71,85 @@ func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceTy
 		return projection.Stored{}, err
 	}
 	req.report(u.Ignored, skipped)
-	return b.result(ctx, req, rt, id, o)
+	return b.result(ctx, req, rt, target, d, o, true)
+}
+
+// createdBefore returns the id of the resource an earlier attempt of the
+// POST with digest d created, if its retry is to be answered with it
+// (retry.go), else "". The same POST of a user, once accepted, is a new
+// request that gets 409; of a group, it is answered with the group it
+// created while that is unchanged, since a second one would be the same
+// POST landed twice, which the projection ignores.
+func (b *Bridge) createdBefore(ctx context.Context, st State, tenant string, rt *schemas.ResourceType, d string) (string, error) {
+	if rt.Name == "User" && b.accepted.has(d) {
+		return "", nil
+	}
+	id, found, err := st.CreatedBy(ctx, tenant, d)
+	if err != nil {
+		return "", fmt.Errorf("look up an earlier attempt: %w", err)
+	}
+	if !found {
+		return "", nil
+	}
+	cur, err := st.Get(ctx, tenant, rt.Name, id, projection.GetOptions{})
+	if schemas.KindOf(err) == schemas.KindNotFound {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("look up an earlier attempt: %w", err)
+	}
+	if cur.RequestDigest != d {
+		return "", nil
+	}
+	return id, nil
 }
 
 // result waits until the projection has applied a write's events and reads
-// the resource back, so the caller reads its own write.
-func (b *Bridge) result(ctx context.Context, req Request, rt *schemas.ResourceType, id string, o outcome) (projection.Stored, error) {
-	if o.n > 0 {
-		if err := b.state.WaitApplied(ctx, o.partition, o.last); err != nil {
-			return projection.Stored{}, fmt.Errorf("await offset %d of partition %d: %w", o.last, o.partition, err)
+// the resource back, so the caller reads its own write; created says the
+// write is a POST. Past the write's deadline the write, though in the log,
+// fails with KindUnavailable; its retry finds it.
+func (b *Bridge) result(ctx context.Context, req Request, rt *schemas.ResourceType, id, d string, o outcome, created bool) (projection.Stored, error) {
+	if err := b.await(ctx, o); err != nil {
+		return projection.Stored{}, b.failed(d, err)
+	}
+	st, err := b.state.Get(ctx, req.Tenant, rt.Name, id, req.Get)
+	if schemas.KindOf(err) == schemas.KindNotFound && o.n > 0 && created {
+		// An earlier attempt of this POST landed after the plan read the
+		// state, and before this one: the projection kept that one
+		// (projection.Store.CreatedBy).
+		if prev, found, lerr := b.state.CreatedBy(ctx, req.Tenant, d); lerr == nil && found {
+			st, err = b.state.Get(ctx, req.Tenant, rt.Name, prev, req.Get)
 		}
 	}
-	return b.state.Get(ctx, req.Tenant, rt.Name, id, req.Get)
+	if err != nil {
+		err = interrupted(ctx, "read the result", err)
+		if o.n > 0 {
+			err = b.failed(d, err)
+		}
+		return projection.Stored{}, err
+	}
+	b.accepted.add(d)
+	return st, nil
+}
+
+// await waits until the projection has applied a write's events, if it
+// appended any.
+func (b *Bridge) await(ctx context.Context, o outcome) error {
+	if o.n == 0 {
+		return nil
+	}
+	if err := b.state.WaitApplied(ctx, o.partition, o.last); err != nil {
+		return interrupted(ctx, fmt.Sprintf("await offset %d of partition %d", o.last, o.partition), err)
+	}
+	return nil
+}
+
+// failed returns err, the failure of the write of digest d after the log
+// took it: its request is no longer taken as accepted, so that a retry is
+// recognised (retry.go).
+func (b *Bridge) failed(d string, err error) error {
+	b.accepted.forget(d)
+	return err
 }
 
 // Replace is PUT (RFC 7644 §3.5.1): the body replaces the resource's
@@ -76,7 +160,8 @@ func (b *Bridge) Replace(ctx context.Context, req Request, rt *schemas.ResourceT
 	if err != nil {
 		return projection.Stored{}, err
 	}
-	return b.update(ctx, req, rt, id, "PUT", u.Ignored, func(cur projection.Stored, members schemas.Members, _ *schemas.Unknowns) (schemas.Resource, schemas.Change, error) {
+	d := RequestDigest(req.Tenant, "PUT", rt.Name, id, req.IfMatch, body)
+	return b.update(ctx, req, rt, id, "PUT", d, u.Ignored, func(cur projection.Stored, members schemas.Members, _ *schemas.Unknowns) (schemas.Resource, schemas.Change, error) {
 		return rt.Replace(cur.Resource, members, next)
 	})
 }
@@ -87,21 +172,32 @@ func (b *Bridge) Patch(ctx context.Context, req Request, rt *schemas.ResourceTyp
 	if err != nil {
 		return projection.Stored{}, err
 	}
-	return b.update(ctx, req, rt, id, "PATCH", nil, func(cur projection.Stored, members schemas.Members, u *schemas.Unknowns) (schemas.Resource, schemas.Change, error) {
+	d := RequestDigest(req.Tenant, "PATCH", rt.Name, id, req.IfMatch, body)
+	return b.update(ctx, req, rt, id, "PATCH", d, nil, func(cur projection.Stored, members schemas.Members, u *schemas.Unknowns) (schemas.Resource, schemas.Change, error) {
 		return rt.ApplyPatchWith(cur.Resource, members, p, u)
 	})
 }
 
-// update runs a PUT or PATCH: load the current state, compute the change,
-// and make the events it implies. A change that changes nothing appends
-// nothing and returns the resource as it is. decoded is what decoding the
-// body ignored; apply records what it ignores in the Unknowns it gets.
-func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceType, id, op string, decoded []schemas.Ignored,
+// update runs a PUT or PATCH of digest d: load the current state, compute
+// the change, and make the events it implies. A change that changes
+// nothing appends nothing and returns the resource as it is, and so does a
+// retry of the request that produced the current state (retry.go). decoded
+// is what decoding the body ignored; apply records what it ignores in the
+// Unknowns it gets.
+func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceType, id, op, d string, decoded []schemas.Ignored,
 	apply func(projection.Stored, schemas.Members, *schemas.Unknowns) (schemas.Resource, schemas.Change, error)) (projection.Stored, error) {
+	ctx, cancel := b.deadline(ctx)
+	defer cancel()
 	var ignored []schemas.Ignored // by the plan's last run
-	o, err := b.submit(ctx, req.Tenant, func(ctx context.Context, st State) ([]events.Event, error) {
-		cur, err := current(ctx, st, req, rt, id)
+	o, err := b.submit(ctx, req.Tenant, d, func(ctx context.Context, st State) ([]events.Event, error) {
+		cur, err := st.Get(ctx, req.Tenant, rt.Name, id, projection.GetOptions{})
 		if err != nil {
+			return nil, err
+		}
+		if b.retried(cur.RequestDigest, d) {
+			return nil, nil
+		}
+		if err := checkIfMatch(req.IfMatch, cur.Version); err != nil {
 			return nil, err
 		}
 		var members schemas.Members
@@ -131,7 +227,7 @@ func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceTy
 			return nil, err
 		}
 		ignored = u.Ignored
-		w := b.newWrite(req, rt, id, next.ExternalID(), cur.Version, op)
+		w := b.newWrite(req, rt, id, next.ExternalID(), cur.Version, op, d)
 		if len(change.Attributes) > 0 {
 			w.add(updatedType(rt, cur.Resource, next), next, change.Attributes, nil, nil)
 		}
@@ -147,16 +243,28 @@ func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceTy
 		return projection.Stored{}, err
 	}
 	req.report(decoded, ignored)
-	return b.result(ctx, req, rt, id, o)
+	return b.result(ctx, req, rt, id, d, o, false)
 }
 
 // Delete is DELETE (RFC 7644 §3.6). The resource leaves every group it was a
 // member of first (one members_removed event per group), then is deleted.
+// A retry of a DELETE that deleted the resource succeeds (retry.go).
 func (b *Bridge) Delete(ctx context.Context, req Request, rt *schemas.ResourceType, id string) error {
+	ctx, cancel := b.deadline(ctx)
+	defer cancel()
 	gt, _ := b.reg.ResourceType("Group")
-	o, err := b.submit(ctx, req.Tenant, func(ctx context.Context, st State) ([]events.Event, error) {
-		cur, err := current(ctx, st, req, rt, id)
+	d := RequestDigest(req.Tenant, "DELETE", rt.Name, id, req.IfMatch, nil)
+	o, err := b.submit(ctx, req.Tenant, d, func(ctx context.Context, st State) ([]events.Event, error) {
+		cur, err := st.Get(ctx, req.Tenant, rt.Name, id, projection.GetOptions{})
+		if schemas.KindOf(err) == schemas.KindNotFound {
+			if gone, err2 := b.deletedBefore(ctx, st, req.Tenant, rt, id, d); err2 != nil || gone {
+				return nil, err2
+			}
+		}
 		if err != nil {
+			return nil, err
+		}
+		if err := checkIfMatch(req.IfMatch, cur.Version); err != nil {
 			return nil, err
 		}
 		groups, err := st.GroupsOf(ctx, req.Tenant, id)
@@ -169,30 +277,32 @@ func (b *Bridge) Delete(ctx context.Context, req Request, rt *schemas.ResourceTy
 			if err != nil {
 				return nil, fmt.Errorf("group %s of %s: %w", gid, id, err)
 			}
-			w := b.newWrite(req, gt, gid, g.Resource.ExternalID(), g.Version, "DELETE")
+			w := b.newWrite(req, gt, gid, g.Resource.ExternalID(), g.Version, "DELETE", d)
 			w.add(events.GroupMembersRemoved, nil, nil, nil, []schemas.Member{{Value: id, Type: rt.Name}})
 			evs = append(evs, w.evs...)
 		}
-		w := b.newWrite(req, rt, id, cur.Resource.ExternalID(), cur.Version, "DELETE")
+		w := b.newWrite(req, rt, id, cur.Resource.ExternalID(), cur.Version, "DELETE", d)
 		w.add(deletedType(rt), nil, nil, nil, nil)
 		return append(evs, w.evs...), nil
 	})
 	if err != nil {
 		return err
 	}
-	if err := b.state.WaitApplied(ctx, o.partition, o.last); err != nil {
-		return fmt.Errorf("await offset %d of partition %d: %w", o.last, o.partition, err)
+	if err := b.await(ctx, o); err != nil {
+		return b.failed(d, err)
 	}
+	b.accepted.add(d)
 	return nil
 }
 
-// current loads the resource a write changes and checks If-Match against it.
-func current(ctx context.Context, st State, req Request, rt *schemas.ResourceType, id string) (projection.Stored, error) {
-	cur, err := st.Get(ctx, req.Tenant, rt.Name, id, projection.GetOptions{})
+// deletedBefore reports whether an earlier attempt of the DELETE with
+// digest d deleted resource id and its retry is to succeed (retry.go).
+func (b *Bridge) deletedBefore(ctx context.Context, st State, tenant string, rt *schemas.ResourceType, id, d string) (bool, error) {
+	by, found, err := st.DeletedBy(ctx, tenant, rt.Name, id)
 	if err != nil {
-		return projection.Stored{}, err
+		return false, fmt.Errorf("look up an earlier attempt: %w", err)
 	}
-	return cur, checkIfMatch(req.IfMatch, cur.Version)
+	return found && b.retried(by, d), nil
 }
 
 // checkUnique enforces userName uniqueness per tenant, case-insensitively

@@ -208,6 +208,8 @@ func decodeData(value []byte, e *Event) error {
 				return readList(r, &e.MembersRemoved, readMember)
 			case "requestId":
 				return r.StringInto(&e.RequestID)
+			case "requestDigest":
+				return r.StringInto(&e.RequestDigest)
 			case "operation":
 				return r.StringInto(&e.Operation)
 			case "scimEvent":
@@ -226,7 +228,7 @@ func decodeData(value []byte, e *Event) error {
 var eventFields = []string{
 	"tenant", "resourceType", "id", "externalId", "version", "prevVersion",
 	"changedAttributes", "resource", "membersAdded", "membersRemoved",
-	"requestId", "operation", "scimEvent",
+	"requestId", "requestDigest", "operation", "scimEvent",
 }
 
 // eventField returns the field name key matches, exactly or else

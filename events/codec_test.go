@@ -43,7 +43,8 @@ var codecCases = []struct {
 				"weight":         json.Number("1.50e2"),
 			},
 		},
-		RequestID: "req-1", Operation: "POST", SCIMEvent: SCIMEventCreateFull,
+		RequestID: "req-1", RequestDigest: "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+		Operation: "POST", SCIMEvent: SCIMEventCreateFull,
 	}},
 	{"UserUpdatedPut", Event{
 		ID: "8a9f4c1e-0002", Type: UserUpdated, Source: "/scim-bridge/test", Time: testTime.Add(time.Second),

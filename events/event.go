@@ -32,6 +32,11 @@ const (
 // Event is one domain event. Its JSON form (the record value) is the event
 // data of the public contract; ID, Type, Source, Time and Tenant travel as
 // CloudEvents headers as well.
+//
+// RequestDigest identifies the SCIM request that caused the event, so that
+// a retry of that request is recognised: 32 lower-case hex digits (SHA-256
+// truncated to 128 bits, computed by the bridge), the same in every event of
+// one write, empty in events written before the field existed.
 type Event struct {
 	ID     string    `json:"-"` // ce_id: unique per event (a retried append keeps it)
 	Type   string    `json:"-"` // ce_type, e.g. "user.created"
@@ -49,8 +54,9 @@ type Event struct {
 	MembersAdded      []schemas.Member `json:"membersAdded,omitempty"`
 	MembersRemoved    []schemas.Member `json:"membersRemoved,omitempty"`
 	RequestID         string           `json:"requestId,omitempty"`
-	Operation         string           `json:"operation,omitempty"` // "POST", "PUT", "PATCH", "DELETE"
-	SCIMEvent         string           `json:"scimEvent"`           // RFC 9967 event URI
+	RequestDigest     string           `json:"requestDigest,omitempty"` // the request that caused it (see above)
+	Operation         string           `json:"operation,omitempty"`     // "POST", "PUT", "PATCH", "DELETE"
+	SCIMEvent         string           `json:"scimEvent"`               // RFC 9967 event URI
 }
 
 // Key returns the record key: "<tenant>/<ResourceType>/<id>".

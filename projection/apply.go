@@ -350,6 +350,9 @@ func putSkip(txn *writeTxn, rec events.Record, reason string, cur *record) error
 // applyEvent writes a valid, in-order event. It reports whether a group
 // delete left member entries behind a tombstone.
 func (s *Store) applyEvent(txn *writeTxn, ev *events.Event, typ string, cur *record, ops []memberOp) (bool, error) {
+	if again, err := s.trackRequest(txn, ev, typ, cur); err != nil || again {
+		return false, err // again: a POST that landed twice (request.go)
+	}
 	at := ev.Time.UTC()
 	switch ev.Type {
 	case events.UserDeleted, events.GroupDeleted:
@@ -363,11 +366,12 @@ func (s *Store) applyEvent(txn *writeTxn, ev *events.Event, typ string, cur *rec
 			return false, errOwnTxns
 		}
 		next := *cur
-		next.Version, next.LastModified, next.EventID = ev.Version, at, ev.ID
+		next.Version, next.LastModified, next.EventID, next.RequestDigest = ev.Version, at, ev.ID, ev.RequestDigest
 		return false, putRecord(txn, ev.Tenant, typ, ev.ResourceID, cur, &next)
 	}
 	// created, updated, deactivated, reactivated: the full post-image.
-	next := &record{Resource: withoutMembers(ev.Resource), Version: ev.Version, Created: at, LastModified: at, EventID: ev.ID}
+	next := &record{Resource: withoutMembers(ev.Resource), Version: ev.Version, Created: at, LastModified: at, EventID: ev.ID,
+		RequestDigest: ev.RequestDigest}
 	if cur != nil {
 		next.Created = cur.Created
 	}

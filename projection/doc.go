@@ -24,7 +24,7 @@
 //	P u32(partition)                       -> i64(next offset to apply)
 //	S u32(partition) i64(offset)           -> JSON why the record was skipped
 //	Z str(tenant) str(groupID)             -> "" (deleted group, members being cleaned)
-//	t str(tenant) r str(type) str(id)      -> JSON {resource, version, created, lastModified, eventId}
+//	t str(tenant) r str(type) str(id)      -> JSON {resource, version, created, lastModified, eventId, requestDigest}
 //	t str(tenant) c str(type)              -> i64(number of resources of the type)
 //	t str(tenant) u str(fold(userName)) str(id)              User userName (unique by the bridge)
 //	t str(tenant) n str(fold(userName))           -> id      userName eq in one point read
@@ -36,14 +36,25 @@
 //	t str(tenant) g str(groupID) str(memberID) -> str(member type) display
 //	t str(tenant) h str(memberID) str(groupID) -> ""         User.groups is derived from these
 //	t str(tenant) k str(groupID)               -> i64(number of members)
+//	t str(tenant) q str(digest)                -> id      the resource a POST created, while unchanged
+//	t str(tenant) y str(type) str(id)          -> u32(slot) digest   a recent DELETE (tombstone)
+//	t str(tenant) w u32(slot)                  -> str(type) str(id)  the tenant's ring of tombstones
+//	t str(tenant) v                            -> i64(tombstones written)
 //
 // The o value counts memberID's h entries and, when there are at most
 // maxInlineGroups of them, lists their group ids in order, so User.groups
 // is one point read for all but members of very many groups.
 //
+// The q, y, w and v keys let the bridge recognise a retried request (see
+// request.go): at most one q key per resource, and per tenant a ring of the
+// last 10,000 deletions. A created event whose requestDigest is that of the
+// POST of another resource, unchanged since, is the same POST landed twice
+// and changes nothing.
+//
 // Index values are empty unless shown. Index keys end in the id, so several
 // resources may share a value and a lookup is one prefix seek yielding ids in
-// order. Counters at zero are deleted, so an emptied tenant leaves no keys.
+// order. Counters at zero are deleted, so an emptied tenant leaves no keys
+// but its tombstones.
 // Adding or removing one member of a group writes its two membership keys,
 // the member count and the group record: O(1) in the group's size.
 //

@@ -33,6 +33,10 @@ func encodeRecord(r *record) ([]byte, error) {
 		b = append(b, `,"eventId":`...)
 		b = schemas.AppendJSONString(b, r.EventID)
 	}
+	if r.RequestDigest != "" {
+		b = append(b, `,"requestDigest":`...)
+		b = schemas.AppendJSONString(b, r.RequestDigest)
+	}
 	return append(b, '}'), nil
 }
 

@@ -19,7 +19,8 @@ func TestEncodeRecord_MatchesEncodingJSON(t *testing.T) {
 		rec  record
 	}{
 		{"user", record{Resource: user("u1", "alice@example.com", "emails", emails("a@x", "B@X"), "active", true,
-			"name", map[string]any{"givenName": "Al", "familyName": nil}), Version: 3, Created: at, LastModified: at.Add(time.Second), EventID: "ev-1"}},
+			"name", map[string]any{"givenName": "Al", "familyName": nil}), Version: 3, Created: at, LastModified: at.Add(time.Second), EventID: "ev-1",
+			RequestDigest: "0123456789abcdef0123456789abcdef"}},
 		{"nil resource, no event id", record{Version: 1, Created: at, LastModified: at}},
 		{"empty containers", record{Resource: schemas.Resource{"a": []any{}, "b": map[string]any{}, "c": []any(nil), "d": map[string]any(nil)}, Created: at, LastModified: at}},
 		{"escapes", record{Resource: schemas.Resource{
@@ -29,7 +30,7 @@ func TestEncodeRecord_MatchesEncodingJSON(t *testing.T) {
 			"invalid":  "a\xffb\xc3(c\xed\xa0\x80",
 			"key<&>\n": "k",
 			"":         "empty key",
-		}, Version: 1, Created: at, LastModified: at, EventID: "id<&>"}},
+		}, Version: 1, Created: at, LastModified: at, EventID: "id<&>", RequestDigest: "<&>"}},
 		{"numbers and typed values", record{Resource: schemas.Resource{
 			"n": json.Number("12.50"), "i": 42, "f": 1e21, "g": 0.000001, "h": math.Copysign(0, -1), "big": math.MaxInt64,
 			"nested": schemas.Resource{"z": 1, "a": []string{"x", "<"}},

@@ -15,7 +15,7 @@ import (
 // formatVersion is the version of the key layout written under keyFormat.
 // Open refuses a store written with another version: the projection must be
 // rebuilt from the log.
-const formatVersion = "4"
+const formatVersion = "5"
 
 // Top-level key tags. Everything a tenant owns sits under tagTenant.
 const (
@@ -40,6 +40,10 @@ const (
 	nsMemberOf    = 'h' // str(memberID) str(groupID) -> ""
 	nsMemberCount = 'k' // str(groupID) -> i64(members)
 	nsGroupCount  = 'o' // str(memberID) -> i64(groups it is a direct member of) [str(groupID)...] (see groupsValue)
+	nsCreatedBy   = 'q' // str(request digest) -> id: the resource a POST created, while unchanged (request.go)
+	nsDeleted     = 'y' // str(type) str(id) -> u32(slot) digest: a recent DELETE (request.go)
+	nsDeletedRing = 'w' // u32(slot) -> str(type) str(id): which tombstone a ring slot holds
+	nsDeletedNext = 'v' // -> i64(tombstones written so far); the next slot is this modulo the ring size
 )
 
 // appendStr appends s as one order-preserving key component: 0x00 is escaped

@@ -40,6 +40,10 @@ type record struct {
 	Created      time.Time        `json:"created"`
 	LastModified time.Time        `json:"lastModified"`
 	EventID      string           `json:"eventId,omitempty"` // ce_id of the last applied event
+
+	// RequestDigest is the events.Event.RequestDigest of the last applied
+	// event: the request that produced this state ("" before digests).
+	RequestDigest string `json:"requestDigest,omitempty"`
 }
 
 // Stored is a resource as the projection holds it.
@@ -49,10 +53,15 @@ type Stored struct {
 	Version      int64
 	Created      time.Time
 	LastModified time.Time
+
+	// RequestDigest names the request whose write produced this state (its
+	// last event's events.Event.RequestDigest), "" when that event had none.
+	RequestDigest string
 }
 
 func (r *record) stored(typ string) Stored {
-	return Stored{Type: typ, Resource: r.Resource, Version: r.Version, Created: r.Created, LastModified: r.LastModified}
+	return Stored{Type: typ, Resource: r.Resource, Version: r.Version, Created: r.Created, LastModified: r.LastModified,
+		RequestDigest: r.RequestDigest}
 }
 
 // decodeRecord decodes a record as encoding/json's Decoder with UseNumber
@@ -70,7 +79,7 @@ func decodeRecord(v []byte) (*record, error) {
 }
 
 // recordFields are the JSON names of record's fields.
-var recordFields = []string{"resource", "version", "created", "lastModified", "eventId"}
+var recordFields = []string{"resource", "version", "created", "lastModified", "eventId", "requestDigest"}
 
 func decodeRecordInto(v []byte, rec *record) error {
 	return walkRecord(v, func(r *schemas.JSONReader, field string) error {
@@ -85,6 +94,8 @@ func decodeRecordInto(v []byte, rec *record) error {
 			return readRecordTime(r, &rec.LastModified)
 		case "eventId":
 			return r.StringInto(&rec.EventID)
+		case "requestDigest":
+			return r.StringInto(&rec.RequestDigest)
 		}
 		return r.Skip()
 	})

@@ -30,6 +30,7 @@ var decodeRecordCases = []string{
 	`{"created":{}}`, `{"created":"2024-01-02T03:04:05Z","created":null}`, `{"CREATED":"2024-01-02T03:04:05Z"}`,
 	`{"version":"1"}`, `{"version":1.5}`, `{"version":null}`, `{"Version":7,"version":8}`,
 	`{"eventId":1}`, `{"eventid":"e"}`, `{"eventId":"a","eventId":null}`,
+	`{"requestDigest":"d"}`, `{"RequestDigest":"d","requestDigest":null}`, `{"requestDigest":7}`,
 	`{"resource":{"a":1},"resource":{"b":2}}`, `{"resource":{"a":1},"resource":null}`,
 	`{"resource":[]}`, `{"resource":{}}`, `{"resource":{"a":[1,]}}`, `{"x":[1,2,{"y":"\ud800"}],"version":2}`,
 }
@@ -45,6 +46,8 @@ func TestDecodeRecord_MatchesEncodingJSON(t *testing.T) {
 		Created:      time.Date(2024, 5, 6, 7, 8, 9, 10, time.UTC),
 		LastModified: time.Date(2024, 5, 6, 7, 8, 10, 0, time.UTC),
 		EventID:      "e-4",
+
+		RequestDigest: "0123456789abcdef0123456789abcdef",
 	}
 	b, err := encodeRecord(r)
 	if err != nil {

@@ -40,6 +40,7 @@ type Options struct {
 	ApplyBatch int
 
 	memTableSize int64 // Badger memtable size; zero means 32 MiB (tests shrink it)
+	tombstones   int   // deletions remembered per tenant; zero means defaultTombstones (tests shrink it)
 }
 
 const (
@@ -47,6 +48,7 @@ const (
 	defaultMemberBatch  = 5000
 	defaultApplyBatch   = 1000
 	defaultMemTableSize = 32 << 20
+	defaultTombstones   = 10000
 
 	// blockCacheSize is Badger's cache of decompressed table blocks. Reads
 	// spread over a large tenant hardly hit it (a million users' records
@@ -74,6 +76,7 @@ type Store struct {
 	memberBatch int
 	applyBatch  int
 	lim         limits
+	tombstones  int
 
 	beforeCommit func() error         // tests: called before every commit of applying; an error aborts it
 	beforeApply  func(*events.Record) // tests: called as each record is applied (may panic)
@@ -114,6 +117,7 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 		memberBatch: opts.MemberBatch,
 		applyBatch:  opts.ApplyBatch,
 		lim:         newLimits(db, opts.InMemory, bo.ValueThreshold),
+		tombstones:  opts.tombstones,
 		locks:       make(map[int]*sync.Mutex),
 		changed:     make(chan struct{}),
 	}
@@ -125,6 +129,9 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 	}
 	if s.applyBatch <= 0 {
 		s.applyBatch = defaultApplyBatch
+	}
+	if s.tombstones <= 0 {
+		s.tombstones = defaultTombstones
 	}
 	if err := s.init(); err != nil {
 		db.Close()

@@ -26,7 +26,7 @@ func sampleEvents() []events.Event {
 			ID: events.NewEventID(), Type: typ, Source: "/scim-bridge/test",
 			Time:   time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC),
 			Tenant: "acme", ResourceType: rt, ResourceID: id, Version: v, PrevVersion: v - 1,
-			Resource: res, RequestID: "req-1", Operation: op,
+			Resource: res, RequestID: "req-1", RequestDigest: "9f86d081884c7d659a2feaa0c55ad015", Operation: op,
 		}
 	}
 	changed := func(e events.Event, attrs ...string) events.Event { e.ChangedAttributes = attrs; return e }

@@ -10,7 +10,7 @@ import (
 
 const userCreated = `{"tenant":"acme","resourceType":"User","id":"u1","externalId":"e1","version":1,"prevVersion":0,
 "changedAttributes":["active","userName"],"resource":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
-"id":"u1","userName":"ada","active":true},"requestId":"r1","operation":"POST",
+"id":"u1","userName":"ada","active":true},"requestId":"r1","requestDigest":"00112233445566778899aabbccddeeff","operation":"POST",
 "scimEvent":"urn:ietf:params:scim:event:prov:create:full"}`
 
 func TestValidate(t *testing.T) {
@@ -31,6 +31,9 @@ func TestValidate(t *testing.T) {
 			"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":"7"},
 			"urn:ietf:params:scim:schemas:extension:Contoso:2.0:User":{"costCenterCode":"CC-1","badgeNumber":42}`, 1), nil},
 
+		{"NoRequestDigest", "user.created", strings.Replace(userCreated, `"requestDigest":"00112233445566778899aabbccddeeff",`, ``, 1), nil},
+		{"RequestDigestNotHex", "user.created", strings.Replace(userCreated, `"00112233445566778899aabbccddeeff"`, `"00112233445566778899AABBCCDDEEFF"`, 1), ErrInvalid},
+		{"RequestDigestShort", "user.created", strings.Replace(userCreated, `"00112233445566778899aabbccddeeff"`, `"0011"`, 1), ErrInvalid},
 		{"Password", "user.created", strings.Replace(userCreated, `"active":true`, `"password":"x"`, 1), ErrInvalid},
 		{"ExtensionNotObject", "user.created", strings.Replace(userCreated, `"active":true`, `"active":true,
 			"urn:ietf:params:scim:schemas:extension:Contoso:2.0:User":"CC-1"`, 1), ErrInvalid},
