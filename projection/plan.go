@@ -2,6 +2,7 @@ package projection
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -23,6 +24,37 @@ type lister struct {
 	tenant string
 	typ    string
 	rt     *schemas.ResourceType
+
+	probe *listProbe // tests; nil in production
+	stats listStats
+}
+
+// listStats counts the work of one List.
+type listStats struct {
+	keys    int // index keys the planner visited (a point read is one)
+	records int // records the evaluator loaded
+}
+
+// listProbe lets tests watch a List.
+type listProbe struct {
+	visit func()          // called for every index key and record visited
+	done  func(listStats) // called as List returns
+}
+
+// visitKey accounts for one index key read by the planner.
+func (l *lister) visitKey() {
+	l.stats.keys++
+	if l.probe != nil && l.probe.visit != nil {
+		l.probe.visit()
+	}
+}
+
+// visitRecord accounts for one record read by the evaluator.
+func (l *lister) visitRecord() {
+	l.stats.records++
+	if l.probe != nil && l.probe.visit != nil {
+		l.probe.visit()
+	}
 }
 
 // plan returns the index plan of e, or nil when e needs a scan. The
@@ -93,6 +125,7 @@ func (l *lister) planCompare(e *schemas.CompareExpr) (*plan, error) {
 	}
 	switch {
 	case e.Op == schemas.OpEq && l.isPath(e.Path, "id", ""):
+		l.visitKey()
 		_, err := l.txn.Get(resourceKey(l.tenant, l.typ, v))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return &plan{exact: true}, nil
@@ -112,6 +145,7 @@ func (l *lister) planCompare(e *schemas.CompareExpr) (*plan, error) {
 		case e.Op == schemas.OpEq && l.isPath(e.Path, "userName", ""):
 			// One point read (Okta's and Entra's lookup before every
 			// create); the u index would need an iterator.
+			l.visitKey()
 			id, found, err := getValue(l.txn, userNameIDKey(l.tenant, fold(v)))
 			if err != nil || !found {
 				return &plan{exact: true}, err
@@ -135,9 +169,16 @@ func (l *lister) planCompare(e *schemas.CompareExpr) (*plan, error) {
 
 // indexIDs reads the ids under an equality index prefix; they come sorted.
 func (l *lister) indexIDs(prefix []byte, exact bool) (*plan, error) {
-	ids, err := keysUnder(l.txn, prefix, -1)
-	if err != nil {
-		return nil, err
+	it := l.txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	var ids []string
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		l.visitKey()
+		id, ok := lastStr(it.Item().Key(), prefix)
+		if !ok {
+			return nil, fmt.Errorf("malformed index key %q", it.Item().Key())
+		}
+		ids = append(ids, id)
 	}
 	return &plan{ids: ids, exact: exact}, nil
 }
@@ -151,6 +192,7 @@ func (l *lister) prefixIDs(ns byte, v string, exact bool) (*plan, error) {
 	defer it.Close()
 	var ids []string
 	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		l.visitKey()
 		_, rest, ok := readStr(it.Item().Key()[len(base):])
 		if !ok {
 			continue
@@ -191,6 +233,7 @@ func (l *lister) planModified(op schemas.CompareOp, v string) (*plan, error) {
 		if to != nil && string(k) >= string(to) {
 			break
 		}
+		l.visitKey()
 		if len(k) < len(base)+8 {
 			continue
 		}

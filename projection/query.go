@@ -74,8 +74,12 @@ func (s *Store) List(ctx context.Context, tenant, resourceType string, q Query) 
 		w.after = &c
 	}
 	var page Page
+	l := &lister{tenant: tenant, typ: typ, rt: rt, probe: s.probe}
+	if s.probe != nil && s.probe.done != nil {
+		defer func() { s.probe.done(l.stats) }()
+	}
 	err := s.db.View(func(txn *badger.Txn) error {
-		l := &lister{txn: txn, tenant: tenant, typ: typ, rt: rt}
+		l.txn = txn
 		if err := l.fill(ctx, q, w); err != nil {
 			return err
 		}
@@ -297,6 +301,7 @@ func (l *lister) each(ctx context.Context, p *plan, fn func(id string, r *record
 					return err
 				}
 			}
+			l.visitRecord()
 			r, err := loadRecord(l.txn, resourceKey(l.tenant, l.typ, id))
 			if err != nil {
 				return err
@@ -317,6 +322,7 @@ func (l *lister) each(ctx context.Context, p *plan, fn func(id string, r *record
 				return err
 			}
 		}
+		l.visitRecord()
 		item := it.Item()
 		id, ok := lastStr(item.Key(), prefix)
 		if !ok {

@@ -74,6 +74,7 @@ type Store struct {
 	applyBatch  int
 
 	beforeCommit func() error // tests: called before every commit of applying; an error aborts it
+	probe        *listProbe   // tests: watches the work of List (plan.go)
 
 	locksMu sync.Mutex
 	locks   map[int]*sync.Mutex // per partition, serialises Apply
