@@ -37,8 +37,9 @@ func RequestIDFromContext(ctx context.Context) string {
 // requestState is what the middleware learns from inner handlers for its
 // log line and metrics.
 type requestState struct {
-	route  string // mux path template, "unmatched" until a route is found
-	tenant string
+	route     string // mux path template, "unmatched" until a route is found
+	tenant    string
+	bodyBytes int64 // reserved from Server.bodies until the request ends
 }
 
 func withState(ctx context.Context, st *requestState) context.Context {
