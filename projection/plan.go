@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -36,7 +37,12 @@ const (
 	planKeySlack = 1024
 	// ctxCheckEvery is how many index keys or records a List visits
 	// between looks at its context, so that a cancelled or expired request
-	// stops within about a millisecond of work.
+	// stops within about a millisecond of work. It also yields the
+	// processor there (runtime.Gosched): Go preempts a running goroutine
+	// only every 10 ms, so without it, short requests (another tenant's
+	// userName eq) waited behind every long scan running. With 8 clients
+	// looping over a scan-heavy filter on 2 cores, a lookup's median went
+	// from 40 ms to 5 ms, its p99 from 140-170 ms to 20-40 ms.
 	ctxCheckEvery = 256
 	// fewCandidates is a candidate set small enough that evaluating the
 	// rest of an "and" on it beats reading indexes for it.
@@ -80,6 +86,16 @@ type listProbe struct {
 	maxKeys   int             // 0: maxPlanKeys of the type's count
 }
 
+// checkpoint, at every ctxCheckEvery-th visit n, yields the processor and
+// returns ctx's error.
+func checkpoint(ctx context.Context, n int) error {
+	if n%ctxCheckEvery != 0 {
+		return nil
+	}
+	runtime.Gosched()
+	return ctx.Err()
+}
+
 // visitKey accounts for one index key the planner reads. It returns
 // errOverBudget, without counting the key, when the budget is spent, and
 // the context's error every ctxCheckEvery keys.
@@ -92,10 +108,7 @@ func (l *lister) visitKey(ctx context.Context) error {
 	if l.probe != nil && l.probe.visit != nil {
 		l.probe.visit()
 	}
-	if l.stats.keys%ctxCheckEvery == 0 {
-		return ctx.Err()
-	}
-	return nil
+	return checkpoint(ctx, l.stats.keys)
 }
 
 // visitRecord accounts for one record the evaluator reads and returns the
@@ -105,10 +118,7 @@ func (l *lister) visitRecord(ctx context.Context) error {
 	if l.probe != nil && l.probe.visit != nil {
 		l.probe.visit()
 	}
-	if l.stats.records%ctxCheckEvery == 0 {
-		return ctx.Err()
-	}
-	return nil
+	return checkpoint(ctx, l.stats.records)
 }
 
 // visitSkipped accounts for one resource key an unfiltered list skips and
@@ -118,10 +128,7 @@ func (l *lister) visitSkipped(ctx context.Context) error {
 	if l.probe != nil && l.probe.visit != nil {
 		l.probe.visit()
 	}
-	if l.stats.skipped%ctxCheckEvery == 0 {
-		return ctx.Err()
-	}
-	return nil
+	return checkpoint(ctx, l.stats.skipped)
 }
 
 // plan returns the index plan of e, or nil when e needs a scan. The
