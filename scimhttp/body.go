@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
@@ -64,10 +65,12 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 			return nil, s.tooLarge()
 		case errors.As(err, &se):
 			return nil, err
-		case r.Context().Err() != nil: // past the deadline, or the client left
-			return nil, fmt.Errorf("read body: %w", r.Context().Err())
-		case errors.Is(err, os.ErrDeadlineExceeded): // the read deadline
+		case errors.Is(err, os.ErrDeadlineExceeded), pastDeadline(r.Context()):
+			// The read deadline, which net/http may also report by
+			// cancelling the request's context.
 			return nil, fmt.Errorf("read body: %w", context.DeadlineExceeded)
+		case r.Context().Err() != nil: // the client left
+			return nil, fmt.Errorf("read body: %w", r.Context().Err())
 		}
 		return nil, &schemas.Error{Kind: schemas.KindInvalidSyntax, Detail: "the request body could not be read", Err: err}
 	}
@@ -78,6 +81,12 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		return nil, schemas.Errorf(schemas.KindInvalidSyntax, "the request body is not valid JSON")
 	}
 	return body, nil
+}
+
+// pastDeadline reports whether ctx has a deadline and it has passed.
+func pastDeadline(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // bodyChunk is the first reservation, and read, of a body of unknown
