@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/scim-bridge/scim-bridge/scimhttp"
 )
 
 // config is every setting; each is a flag and an environment variable.
@@ -32,6 +34,10 @@ type config struct {
 	Audit         bool
 	TrustForward  bool
 	SchemasDir    string
+
+	RequestTimeout    time.Duration
+	TenantMaxInFlight int
+	MaxInFlightBytes  int64
 
 	KafkaBrokers       string
 	KafkaTopic         string
@@ -101,7 +107,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		fs.BoolVar(p, name, def, help)
 		all = append(all, setting{env, name, help})
 	}
-	var maxBody int
+	var maxBody, maxInFlightBytes int
 	str(&c.Listen, "SCIM_LISTEN", "listen", ":8080", "HTTP address for SCIM, /healthz and /readyz")
 	str(&c.AdminListen, "SCIM_ADMIN_LISTEN", "admin-listen", ":9090", "HTTP address for /metrics (and /healthz, /readyz), apart from SCIM: /metrics names every tenant; \"off\" (or an empty --admin-listen) disables it")
 	str(&c.DebugListen, "SCIM_DEBUG_LISTEN", "debug-listen", "", "address of a separate listener for Go's profiler (/debug/pprof/), e.g. 127.0.0.1:6060; empty: off. Keep it off public networks")
@@ -119,6 +125,9 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	boolean(&c.Audit, "SCIM_AUDIT", "audit", false, "log every write request of every tenant with its body redacted (shapes and attribute names, no values); a tenant's \"audit\" in the tenants file does it for that tenant")
 	boolean(&c.TrustForward, "SCIM_TRUST_FORWARDED", "trust-forwarded", false, "derive meta.location from X-Forwarded-Proto and X-Forwarded-Host (behind a trusted proxy)")
 	str(&c.SchemasDir, "SCIM_SCHEMAS_DIR", "schemas-dir", "", "directory of custom extension schema files (*.json, one RFC 7643 schema each, see README); empty: none")
+	dur(&c.RequestTimeout, "SCIM_REQUEST_TIMEOUT", "request-timeout", scimhttp.DefaultRequestTimeout, "deadline of every request (at most 60s); past it the work stops and the client gets 503 with Retry-After")
+	num(&c.TenantMaxInFlight, "SCIM_TENANT_MAX_IN_FLIGHT", "tenant-max-in-flight", scimhttp.DefaultTenantMaxInFlight, "requests of one tenant served at once; more get 429 with Retry-After")
+	num(&maxInFlightBytes, "SCIM_MAX_IN_FLIGHT_BYTES", "max-in-flight-bytes", scimhttp.DefaultMaxInFlightBytes, "request-body bytes read and decoded at once, over all tenants (one tenant: half); a body that does not fit gets 503 with Retry-After")
 	dur(&c.ShutdownGrace, "SCIM_SHUTDOWN_GRACE", "shutdown-grace", 20*time.Second, "how long shutdown waits for in-flight requests")
 	str(&c.KafkaBrokers, "KAFKA_BROKERS", "kafka-brokers", "", "comma-separated Kafka bootstrap brokers; empty means the embedded log")
 	str(&c.KafkaTopic, "KAFKA_TOPIC", "kafka-topic", "scim.events", "event topic")
@@ -154,6 +163,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	c.MaxBodyBytes = int64(maxBody)
+	c.MaxInFlightBytes = int64(maxInFlightBytes)
 	if strings.EqualFold(c.AdminListen, "off") {
 		c.AdminListen = "" // an empty variable cannot say "off": it means "unset"
 	}
@@ -211,6 +221,15 @@ func (c config) validate(cmd string) error {
 	}
 	if c.KafkaBrokers != "" && c.KafkaPartitions < 1 {
 		errs = append(errs, fmt.Errorf("KAFKA_PARTITIONS=%d: must be at least 1", c.KafkaPartitions))
+	}
+	if c.RequestTimeout < time.Second || c.RequestTimeout > 60*time.Second {
+		errs = append(errs, fmt.Errorf("SCIM_REQUEST_TIMEOUT=%s: must be 1s to 60s, so the answer is written before the HTTP server's 90s write timeout", c.RequestTimeout))
+	}
+	if c.TenantMaxInFlight < 1 {
+		errs = append(errs, fmt.Errorf("SCIM_TENANT_MAX_IN_FLIGHT=%d: must be at least 1", c.TenantMaxInFlight))
+	}
+	if c.MaxInFlightBytes < c.MaxBodyBytes {
+		errs = append(errs, fmt.Errorf("SCIM_MAX_IN_FLIGHT_BYTES=%d: must be at least SCIM_MAX_BODY_BYTES (%d)", c.MaxInFlightBytes, c.MaxBodyBytes))
 	}
 	errs = append(errs, c.validateKafka()...)
 	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {

@@ -110,6 +110,9 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 		RateLimit:             tenants.RateLimit{RequestsPerSecond: float64(c.RateLimitRPS), Burst: c.RateBurst},
 		Audit:                 c.Audit,
 		AuditLogger:           logger.With("component", "audit"),
+		RequestTimeout:        c.RequestTimeout,
+		TenantMaxInFlight:     c.TenantMaxInFlight,
+		MaxInFlightBytes:      c.MaxInFlightBytes,
 	})
 	if err != nil {
 		return err

@@ -130,10 +130,13 @@
 // emails.value, displayName; sw on userName and displayName; ranges on
 // meta.lastModified; and/or of those) and otherwise scans the tenant's
 // resources of the type with the schemas evaluator; conditions on meta.*
-// are evaluated here, since meta is not part of a stored Resource. Callers
-// validate filters (schemas.ResourceType.CheckFilter) before List. Default
-// order is by id; SortBy collects (sort key, id) of every match, sorts, and
-// loads only the page. Cursors (RFC 9865) carry the last (sort key, id)
-// returned and a hash of tenant, type, filter and sort, so an unfiltered
-// list by id resumes with one seek however deep the page.
+// are evaluated here, since meta is not part of a stored Resource. A plan
+// reads each distinct condition once and at most 32 index ranges and about
+// two scans' worth of index keys; what it cannot afford is evaluated on a
+// scan. Index reads and scans stop soon after the request's context is
+// done. Callers validate filters (schemas.ResourceType.CheckFilter) before
+// List. Default order is by id; SortBy collects (sort key, id) of every
+// match, sorts, and loads only the page. Cursors (RFC 9865) carry the last
+// (sort key, id) returned and a hash of tenant, type, filter and sort, so an
+// unfiltered list by id resumes with one seek however deep the page.
 package projection

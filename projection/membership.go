@@ -1,6 +1,7 @@
 package projection
 
 import (
+	"context"
 	"errors"
 	"strings"
 
@@ -84,7 +85,7 @@ func (l *lister) checkMembership(e schemas.Expr) error {
 }
 
 // planMembership gives the ids a membership condition selects, exactly.
-func (l *lister) planMembership(value string) (*plan, error) {
+func (l *lister) planMembership(ctx context.Context, value string) (*plan, error) {
 	var prefix []byte
 	if l.typ == typeGroup {
 		prefix = memberOfPrefix(l.tenant, value) // the groups value is in
@@ -94,7 +95,7 @@ func (l *lister) planMembership(value string) (*plan, error) {
 	// Not exact: a group's members may be groups, and the entries of a
 	// group being deleted are leftovers; evaluating the condition on each
 	// loaded resource settles both.
-	return l.indexIDs(prefix, false)
+	return l.indexIDs(ctx, prefix, false)
 }
 
 // matchMembership evaluates a membership condition on resource id.

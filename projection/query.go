@@ -44,7 +44,8 @@ type Page struct {
 //
 // A cursor from another query (tenant, type, filter or sort) or a malformed
 // one is a *schemas.Error of KindInvalidCursor. An unknown resource type is
-// KindNotFound.
+// KindNotFound. Once ctx is done, List stops within a few hundred index
+// keys or records and returns ctx's error, however large the tenant.
 func (s *Store) List(ctx context.Context, tenant, resourceType string, q Query) (Page, error) {
 	if err := ctx.Err(); err != nil {
 		return Page{}, err
@@ -74,8 +75,12 @@ func (s *Store) List(ctx context.Context, tenant, resourceType string, q Query) 
 		w.after = &c
 	}
 	var page Page
+	l := &lister{tenant: tenant, typ: typ, rt: rt, probe: s.probe}
+	if s.probe != nil && s.probe.done != nil {
+		defer func() { s.probe.done(l.stats) }()
+	}
 	err := s.db.View(func(txn *badger.Txn) error {
-		l := &lister{txn: txn, tenant: tenant, typ: typ, rt: rt}
+		l.txn = txn
 		if err := l.fill(ctx, q, w); err != nil {
 			return err
 		}
@@ -198,15 +203,17 @@ func (w *window) sorted(es []entry) {
 // fill feeds every match of q to w.
 func (l *lister) fill(ctx context.Context, q Query, w *window) error {
 	if q.Filter == nil && q.SortBy == nil {
-		return l.fillAll(w)
+		return l.fillAll(ctx, w)
 	}
 	var p *plan
-	if q.Filter != nil {
-		if err := l.checkMembership(q.Filter); err != nil {
+	filter := q.Filter
+	if filter != nil {
+		if err := l.checkMembership(filter); err != nil {
 			return err
 		}
+		filter = dedupe(filter)
 		var err error
-		if p, err = l.plan(q.Filter); err != nil {
+		if p, err = l.plan(ctx, filter); err != nil {
 			return err
 		}
 	}
@@ -218,7 +225,7 @@ func (l *lister) fill(ctx context.Context, q Query, w *window) error {
 	}
 	var es []entry
 	err := l.each(ctx, p, func(id string, r *record) {
-		if q.Filter != nil && !l.match(q.Filter, r) {
+		if filter != nil && !l.match(filter, r) {
 			return
 		}
 		if q.SortBy == nil {
@@ -237,7 +244,7 @@ func (l *lister) fill(ctx context.Context, q Query, w *window) error {
 // fillAll pages an unfiltered list ordered by id: the total from the
 // counter, the page by seeking and skipping over keys, reading only the
 // page's values.
-func (l *lister) fillAll(w *window) error {
+func (l *lister) fillAll(ctx context.Context, w *window) error {
 	n, err := readCounter(l.txn, countKey(l.tenant, l.typ))
 	if err != nil {
 		return err
@@ -259,7 +266,10 @@ func (l *lister) fillAll(w *window) error {
 	}
 	for it.Seek(start); it.ValidForPrefix(prefix); it.Next() {
 		if skip > 0 {
-			skip--
+			skip-- // a deep startIndex skips many keys
+			if err := l.visitSkipped(ctx); err != nil {
+				return err
+			}
 			continue
 		}
 		if w.after != nil && w.useCursor && bytes.Equal(it.Item().Key(), start) {
@@ -288,14 +298,13 @@ func (l *lister) fillAll(w *window) error {
 }
 
 // each calls fn with every candidate of p in id order, or with every
-// resource of the type when p is nil.
+// resource of the type when p is nil. It stops with ctx's error soon after
+// ctx is done (visitRecord).
 func (l *lister) each(ctx context.Context, p *plan, fn func(id string, r *record)) error {
 	if p != nil {
-		for i, id := range p.ids {
-			if i%1024 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
+		for _, id := range p.ids {
+			if err := l.visitRecord(ctx); err != nil {
+				return err
 			}
 			r, err := loadRecord(l.txn, resourceKey(l.tenant, l.typ, id))
 			if err != nil {
@@ -310,12 +319,9 @@ func (l *lister) each(ctx context.Context, p *plan, fn func(id string, r *record
 	prefix := typePrefix(l.tenant, l.typ)
 	it := l.txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
 	defer it.Close()
-	n := 0
 	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
-		if n++; n%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		if err := l.visitRecord(ctx); err != nil {
+			return err
 		}
 		item := it.Item()
 		id, ok := lastStr(item.Key(), prefix)

@@ -190,7 +190,7 @@ func TestStore_ListPlansMatchScan(t *testing.T) {
 			}
 			err = s.db.View(func(txn *badger.Txn) error {
 				rt, _ := s.reg.ResourceType(tc.typ)
-				p, err := (&lister{txn: txn, tenant: "acme", typ: tc.typ, rt: rt}).plan(e)
+				p, err := (&lister{txn: txn, tenant: "acme", typ: tc.typ, rt: rt}).plan(ctx, e)
 				if (p != nil) != tc.planned {
 					t.Errorf("plan(%s) = %v, want planned=%v", tc.filter, p, tc.planned)
 				}

@@ -80,6 +80,7 @@ type Store struct {
 
 	beforeCommit func() error         // tests: called before every commit of applying; an error aborts it
 	beforeApply  func(*events.Record) // tests: called as each record is applied (may panic)
+	probe        *listProbe           // tests: watches the work of List (plan.go)
 
 	locksMu sync.Mutex
 	locks   map[int]*sync.Mutex // per partition, serialises Apply

@@ -1,12 +1,16 @@
 package scimhttp
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
+	"time"
 
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
@@ -36,6 +40,13 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 // case-insensitive, RFC 7643 §2.1; "the last one wins" would drop what the
 // client sent), which covers every body: resources, PATCH and SearchRequest.
 // Decoding against the schema is the bridge's job.
+//
+// The body's bytes are reserved from the budget of bodies in flight
+// (Options.MaxInFlightBytes) before they are read, all of a declared
+// Content-Length at once, and released when the request ends: a body that
+// does not fit is refused with 503 without reading it. Reading stops at
+// the request's deadline, so a client sending slowly cannot hold its
+// reservation longer than that.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 		return nil, err
@@ -43,11 +54,26 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	if r.ContentLength > s.opts.MaxBodyBytes {
 		return nil, s.tooLarge()
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	if dl, ok := r.Context().Deadline(); ok {
+		// Not every ResponseWriter can (httptest's cannot); then the
+		// server's own read timeout still bounds the read.
+		_ = http.NewResponseController(w).SetReadDeadline(dl)
+	}
+	body, err := s.readReserved(stateFrom(r.Context()), http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes), r.ContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		var se *schemas.Error
+		switch {
+		case errors.As(err, &mbe):
 			return nil, s.tooLarge()
+		case errors.As(err, &se):
+			return nil, err
+		case errors.Is(err, os.ErrDeadlineExceeded), pastDeadline(r.Context()):
+			// The read deadline, which net/http may also report by
+			// cancelling the request's context.
+			return nil, fmt.Errorf("read body: %w", context.DeadlineExceeded)
+		case r.Context().Err() != nil: // the client left
+			return nil, fmt.Errorf("read body: %w", r.Context().Err())
 		}
 		return nil, &schemas.Error{Kind: schemas.KindInvalidSyntax, Detail: "the request body could not be read", Err: err}
 	}
@@ -58,6 +84,55 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		return nil, err // not JSON, or a key given twice in one object
 	}
 	return body, nil
+}
+
+// pastDeadline reports whether ctx has a deadline and it has passed.
+func pastDeadline(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
+}
+
+// bodyChunk is the first reservation, and read, of a body of unknown
+// length; the buffer then doubles.
+const bodyChunk = 64 << 10
+
+// readReserved reads body into a buffer whose bytes it reserves first:
+// length of them at once when it is known (>= 0), otherwise each growth of
+// the buffer. Unlike io.ReadAll, it allocates a known length once, without
+// the copies of a growing buffer.
+func (s *Server) readReserved(st *requestState, body io.Reader, length int64) ([]byte, error) {
+	if length >= 0 {
+		if err := s.reserveBody(st, length); err != nil {
+			return nil, err
+		}
+		buf := make([]byte, length)
+		if _, err := io.ReadFull(body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	var buf []byte
+	for {
+		if len(buf) == cap(buf) {
+			// Double, from bodyChunk, up to one byte past the limit (for
+			// MaxBytesReader to tell).
+			grow := min(max(int64(len(buf)), bodyChunk), max(1, s.opts.MaxBodyBytes+1-int64(len(buf))))
+			if err := s.reserveBody(st, grow); err != nil {
+				return nil, err
+			}
+			next := make([]byte, len(buf), int64(len(buf))+grow)
+			copy(next, buf)
+			buf = next
+		}
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 func (s *Server) tooLarge() error {

@@ -41,9 +41,10 @@ func RequestIDFromContext(ctx context.Context) string {
 // requestState is what the middleware learns from inner handlers for its
 // log line and metrics.
 type requestState struct {
-	route  string // mux path template, "unmatched" until a route is found
-	tenant string
-	strict bool // the tenant rejects unknown input
+	route     string // mux path template, "unmatched" until a route is found
+	tenant    string
+	strict    bool  // the tenant rejects unknown input
+	bodyBytes int64 // reserved from Server.bodies until the request ends
 
 	ignored []schemas.Ignored // what the write ignored, for the audit line
 }

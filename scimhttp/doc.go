@@ -46,6 +46,13 @@
 //   - Conditional requests: If-Match on PUT, PATCH and DELETE goes to the
 //     bridge, which answers 412 on mismatch; If-None-Match on GET matching the
 //     current version is 304. Versions are weak ETags W/"<n>".
-//   - 503 and 429 carry Retry-After (Options.RetryAfter, 5 s by default).
+//   - 503 and 429 carry Retry-After (Options.RetryAfter, 5 s by default; 1 s
+//     for a tenant at its in-flight limit).
+//   - No tenant may take the server from the others: every request has a
+//     deadline (Options.RequestTimeout, 503 past it), a tenant has at most
+//     Options.TenantMaxInFlight requests being served (429 beyond), and
+//     bodies being read and decoded share Options.MaxInFlightBytes, half of
+//     it at most per tenant (503 for a body that does not fit, before it is
+//     read). See limits.go.
 //   - /Bulk and /Me are 501 Not Implemented.
 package scimhttp

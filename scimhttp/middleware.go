@@ -1,6 +1,7 @@
 package scimhttp
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -15,18 +16,22 @@ import (
 const maxRequestIDLength = 128
 
 // middleware wraps the router with what every request gets, outermost
-// first: a request id, the per-request log line and metrics, a recover that
-// turns a panic into a 500 SCIM error, authentication, the tenant's rate
-// limit and, for audited tenants' writes, the audit line. Authentication
-// comes before routing, so an unauthenticated client cannot even tell which
-// paths exist.
+// first: a request id, the request's deadline, the per-request log line and
+// metrics, a recover that turns a panic into a 500 SCIM error,
+// authentication, the tenant's rate limit and in-flight limit and, for
+// audited tenants' writes, the audit line. Authentication comes before
+// routing, so an unauthenticated client cannot even tell which paths exist.
+// Body bytes a handler reserved (readBody) are returned as the request
+// ends.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.opts.Now()
 		id := requestID(r.Header.Get("X-Request-Id"))
 		w.Header().Set("X-Request-Id", id)
 		st := &requestState{route: "unmatched"}
-		ctx := withState(NewContextWithRequestID(r.Context(), id), st)
+		ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
+		defer cancel()
+		ctx = withState(NewContextWithRequestID(ctx, id), st)
 		r = r.WithContext(ctx)
 		rec := &recorder{ResponseWriter: w}
 
@@ -71,6 +76,11 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		if !s.rateLimit(rec, tbl, tenant, policy.RateLimit) {
 			return
 		}
+		if !s.admitInFlight(rec, tenant) {
+			return
+		}
+		defer s.inFlight.release(tenant)
+		defer func() { s.bodies.release(tenant, st.bodyBytes) }()
 		s.canonicalPath(r)
 		if policy.Audit && isWrite(r.Method) {
 			s.serveAudited(next, rec, r, st)
