@@ -46,6 +46,7 @@ type requestState struct {
 	strict bool // the tenant rejects unknown input
 
 	ignored []schemas.Ignored // what the write ignored, for the audit line
+	bulk    []bulkAudit       // what a bulk request's operations did, for the audit line
 }
 
 func withState(ctx context.Context, st *requestState) context.Context {
