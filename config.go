@@ -27,6 +27,7 @@ type config struct {
 	LogFormat     string
 	MaxBodyBytes  int64
 	MaxPatchOps   int
+	MaxBulkOps    int
 	RetryAfter    time.Duration
 	ShutdownGrace time.Duration
 	RateLimitRPS  int
@@ -117,8 +118,9 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	str(&c.BaseURL, "SCIM_BASE_URL", "base-url", "", "public base URL of the SCIM API for meta.location, e.g. https://scim.example.com/scim/v2 (default: from the request)")
 	str(&c.LogLevel, "SCIM_LOG_LEVEL", "log-level", "info", "log level: debug, info, warn or error")
 	str(&c.LogFormat, "SCIM_LOG_FORMAT", "log-format", "json", "log format: json or text")
-	num(&maxBody, "SCIM_MAX_BODY_BYTES", "max-body-bytes", 1<<20, "largest request body accepted (maxPayloadSize); larger ones get 413")
+	num(&maxBody, "SCIM_MAX_BODY_BYTES", "max-body-bytes", 1<<20, "largest request body accepted, a bulk request's too (advertised as bulk.maxPayloadSize); larger ones get 413")
 	num(&c.MaxPatchOps, "SCIM_MAX_PATCH_OPS", "max-patch-ops", 1000, "most operations in one PATCH request")
+	num(&c.MaxBulkOps, "SCIM_BULK_MAX_OPERATIONS", "bulk-max-operations", 1000, "most operations in one bulk request (advertised as bulk.maxOperations); more get 413")
 	dur(&c.RetryAfter, "SCIM_RETRY_AFTER", "retry-after", 5*time.Second, "Retry-After given with 503 when the event log is unavailable")
 	num(&c.RateLimitRPS, "SCIM_RATE_LIMIT", "rate-limit", 0, "requests per second a tenant may make, for tenants whose entry in the tenants file sets none (0: unlimited); over it: 429 with Retry-After")
 	num(&c.RateBurst, "SCIM_RATE_BURST", "rate-burst", 0, "burst allowed above SCIM_RATE_LIMIT (0: the limit itself)")
@@ -218,6 +220,9 @@ func (c config) validate(cmd string) error {
 	}
 	if c.MaxPatchOps < 1 {
 		errs = append(errs, fmt.Errorf("SCIM_MAX_PATCH_OPS=%d: must be at least 1", c.MaxPatchOps))
+	}
+	if c.MaxBulkOps < 1 {
+		errs = append(errs, fmt.Errorf("SCIM_BULK_MAX_OPERATIONS=%d: must be at least 1", c.MaxBulkOps))
 	}
 	if c.KafkaBrokers != "" && c.KafkaPartitions < 1 {
 		errs = append(errs, fmt.Errorf("KAFKA_PARTITIONS=%d: must be at least 1", c.KafkaPartitions))

@@ -104,6 +104,7 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 		Registerer:            promReg,
 		MaxBodyBytes:          c.MaxBodyBytes,
 		MaxPatchOps:           c.MaxPatchOps,
+		MaxBulkOps:            c.MaxBulkOps,
 		BaseURL:               c.BaseURL,
 		TrustForwardedHeaders: c.TrustForward,
 		RetryAfter:            c.RetryAfter,

@@ -48,6 +48,16 @@ import (
 //     any case, which are Entra's booleans (IDP-QUIRKS Q2), not data;
 //   - JSON booleans and null are kept; numbers become "<number>".
 //
+// A bulk request (POST /Bulk) is one line: each operation's "data" is
+// redacted as the body of that single request would be, its "method" is
+// kept when it is one of the four, its "path" keeps the endpoint and an id
+// that looks like one (a "bulkId:" reference keeps only the prefix), and
+// its "bulkId" and "version" are redacted like any string. The line adds
+// what each operation that ran did, with ids and statuses only:
+//
+//	operations=[{"method":"POST","resource_id":"…","status":201},
+//	            {"method":"PATCH","resource_id":"…","status":404}]
+//
 // A write that ignored unknown input (schemas.Unknowns: attributes the
 // schema does not define, attributes under an unknown schema URN, member
 // ids that name nothing) adds what it ignored, so an operator sees an
@@ -105,14 +115,25 @@ func (s *Server) serveAudited(next http.Handler, rec *recorder, r *http.Request,
 	attrs = append(attrs, "status", status)
 	switch {
 	case tee.n > 0:
-		attrs = append(attrs, "body_bytes", tee.n, "body", auditBody(tee, s.secrets))
+		attrs = append(attrs, "body_bytes", tee.n, "body", auditBody(tee, s.secrets, st.route == Prefix+"/Bulk"))
 	case r.ContentLength > 0: // refused before reading (415, 413)
 		attrs = append(attrs, "body_bytes", r.ContentLength, "body", json.RawMessage(`"<not read>"`))
 	}
 	if len(st.ignored) > 0 {
 		attrs = append(attrs, "ignored_count", len(st.ignored), "ignored", auditIgnored(st.ignored))
 	}
+	if len(st.bulk) > 0 {
+		ops, _ := json.Marshal(st.bulk) // strings and ints only: never fails
+		attrs = append(attrs, "operations", json.RawMessage(ops))
+	}
 	s.audit.Info("scim write", attrs...)
+}
+
+// bulkAudit is what one operation of a bulk request did, for the audit line.
+type bulkAudit struct {
+	Method     string `json:"method"`
+	ResourceID string `json:"resource_id,omitempty"`
+	Status     int    `json:"status"`
 }
 
 // auditIgnored lists what a write ignored as JSON, redacted like the body.
@@ -168,11 +189,15 @@ func auditResourceID(r *http.Request, rec *recorder, route string) string {
 
 // auditBody is the redacted body as raw JSON, which slog's JSON handler
 // embeds as JSON and its text handler quotes as a string.
-func auditBody(tee *bodyTee, secrets secretNames) json.RawMessage {
+func auditBody(tee *bodyTee, secrets secretNames, bulk bool) json.RawMessage {
 	if tee.truncated {
 		return json.RawMessage(`"<larger than the body limit>"`)
 	}
-	out, err := redactJSON(tee.buf.Bytes(), secrets)
+	top := ctxTop
+	if bulk {
+		top = ctxBulk
+	}
+	out, err := redactJSONFrom(tee.buf.Bytes(), secrets, top)
 	if err != nil {
 		return json.RawMessage(`"<not JSON>"`)
 	}
@@ -217,6 +242,15 @@ const (
 	ctxSecret               // a secret's value: nothing of it is shown
 )
 
+// The contexts of a BulkRequest.
+const (
+	ctxBulk           redactCtx = ctxSecret + 1 + iota // the document
+	ctxBulkOperations                                  // under its "Operations"
+	ctxBulkOperation                                   // one bulk operation, whose "data" is a ctxTop
+	ctxBulkMethod                                      // its "method"
+	ctxBulkPath                                        // its "path"
+)
+
 // childCtx is the context of the value under key in an object in c.
 func (rw *redactWriter) childCtx(c redactCtx, key string) redactCtx {
 	switch {
@@ -226,6 +260,14 @@ func (rw *redactWriter) childCtx(c redactCtx, key string) redactCtx {
 		return ctxSchemas
 	case c == ctxTop && strings.EqualFold(key, "Operations"):
 		return ctxOperations
+	case c == ctxBulk && strings.EqualFold(key, "Operations"):
+		return ctxBulkOperations
+	case c == ctxBulkOperation && strings.EqualFold(key, "data"):
+		return ctxTop
+	case c == ctxBulkOperation && strings.EqualFold(key, "method"):
+		return ctxBulkMethod
+	case c == ctxBulkOperation && strings.EqualFold(key, "path"):
+		return ctxBulkPath
 	case c == ctxOperation && strings.EqualFold(key, "op"):
 		return ctxOp
 	case c == ctxOperation && strings.EqualFold(key, "path"):
@@ -241,7 +283,9 @@ func elemCtx(c redactCtx) redactCtx {
 	switch c {
 	case ctxOperations:
 		return ctxOperation
-	case ctxTop, ctxOperation:
+	case ctxBulkOperations:
+		return ctxBulkOperation
+	case ctxTop, ctxOperation, ctxBulk, ctxBulkOperation, ctxBulkMethod, ctxBulkPath:
 		return ctxPlain
 	}
 	return c
@@ -251,10 +295,16 @@ func elemCtx(c redactCtx) redactCtx {
 // above), hiding wholly the values of the attributes in secrets. It fails
 // on anything but exactly one JSON value.
 func redactJSON(doc []byte, secrets secretNames) (json.RawMessage, error) {
+	return redactJSONFrom(doc, secrets, ctxTop)
+}
+
+// redactJSONFrom is redactJSON of a document in context top: ctxTop for a
+// resource, PatchOp or SearchRequest, ctxBulk for a BulkRequest.
+func redactJSONFrom(doc []byte, secrets secretNames, top redactCtx) (json.RawMessage, error) {
 	rw := &redactWriter{dec: newRedactDecoder(doc), out: new(bytes.Buffer), secrets: secrets}
 	rw.enc = json.NewEncoder(rw.out)
 	rw.enc.SetEscapeHTML(false)
-	if err := rw.value(ctxTop, 0); err != nil {
+	if err := rw.value(top, 0); err != nil {
 		return nil, err
 	}
 	if _, err := rw.dec.Token(); err != io.EOF {
@@ -451,8 +501,36 @@ func redactString(c redactCtx, s string) string {
 		if isToken(s) {
 			return s
 		}
+	case ctxBulkMethod:
+		switch strings.ToUpper(s) {
+		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+			return s
+		}
+	case ctxBulkPath:
+		return redactBulkPath(s)
 	}
 	return redacted(s)
+}
+
+// redactBulkPath is what the audit log shows of a bulk operation's path:
+// "/<endpoint>[/<id>]" with the endpoint kept when it is a token and the
+// id when it looks like one of ours (isID); a "bulkId:" reference keeps
+// its prefix only, since the client chose the rest.
+func redactBulkPath(p string) string {
+	rest, ok := strings.CutPrefix(p, "/")
+	seg, id, hasID := strings.Cut(rest, "/")
+	if !ok || !isToken(seg) {
+		return redacted(p)
+	}
+	switch ref, isRef := strings.CutPrefix(id, bulkRefPrefix); {
+	case !hasID:
+		return p
+	case isRef:
+		return "/" + seg + "/" + bulkRefPrefix + redacted(ref)
+	case isID(id):
+		return p
+	}
+	return "/" + seg + "/" + redacted(id)
 }
 
 // redactKey keeps an object key, with the quoted literals of a filter in

@@ -48,6 +48,19 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 // the request's deadline, so a client sending slowly cannot hold its
 // reservation longer than that.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := s.readRawBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	if err := schemas.CheckRequestJSON(body, "the request body"); err != nil {
+		return nil, err // not JSON, or a key given twice in one object
+	}
+	return body, nil
+}
+
+// readRawBody is readBody without the JSON check, for a handler that
+// parses the body with schemas.ParseRequestJSON itself.
+func (s *Server) readRawBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 		return nil, err
 	}
@@ -79,9 +92,6 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	}
 	if len(body) == 0 {
 		return nil, schemas.Errorf(schemas.KindInvalidSyntax, "the request body is empty")
-	}
-	if err := schemas.CheckRequestJSON(body, "the request body"); err != nil {
-		return nil, err // not JSON, or a key given twice in one object
 	}
 	return body, nil
 }

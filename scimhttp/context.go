@@ -47,6 +47,7 @@ type requestState struct {
 	bodyBytes int64 // reserved from Server.bodies until the request ends
 
 	ignored []schemas.Ignored // what the write ignored, for the audit line
+	bulk    []bulkAudit       // what a bulk request's operations did, for the audit line
 }
 
 func withState(ctx context.Context, st *requestState) context.Context {

@@ -112,10 +112,11 @@ func (s *Server) handleServiceProviderConfig(w http.ResponseWriter, r *http.Requ
 		return err
 	}
 	base := s.baseURL(r)
+	_, policy := s.policy(tenant(r))
 	s.writeJSON(w, http.StatusOK, serviceProviderConfig{
 		Schemas:        []string{URNServiceProviderConfig},
 		Patch:          supported{true},
-		Bulk:           bulkConfig{},
+		Bulk:           bulkConfig{Supported: true, MaxOperations: s.maxBulkOps(policy.RateLimit), MaxPayloadSize: int(s.opts.MaxBodyBytes)},
 		Filter:         filterConfig{Supported: true, MaxResults: s.opts.MaxPageSize},
 		ChangePassword: supported{false},
 		Sort:           supported{true},

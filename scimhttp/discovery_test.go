@@ -18,7 +18,7 @@ func TestServer_ServiceProviderConfig(t *testing.T) {
 	want := map[string]any{
 		"schemas":        []any{URNServiceProviderConfig},
 		"patch":          map[string]any{"supported": true},
-		"bulk":           map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+		"bulk":           map[string]any{"supported": true, "maxOperations": DefaultMaxBulkOps, "maxPayloadSize": DefaultMaxBodyBytes},
 		"filter":         map[string]any{"supported": true, "maxResults": 500},
 		"changePassword": map[string]any{"supported": false},
 		"sort":           map[string]any{"supported": true},

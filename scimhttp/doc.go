@@ -2,7 +2,8 @@
 // routes under /scim/v2, bearer-token authentication (token → tenant),
 // content types, request limits, SCIM error bodies, ListResponse, the
 // discovery endpoints (/ServiceProviderConfig, /ResourceTypes, /Schemas),
-// searches (POST /.search) and request metrics.
+// searches (POST /.search), bulk requests (POST /Bulk) and request
+// metrics.
 //
 // It owns no state and no business rules: reads go to a [Reader] (met by
 // *projection.Store), writes to a [Writer] (met by *bridge.Bridge), tokens to
@@ -54,5 +55,17 @@
 //     bodies being read and decoded share Options.MaxInFlightBytes, half of
 //     it at most per tenant (503 for a body that does not fit, before it is
 //     read). See limits.go.
-//   - /Bulk and /Me are 501 Not Implemented.
+//   - /Bulk (RFC 7644 §3.7, bulk.go) runs its operations one after another
+//     through the same Writer methods as single requests, so each is atomic
+//     and validated against what the ones before it did; the request as a
+//     whole is not atomic. A POST runs before the first operation that
+//     references its bulkId; circular references are answered 409 (§3.7.1
+//     allows it). A malformed BulkRequest, a bulkId given twice, or more
+//     than Options.MaxBulkOps operations or Options.MaxBodyBytes bytes
+//     (413, §3.7.4) fails the whole request before anything runs; anything
+//     else fails only its operation, and failOnErrors ends the request after
+//     that many. Every operation counts against the tenant's rate limit.
+//     The answer is always 200 with a BulkResponse in request order, whose
+//     successes carry no body (§3.7.3 allows it); a PATCH is 200 there.
+//   - /Me is 501 Not Implemented.
 package scimhttp

@@ -64,6 +64,13 @@ type errorBody struct {
 // client sees only "internal error" (or the unavailable/rate-limited detail).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status, scimType, detail := s.classify(err)
+	s.logError(r, status, err)
+	s.writeErrorBody(w, status, scimType, detail)
+}
+
+// logError logs, once, an error answered with status: a request's, or one
+// bulk operation's (which has no response of its own to write).
+func (s *Server) logError(r *http.Request, status int, err error) {
 	switch {
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
@@ -73,7 +80,6 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case status >= 500:
 		s.log.Error("request failed", "request_id", RequestIDFromContext(r.Context()), "status", status, "err", err)
 	}
-	s.writeErrorBody(w, status, scimType, detail)
 }
 
 // writeErrorBody writes a SCIM error body with the headers its status

@@ -99,7 +99,8 @@ func TestServer_Routing(t *testing.T) {
 		{"PostToID", http.MethodPost, "/scim/v2/Groups/abc", http.StatusMethodNotAllowed, "GET, HEAD, PUT, PATCH, DELETE"},
 		{"PutDiscovery", http.MethodPut, "/scim/v2/ServiceProviderConfig", http.StatusMethodNotAllowed, "GET, HEAD"},
 		{"LowerCaseDiscoveryWrongMethod", http.MethodPost, "/scim/v2/schemas", http.StatusMethodNotAllowed, "GET, HEAD"},
-		{"Bulk", http.MethodPost, "/scim/v2/Bulk", http.StatusNotImplemented, ""},
+		{"BulkWrongMethod", http.MethodGet, "/scim/v2/Bulk", http.StatusMethodNotAllowed, "POST"},
+		{"BulkSubPath", http.MethodPost, "/scim/v2/Bulk/1", http.StatusNotFound, ""},
 		{"Me", http.MethodGet, "/scim/v2/Me", http.StatusNotImplemented, ""},
 	}
 	for _, tt := range tests {

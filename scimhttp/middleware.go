@@ -73,7 +73,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		r = r.WithContext(NewContextWithTenant(r.Context(), tenant))
 		tbl, policy := s.policy(tenant)
 		st.strict = policy.Strict
-		if !s.rateLimit(rec, tbl, tenant, policy.RateLimit) {
+		if !s.rateLimit(rec, tbl, tenant, policy.RateLimit, 1) {
 			return
 		}
 		if !s.admitInFlight(rec, tenant) {

@@ -68,10 +68,11 @@ func newLimiters(reg prometheus.Registerer) *limiters {
 	}
 }
 
-// reserve takes one request from tenant's bucket at now. It returns 0 when
-// the request may go ahead; otherwise it takes nothing and returns how long
-// until the bucket holds a request again. A zero limit never waits.
-func (l *limiters) reserve(tbl *tenants.Table, tenant string, rl tenants.RateLimit, now time.Time) time.Duration {
+// reserve takes n requests from tenant's bucket at now. It returns 0 when
+// they may go ahead; otherwise it takes nothing and returns how long until
+// the bucket holds n requests again. A zero limit never waits. n must not
+// exceed rl.Burst.
+func (l *limiters) reserve(tbl *tenants.Table, tenant string, rl tenants.RateLimit, now time.Time, n int) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if tbl != l.table {
@@ -96,8 +97,8 @@ func (l *limiters) reserve(tbl *tenants.Table, tenant string, rl tenants.RateLim
 		lim.SetLimitAt(now, limit)
 		lim.SetBurstAt(now, rl.Burst)
 	}
-	res := lim.ReserveN(now, 1)
-	if !res.OK() { // Burst 0; Normalize never leaves one
+	res := lim.ReserveN(now, n)
+	if !res.OK() { // n over the burst; Normalize leaves at least 1, callers check n
 		return time.Second
 	}
 	d := res.DelayFrom(now)
@@ -107,21 +108,27 @@ func (l *limiters) reserve(tbl *tenants.Table, tenant string, rl tenants.RateLim
 	return d
 }
 
-// rateLimit answers 429 and returns false when tenant is over its limit:
-// Retry-After is the wait until its bucket holds a request again, in whole
-// seconds, at least 1 (RFC 9110 §10.2.3; RFC 7644 §3.12 gives 429 no
-// scimType). The request's own log line records the 429; nothing else is
-// logged, so a client hammering the server does not flood the log.
-func (s *Server) rateLimit(w http.ResponseWriter, tbl *tenants.Table, tenant string, rl tenants.RateLimit) bool {
-	wait := s.limiters.reserve(tbl, tenant, rl, s.opts.Now())
+// rateLimit takes n requests from tenant's bucket (a request is one; a
+// bulk request takes one more per operation after its first), or answers
+// 429 and returns false when tenant is over its limit: Retry-After is the
+// wait until its bucket holds them again, in whole seconds, at least 1
+// (RFC 9110 §10.2.3; RFC 7644 §3.12 gives 429 no scimType). The request's
+// own log line records the 429; nothing else is logged, so a client
+// hammering the server does not flood the log.
+func (s *Server) rateLimit(w http.ResponseWriter, tbl *tenants.Table, tenant string, rl tenants.RateLimit, n int) bool {
+	wait := s.limiters.reserve(tbl, tenant, rl, s.opts.Now(), n)
 	if wait <= 0 {
 		return true
 	}
 	s.limiters.limited.WithLabelValues(tenant).Inc()
 	secs := max(1, int(math.Ceil(wait.Seconds())))
+	what := ""
+	if n > 1 {
+		what = " (each operation of a bulk request counts as one)"
+	}
 	status, scimType, detail := s.classify(schemas.Errorf(schemas.KindRateLimited,
-		"too many requests: this tenant may send %s per second; retry after %d s",
-		strconv.FormatFloat(rl.RequestsPerSecond, 'f', -1, 64), secs))
+		"too many requests: this tenant may send %s per second%s; retry after %d s",
+		strconv.FormatFloat(rl.RequestsPerSecond, 'f', -1, 64), what, secs))
 	s.writeErrorBody(retryAfterWriter{ResponseWriter: w, seconds: strconv.Itoa(secs)}, status, scimType, detail)
 	return false
 }

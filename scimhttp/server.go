@@ -27,6 +27,7 @@ const (
 	DefaultPageSize        = 100
 	DefaultMaxPageSize     = 1000
 	DefaultMaxPatchOps     = 1000
+	DefaultMaxBulkOps      = 1000
 	DefaultMaxFilterLength = schemas.MaxFilterLength
 	DefaultRetryAfter      = 5 * time.Second
 	DefaultRequestTimeout  = 30 * time.Second
@@ -73,7 +74,7 @@ type Options struct {
 	Logger     *slog.Logger          // nil: discard
 	Registerer prometheus.Registerer // nil: metrics are kept but not registered
 
-	MaxBodyBytes    int64 // request body limit; 0: DefaultMaxBodyBytes
+	MaxBodyBytes    int64 // request body limit, a bulk request's too (bulk.maxPayloadSize); 0: DefaultMaxBodyBytes
 	DefaultPageSize int   // count when absent; 0: DefaultPageSize
 	MaxPageSize     int   // count cap, advertised as filter.maxResults; 0: DefaultMaxPageSize
 	// MaxPatchOps bounds the operations of one PATCH. The bridge enforces
@@ -81,6 +82,10 @@ type Options struct {
 	// DefaultMaxPatchOps.
 	MaxPatchOps     int
 	MaxFilterLength int // bytes; 0: DefaultMaxFilterLength (schemas bounds it there too)
+	// MaxBulkOps bounds the operations of one bulk request (advertised as
+	// bulk.maxOperations; a rate-limited tenant's burst may bound it
+	// lower). 0: DefaultMaxBulkOps.
+	MaxBulkOps int
 
 	// BaseURL is the external URL of the SCIM root, e.g.
 	// "https://scim.example.com/scim/v2", used for meta.location, Location and
@@ -168,7 +173,7 @@ func New(reg *schemas.Registry, w Writer, r Reader, auth Authenticator, opts Opt
 	case auth == nil:
 		return nil, errors.New("scimhttp: nil authenticator")
 	case opts.MaxBodyBytes < 0, opts.DefaultPageSize < 0, opts.MaxPageSize < 0,
-		opts.MaxPatchOps < 0, opts.MaxFilterLength < 0, opts.RetryAfter < 0,
+		opts.MaxPatchOps < 0, opts.MaxFilterLength < 0, opts.MaxBulkOps < 0, opts.RetryAfter < 0,
 		opts.RequestTimeout < 0, opts.TenantMaxInFlight < 0, opts.MaxInFlightBytes < 0:
 		return nil, errors.New("scimhttp: negative limit in options")
 	}
@@ -190,6 +195,9 @@ func New(reg *schemas.Registry, w Writer, r Reader, auth Authenticator, opts Opt
 	}
 	if opts.MaxPatchOps == 0 {
 		opts.MaxPatchOps = DefaultMaxPatchOps
+	}
+	if opts.MaxBulkOps == 0 {
+		opts.MaxBulkOps = DefaultMaxBulkOps
 	}
 	if opts.MaxFilterLength == 0 {
 		opts.MaxFilterLength = DefaultMaxFilterLength
@@ -283,11 +291,11 @@ func (s *Server) routes() *mux.Router {
 	r.Handle(Prefix+"/Schemas", s.handle(s.handleSchemas)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle(Prefix+"/Schemas/{id}", s.handle(s.handleSchema)).Methods(http.MethodGet, http.MethodHead)
 
-	for _, p := range []string{"/Bulk", "/Me"} {
-		h := s.handle(notImplemented(p + " is not supported"))
-		r.Handle(Prefix+p, h)
-		r.PathPrefix(Prefix + p + "/").Handler(h)
-	}
+	r.Handle(Prefix+"/Bulk", s.handle(s.handleBulk)).Methods(http.MethodPost)
+
+	h := s.handle(notImplemented("/Me is not supported"))
+	r.Handle(Prefix+"/Me", h)
+	r.PathPrefix(Prefix + "/Me/").Handler(h)
 	return r
 }
 
