@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -160,5 +161,25 @@ func TestVersion_Embedded(t *testing.T) {
 	buildVersion = ""
 	if v := version(); !strings.HasPrefix(v, "devel") {
 		t.Errorf("version() without a build version = %q, want devel…", v)
+	}
+}
+
+// TestREADME_ConfigurationTable: every setting serve takes is a row of the
+// README's Configuration table, with its variable and its flag.
+func TestREADME_ConfigurationTable(t *testing.T) {
+	_, help, _ := runCLI(t, nil, "serve", "--help")
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile(`(?m)^  --([a-z0-9-]+)  \[([A-Z0-9_]+)\]$`)
+	settings := row.FindAllStringSubmatch(help, -1)
+	if len(settings) < 30 {
+		t.Fatalf("serve --help lists %d settings; the pattern no longer matches its lines", len(settings))
+	}
+	for _, m := range settings {
+		if want := "| `" + m[2] + "` | `--" + m[1] + "` |"; !strings.Contains(string(readme), want) {
+			t.Errorf("README's Configuration table has no row starting %s", want)
+		}
 	}
 }
