@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"mime"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -38,15 +39,22 @@ type Claim struct {
 
 	Partition int    `json:"partition"` // the partition claimed; the record is in it
 	Epoch     int64  `json:"epoch"`     // ≥ 1
-	Owner     string `json:"owner"`     // base URL other replicas reach the owner at
+	Owner     string `json:"owner"`     // base URL other replicas reach the owner at (see MaxOwnerBytes)
 }
+
+// MaxOwnerBytes bounds Claim.Owner, which must be printable ASCII without
+// spaces (bytes 0x21–0x7E), as a URL is: every reader keeps the owner of
+// the claim in force with its position, so it is small and compares
+// byte for byte.
+const MaxOwnerBytes = 1024
 
 // Key returns the record key: "_claim/<partition>".
 func (c *Claim) Key() string { return claimKeyPrefix + strconv.Itoa(c.Partition) }
 
 // Validate reports whether c can be encoded: ID and Source set, Time a set
-// time within years 0–9999, Partition ≥ 0, Epoch ≥ 1 and Owner set. Errors
-// wrap ErrMalformed and name the field.
+// time within years 0–9999, Partition ≥ 0, Epoch ≥ 1 and Owner set, at
+// most MaxOwnerBytes of printable ASCII. Errors wrap ErrMalformed and name
+// the field.
 func (c *Claim) Validate() error {
 	switch {
 	case c.ID == "":
@@ -63,6 +71,10 @@ func (c *Claim) Validate() error {
 		return fmt.Errorf("%w: claim %s: epoch %d, want at least 1", ErrMalformed, c.ID, c.Epoch)
 	case c.Owner == "":
 		return fmt.Errorf("%w: claim %s: missing owner", ErrMalformed, c.ID)
+	case len(c.Owner) > MaxOwnerBytes:
+		return fmt.Errorf("%w: claim %s: owner of %d bytes, over %d", ErrMalformed, c.ID, len(c.Owner), MaxOwnerBytes)
+	case strings.ContainsFunc(c.Owner, func(r rune) bool { return r < 0x21 || r > 0x7e }):
+		return fmt.Errorf("%w: claim %s: owner is not printable ASCII without spaces", ErrMalformed, c.ID)
 	}
 	return nil
 }

@@ -98,6 +98,10 @@ func TestEncodeClaim_Invalid(t *testing.T) {
 		{"NegativePartition", func(c *Claim) { c.Partition = -1 }, "partition"},
 		{"EpochZero", func(c *Claim) { c.Epoch = 0 }, "epoch"},
 		{"NoOwner", func(c *Claim) { c.Owner = "" }, "owner"},
+		{"OwnerTooLong", func(c *Claim) { c.Owner = "http://" + strings.Repeat("a", MaxOwnerBytes) }, "owner"},
+		{"OwnerWithSpace", func(c *Claim) { c.Owner = "http://a b" }, "owner"},
+		{"OwnerNotASCII", func(c *Claim) { c.Owner = "http://bücher.example" }, "owner"},
+		{"OwnerInvalidUTF8", func(c *Claim) { c.Owner = "http://\xff" }, "owner"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

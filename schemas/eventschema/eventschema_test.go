@@ -58,6 +58,8 @@ func TestValidate(t *testing.T) {
 		{"ClaimEpochZero", "partition.claimed", `{"partition":3,"epoch":0,"owner":"http://10.0.0.5:8080"}`, ErrInvalid},
 		{"ClaimNoOwner", "partition.claimed", `{"partition":3,"epoch":7}`, ErrInvalid},
 		{"ClaimEmptyOwner", "partition.claimed", `{"partition":3,"epoch":7,"owner":""}`, ErrInvalid},
+		{"ClaimOwnerWithSpace", "partition.claimed", `{"partition":3,"epoch":7,"owner":"http://a b"}`, ErrInvalid},
+		{"ClaimOwnerTooLong", "partition.claimed", `{"partition":3,"epoch":7,"owner":"` + strings.Repeat("a", 1025) + `"}`, ErrInvalid},
 		{"ClaimNegativePartition", "partition.claimed", `{"partition":-1,"epoch":7,"owner":"http://x"}`, ErrInvalid},
 		{"EventAsClaim", "partition.claimed", userCreated, ErrInvalid},
 		{"NotJSON", "user.created", `{"tenant":`, ErrInvalid},
