@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -126,6 +127,7 @@ type Bridge struct {
 	source  string
 	maxOps  int
 	timeout time.Duration // a write's deadline: AppendTimeout + DeadlineMargin
+	epoch   atomic.Int64  // stamped on every event (SetEpoch, event.go)
 
 	accepted accepted // requests accepted and not failed, for telling retries (retry.go)
 
@@ -214,8 +216,8 @@ func (b *Bridge) barrier(ctx context.Context, tenant string, q *queue) error {
 	if last < 0 {
 		return nil
 	}
-	if err := b.state.WaitApplied(ctx, p, last); err != nil {
-		return fmt.Errorf("await the projection: %w", err)
+	if err := b.state.WaitApplied(ctx, p, last); err != nil && !errors.Is(err, projection.ErrVoid) {
+		return fmt.Errorf("await the projection: %w", err) // a void last record was applied as void: done
 	}
 	return nil
 }
