@@ -3,6 +3,8 @@ package schemas
 import (
 	"sort"
 	"strings"
+
+	"github.com/scim-bridge/scim-bridge/schemas/scimjson"
 )
 
 // Decode parses and validates a client-supplied body for POST or PUT
@@ -49,7 +51,7 @@ import (
 //
 // Errors are *Error: KindInvalidSyntax when the body is not a JSON object, a
 // name is given twice (in one object the same key, in any case: see
-// JSONReader.DisallowDuplicateKeys; or in two spellings, such as "name" and
+// [scimjson.Reader.DisallowDuplicateKeys]; or in two spellings, such as "name" and
 // "name.givenName") or an extension is not an object;
 // KindInvalidValue for a wrong type, a missing, empty or blank required
 // attribute, a value over the limits (CheckLimits), a required extension
@@ -64,7 +66,7 @@ func (rt *ResourceType) Decode(body []byte) (Resource, error) {
 // u.Ignored, or with u.Strict a KindInvalidValue error naming it. A nil u
 // ignores it silently.
 func (rt *ResourceType) DecodeWith(body []byte, u *Unknowns) (Resource, error) {
-	r := NewJSONReader(body)
+	r := scimjson.NewReader(body)
 	r.DisallowDuplicateKeys()
 	v, err := r.Value()
 	if err != nil {
