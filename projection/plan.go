@@ -139,7 +139,7 @@ func (l *lister) visitSkipped(ctx context.Context) error {
 //	emails.value eq, emails eq, emails[value eq] (User)
 //	displayName eq|sw (Group)
 //	meta.lastModified gt|ge|lt|le
-//	members[value eq], members.value eq (Group), groups… (User): membership.go
+//	members[value eq], members.value eq (Group), groups… (User): plan_membership.go
 //	a and b    the intersection, or the indexed side (then evaluated)
 //	a or b     the union when both sides are indexed
 //
