@@ -3,16 +3,15 @@ package schemas
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"github.com/scim-bridge/scim-bridge/internal/testutil"
+)
 
 func cmp(p AttrPath, op CompareOp, v any) *CompareExpr {
 	return &CompareExpr{Path: p, Op: op, Value: v}
@@ -305,40 +304,9 @@ func runGolden(t *testing.T, dir string, run func(string) string) {
 				}
 				fmt.Fprintf(&out, "in:  %s\n%s\n\n", line, run(line))
 			}
-			golden := strings.TrimSuffix(file, ".txt") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(out.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if got := out.String(); got != string(want) {
-				t.Errorf("output differs from %s (run with -update and review the diff):\n%s", golden, lineDiff(got, string(want)))
-			}
+			testutil.Golden(t, strings.TrimSuffix(file, ".txt")+".golden", []byte(out.String()))
 		})
 	}
-}
-
-// lineDiff names the first differing line of got and want.
-func lineDiff(got, want string) string {
-	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
-	for i := 0; i < len(g) || i < len(w); i++ {
-		var gl, wl string
-		if i < len(g) {
-			gl = g[i]
-		}
-		if i < len(w) {
-			wl = w[i]
-		}
-		if gl != wl {
-			return fmt.Sprintf("line %d:\n got: %s\nwant: %s", i+1, gl, wl)
-		}
-	}
-	return ""
 }
 
 // dumpExpr prints e as an S-expression that shows the tree's shape and the
