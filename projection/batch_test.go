@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"testing"
 
 	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/internal/testutil"
 )
 
 // replayMemberBatch is the MemberBatch of the replay tests: small, so the
@@ -74,7 +76,7 @@ func replayFeed() *feed {
 func replayLogOf(t *testing.T, recs []events.Record) (*events.Embedded, []events.Record) {
 	t.Helper()
 	ctx := context.Background()
-	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 1, Logger: testLogger(t)})
+	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 1, Logger: testutil.Logger(t, slog.LevelWarn)})
 	if err != nil {
 		t.Fatalf("OpenEmbedded() = %v", err)
 	}
@@ -298,7 +300,7 @@ func TestStore_BatchReplayIgnored(t *testing.T) {
 // record does not wait for a batch to fill.
 func TestStore_RunAppliesLoneRecord(t *testing.T) {
 	ctx := context.Background()
-	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 1, Logger: testLogger(t)})
+	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 1, Logger: testutil.Logger(t, slog.LevelWarn)})
 	if err != nil {
 		t.Fatalf("OpenEmbedded() = %v", err)
 	}
