@@ -137,7 +137,7 @@ func TestEncode_FillsSCIMEvent(t *testing.T) {
 }
 
 // TestEncode_Golden pins the wire form of the public event contract
-// (DESIGN.md §4). Refresh with go test ./events -run Golden -update and
+// (docs/events.md). Refresh with go test ./events -run Golden -update and
 // review the diff like code.
 func TestEncode_Golden(t *testing.T) {
 	for _, tc := range codecCases[:4] {

@@ -208,7 +208,7 @@ func TestDecode_Errors(t *testing.T) {
 	}
 }
 
-// oktaUser is a typical Okta POST /Users body (IDP-QUIRKS.md §2.1).
+// oktaUser is a typical Okta POST /Users body (docs/idp-quirks.md §2.1).
 const oktaUser = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"alice@example.com","name":{"givenName":"Alice","familyName":"Ng"},"emails":[{"primary":true,"value":"alice@example.com","type":"work"}],"displayName":"Alice Ng","locale":"en-US","externalId":"00u1abcd","groups":[],"password":"x7Kq2p9z","active":true}`
 
 // FuzzDecode checks that Decode never panics, that what it accepts

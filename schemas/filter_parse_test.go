@@ -22,7 +22,7 @@ func and(l, r Expr) Expr          { return &LogicalExpr{And: true, Left: l, Righ
 func or(l, r Expr) Expr           { return &LogicalExpr{Left: l, Right: r} }
 
 // parseFilterCases are the filters of RFC 7644 §3.4.2.2 (every example of
-// the section) and the shapes identity providers send (IDP-QUIRKS Q7).
+// the section) and the shapes identity providers send (docs/idp-quirks.md Q7).
 var parseFilterCases = []struct {
 	name string
 	in   string
@@ -94,7 +94,7 @@ var parseFilterCases = []struct {
 		&ValuePathExpr{Path: AttrPath{URN: URNUser, Name: "emails"}, Filter: cmp(attr("type"), OpEq, "work")}},
 	{"$ref", `members.$ref pr`, &PresentExpr{Path: sub("members", "$ref")}},
 
-	// Identity providers (IDP-QUIRKS Q7).
+	// Identity providers (docs/idp-quirks.md Q7).
 	{"Entra/userName", `userName eq "Test_User_00aa00aa"`, cmp(attr("userName"), OpEq, "Test_User_00aa00aa")},
 	{"Entra/externalId", `externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"`, cmp(attr("externalId"), OpEq, "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef")},
 	{"Entra/group displayName", `displayName eq "Sales"`, cmp(attr("displayName"), OpEq, "Sales")},

@@ -30,7 +30,7 @@ type Patch struct {
 // are KindInvalidSyntax; an empty Operations array is KindInvalidValue.
 //
 // It is lenient where identity providers are known to differ from the RFC
-// (see IDP-QUIRKS.md §0):
+// (see docs/idp-quirks.md §0):
 //
 //   - "schemas" may be absent; when present it must contain the PatchOp URN
 //     (RFC 7644 §3.5.2), else KindInvalidSyntax.

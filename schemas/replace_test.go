@@ -152,7 +152,7 @@ func TestResourceType_Replace_Immutable(t *testing.T) {
 }
 
 // idpCase is one file of testdata/idp: a real Okta, Entra ID or reference
-// test-suite request body (IDP-QUIRKS.md), the resource it applies to and
+// test-suite request body (docs/idp-quirks.md), the resource it applies to and
 // the expected outcome.
 type idpCase struct {
 	Source       string          `json:"source"`

@@ -41,7 +41,7 @@ import (
 //     chars>"]`), wholly redacted if anything else in it is not path syntax;
 //     short tokens ([A-Za-z0-9_-], at most 32) under "type" and
 //     "resourceType" ("work", "User"); and the strings "true" and "false" in
-//     any case, which are Entra's booleans (IDP-QUIRKS Q2), not data;
+//     any case, which are Entra's booleans (docs/idp-quirks.md Q2), not data;
 //   - JSON booleans and null are kept; numbers become "<number>".
 //
 // A bulk request (POST /Bulk) is one line: each operation's "data" is

@@ -10,7 +10,7 @@ import (
 
 const patchOp = `"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"]`
 
-// Request bodies of Entra ID (IDP-QUIRKS §1.1) and Okta (§2.1), as the
+// Request bodies of Entra ID (docs/idp-quirks.md §1.1) and Okta (§2.1), as the
 // audit log shows them.
 var redactTests = []struct {
 	name, in, want string

@@ -40,7 +40,7 @@ var ErrUnknownType = errors.New("unknown event type")
 // record that does not match its schema.
 var ErrInvalid = errors.New("event does not match its schema")
 
-// types are the event types, in the order of the contract (DESIGN.md §4).
+// types are the event types, in the order of the contract (docs/events.md).
 var types = []string{
 	"user.created", "user.updated", "user.deactivated", "user.reactivated", "user.deleted",
 	"group.created", "group.updated", "group.deleted", "group.members_added", "group.members_removed",
