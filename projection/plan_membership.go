@@ -3,86 +3,17 @@ package projection
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/dgraph-io/badger/v4"
-
-	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
 // Filters on a Group's "members" and a User's "groups" (RFC 7643 §4.1.2,
 // §4.2). Neither is part of the stored Resource: both live in the
-// membership index, so these conditions are planned and evaluated here:
-//
-//	members[value eq "id"], members.value eq "id", members eq "id"   (Group)
-//	groups[value eq "id"],  groups.value eq "id",  groups eq "id"     (User)
-//	members pr, groups pr
-//
-// Any other condition on them (co, sw, ne, display, type…) is refused with
-// invalidFilter rather than answered wrongly.
-
-// membershipAttr is the derived multi-valued attribute of the type.
-func (l *lister) membershipAttr() string {
-	if l.typ == typeGroup {
-		return "members"
-	}
-	return "groups"
-}
-
-// membership classifies e: a supported membership condition (value is the
-// referenced id, "" for pr), or not one at all.
-func (l *lister) membership(e schemas.Expr) (value string, present, ok bool) {
-	attr := l.membershipAttr()
-	switch e := e.(type) {
-	case *schemas.PresentExpr:
-		if l.isPath(e.Path, attr, "") {
-			return "", true, true
-		}
-	case *schemas.CompareExpr:
-		v, isStr := e.Value.(string)
-		if isStr && e.Op == schemas.OpEq && (l.isPath(e.Path, attr, "") || l.isPath(e.Path, attr, "value")) {
-			return v, false, true
-		}
-	case *schemas.ValuePathExpr:
-		c, isCmp := e.Filter.(*schemas.CompareExpr)
-		if !isCmp || !l.isPath(e.Path, attr, "") || c.Op != schemas.OpEq ||
-			!strings.EqualFold(c.Path.Name, "value") || c.Path.Sub != "" {
-			return "", false, false
-		}
-		if v, isStr := c.Value.(string); isStr {
-			return v, false, true
-		}
-	}
-	return "", false, false
-}
-
-// checkMembership refuses conditions on members/groups that are not
-// supported, so they never silently match nothing.
-func (l *lister) checkMembership(e schemas.Expr) error {
-	if _, _, ok := l.membership(e); ok {
-		return nil
-	}
-	attr := l.membershipAttr()
-	switch e := e.(type) {
-	case *schemas.LogicalExpr:
-		return errors.Join(l.checkMembership(e.Left), l.checkMembership(e.Right))
-	case *schemas.NotExpr:
-		return l.checkMembership(e.X)
-	case *schemas.CompareExpr:
-		if l.isPath(e.Path, attr, e.Path.Sub) {
-			return schemas.Errorf(schemas.KindInvalidFilter, "filters on %s support only %s[value eq \"id\"], %s.value eq \"id\" and %s pr", attr, attr, attr, attr)
-		}
-	case *schemas.PresentExpr:
-		if l.isPath(e.Path, attr, e.Path.Sub) {
-			return schemas.Errorf(schemas.KindInvalidFilter, "filters on %s support only %s[value eq \"id\"], %s.value eq \"id\" and %s pr", attr, attr, attr, attr)
-		}
-	case *schemas.ValuePathExpr:
-		if l.isPath(e.Path, attr, "") {
-			return schemas.Errorf(schemas.KindInvalidFilter, "filters on %s support only %s[value eq \"id\"], %s.value eq \"id\" and %s pr", attr, attr, attr, attr)
-		}
-	}
-	return nil
-}
+// membership index. The evaluator decides which conditions on them it
+// answers and what they mean (schemas.ResourceType.MembershipCondition,
+// MatchesDerived); here they are planned over the index, and the index
+// answers the evaluator's questions about one resource
+// (resourceMembership).
 
 // planMembership gives the ids a membership condition selects, exactly.
 func (l *lister) planMembership(ctx context.Context, value string) (*plan, error) {
@@ -98,21 +29,31 @@ func (l *lister) planMembership(ctx context.Context, value string) (*plan, error
 	return l.indexIDs(ctx, prefix, false)
 }
 
-// matchMembership evaluates a membership condition on resource id.
-func (l *lister) matchMembership(id, value string, present bool) bool {
-	var key []byte
-	switch {
-	case present && l.typ == typeGroup:
-		return l.anyUnder(memberPrefix(l.tenant, id))
-	case present:
-		return l.anyUnder(memberOfPrefix(l.tenant, id))
-	case l.typ == typeGroup:
-		key = memberKey(l.tenant, id, value)
-	default:
-		key = memberKey(l.tenant, value, id)
+// resourceMembership is the schemas.Membership of the resource being
+// matched, read from the membership index in the lister's transaction.
+type resourceMembership struct {
+	l  *lister
+	id string // the resource's id
+}
+
+// Has reports whether id is a member of the group, or a group of the user,
+// in a group not being deleted.
+func (m *resourceMembership) Has(id string) bool {
+	l := m.l
+	if l.typ == typeGroup {
+		_, err := l.txn.Get(memberKey(l.tenant, m.id, id))
+		return err == nil && l.live(true, m.id, id)
 	}
-	_, err := l.txn.Get(key)
-	return err == nil && l.live(l.typ == typeGroup, id, value)
+	_, err := l.txn.Get(memberKey(l.tenant, id, m.id))
+	return err == nil && l.live(false, m.id, id)
+}
+
+// Any reports whether the group has members, or the user groups.
+func (m *resourceMembership) Any() bool {
+	if m.l.typ == typeGroup {
+		return m.l.anyUnder(memberPrefix(m.l.tenant, m.id))
+	}
+	return m.l.anyUnder(memberOfPrefix(m.l.tenant, m.id))
 }
 
 // live reports whether the group of a membership entry is not being
