@@ -13,7 +13,7 @@ import (
 	"testing"
 )
 
-// runCLI runs the program with env and returns its error, stdout and stderr.
+// runCLI runs the program with env and returns its stdout, stderr and error.
 func runCLI(t *testing.T, env map[string]string, args ...string) (string, string, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer

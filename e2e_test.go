@@ -31,7 +31,7 @@ type provisioned struct {
 func q(filter string) string { return url.QueryEscape(filter) }
 
 // provisioningSequence is what Okta and Entra ID send when they provision
-// users and groups (shapes from their documentation; see IDP-QUIRKS).
+// users and groups (shapes from their documentation; see docs/idp-quirks.md).
 func provisioningSequence(t *testing.T, s *service) provisioned {
 	var p provisioned
 

@@ -14,6 +14,7 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/scim-bridge/scim-bridge/events/kafka/tcpgate"
+	"github.com/scim-bridge/scim-bridge/internal/testutil"
 )
 
 // kafkaDown returns the environment of a service whose broker is down at
@@ -139,7 +140,7 @@ func TestKafka_CompactedTopicEndsServe(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	err = run(ctx, []string{"serve"}, func(k string) string { return vars[k] }, io.Discard, testWriter{t}, nil)
+	err = run(ctx, []string{"serve"}, func(k string) string { return vars[k] }, io.Discard, testutil.Writer(t), nil)
 	if ctx.Err() != nil || err == nil || !strings.Contains(err.Error(), "compacted") {
 		t.Errorf("serve on a compacted topic = %v (context: %v), want it to end with the compaction named", err, ctx.Err())
 	}

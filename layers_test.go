@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,6 +17,11 @@ import (
 // import packages of its own folder and of folders to its left, never to
 // its right.
 var layers = []string{"schemas", "events", "projection", "bridge", "scimhttp"}
+
+// leaves are folders whose package imports nothing of the module, so that
+// any layer can use it: the JSON library, and the helpers of every
+// package's tests (outside the layers).
+var leaves = []string{"schemas/scimjson", "internal/testutil"}
 
 // TestImportDirection fails on any import in the module that points up the
 // layers.
@@ -59,9 +65,33 @@ func TestImportDirectionCatches(t *testing.T) {
 	}
 }
 
+// TestImportDirectionCatchesLeaf: a leaf package importing the module is
+// reported even where the layers allow the import.
+func TestImportDirectionCatchesLeaf(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "schemas", "scimjson"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "go.mod"), []byte("module example.com/m\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := "package scimjson\nimport _ \"example.com/m/schemas\"\n"
+	if err := os.WriteFile(filepath.Join(root, "schemas", "scimjson", "a.go"), []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad, _, err := upwardImports(root, modulePath(t, root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bad) != 1 || !strings.Contains(bad[0], "schemas/scimjson is a leaf") {
+		t.Fatalf("found %q; want the leaf's import of schemas", bad)
+	}
+}
+
 // upwardImports parses the imports of every non-test Go file under the
 // layered folders of the module at root and returns one line per import
-// that points up the layers, and how many internal imports it checked.
+// that points up the layers or leaves a leaf, and how many internal imports
+// it checked.
 func upwardImports(root, mod string) (bad []string, checked int, err error) {
 	rank := func(rel string) int {
 		top, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
@@ -72,8 +102,14 @@ func upwardImports(root, mod string) (bad []string, checked int, err error) {
 		}
 		return -1
 	}
-	for _, layer := range layers {
-		dir := filepath.Join(root, layer)
+	dirs := slices.Clone(layers)
+	for _, l := range leaves {
+		if rank(l) < 0 {
+			dirs = append(dirs, l)
+		}
+	}
+	for _, folder := range dirs {
+		dir := filepath.Join(root, folder)
 		if _, err := os.Stat(dir); os.IsNotExist(err) {
 			continue
 		}
@@ -97,7 +133,10 @@ func upwardImports(root, mod string) (bad []string, checked int, err error) {
 					continue
 				}
 				checked++
-				if to := rank(target); to > from {
+				if dir := filepath.ToSlash(filepath.Dir(rel)); slices.Contains(leaves, dir) {
+					bad = append(bad, fmt.Sprintf("%s imports %s: %s is a leaf and imports nothing of the module", rel, p, dir))
+				}
+				if to := rank(target); from >= 0 && to > from {
 					bad = append(bad, fmt.Sprintf("%s imports %s: %s may not import %s (docs/architecture.md, Layers)",
 						rel, p, layers[from], layers[to]))
 				}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/internal/testutil"
 )
 
 const testToken = "s3cr3t-test-token"
@@ -41,7 +42,7 @@ func startService(t *testing.T, env map[string]string) *service {
 // startServiceNoWait is startService without waiting for readiness.
 func startServiceNoWait(t *testing.T, env map[string]string) *service {
 	t.Helper()
-	return startServiceLogs(t, env, testWriter{t})
+	return startServiceLogs(t, env, testutil.Writer(t))
 }
 
 // startServiceLogs is startServiceNoWait with the service's log lines
@@ -112,13 +113,6 @@ func (s *service) waitReady() {
 		}
 		time.Sleep(20 * time.Millisecond) // polling a condition, not timing a result
 	}
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // response is a decoded HTTP response.

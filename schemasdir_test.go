@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scim-bridge/scim-bridge/internal/testutil"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -200,7 +201,7 @@ func TestRun_SchemasDirInvalid(t *testing.T) {
 			started := make(chan string, 1)
 			done := make(chan error, 1)
 			go func() {
-				done <- run(ctx, []string{cmd}, func(k string) string { return env[k] }, io.Discard, testWriter{t}, started)
+				done <- run(ctx, []string{cmd}, func(k string) string { return env[k] }, io.Discard, testutil.Writer(t), started)
 			}()
 			var err error
 			select {
@@ -217,7 +218,7 @@ func TestRun_SchemasDirInvalid(t *testing.T) {
 	}
 	t.Run("Flag", func(t *testing.T) {
 		env := map[string]string{"SCIM_DATA_DIR": t.TempDir(), "SCIM_TOKEN": testToken}
-		err := run(context.Background(), []string{"serve", "--schemas-dir", dir}, func(k string) string { return env[k] }, io.Discard, testWriter{t}, nil)
+		err := run(context.Background(), []string{"serve", "--schemas-dir", dir}, func(k string) string { return env[k] }, io.Discard, testutil.Writer(t), nil)
 		if err == nil || !strings.Contains(err.Error(), "SCIM_SCHEMAS_DIR "+dir) {
 			t.Errorf("serve --schemas-dir %s = %v, want an error naming SCIM_SCHEMAS_DIR", dir, err)
 		}

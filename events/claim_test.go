@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
+	"github.com/scim-bridge/scim-bridge/internal/testutil"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -71,19 +71,7 @@ func TestEncodeClaim_Golden(t *testing.T) {
 		t.Fatalf("value is not JSON: %v", err)
 	}
 	fmt.Fprintf(&b, "\n%s\n", pretty.Bytes())
-	path := filepath.Join("testdata", "codec", "PartitionClaimed.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run with -update to create): %v", err)
-	}
-	if got := b.String(); got != string(want) {
-		t.Errorf("EncodeClaim =\n%s\nwant (%s)\n%s", got, path, want)
-	}
+	testutil.Golden(t, filepath.Join("testdata", "codec", "PartitionClaimed.golden"), []byte(b.String()))
 }
 
 func TestEncodeClaim_Invalid(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/schemas"
+	"github.com/scim-bridge/scim-bridge/schemas/scimjson"
 )
 
 // ErrMalformed is returned (wrapped) by Decode for a record that is not an
@@ -182,7 +183,7 @@ func isRequired(name string) bool {
 // sets a list or the resource to nil, a repeated list is decoded into the
 // previous one's backing array, a repeated resource merges into the first.
 func decodeData(value []byte, e *Event) error {
-	r := schemas.NewJSONReader(value)
+	r := scimjson.NewReader(value)
 	if !r.Null() {
 		err := r.Object(func(key string) error {
 			switch eventField(key) {
@@ -201,9 +202,9 @@ func decodeData(value []byte, e *Event) error {
 			case "epoch":
 				return r.Int64Into(&e.Epoch)
 			case "changedAttributes":
-				return readList(r, &e.ChangedAttributes, (*schemas.JSONReader).StringInto)
+				return readList(r, &e.ChangedAttributes, (*scimjson.Reader).StringInto)
 			case "resource":
-				return r.ResourceInto(&e.Resource)
+				return scimjson.ObjectInto(r, &e.Resource)
 			case "membersAdded":
 				return readList(r, &e.MembersAdded, readMember)
 			case "membersRemoved":
@@ -235,13 +236,13 @@ var eventFields = []string{
 
 // eventField returns the field name key matches, exactly or else
 // case-insensitively as encoding/json matches, or "".
-func eventField(key string) string { return schemas.MatchJSONField(key, eventFields) }
+func eventField(key string) string { return scimjson.MatchField(key, eventFields) }
 
 // readList reads an array into *p with readElem, the way encoding/json
 // decodes into a slice: null sets nil; elements are decoded into *p's
 // backing array (an element left alone by null keeps what it held there),
 // which grows as needed; [] gives an empty slice.
-func readList[T any](r *schemas.JSONReader, p *[]T, readElem func(*schemas.JSONReader, *T) error) error {
+func readList[T any](r *scimjson.Reader, p *[]T, readElem func(*scimjson.Reader, *T) error) error {
 	if r.Null() {
 		*p = nil
 		return nil
@@ -272,12 +273,12 @@ func readList[T any](r *schemas.JSONReader, p *[]T, readElem func(*schemas.JSONR
 var memberFields = []string{"value", "type", "display"}
 
 // readMember reads an object into *m; null leaves *m as it was.
-func readMember(r *schemas.JSONReader, m *schemas.Member) error {
+func readMember(r *scimjson.Reader, m *schemas.Member) error {
 	if r.Null() {
 		return nil
 	}
 	return r.Object(func(key string) error {
-		switch schemas.MatchJSONField(key, memberFields) {
+		switch scimjson.MatchField(key, memberFields) {
 		case "value":
 			return r.StringInto(&m.Value)
 		case "type":

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -14,10 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/internal/testutil"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata")
 
 var testTime = time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.UTC)
 
@@ -147,7 +144,7 @@ func TestEncode_FillsSCIMEvent(t *testing.T) {
 }
 
 // TestEncode_Golden pins the wire form of the public event contract
-// (DESIGN.md §4). Refresh with go test ./events -run Golden -update and
+// (docs/events.md). Refresh with go test ./events -run Golden -update and
 // review the diff like code.
 func TestEncode_Golden(t *testing.T) {
 	for _, tc := range codecCases[:5] {
@@ -166,22 +163,7 @@ func TestEncode_Golden(t *testing.T) {
 				t.Fatalf("value is not JSON: %v", err)
 			}
 			fmt.Fprintf(&b, "\n%s\n", pretty.Bytes())
-			path := filepath.Join("testdata", "codec", tc.name+".golden")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("read golden (run with -update to create): %v", err)
-			}
-			if got := b.String(); got != string(want) {
-				t.Errorf("Encode(%s) =\n%s\nwant (%s)\n%s", tc.name, got, path, want)
-			}
+			testutil.Golden(t, filepath.Join("testdata", "codec", tc.name+".golden"), []byte(b.String()))
 		})
 	}
 }

@@ -275,87 +275,132 @@ func (p *partition) run() {
 	}
 }
 
+// commit writes group durably and answers each of its appends: with the
+// offset of its last record, or, once a write has failed, with the
+// partition's write error.
 func (p *partition) commit(group []*appendReq) {
 	if p.werr != nil {
-		for _, r := range group {
-			r.done <- appendResult{err: p.werr}
-		}
+		p.fail(group)
 		return
 	}
-	type pending struct {
-		s     *segment
-		index []indexEntry
-	}
-	var touched []pending
-	s := p.segs[len(p.segs)-1]
 	start := p.next
-	p.wbuf = p.wbuf[:0]
-	flush := func() error {
-		if len(p.wbuf) == 0 {
-			return nil
-		}
-		if _, err := s.f.WriteAt(p.wbuf, s.wsize); err != nil {
-			return fmt.Errorf("write %s: %w", s.path, err)
-		}
-		s.wsize += int64(len(p.wbuf))
-		p.wbuf = p.wbuf[:0]
-		return nil
-	}
-	err := func() error {
-		touched = append(touched, pending{s: s})
-		for _, r := range group {
-			if s.wsize+int64(len(p.wbuf)) > 0 && s.wsize+int64(len(p.wbuf)+len(r.frames)) > p.segBytes {
-				if err := flush(); err != nil {
-					return err
-				}
-				if err := s.f.Sync(); err != nil {
-					return fmt.Errorf("sync %s: %w", s.path, err)
-				}
-				ns, err := p.createSegment(p.next)
-				if err != nil {
-					return err
-				}
-				p.mu.Lock()
-				p.segs = append(p.segs, ns)
-				p.mu.Unlock()
-				p.log.Info("rolled segment", "segment", ns.path, "offset", p.next)
-				s = ns
-				touched = append(touched, pending{s: s})
-			}
-			pd := &touched[len(touched)-1]
-			prev := 0
-			for i, end := range r.ends {
-				pos := s.wsize + int64(len(p.wbuf)+prev)
-				if pos-s.lastIdx >= indexInterval {
-					pd.index = append(pd.index, indexEntry{off: p.next + int64(i), pos: pos})
-					s.lastIdx = pos
-				}
-				prev = end
-			}
-			p.wbuf = append(p.wbuf, r.frames...)
-			p.next += int64(r.n)
-		}
-		if err := flush(); err != nil {
-			return err
-		}
-		if err := s.f.Sync(); err != nil {
-			return fmt.Errorf("sync %s: %w", s.path, err)
-		}
-		return nil
-	}()
+	touched, err := p.write(group)
 	if err != nil {
 		// The file may now hold part of this group. Nothing more is written
 		// until the log is reopened, which truncates the torn tail; the
 		// waiters learn that none or some of their records are durable.
 		p.werr = fmt.Errorf("%w: %w", ErrUnavailable, err)
 		p.log.Error("write to the log failed; appends fail until it is reopened", "err", err)
-		for _, r := range group {
-			r.done <- appendResult{err: p.werr}
-		}
+		p.fail(group)
 		return
 	}
+	p.publish(touched)
+	p.log.Debug("committed group", "appends", len(group), "records", p.next-start, "offset", start)
+	off := start
+	for _, r := range group {
+		off += int64(r.n)
+		r.done <- appendResult{last: off - 1}
+	}
+}
 
+// fail answers every append of group with the partition's write error.
+func (p *partition) fail(group []*appendReq) {
+	for _, r := range group {
+		r.done <- appendResult{err: p.werr}
+	}
+}
+
+// pendingIndex holds the index entries a group adds to segment s, which
+// readers see only once the group is durable (publish).
+type pendingIndex struct {
+	s     *segment
+	index []indexEntry
+}
+
+// write writes the frames of group after the partition's end, rolling to a
+// new segment before an append that would grow the current one past
+// segBytes, and syncs them. It returns the segments written to, with their
+// new index entries, in order.
+func (p *partition) write(group []*appendReq) ([]pendingIndex, error) {
+	s := p.segs[len(p.segs)-1]
+	p.wbuf = p.wbuf[:0]
+	touched := []pendingIndex{{s: s}}
+	for _, r := range group {
+		if s.wsize+int64(len(p.wbuf)) > 0 && s.wsize+int64(len(p.wbuf)+len(r.frames)) > p.segBytes {
+			ns, err := p.roll(s)
+			if err != nil {
+				return nil, err
+			}
+			s = ns
+			touched = append(touched, pendingIndex{s: s})
+		}
+		p.buffer(&touched[len(touched)-1], r)
+	}
+	if err := p.flush(s); err != nil {
+		return nil, err
+	}
+	if err := s.f.Sync(); err != nil {
+		return nil, fmt.Errorf("sync %s: %w", s.path, err)
+	}
+	return touched, nil
+}
+
+// buffer adds the frames of r to the write buffer of segment pd.s, noting
+// an index entry every indexInterval bytes, and advances the next offset.
+func (p *partition) buffer(pd *pendingIndex, r *appendReq) {
+	s := pd.s
+	prev := 0
+	for i, end := range r.ends {
+		pos := s.wsize + int64(len(p.wbuf)+prev)
+		if pos-s.lastIdx >= indexInterval {
+			pd.index = append(pd.index, indexEntry{off: p.next + int64(i), pos: pos})
+			s.lastIdx = pos
+		}
+		prev = end
+	}
+	p.wbuf = append(p.wbuf, r.frames...)
+	p.next += int64(r.n)
+}
+
+// flush writes the write buffer at the end of segment s.
+func (p *partition) flush(s *segment) error {
+	if len(p.wbuf) == 0 {
+		return nil
+	}
+	if _, err := s.f.WriteAt(p.wbuf, s.wsize); err != nil {
+		return fmt.Errorf("write %s: %w", s.path, err)
+	}
+	s.wsize += int64(len(p.wbuf))
+	p.wbuf = p.wbuf[:0]
+	return nil
+}
+
+// roll flushes and syncs segment s and starts a new one at the next
+// offset, which readers may list at once: it holds nothing they can read
+// until publish.
+func (p *partition) roll(s *segment) (*segment, error) {
+	if err := p.flush(s); err != nil {
+		return nil, err
+	}
+	if err := s.f.Sync(); err != nil {
+		return nil, fmt.Errorf("sync %s: %w", s.path, err)
+	}
+	ns, err := p.createSegment(p.next)
+	if err != nil {
+		return nil, err
+	}
 	p.mu.Lock()
+	p.segs = append(p.segs, ns)
+	p.mu.Unlock()
+	p.log.Info("rolled segment", "segment", ns.path, "offset", p.next)
+	return ns, nil
+}
+
+// publish makes a durable group visible to readers: the segments' sizes
+// and index entries, the partition's end, and a wake-up of its waiters.
+func (p *partition) publish(touched []pendingIndex) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for _, t := range touched {
 		t.s.size = t.s.wsize
 		t.s.index = append(t.s.index, t.index...)
@@ -363,14 +408,6 @@ func (p *partition) commit(group []*appendReq) {
 	p.end = p.next
 	close(p.notify)
 	p.notify = make(chan struct{})
-	p.mu.Unlock()
-
-	p.log.Debug("committed group", "appends", len(group), "records", p.next-start, "offset", start)
-	off := start
-	for _, r := range group {
-		off += int64(r.n)
-		r.done <- appendResult{last: off - 1}
-	}
 }
 
 // read implements Log.Read for this partition.

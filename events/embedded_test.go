@@ -13,25 +13,13 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/events"
 	"github.com/scim-bridge/scim-bridge/events/eventstest"
+	"github.com/scim-bridge/scim-bridge/internal/testutil"
 )
-
-// testLogger sends log records to t.Log.
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
-}
 
 func openEmbedded(t *testing.T, dir string, opts events.EmbeddedOptions) *events.Embedded {
 	t.Helper()
 	if opts.Logger == nil {
-		opts.Logger = testLogger(t)
+		opts.Logger = testutil.Logger(t, slog.LevelDebug)
 	}
 	l, err := events.OpenEmbedded(dir, opts)
 	if err != nil {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/internal/testutil"
 )
 
 // replayMemberBatch is the MemberBatch of the replay tests: small, so the
@@ -98,7 +100,7 @@ func replayFeed() *feed {
 func replayLogOf(t *testing.T, recs []events.Record) (*events.Embedded, []events.Record) {
 	t.Helper()
 	ctx := context.Background()
-	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 1, Logger: testLogger(t)})
+	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 1, Logger: testutil.Logger(t, slog.LevelWarn)})
 	if err != nil {
 		t.Fatalf("OpenEmbedded() = %v", err)
 	}
@@ -335,7 +337,7 @@ func TestStore_BatchReplayIgnored(t *testing.T) {
 // record does not wait for a batch to fill.
 func TestStore_RunAppliesLoneRecord(t *testing.T) {
 	ctx := context.Background()
-	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 1, Logger: testLogger(t)})
+	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 1, Logger: testutil.Logger(t, slog.LevelWarn)})
 	if err != nil {
 		t.Fatalf("OpenEmbedded() = %v", err)
 	}

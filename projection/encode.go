@@ -5,12 +5,12 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/scim-bridge/scim-bridge/schemas"
+	"github.com/scim-bridge/scim-bridge/schemas/scimjson"
 )
 
 // encodeRecord returns the JSON of r, byte for byte what json.Marshal(r)
 // writes (sorted map keys, HTML-escaped strings), with the resource written
-// by schemas.AppendJSON, without reflection. Applying writes one record per
+// by scimjson.Append, without reflection. Applying writes one record per
 // event, and reflection was most of its cost.
 func encodeRecord(r *record) ([]byte, error) {
 	if !jsonTime(r.Created) || !jsonTime(r.LastModified) {
@@ -18,7 +18,7 @@ func encodeRecord(r *record) ([]byte, error) {
 	}
 	b := make([]byte, 0, 512)
 	b = append(b, `{"resource":`...)
-	b, err := schemas.AppendJSON(b, r.Resource)
+	b, err := scimjson.Append(b, map[string]any(r.Resource))
 	if err != nil {
 		return nil, err
 	}
@@ -31,11 +31,11 @@ func encodeRecord(r *record) ([]byte, error) {
 	b = append(b, '"')
 	if r.EventID != "" {
 		b = append(b, `,"eventId":`...)
-		b = schemas.AppendJSONString(b, r.EventID)
+		b = scimjson.AppendString(b, r.EventID)
 	}
 	if r.RequestDigest != "" {
 		b = append(b, `,"requestDigest":`...)
-		b = schemas.AppendJSONString(b, r.RequestDigest)
+		b = scimjson.AppendString(b, r.RequestDigest)
 	}
 	return append(b, '}'), nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/events"
 	"github.com/scim-bridge/scim-bridge/events/eventstest"
+	"github.com/scim-bridge/scim-bridge/internal/testutil"
 )
 
 // fencedRecords returns the records of eventstest.FencedSequence on
@@ -220,7 +222,7 @@ func TestStore_FencingRun(t *testing.T) {
 // ErrVoid; a record skipped for another reason is not void.
 func TestStore_WaitAppliedVoid(t *testing.T) {
 	ctx := context.Background()
-	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 1, Logger: testLogger(t)})
+	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 1, Logger: testutil.Logger(t, slog.LevelWarn)})
 	if err != nil {
 		t.Fatalf("OpenEmbedded() = %v", err)
 	}

@@ -1,16 +1,13 @@
 package projection
 
 import (
-	"encoding/binary"
 	"fmt"
-	"math"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
-
-	"github.com/scim-bridge/scim-bridge/schemas"
 )
+
+// The Badger key layout of the projection (doc.go describes it): the tags,
+// the namespaces of a tenant and the functions that build each key. How a
+// component is encoded is in keyenc.go.
 
 // formatVersion is the version of the key layout written under keyFormat.
 // Open refuses a store written with another version: the projection must be
@@ -46,145 +43,6 @@ const (
 	nsDeletedRing = 'w' // u32(slot) -> str(type) str(id): which tombstone a ring slot holds
 	nsDeletedNext = 'v' // -> i64(tombstones written so far); the next slot is this modulo the ring size
 )
-
-// appendStr appends s as one order-preserving key component: 0x00 is escaped
-// as 0x00 0xFF and the component ends with 0x00 0x01. Byte order of encoded
-// components is the byte order of the strings, and a component is never a
-// prefix of a different one, so "a" and "ab" do not collide.
-func appendStr(b []byte, s string) []byte {
-	b = appendStrPrefix(b, s)
-	return append(b, 0x00, 0x01)
-}
-
-// appendStrPrefix appends s escaped but unterminated: the key prefix of every
-// component that starts with s (for `sw`).
-func appendStrPrefix(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0x00 {
-			b = append(b, 0x00, 0xFF)
-			continue
-		}
-		b = append(b, s[i])
-	}
-	return b
-}
-
-// readStr decodes one component written by appendStr and returns the rest.
-func readStr(b []byte) (s string, rest []byte, ok bool) {
-	var sb strings.Builder
-	for i := 0; i < len(b); i++ {
-		if b[i] != 0x00 {
-			sb.WriteByte(b[i])
-			continue
-		}
-		if i+1 >= len(b) {
-			return "", nil, false
-		}
-		switch b[i+1] {
-		case 0x01:
-			return sb.String(), b[i+2:], true
-		case 0xFF:
-			sb.WriteByte(0x00)
-			i++
-		default:
-			return "", nil, false
-		}
-	}
-	return "", nil, false
-}
-
-// lastStr decodes the last component of key after skipping prefix, which
-// must end where a component starts; it is how index keys yield their id.
-func lastStr(key, prefix []byte) (string, bool) {
-	if len(key) < len(prefix) {
-		return "", false
-	}
-	s, rest, ok := readStr(key[len(prefix):])
-	if !ok || len(rest) != 0 {
-		return "", false
-	}
-	return s, true
-}
-
-func appendU32(b []byte, v uint32) []byte { return binary.BigEndian.AppendUint32(b, v) }
-func appendI64(b []byte, v int64) []byte  { return binary.BigEndian.AppendUint64(b, uint64(v)) }
-
-// Time keys are 8 bytes ordered like instants: Unix nanoseconds with the
-// sign bit flipped. 64-bit nanoseconds span 1677-09-21 to 2262-04-11, SCIM
-// dateTimes years 0001 to 9999 (and UnixNano is undefined outside its
-// span), so an instant at or beyond either end saturates to the first
-// (all 0x00) or last (all 0xFF) key, which no instant strictly inside
-// uses. The order of instants inside is kept exactly, and everything
-// outside sorts beyond it; only instants outside on the same side share a
-// key, and timeRange says when a bound falls there.
-var (
-	minTimeKey = time.Unix(0, math.MinInt64) // and earlier: key 0x00…00
-	maxTimeKey = time.Unix(0, math.MaxInt64) // and later: key 0xFF…FF
-)
-
-// appendTime appends the time key of t.
-func appendTime(b []byte, t time.Time) []byte {
-	switch {
-	case !t.After(minTimeKey):
-		return binary.BigEndian.AppendUint64(b, 0)
-	case !t.Before(maxTimeKey):
-		return binary.BigEndian.AppendUint64(b, math.MaxUint64)
-	}
-	return binary.BigEndian.AppendUint64(b, uint64(t.UnixNano())^(1<<63))
-}
-
-// ownTimeKey reports whether t has a time key no other instant shares.
-func ownTimeKey(t time.Time) bool { return t.After(minTimeKey) && t.Before(maxTimeKey) }
-
-// timeRange returns the time keys of the instants s with "s op t" for op
-// gt, ge, lt or le (ok false for others): from inclusive (nil: from the
-// first key), to exclusive (nil: past the last). exact reports that the
-// range holds just those instants; when a bound falls where keys saturate,
-// it holds them among others, and the caller must compare each.
-func timeRange(op schemas.CompareOp, t time.Time) (from, to []byte, exact, ok bool) {
-	switch op {
-	case schemas.OpGt: // s > t  ⟺  s ≥ t+1ns
-		from, exact = lowerTimeKey(t.Add(time.Nanosecond))
-	case schemas.OpGe:
-		from, exact = lowerTimeKey(t)
-	case schemas.OpLt:
-		to, exact = upperTimeKey(t)
-	case schemas.OpLe: // s ≤ t  ⟺  s < t+1ns
-		to, exact = upperTimeKey(t.Add(time.Nanosecond))
-	default:
-		return nil, nil, false, false
-	}
-	return from, to, exact, true
-}
-
-// lowerTimeKey returns the first key an instant s ≥ w can have.
-func lowerTimeKey(w time.Time) ([]byte, bool) {
-	switch {
-	case ownTimeKey(w):
-		return appendTime(nil, w), true
-	case w.After(minTimeKey): // beyond the last own key: the saturated ones
-		return appendTime(nil, maxTimeKey), false
-	}
-	return nil, false // before the first own key: all
-}
-
-// upperTimeKey returns the key before which every instant s < u lies.
-func upperTimeKey(u time.Time) ([]byte, bool) {
-	switch {
-	case ownTimeKey(u):
-		return appendTime(nil, u), true
-	case u.After(minTimeKey): // beyond the last own key: all
-		return nil, false
-	}
-	return binary.BigEndian.AppendUint64(nil, 1), false // just the saturated first key
-}
-
-func decodeI64(b []byte) int64 {
-	if len(b) != 8 {
-		return 0
-	}
-	return int64(binary.BigEndian.Uint64(b))
-}
 
 func formatKey() []byte { return []byte{tagFormat} }
 
@@ -346,40 +204,3 @@ func decodeMemberValue(v []byte) (typ, display string) {
 // the same exactly when their folds are equal. The bridge uses it to tell
 // which concurrent writes touch the same userName.
 func Fold(s string) string { return fold(s) }
-
-// fold returns the index form of a case-insensitive value: every rune
-// replaced by the least rune of its unicode.SimpleFold orbit, lower-cased
-// when that is ASCII (so ASCII reads as lower case), and invalid UTF-8 as
-// U+FFFD. Two strings are equal under the evaluator's case folding
-// (strings.EqualFold) exactly when their folds are equal, and one starts
-// with the other under folding exactly when its fold starts with the
-// other's, which is what lets eq and sw plans be exact.
-func fold(s string) string {
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
-		return strings.ToLower(s)
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range s {
-		b.WriteRune(foldRune(r))
-	}
-	return b.String()
-}
-
-func foldRune(r rune) rune {
-	m := r
-	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-		m = min(m, f)
-	}
-	if 'A' <= m && m <= 'Z' {
-		m += 'a' - 'A'
-	}
-	return m
-}

@@ -68,6 +68,11 @@ type lister struct {
 
 	probe *listProbe // tests; nil in production
 	stats listStats
+
+	// What match gives the evaluator besides the resource, reused from
+	// one record to the next.
+	derived schemas.Derived
+	member  resourceMembership
 }
 
 // listStats counts the work of one List.
@@ -139,7 +144,7 @@ func (l *lister) visitSkipped(ctx context.Context) error {
 //	emails.value eq, emails eq, emails[value eq] (User)
 //	displayName eq|sw (Group)
 //	meta.lastModified gt|ge|lt|le
-//	members[value eq], members.value eq (Group), groups… (User): membership.go
+//	members[value eq], members.value eq (Group), groups… (User): plan_membership.go
 //	a and b    the intersection, or the indexed side (then evaluated)
 //	a or b     the union when both sides are indexed
 //
@@ -176,7 +181,7 @@ func (l *lister) planExpr(ctx context.Context, e schemas.Expr) (*plan, error) {
 
 // planTerm plans e; an index read over budget is errOverBudget.
 func (l *lister) planTerm(ctx context.Context, e schemas.Expr) (*plan, error) {
-	if v, present, ok := l.membership(e); ok {
+	if v, present, ok := l.rt.MembershipCondition(e); ok {
 		if present {
 			return nil, nil
 		}
@@ -456,81 +461,18 @@ func (l *lister) coreURN() string {
 	return schemas.URNUser
 }
 
-// match evaluates e against a stored resource. meta (RFC 7643 §3.1) is not
-// part of the Resource, so conditions on meta.* are evaluated here and the
-// rest by the resource type's evaluator.
+// match reports whether the stored resource r matches e, as the resource
+// type's evaluator decides it given r's meta and membership
+// (schemas.ResourceType.MatchesDerived); the plans above must agree.
 func (l *lister) match(e schemas.Expr, r *record) bool {
-	if v, present, ok := l.membership(e); ok {
-		return l.matchMembership(r.Resource.ID(), v, present)
+	if l.derived.Membership == nil {
+		l.member.l = l
+		l.derived.ResourceType = l.typ
+		l.derived.Membership = &l.member
 	}
-	switch e := e.(type) {
-	case *schemas.LogicalExpr:
-		if e.And {
-			return l.match(e.Left, r) && l.match(e.Right, r)
-		}
-		return l.match(e.Left, r) || l.match(e.Right, r)
-	case *schemas.NotExpr:
-		return !l.match(e.X, r)
-	case *schemas.PresentExpr:
-		if l.isMeta(e.Path, e.Path.Sub) {
-			switch strings.ToLower(e.Path.Sub) {
-			case "created", "lastmodified", "resourcetype", "version", "location":
-				return true
-			}
-			return false
-		}
-	case *schemas.CompareExpr:
-		if l.isMeta(e.Path, e.Path.Sub) {
-			return l.matchMeta(e, r)
-		}
-	}
-	return l.rt.Matches(e, r.Resource)
-}
-
-// matchMeta compares meta.created, meta.lastModified (as instants) and
-// meta.resourceType; other meta attributes match nothing.
-func (l *lister) matchMeta(e *schemas.CompareExpr, r *record) bool {
-	v, ok := e.Value.(string)
-	if !ok {
-		return false
-	}
-	var at time.Time
-	switch strings.ToLower(e.Path.Sub) {
-	case "created":
-		at = r.Created
-	case "lastmodified":
-		at = r.LastModified
-	case "resourcetype":
-		switch e.Op {
-		case schemas.OpEq:
-			return v == l.typ
-		case schemas.OpNe:
-			return v != l.typ
-		}
-		return false
-	default:
-		return false
-	}
-	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		return false
-	}
-	c := at.Compare(t)
-	switch e.Op {
-	case schemas.OpEq:
-		return c == 0
-	case schemas.OpNe:
-		return c != 0
-	case schemas.OpGt:
-		return c > 0
-	case schemas.OpGe:
-		return c >= 0
-	case schemas.OpLt:
-		return c < 0
-	case schemas.OpLe:
-		return c <= 0
-	}
-	return false
+	l.member.id = r.Resource.ID()
+	l.derived.Created, l.derived.LastModified = r.Created, r.LastModified
+	return l.rt.MatchesDerived(e, r.Resource, &l.derived)
 }
 
 // sortKey returns the sort key of r for sortBy: meta times are encoded

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/internal/testutil"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -220,7 +221,7 @@ func TestStore_MemberDeltaTooBigForOneTxn(t *testing.T) {
 // log is skipped, not retried.
 func TestStore_RunRetriesStorageFailures(t *testing.T) {
 	ctx := context.Background()
-	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 1, Logger: testLogger(t)})
+	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 1, Logger: testutil.Logger(t, slog.LevelWarn)})
 	if err != nil {
 		t.Fatalf("OpenEmbedded() = %v", err)
 	}

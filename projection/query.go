@@ -208,7 +208,7 @@ func (l *lister) fill(ctx context.Context, q Query, w *window) error {
 	var p *plan
 	filter := q.Filter
 	if filter != nil {
-		if err := l.checkMembership(filter); err != nil {
+		if err := l.rt.CheckMembershipFilter(filter); err != nil {
 			return err
 		}
 		filter = dedupe(filter)

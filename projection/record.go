@@ -12,6 +12,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/scim-bridge/scim-bridge/schemas"
+	"github.com/scim-bridge/scim-bridge/schemas/scimjson"
 )
 
 // Resource type names as stored in keys.
@@ -82,10 +83,10 @@ func decodeRecord(v []byte) (*record, error) {
 var recordFields = []string{"resource", "version", "created", "lastModified", "eventId", "requestDigest"}
 
 func decodeRecordInto(v []byte, rec *record) error {
-	return walkRecord(v, func(r *schemas.JSONReader, field string) error {
+	return walkRecord(v, func(r *scimjson.Reader, field string) error {
 		switch field {
 		case "resource":
-			return r.ResourceInto(&rec.Resource)
+			return scimjson.ObjectInto(r, &rec.Resource)
 		case "version":
 			return r.Int64Into(&rec.Version)
 		case "created":
@@ -106,20 +107,20 @@ func decodeRecordInto(v []byte, rec *record) error {
 // null is nothing, and for each member of an object fn is called with the
 // record field its key matches (case-insensitively; "" for none) and must
 // read the member's value.
-func walkRecord(v []byte, fn func(r *schemas.JSONReader, field string) error) error {
-	r := schemas.NewJSONReader(v)
+func walkRecord(v []byte, fn func(r *scimjson.Reader, field string) error) error {
+	r := scimjson.NewReader(v)
 	if r.Peek() == 0 && len(bytes.TrimLeft(v, " \t\r\n")) == 0 {
 		return io.EOF // what the Decoder reports for no value at all
 	}
 	if r.Null() {
 		return nil
 	}
-	return r.Object(func(key string) error { return fn(r, schemas.MatchJSONField(key, recordFields)) })
+	return r.Object(func(key string) error { return fn(r, scimjson.MatchField(key, recordFields)) })
 }
 
 // readRecordTime reads a time as encoding/json does: null leaves *t as it
 // was, anything else goes to time.Time.UnmarshalJSON as written.
-func readRecordTime(r *schemas.JSONReader, t *time.Time) error {
+func readRecordTime(r *scimjson.Reader, t *time.Time) error {
 	if r.Null() {
 		return nil
 	}
@@ -180,7 +181,7 @@ func loadDisplayName(txn *badger.Txn, key []byte) (dn string, found bool, err er
 // holds when it is a string, else "", reading only that member.
 func decodeDisplayName(v []byte) (string, error) {
 	var dn string
-	err := walkRecord(v, func(r *schemas.JSONReader, field string) error {
+	err := walkRecord(v, func(r *scimjson.Reader, field string) error {
 		if field != "resource" {
 			return r.Skip()
 		}

@@ -4,14 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"testing"
 
 	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/internal/testutil"
 )
 
 func TestStore_Run(t *testing.T) {
 	ctx := context.Background()
-	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 3, Logger: testLogger(t)})
+	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 3, Logger: testutil.Logger(t, slog.LevelWarn)})
 	if err != nil {
 		t.Fatalf("OpenEmbedded() = %v", err)
 	}
@@ -127,7 +129,7 @@ func TestStore_RunError(t *testing.T) {
 
 func TestStore_WaitCaughtUp(t *testing.T) {
 	ctx := context.Background()
-	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 2, Logger: testLogger(t)})
+	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 2, Logger: testutil.Logger(t, slog.LevelWarn)})
 	if err != nil {
 		t.Fatalf("OpenEmbedded() = %v", err)
 	}

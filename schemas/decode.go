@@ -3,6 +3,8 @@ package schemas
 import (
 	"sort"
 	"strings"
+
+	"github.com/scim-bridge/scim-bridge/schemas/scimjson"
 )
 
 // Decode parses and validates a client-supplied body for POST or PUT
@@ -49,7 +51,7 @@ import (
 //
 // Errors are *Error: KindInvalidSyntax when the body is not a JSON object, a
 // name is given twice (in one object the same key, in any case: see
-// JSONReader.DisallowDuplicateKeys; or in two spellings, such as "name" and
+// [scimjson.Reader.DisallowDuplicateKeys]; or in two spellings, such as "name" and
 // "name.givenName") or an extension is not an object;
 // KindInvalidValue for a wrong type, a missing, empty or blank required
 // attribute, a value over the limits (CheckLimits), a required extension
@@ -64,7 +66,7 @@ func (rt *ResourceType) Decode(body []byte) (Resource, error) {
 // u.Ignored, or with u.Strict a KindInvalidValue error naming it. A nil u
 // ignores it silently.
 func (rt *ResourceType) DecodeWith(body []byte, u *Unknowns) (Resource, error) {
-	r := NewJSONReader(body)
+	r := scimjson.NewReader(body)
 	r.DisallowDuplicateKeys()
 	v, err := r.Value()
 	if err != nil {
@@ -85,62 +87,44 @@ func (rt *ResourceType) DecodeWith(body []byte, u *Unknowns) (Resource, error) {
 // readOnly attributes other than id, password, and extra primaries.
 // Otherwise unknown input goes to u.
 func (rt *ResourceType) decodeMap(m map[string]any, strict bool, u *Unknowns) (Resource, error) {
-	idx := rt.index()
 	unknownURIs, err := rt.checkSchemas(m["schemas"])
 	if err != nil {
 		return nil, err
 	}
-
-	// Phase 1: sort every key into raw values per schema ("" is core),
-	// keyed by canonical attribute name.
-	raw := map[string]map[string]any{"": {}}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+	raw, err := rt.sortKeys(m, unknownURIs, strict, u)
+	if err != nil {
+		return nil, err
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	out, err := rt.assemble(raw, strict, u)
+	if err != nil {
+		return nil, err
+	}
+	if err := rt.CheckLimits(out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// sortKeys is the first phase of decodeMap: it sorts every key of m into
+// raw values per schema ("" is core), keyed by canonical attribute name.
+// unknownURIs are the schema URIs m lists that the type does not support.
+func (rt *ResourceType) sortKeys(m map[string]any, unknownURIs map[string]bool, strict bool, u *Unknowns) (map[string]map[string]any, error) {
+	idx := rt.index()
+	raw := map[string]map[string]any{"": {}}
+	for _, k := range sortedKeys(m) {
 		v := m[k]
 		if strings.EqualFold(k, "schemas") {
 			continue
 		}
 		if si, ok := idx.schemaFold(k); ok && si.ext {
-			if v == nil {
-				continue
-			}
-			obj, ok := v.(map[string]any)
-			if !ok {
-				return nil, Errorf(KindInvalidSyntax, "attribute %q: expected an object of extension attributes, got %s", si.urn, jsonKindOf(v))
-			}
-			ekeys := make([]string, 0, len(obj))
-			for ek := range obj {
-				ekeys = append(ekeys, ek)
-			}
-			sort.Strings(ekeys)
-			for _, ek := range ekeys {
-				if strings.EqualFold(ek, "schemas") {
-					continue // clients repeat the schema list inside an extension
-				}
-				if err := rt.place(raw, AttrPath{URN: si.urn, Name: ek}, obj[ek], strict, si.urn+":"+ek, u); err != nil {
-					return nil, err
-				}
+			if err := rt.placeExtension(raw, si, v, strict, u); err != nil {
+				return nil, err
 			}
 			continue
 		}
 		if len(k) > 4 && strings.EqualFold(k[:4], "urn:") {
 			if _, _, ok := idx.splitURN(k); !ok {
-				var err error
-				switch {
-				case strict:
-					err = Errorf(KindInvalidValue, "attribute %q: unknown attribute", k)
-				case unknownURIs[strings.ToLower(k)]:
-					if !isUnassignedValue(v) {
-						err = u.unknown(IgnoredSchema, k, Errorf(KindInvalidValue, "schema %q is not supported by %s", k, rt.Name))
-					}
-				default:
-					err = u.unknown(IgnoredSchema, k, Errorf(KindInvalidValue, "attribute %q: unknown attribute", k))
-				}
-				if err != nil {
+				if err := rt.unknownURN(k, v, unknownURIs, strict, u); err != nil {
 					return nil, err
 				}
 				continue
@@ -150,8 +134,62 @@ func (rt *ResourceType) decodeMap(m map[string]any, strict bool, u *Unknowns) (R
 			return nil, err
 		}
 	}
+	return raw, nil
+}
 
-	// Phase 2: coerce each value and assemble the resource.
+// sortedKeys returns the keys of m in byte order, so that decoding reports
+// the same error for the same input every time.
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// placeExtension places the attributes of v, the value of extension si's
+// URN key, into raw.
+func (rt *ResourceType) placeExtension(raw map[string]map[string]any, si *schemaIndex, v any, strict bool, u *Unknowns) error {
+	if v == nil {
+		return nil
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return Errorf(KindInvalidSyntax, "attribute %q: expected an object of extension attributes, got %s", si.urn, jsonKindOf(v))
+	}
+	for _, ek := range sortedKeys(obj) {
+		if strings.EqualFold(ek, "schemas") {
+			continue // clients repeat the schema list inside an extension
+		}
+		if err := rt.place(raw, AttrPath{URN: si.urn, Name: ek}, obj[ek], strict, si.urn+":"+ek, u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unknownURN handles key k, a URN that names no attribute of the type:
+// refused when strict, else ignored through u (quietly when it is a schema
+// m lists, in unknownURIs, and its value is empty).
+func (rt *ResourceType) unknownURN(k string, v any, unknownURIs map[string]bool, strict bool, u *Unknowns) error {
+	switch {
+	case strict:
+		return Errorf(KindInvalidValue, "attribute %q: unknown attribute", k)
+	case unknownURIs[strings.ToLower(k)]:
+		if isUnassignedValue(v) {
+			return nil
+		}
+		return u.unknown(IgnoredSchema, k, Errorf(KindInvalidValue, "schema %q is not supported by %s", k, rt.Name))
+	}
+	return u.unknown(IgnoredSchema, k, Errorf(KindInvalidValue, "attribute %q: unknown attribute", k))
+}
+
+// assemble is the second phase of decodeMap: it coerces each raw value and
+// builds the resource, core attributes at the top and each extension's
+// under its URN, and checks required attributes and extensions.
+func (rt *ResourceType) assemble(raw map[string]map[string]any, strict bool, u *Unknowns) (Resource, error) {
+	idx := rt.index()
 	out := Resource{}
 	schemas := []any{rt.Schema.ID}
 	for _, si := range append([]*schemaIndex{idx.schemas[strings.ToLower(rt.Schema.ID)]}, idx.exts...) {
@@ -159,39 +197,12 @@ func (rt *ResourceType) decodeMap(m map[string]any, strict bool, u *Unknowns) (R
 			continue
 		}
 		target := map[string]any(out)
-		if si.ext {
-			target = map[string]any{}
-		}
 		rawKey := ""
 		if si.ext {
-			rawKey = si.urn
+			target, rawKey = map[string]any{}, si.urn
 		}
-		for name, v := range raw[rawKey] {
-			a := si.attrs[strings.ToLower(name)].attr
-			path := name
-			if si.ext {
-				path = si.urn + ":" + name
-			}
-			if arr, ok := v.([]any); strict && ok && a.Type == TypeComplex && countPrimaries(arr) > 1 {
-				return nil, attrErrorf(path, "more than one value has primary true (RFC 7643 §2.4)")
-			}
-			c, err := coerceValue(a, v, path, false, u)
-			if err != nil {
-				return nil, err
-			}
-			if c == nil {
-				continue
-			}
-			if a.Mutability == WriteOnly || a.Returned == ReturnedNever {
-				if strict {
-					return nil, attrErrorf(path, "%s is never stored", a.Mutability)
-				}
-				continue
-			}
-			if !si.ext && rt.Name == "Group" && name == "members" {
-				defaultMemberType(c.([]any))
-			}
-			target[name] = c
+		if err := rt.coerceSchema(si, raw[rawKey], target, strict, u); err != nil {
+			return nil, err
 		}
 		if si.ext && len(target) > 0 {
 			out[si.urn] = target
@@ -201,32 +212,72 @@ func (rt *ResourceType) decodeMap(m map[string]any, strict bool, u *Unknowns) (R
 			return nil, attrErrorf(si.urn, "required: every %s must carry this extension schema (RFC 7643 §6)", rt.Name)
 		}
 		if !si.ext || len(target) > 0 || si.req {
-			for _, a := range si.list {
-				if !a.Required || a.Mutability == ReadOnly {
-					continue
-				}
-				v, ok := target[a.Name]
-				str, isStr := v.(string)
-				if !ok || isStr && strings.TrimSpace(str) == "" {
-					path := a.Name
-					if si.ext {
-						path = si.urn + ":" + a.Name
-					}
-					if ok {
-						// userName "" would never match a filter, so an
-						// IdP would create it again on every cycle.
-						return nil, attrErrorf(path, "required, must not be empty or blank")
-					}
-					return nil, attrErrorf(path, "required")
-				}
+			if err := checkRequired(si, target); err != nil {
+				return nil, err
 			}
 		}
 	}
 	out["schemas"] = schemas
-	if err := rt.CheckLimits(out); err != nil {
-		return nil, err
-	}
 	return out, nil
+}
+
+// coerceSchema coerces the raw values of schema si into target, dropping
+// (or, when strict, refusing) what is never stored.
+func (rt *ResourceType) coerceSchema(si *schemaIndex, raw, target map[string]any, strict bool, u *Unknowns) error {
+	for name, v := range raw {
+		a := si.attrs[strings.ToLower(name)].attr
+		path := name
+		if si.ext {
+			path = si.urn + ":" + name
+		}
+		if arr, ok := v.([]any); strict && ok && a.Type == TypeComplex && countPrimaries(arr) > 1 {
+			return attrErrorf(path, "more than one value has primary true (RFC 7643 §2.4)")
+		}
+		c, err := coerceValue(a, v, path, false, u)
+		if err != nil {
+			return err
+		}
+		if c == nil {
+			continue
+		}
+		if a.Mutability == WriteOnly || a.Returned == ReturnedNever {
+			if strict {
+				return attrErrorf(path, "%s is never stored", a.Mutability)
+			}
+			continue
+		}
+		if !si.ext && rt.Name == "Group" && name == "members" {
+			defaultMemberType(c.([]any))
+		}
+		target[name] = c
+	}
+	return nil
+}
+
+// checkRequired reports the first required, writable attribute of schema si
+// that target lacks or holds as an empty or blank string.
+func checkRequired(si *schemaIndex, target map[string]any) error {
+	for _, a := range si.list {
+		if !a.Required || a.Mutability == ReadOnly {
+			continue
+		}
+		v, ok := target[a.Name]
+		str, isStr := v.(string)
+		if ok && !(isStr && strings.TrimSpace(str) == "") {
+			continue
+		}
+		path := a.Name
+		if si.ext {
+			path = si.urn + ":" + a.Name
+		}
+		if ok {
+			// userName "" would never match a filter, so an
+			// IdP would create it again on every cycle.
+			return attrErrorf(path, "required, must not be empty or blank")
+		}
+		return attrErrorf(path, "required")
+	}
+	return nil
 }
 
 // place resolves one key of the body and records its raw value under its

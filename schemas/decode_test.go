@@ -4,27 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/scim-bridge/scim-bridge/internal/testutil"
 )
-
-// The -update flag rewrites golden files. Another test file of the package
-// may define it first; register it only if nobody has (init runs after
-// every package-level variable, including a flag.Bool of another file).
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite the golden files under testdata/")
-	}
-}
-
-func updateGoldens() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 func modelRegistry(t testing.TB) *Registry {
 	t.Helper()
@@ -85,21 +72,7 @@ func TestDecode_Golden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := decodeOutcome(rt, body)
-			golden := strings.TrimSuffix(in, ".json") + ".golden"
-			if updateGoldens() {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create)", err)
-			}
-			if got != string(want) {
-				t.Errorf("Decode(%s) =\n%s\nwant\n%s", in, got, want)
-			}
+			testutil.Golden(t, strings.TrimSuffix(in, ".json")+".golden", []byte(decodeOutcome(rt, body)))
 		})
 	}
 }
@@ -235,7 +208,7 @@ func TestDecode_Errors(t *testing.T) {
 	}
 }
 
-// oktaUser is a typical Okta POST /Users body (IDP-QUIRKS.md §2.1).
+// oktaUser is a typical Okta POST /Users body (docs/idp-quirks.md §2.1).
 const oktaUser = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"alice@example.com","name":{"givenName":"Alice","familyName":"Ng"},"emails":[{"primary":true,"value":"alice@example.com","type":"work"}],"displayName":"Alice Ng","locale":"en-US","externalId":"00u1abcd","groups":[],"password":"x7Kq2p9z","active":true}`
 
 // FuzzDecode checks that Decode never panics, that what it accepts

@@ -33,7 +33,7 @@ import (
 // attribute matches if any value matches. Unknown attributes match nothing.
 // Extension attributes are read from under their schema URN (see Resource).
 func (rt *ResourceType) Matches(e Expr, r Resource) bool {
-	return rt.match(e, r, nil)
+	return rt.match(e, r, nil, nil)
 }
 
 // valueScope is the complex attribute whose values a value filter tests.
@@ -44,8 +44,14 @@ type valueScope struct {
 
 // match evaluates e against obj: the resource when parent is nil, else one
 // value of the complex attribute parent (canonical path) inside a value
-// filter, whose paths name sub-attributes.
-func (rt *ResourceType) match(e Expr, obj map[string]any, parent *valueScope) bool {
+// filter, whose paths name sub-attributes. d, when not nil, holds the
+// resource's meta and membership (MatchesDerived).
+func (rt *ResourceType) match(e Expr, obj map[string]any, parent *valueScope, d *Derived) bool {
+	if d != nil && parent == nil {
+		if m, ok := rt.matchDerived(e, d); ok {
+			return m
+		}
+	}
 	switch e := e.(type) {
 	case *CompareExpr:
 		a, canon, v, ok := rt.resolve(e.Path, obj, parent)
@@ -74,11 +80,11 @@ func (rt *ResourceType) match(e Expr, obj map[string]any, parent *valueScope) bo
 		return ok && present(canon, v)
 	case *LogicalExpr:
 		if e.And {
-			return rt.match(e.Left, obj, parent) && rt.match(e.Right, obj, parent)
+			return rt.match(e.Left, obj, parent, d) && rt.match(e.Right, obj, parent, d)
 		}
-		return rt.match(e.Left, obj, parent) || rt.match(e.Right, obj, parent)
+		return rt.match(e.Left, obj, parent, d) || rt.match(e.Right, obj, parent, d)
 	case *NotExpr:
-		return !rt.match(e.X, obj, parent)
+		return !rt.match(e.X, obj, parent, d)
 	case *ValuePathExpr:
 		if parent != nil {
 			return false
@@ -90,10 +96,10 @@ func (rt *ResourceType) match(e Expr, obj map[string]any, parent *valueScope) bo
 		scope := valueScope{attr: a, canon: canon}
 		switch v := v.(type) {
 		case map[string]any:
-			return rt.match(e.Filter, v, &scope)
+			return rt.match(e.Filter, v, &scope, d)
 		case []any:
 			for _, el := range v {
-				if m, ok := el.(map[string]any); ok && rt.match(e.Filter, m, &scope) {
+				if m, ok := el.(map[string]any); ok && rt.match(e.Filter, m, &scope, d) {
 					return true
 				}
 			}

@@ -129,7 +129,7 @@ func TestResourceType_Matches(t *testing.T) {
 		{"binary/eq case", `badge eq "qujd"`, false},
 		{"reference/eq", `home eq "https://example.com/Babs"`, true},
 
-		// Identity providers (IDP-QUIRKS Q7).
+		// Identity providers (docs/idp-quirks.md Q7).
 		{"Entra/userName", `userName eq "Test_User_00aa00aa"`, false},
 		{"Entra/externalId", `externalId eq "bjensen"`, true},
 		{"Entra/manager", `id eq "2819c223-7f76-453a-919d-413861904646" and manager eq "26118915-6090-4610-87e4-49d8ca9f808d"`, true},
@@ -261,7 +261,7 @@ func TestResourceType_Matches_Group(t *testing.T) {
 		filter string
 		want   bool
 	}{
-		{`displayName eq "Sales"`, true},    // Entra, Okta group lookup (IDP-QUIRKS §1.1)
+		{`displayName eq "Sales"`, true},    // Entra, Okta group lookup (docs/idp-quirks.md §1.1)
 		{`displayName eq "sales"`, true},    // caseExact false
 		{`displayName eq "Support"`, false}, //
 		{`externalId eq "e1"`, true},

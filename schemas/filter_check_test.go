@@ -31,7 +31,7 @@ func TestResourceType_CheckFilter(t *testing.T) {
 		{"RFC/parenthesised single", `userType eq "Employee" and (emails.type eq "work")`},
 		{"RFC/value path", `userType eq "Employee" and emails[type eq "work" and value co "@example.com"]`},
 		{"RFC/value paths or", `emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]`},
-		// Identity providers (IDP-QUIRKS Q7).
+		// Identity providers (docs/idp-quirks.md Q7).
 		{"Entra/userName", `userName eq "Test_User_00aa00aa"`},
 		{"Entra/externalId", `externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"`},
 		{"Entra/manager", `id eq "x" and manager eq "y"`},

@@ -20,7 +20,7 @@ import (
 //	valuePath = attrPath "[" valFilter "]" ["." subAttr (compareOp compValue / "pr")]
 //
 // The optional tail after a valuePath is Entra ID's `emails[type eq
-// "work"].value eq "x"` (IDP-QUIRKS Q7), which RFC 7644's ABNF does not
+// "work"].value eq "x"` (docs/idp-quirks.md Q7), which RFC 7644's ABNF does not
 // allow; it parses as `emails[type eq "work" and value eq "x"]`. So does the
 // older `emails[type eq "work"] eq "x"`, comparing the "value" sub-attribute
 // as RFC 7644 §3.4.2.2 does for `emails eq "x"`. A valFilter is an or-filter

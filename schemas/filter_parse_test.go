@@ -3,16 +3,15 @@ package schemas
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"github.com/scim-bridge/scim-bridge/internal/testutil"
+)
 
 func cmp(p AttrPath, op CompareOp, v any) *CompareExpr {
 	return &CompareExpr{Path: p, Op: op, Value: v}
@@ -23,7 +22,7 @@ func and(l, r Expr) Expr          { return &LogicalExpr{And: true, Left: l, Righ
 func or(l, r Expr) Expr           { return &LogicalExpr{Left: l, Right: r} }
 
 // parseFilterCases are the filters of RFC 7644 §3.4.2.2 (every example of
-// the section) and the shapes identity providers send (IDP-QUIRKS Q7).
+// the section) and the shapes identity providers send (docs/idp-quirks.md Q7).
 var parseFilterCases = []struct {
 	name string
 	in   string
@@ -95,7 +94,7 @@ var parseFilterCases = []struct {
 		&ValuePathExpr{Path: AttrPath{URN: URNUser, Name: "emails"}, Filter: cmp(attr("type"), OpEq, "work")}},
 	{"$ref", `members.$ref pr`, &PresentExpr{Path: sub("members", "$ref")}},
 
-	// Identity providers (IDP-QUIRKS Q7).
+	// Identity providers (docs/idp-quirks.md Q7).
 	{"Entra/userName", `userName eq "Test_User_00aa00aa"`, cmp(attr("userName"), OpEq, "Test_User_00aa00aa")},
 	{"Entra/externalId", `externalId eq "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"`, cmp(attr("externalId"), OpEq, "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef")},
 	{"Entra/group displayName", `displayName eq "Sales"`, cmp(attr("displayName"), OpEq, "Sales")},
@@ -305,40 +304,9 @@ func runGolden(t *testing.T, dir string, run func(string) string) {
 				}
 				fmt.Fprintf(&out, "in:  %s\n%s\n\n", line, run(line))
 			}
-			golden := strings.TrimSuffix(file, ".txt") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(out.String()), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if got := out.String(); got != string(want) {
-				t.Errorf("output differs from %s (run with -update and review the diff):\n%s", golden, lineDiff(got, string(want)))
-			}
+			testutil.Golden(t, strings.TrimSuffix(file, ".txt")+".golden", []byte(out.String()))
 		})
 	}
-}
-
-// lineDiff names the first differing line of got and want.
-func lineDiff(got, want string) string {
-	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
-	for i := 0; i < len(g) || i < len(w); i++ {
-		var gl, wl string
-		if i < len(g) {
-			gl = g[i]
-		}
-		if i < len(w) {
-			wl = w[i]
-		}
-		if gl != wl {
-			return fmt.Sprintf("line %d:\n got: %s\nwant: %s", i+1, gl, wl)
-		}
-	}
-	return ""
 }
 
 // dumpExpr prints e as an S-expression that shows the tree's shape and the

@@ -3,6 +3,8 @@ package schemas
 import (
 	"errors"
 	"strings"
+
+	"github.com/scim-bridge/scim-bridge/schemas/scimjson"
 )
 
 // DefaultMaxOperations is the PATCH operation limit scim-bridge advertises
@@ -28,7 +30,7 @@ type Patch struct {
 // are KindInvalidSyntax; an empty Operations array is KindInvalidValue.
 //
 // It is lenient where identity providers are known to differ from the RFC
-// (see IDP-QUIRKS.md §0):
+// (see docs/idp-quirks.md §0):
 //
 //   - "schemas" may be absent; when present it must contain the PatchOp URN
 //     (RFC 7644 §3.5.2), else KindInvalidSyntax.
@@ -36,7 +38,7 @@ type Patch struct {
 //     case-insensitively and unknown members (Postman's "name", a stray
 //     "id") are ignored; a key given twice in one object, in any case and at
 //     any depth (inside "value" too), is KindInvalidSyntax naming the key
-//     (see JSONReader.DisallowDuplicateKeys);
+//     (see [scimjson.Reader.DisallowDuplicateKeys]);
 //   - op names match case-insensitively ("Replace", Entra without the
 //     aadOptscim062020 flag); an unknown op is KindInvalidSyntax, because the
 //     body then does not conform to the PatchOp schema (RFC 7644 §3.12);
@@ -48,11 +50,11 @@ type Patch struct {
 // Paths are parsed with ParsePath; their errors (KindInvalidPath) are
 // returned as they are, with the operation's index prefixed to the detail.
 func ParsePatch(body []byte, maxOps int) (Patch, error) {
-	r := NewJSONReader(body)
+	r := scimjson.NewReader(body)
 	r.DisallowDuplicateKeys()
 	v, err := r.Value()
 	if err != nil {
-		var de *DuplicateKeyError
+		var de *scimjson.DuplicateKeyError
 		if errors.As(err, &de) {
 			return Patch{}, requestJSONError(err, "PatchOp body")
 		}

@@ -13,7 +13,7 @@ import (
 // The result is validated as a whole (required, mutability, types).
 //
 // Operations follow RFC 7644 §3.5.2, applied in order, all or nothing, with
-// these readings (the identity-provider shapes are in IDP-QUIRKS.md):
+// these readings (the identity-provider shapes are in docs/idp-quirks.md):
 //
 //   - add on a single-valued attribute replaces it; add on a multi-valued
 //     attribute appends the values not already present (§3.5.2.1); replace

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/scim-bridge/scim-bridge/internal/testutil"
 )
 
 // ptMembers is a Members over a slice that counts List calls, so tests can
@@ -530,21 +532,7 @@ func TestResourceType_ApplyPatch_Golden(t *testing.T) {
 			default:
 				out.Resource, out.Attributes, out.MembersAdded, out.MembersRemoved = got, c.Attributes, c.MembersAdded, c.MembersRemoved
 			}
-			gotBytes := ptIndent(t, out)
-			golden := strings.TrimSuffix(file, ".json") + ".golden"
-			if ptUpdate() {
-				if err := os.WriteFile(golden, gotBytes, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(gotBytes, want) {
-				t.Errorf("%s: got\n%s\nwant (%s)\n%s", file, gotBytes, golden, want)
-			}
+			testutil.Golden(t, strings.TrimSuffix(file, ".json")+".golden", ptIndent(t, out))
 		})
 	}
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // parsePathCases are PATCH paths of RFC 7644 §3.5.2 and its examples
-// (§3.5.2.1-3), and the shapes identity providers send (IDP-QUIRKS Q6).
+// (§3.5.2.1-3), and the shapes identity providers send (docs/idp-quirks.md Q6).
 var parsePathCases = []struct {
 	name string
 	in   string

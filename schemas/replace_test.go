@@ -3,26 +3,12 @@ package schemas
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// The -update flag may be registered by another test file of the package
-// first; register it only if nobody has.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite the golden files under testdata/")
-	}
-}
-
-func ptUpdate() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 func TestResourceType_Replace(t *testing.T) {
 	tests := []struct {
@@ -166,7 +152,7 @@ func TestResourceType_Replace_Immutable(t *testing.T) {
 }
 
 // idpCase is one file of testdata/idp: a real Okta, Entra ID or reference
-// test-suite request body (IDP-QUIRKS.md), the resource it applies to and
+// test-suite request body (docs/idp-quirks.md), the resource it applies to and
 // the expected outcome.
 type idpCase struct {
 	Source       string          `json:"source"`

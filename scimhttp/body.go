@@ -151,7 +151,7 @@ func (s *Server) tooLarge() error {
 
 // checkContentType accepts application/scim+json and application/json with
 // any parameters (charset), case-insensitively, and a missing Content-Type:
-// IdPs differ (IDP-QUIRKS §4) and we would rather read a body than refuse it.
+// IdPs differ (docs/idp-quirks.md §4) and we would rather read a body than refuse it.
 func checkContentType(ct string) error {
 	if ct == "" {
 		return nil

@@ -19,6 +19,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/bridge"
 	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/internal/testutil"
 	"github.com/scim-bridge/scim-bridge/projection"
 	"github.com/scim-bridge/scim-bridge/schemas"
 	"github.com/scim-bridge/scim-bridge/scimhttp/tenants"
@@ -61,7 +62,7 @@ func newBridgeServer(t *testing.T, opts Options) *testServer {
 	preg := prometheus.NewRegistry()
 	opts.Registerer = preg
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
+		opts.Logger = testutil.Logger(t, slog.LevelInfo)
 	}
 	if opts.BaseURL == "" {
 		opts.BaseURL = testBase

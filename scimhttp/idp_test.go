@@ -9,7 +9,7 @@ import (
 )
 
 // TestServer_IdPReplay replays the request shapes Entra ID and Okta send
-// (IDP-QUIRKS §1.1, §2.1) against a tenant holding one user and one group.
+// (docs/idp-quirks.md §1.1, §2.1) against a tenant holding one user and one group.
 func TestServer_IdPReplay(t *testing.T) {
 	tests := []struct {
 		name      string

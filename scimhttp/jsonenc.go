@@ -5,10 +5,11 @@ import (
 	"sync"
 
 	"github.com/scim-bridge/scim-bridge/schemas"
+	"github.com/scim-bridge/scim-bridge/schemas/scimjson"
 )
 
 // encoder appends the JSON of responses to buf: values as
-// [schemas.AppendJSON] writes them (exactly the bytes encoding/json.Marshal
+// [scimjson.Append] writes them (exactly the bytes encoding/json.Marshal
 // produces), and the objects render builds itself (a resource with meta and
 // $ref added) with their keys sorted the same way, from a reusable key
 // stack.
@@ -18,7 +19,7 @@ import (
 type encoder struct {
 	buf     []byte
 	keys    []string // a stack of key slices, one per open object
-	values  schemas.JSONWriter
+	values  scimjson.Writer
 	scratch []byte // a URL being assembled before it is escaped
 	err     error  // the first failure of encoding/json on a value
 }
@@ -39,9 +40,12 @@ func putEncoder(e *encoder) {
 	encoders.Put(e)
 }
 
-// value appends v (see schemas.AppendJSON); a failure is kept in err and
+// value appends v (see scimjson.Append); a failure is kept in err and
 // the response is then never sent.
 func (e *encoder) value(v any) {
+	if r, ok := v.(schemas.Resource); ok {
+		v = map[string]any(r) // scimjson writes a named map type by reflection
+	}
 	var err error
 	if e.buf, err = e.values.Append(e.buf, v); err != nil && e.err == nil {
 		e.err = err
@@ -72,6 +76,6 @@ func (e *encoder) popKeys(start int) {
 
 // key appends k and the colon.
 func (e *encoder) key(k string) {
-	e.buf = schemas.AppendJSONString(e.buf, k)
+	e.buf = scimjson.AppendString(e.buf, k)
 	e.buf = append(e.buf, ':')
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scim-bridge/scim-bridge/bridge"
+	"github.com/scim-bridge/scim-bridge/internal/testutil"
 	"github.com/scim-bridge/scim-bridge/projection"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
@@ -98,7 +99,7 @@ func newGateServer(t *testing.T, g *gateStore, opts Options) (*Server, *promethe
 	}
 	preg := prometheus.NewRegistry()
 	opts.Registerer = preg
-	opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
+	opts.Logger = testutil.Logger(t, slog.LevelInfo)
 	opts.BaseURL = testBase
 	auth := mustTable(t, tenantOf("acme", "a"), tenantOf("globex", "g"), tenantOf("initech", "i"))
 	srv, err := New(reg, g, g, auth, opts)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scim-bridge/scim-bridge/internal/testutil"
 	"github.com/scim-bridge/scim-bridge/schemas"
 	"github.com/scim-bridge/scim-bridge/scimhttp/tenants"
 )
@@ -59,7 +60,7 @@ func newAuthServer(t *testing.T, auth Authenticator, opts Options) *testServer {
 	preg := prometheus.NewRegistry()
 	opts.Registerer = preg
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
+		opts.Logger = testutil.Logger(t, slog.LevelInfo)
 	}
 	opts.BaseURL = testBase
 	srv, err := New(reg, store, store, auth, opts)

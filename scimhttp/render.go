@@ -9,6 +9,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/projection"
 	"github.com/scim-bridge/scim-bridge/schemas"
+	"github.com/scim-bridge/scim-bridge/schemas/scimjson"
 )
 
 // baseURL is the external URL of the SCIM root for r, without a trailing
@@ -122,19 +123,19 @@ func (s *Server) appendResource(e *encoder, base string, rt *schemas.ResourceTyp
 func appendMeta(e *encoder, base string, rt *schemas.ResourceType, st projection.Stored) {
 	e.buf = append(e.buf, `{"created":`...)
 	e.scratch = st.Created.UTC().AppendFormat(e.scratch[:0], time.RFC3339)
-	e.buf = schemas.AppendJSONString(e.buf, e.scratch)
+	e.buf = scimjson.AppendString(e.buf, e.scratch)
 	e.buf = append(e.buf, `,"lastModified":`...)
 	e.scratch = st.LastModified.UTC().AppendFormat(e.scratch[:0], time.RFC3339)
-	e.buf = schemas.AppendJSONString(e.buf, e.scratch)
+	e.buf = scimjson.AppendString(e.buf, e.scratch)
 	e.buf = append(e.buf, `,"location":`...)
 	appendLocation(e, base, rt, st.Resource.ID())
 	e.buf = append(e.buf, `,"resourceType":`...)
-	e.buf = schemas.AppendJSONString(e.buf, rt.Name)
+	e.buf = scimjson.AppendString(e.buf, rt.Name)
 	e.buf = append(e.buf, `,"version":`...)
 	e.scratch = append(e.scratch[:0], `W/"`...) // etagOf, without the string
 	e.scratch = strconv.AppendInt(e.scratch, st.Version, 10)
 	e.scratch = append(e.scratch, '"')
-	e.buf = schemas.AppendJSONString(e.buf, e.scratch)
+	e.buf = scimjson.AppendString(e.buf, e.scratch)
 	e.buf = append(e.buf, '}')
 }
 
@@ -145,7 +146,7 @@ func appendLocation(e *encoder, base string, rt *schemas.ResourceType, id string
 	e.scratch = append(e.scratch, rt.Endpoint...)
 	e.scratch = append(e.scratch, '/')
 	e.scratch = append(e.scratch, url.PathEscape(id)...)
-	e.buf = schemas.AppendJSONString(e.buf, e.scratch)
+	e.buf = scimjson.AppendString(e.buf, e.scratch)
 }
 
 // appendRefs appends the multi-valued attribute v with "$ref" on every
@@ -243,7 +244,7 @@ func (lw *listWriter) write(w http.ResponseWriter, total int, startIndex *int, n
 	e := lw.e
 	defer putEncoder(e)
 	head := append(e.scratch[:0], `{"schemas":[`...)
-	head = schemas.AppendJSONString(head, schemas.URNListResponse)
+	head = scimjson.AppendString(head, schemas.URNListResponse)
 	head = append(head, `],"totalResults":`...)
 	head = strconv.AppendInt(head, int64(total), 10)
 	if startIndex != nil {
@@ -254,7 +255,7 @@ func (lw *listWriter) write(w http.ResponseWriter, total int, startIndex *int, n
 	head = strconv.AppendInt(head, int64(lw.n), 10)
 	if nextCursor != "" {
 		head = append(head, `,"nextCursor":`...)
-		head = schemas.AppendJSONString(head, nextCursor)
+		head = scimjson.AppendString(head, nextCursor)
 	}
 	head = append(head, `,"Resources":[`...)
 	e.scratch = head

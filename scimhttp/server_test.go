@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scim-bridge/scim-bridge/internal/testutil"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -38,7 +39,7 @@ func newTestServer(t testing.TB, opts Options) *testServer {
 	store := newFakeStore()
 	preg := prometheus.NewRegistry()
 	opts.Registerer = preg
-	opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
+	opts.Logger = testutil.Logger(t, slog.LevelInfo)
 	if opts.BaseURL == "" {
 		opts.BaseURL = testBase
 	}

@@ -66,7 +66,7 @@ func (r *requester) bodyText() string {
 	return string(b)
 }
 
-// userBody is a create as Entra ID sends it (IDP-QUIRKS §1.1), minus the
+// userBody is a create as Entra ID sends it (docs/idp-quirks.md §1.1), minus the
 // enterprise extension.
 func userBody(userName, externalID, displayName string) []byte {
 	type email struct {

@@ -152,7 +152,7 @@ func (w *workerState) do(ctx context.Context, base string, o op, opts runOptions
 		status, _ := w.rq.do(ctx, http.MethodGet, base+"/Users/"+t.users[j], t.auth, nil, false)
 		return status
 	case opFilter:
-		// Entra ID's lookup before a create (IDP-QUIRKS §1.1), as it encodes it.
+		// Entra ID's lookup before a create (docs/idp-quirks.md §1.1), as it encodes it.
 		j := w.rng.IntN(len(t.users))
 		u := base + "/Users?filter=" + url.QueryEscape(`userName eq "`+t.userName(j)+`"`)
 		status, _ := w.rq.do(ctx, http.MethodGet, u, t.auth, nil, false)

@@ -4,7 +4,7 @@
 // group commit, and per-partition readers. It knows nothing of the
 // projection or HTTP; only main.go (and tests) import it.
 //
-// Records follow the public event contract (DESIGN.md §4): key
+// Records follow the public event contract (docs/events.md): key
 // "<tenant>/<ResourceType>/<id>", CloudEvents 1.0 binary-mode headers and
 // the JSON event as value, all produced by [events.Encode]; a tenant's
 // partition is [events.PartitionFor] over the topic's partition count.

@@ -23,6 +23,7 @@ import (
 	"github.com/scim-bridge/scim-bridge/events"
 	"github.com/scim-bridge/scim-bridge/events/eventstest"
 	"github.com/scim-bridge/scim-bridge/events/kafka/tcpgate"
+	"github.com/scim-bridge/scim-bridge/internal/testutil"
 	"github.com/scim-bridge/scim-bridge/schemas/eventschema"
 )
 
@@ -41,29 +42,6 @@ func testBrokers(t testing.TB) []string {
 		t.Skip(brokerHelp)
 	}
 	return strings.Split(v, ",")
-}
-
-// testLogger sends logs to t.Log until the test ends (kafka-go goroutines
-// may still log while closing; those lines are dropped).
-func testLogger(t testing.TB) *slog.Logger {
-	w := &testWriter{t: t}
-	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-type testWriter struct {
-	mu   sync.Mutex
-	t    testing.TB
-	done bool
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	}
-	return len(p), nil
 }
 
 var unsafeTopicChars = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
@@ -99,7 +77,7 @@ func testOptions(t testing.TB, brokers []string, partitions int) Options {
 		Brokers:    brokers,
 		Topic:      newTopic(t, brokers),
 		Partitions: partitions,
-		Logger:     testLogger(t),
+		Logger:     testutil.Logger(t, slog.LevelInfo), // kafka-go may log while closing: dropped once t ends
 		Registerer: prometheus.NewRegistry(),
 	}
 }

@@ -40,9 +40,9 @@ var ErrUnknownType = errors.New("unknown event type")
 // record that does not match its schema.
 var ErrInvalid = errors.New("event does not match its schema")
 
-// types are the record types, in the order of the contract (DESIGN.md §4):
-// the event types, then the claim record, which is no event but travels
-// on the same topic.
+// types are the record types, in the order of the contract
+// (docs/events.md): the event types, then the claim record, which is no
+// event but travels on the same topic.
 var types = []string{
 	"user.created", "user.updated", "user.deactivated", "user.reactivated", "user.deleted",
 	"group.created", "group.updated", "group.deleted", "group.members_added", "group.members_removed",

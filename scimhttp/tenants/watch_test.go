@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/scim-bridge/scim-bridge/internal/testutil"
 )
 
 // fileOf is a tenants file giving each tenant the listed tokens.
@@ -54,7 +56,7 @@ func openWatcher(t *testing.T, content string) (*Watcher, string, *prometheus.Re
 	path := filepath.Join(t.TempDir(), "tenants.json")
 	writeFile(t, path, content)
 	reg := prometheus.NewRegistry()
-	w, err := Open(path, Options{Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), Registerer: reg})
+	w, err := Open(path, Options{Logger: testutil.Logger(t, slog.LevelInfo), Registerer: reg})
 	if err != nil {
 		t.Fatalf("Open() = %v", err)
 	}

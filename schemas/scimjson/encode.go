@@ -1,4 +1,4 @@
-package schemas
+package scimjson
 
 import (
 	"encoding/json"
@@ -7,43 +7,43 @@ import (
 	"unicode/utf8"
 )
 
-// AppendJSON appends the JSON of v — a Resource or any value one holds
+// Append appends the JSON of v — a value as ParseValue returns them
 // (string, bool, json.Number, nil, []any, map[string]any) — to dst, byte
 // for byte what encoding/json.Marshal writes for it: map keys sorted
-// bytewise, strings escaped as AppendJSONString escapes them, json.Number
-// written as is once checked ("" as 0). Any other type is handed to
-// encoding/json, whose error is returned. Storing a resource and answering
-// with one both go through here, without reflection.
-func AppendJSON(dst []byte, v any) ([]byte, error) {
-	var w JSONWriter
+// bytewise, strings escaped as AppendString escapes them, json.Number
+// written as is once checked ("" as 0). Any other type, a named map type
+// such as schemas.Resource included, is handed to encoding/json, whose
+// error is returned: convert a resource to map[string]any to write it
+// without reflection. Storing a resource and answering with one both go
+// through here.
+func Append(dst []byte, v any) ([]byte, error) {
+	var w Writer
 	return w.Append(dst, v)
 }
 
-// JSONWriter is AppendJSON with a key buffer kept between calls, so that
+// Writer is Append with a key buffer kept between calls, so that
 // writing allocates nothing once the buffer has grown. The zero value is
-// ready to use; a JSONWriter is not safe for concurrent use.
-type JSONWriter struct {
+// ready to use; a Writer is not safe for concurrent use.
+type Writer struct {
 	keys []string // a stack of key slices, one per open object
 }
 
-// Append is AppendJSON.
-func (w *JSONWriter) Append(dst []byte, v any) ([]byte, error) {
+// Append is the package-level Append, reusing w's key buffer.
+func (w *Writer) Append(dst []byte, v any) ([]byte, error) {
 	switch v := v.(type) {
 	case nil:
 		return append(dst, "null"...), nil
 	case string:
-		return AppendJSONString(dst, v), nil
+		return AppendString(dst, v), nil
 	case bool:
 		return strconv.AppendBool(dst, v), nil
 	case json.Number:
 		switch {
 		case v == "":
 			return append(dst, '0'), nil
-		case ValidJSONNumber(string(v)):
+		case ValidNumber(string(v)):
 			return append(dst, v...), nil
 		}
-	case Resource:
-		return w.object(dst, v)
 	case map[string]any:
 		return w.object(dst, v)
 	case []any:
@@ -69,7 +69,7 @@ func (w *JSONWriter) Append(dst []byte, v any) ([]byte, error) {
 	return append(dst, enc...), nil
 }
 
-func (w *JSONWriter) object(dst []byte, m map[string]any) ([]byte, error) {
+func (w *Writer) object(dst []byte, m map[string]any) ([]byte, error) {
 	if m == nil {
 		return append(dst, "null"...), nil
 	}
@@ -88,7 +88,7 @@ func (w *JSONWriter) object(dst []byte, m map[string]any) ([]byte, error) {
 			dst = append(dst, ',')
 		}
 		k := w.keys[i] // re-read: nested objects may grow w.keys
-		dst = AppendJSONString(dst, k)
+		dst = AppendString(dst, k)
 		dst = append(dst, ':')
 		var err error
 		if dst, err = w.Append(dst, m[k]); err != nil {
@@ -98,9 +98,9 @@ func (w *JSONWriter) object(dst []byte, m map[string]any) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
-// ValidJSONNumber reports whether s is a JSON number (RFC 8259 §6), the
+// ValidNumber reports whether s is a JSON number (RFC 8259 §6), the
 // check encoding/json makes before writing a json.Number.
-func ValidJSONNumber(s string) bool {
+func ValidNumber(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -144,27 +144,27 @@ func ValidJSONNumber(s string) bool {
 
 func isDigitByte(c byte) bool { return '0' <= c && c <= '9' }
 
-const jsonHexDigits = "0123456789abcdef"
+const hexDigits = "0123456789abcdef"
 
-// jsonPlain[c] is true for the ASCII bytes a JSON string carries unescaped
+// plain[c] is true for the ASCII bytes a JSON string carries unescaped
 // when HTML characters are escaped: not a control character, ", \, <, > or &.
-var jsonPlain = func() (t [utf8.RuneSelf]bool) {
+var plain = func() (t [utf8.RuneSelf]bool) {
 	for c := 0x20; c < utf8.RuneSelf; c++ {
 		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
 	}
 	return t
 }()
 
-// AppendJSONString appends s as a JSON string, escaped byte for byte as
+// AppendString appends s as a JSON string, escaped byte for byte as
 // encoding/json.Marshal escapes it: <, > and & as \u003c, \u003e and
 // \u0026, control characters escaped, invalid UTF-8 as \ufffd, U+2028 and
 // U+2029 escaped.
-func AppendJSONString[S []byte | string](dst []byte, s S) []byte {
+func AppendString[S []byte | string](dst []byte, s S) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if jsonPlain[c] {
+			if plain[c] {
 				i++
 				continue
 			}
@@ -183,7 +183,7 @@ func AppendJSONString[S []byte | string](dst []byte, s S) []byte {
 			case '\t':
 				dst = append(dst, '\\', 't')
 			default: // other control characters, <, > and &
-				dst = append(dst, '\\', 'u', '0', '0', jsonHexDigits[c>>4], jsonHexDigits[c&0xF])
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
 			}
 			i++
 			start = i
@@ -198,7 +198,7 @@ func AppendJSONString[S []byte | string](dst []byte, s S) []byte {
 		case r == '\u2028' || r == '\u2029':
 			// Valid JSON, but not valid JavaScript (JSONP).
 			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', jsonHexDigits[r&0xF])
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
 		default:
 			i += size
 			continue

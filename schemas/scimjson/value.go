@@ -1,4 +1,4 @@
-package schemas
+package scimjson
 
 import (
 	"encoding/json"
@@ -7,30 +7,31 @@ import (
 	"unicode/utf8"
 )
 
-// maxJSONDepth is how deeply objects and arrays may nest: encoding/json's
+// maxDepth is how deeply objects and arrays may nest: encoding/json's
 // limit, so that both accept the same texts, and a bound on the recursion.
-const maxJSONDepth = 10000
+const maxDepth = 10000
 
-// JSONError is a syntax or type error of a JSON text, at byte Offset.
-type JSONError struct {
+// Error is a syntax or type error of a JSON text, at byte Offset.
+type Error struct {
 	Offset int
 	Msg    string
 }
 
-func (e *JSONError) Error() string { return fmt.Sprintf("json: offset %d: %s", e.Offset, e.Msg) }
+func (e *Error) Error() string { return fmt.Sprintf("json: offset %d: %s", e.Offset, e.Msg) }
 
-// ParseJSONValue parses data, one JSON text (RFC 8259) with optional
+// ParseValue parses data, one JSON text (RFC 8259) with optional
 // surrounding whitespace, into exactly what encoding/json's Decoder with
 // UseNumber decodes into an any: map[string]any (duplicate keys: the last
-// wins; ParseRequestJSON refuses them), []any, string, bool, nil and json.Number (the number as written).
+// wins; see Reader.DisallowDuplicateKeys), []any, string, bool, nil and
+// json.Number (the number as written).
 // It accepts what encoding/json accepts, nesting up to 10,000 levels, and
 // unescapes strings as it does, invalid UTF-8 and lone surrogates becoming
-// U+FFFD. Errors are *JSONError.
+// U+FFFD. Errors are *Error.
 //
 // The strings of the result share one copy of data: holding any of them
 // holds all of data.
-func ParseJSONValue(data []byte) (any, error) {
-	r := NewJSONReader(data)
+func ParseValue(data []byte) (any, error) {
+	r := NewReader(data)
 	v, err := r.Value()
 	if err != nil {
 		return nil, err
@@ -41,9 +42,9 @@ func ParseJSONValue(data []byte) (any, error) {
 	return v, nil
 }
 
-// ParseJSONObject is ParseJSONValue for a text that must be an object.
-func ParseJSONObject(data []byte) (map[string]any, error) {
-	r := NewJSONReader(data)
+// ParseObject is ParseValue for a text that must be an object.
+func ParseObject(data []byte) (map[string]any, error) {
+	r := NewReader(data)
 	if r.Peek() != '{' {
 		return nil, r.unexpected("object")
 	}
@@ -57,52 +58,52 @@ func ParseJSONObject(data []byte) (map[string]any, error) {
 	return v.(map[string]any), nil
 }
 
-// JSONReader reads a JSON text value by value, without reflection, for
+// Reader reads a JSON text value by value, without reflection, for
 // decoders that fill their own types (an event, a stored record) and want
 // encoding/json's results: Object walks members in document order, Value
-// parses as ParseJSONValue does, Skip validates and discards. Each method
+// parses as ParseValue does, Skip validates and discards. Each method
 // reads one value (after optional whitespace) and returns an error, leaving
 // the reader unusable, if the text is not valid JSON or the value is not of
 // the kind asked for. DisallowDuplicateKeys makes it refuse an object that
 // names a key twice, as a client's SCIM message must not.
 //
 // The zero value is not usable; it is not safe for concurrent use.
-type JSONReader struct {
+type Reader struct {
 	b     []byte // the input
 	s     string // a copy of b, sliced for strings without escapes
 	pos   int
 	depth int
-	kvs   []jsonMember // scratch: members of the objects being parsed
-	elems []any        // scratch: elements of the arrays being parsed
+	kvs   []member // scratch: members of the objects being parsed
+	elems []any    // scratch: elements of the arrays being parsed
 
 	noDup bool     // DisallowDuplicateKeys
 	keys  []string // scratch with noDup: keys of the objects being read
 }
 
-type jsonMember struct {
+type member struct {
 	key string
 	val any
 }
 
-// NewJSONReader returns a reader of data. Strings it returns share one copy
+// NewReader returns a reader of data. Strings it returns share one copy
 // of data; data itself is not retained.
-func NewJSONReader(data []byte) *JSONReader {
-	return &JSONReader{b: data, s: string(data)}
+func NewReader(data []byte) *Reader {
+	return &Reader{b: data, s: string(data)}
 }
 
-func (r *JSONReader) errorf(format string, args ...any) error {
-	return &JSONError{Offset: r.pos, Msg: fmt.Sprintf(format, args...)}
+func (r *Reader) errorf(format string, args ...any) error {
+	return &Error{Offset: r.pos, Msg: fmt.Sprintf(format, args...)}
 }
 
 // unexpected reports the byte at the position when a want was expected.
-func (r *JSONReader) unexpected(want string) error {
+func (r *Reader) unexpected(want string) error {
 	if r.pos >= len(r.s) {
 		return r.errorf("unexpected end of JSON input, expected %s", want)
 	}
 	return r.errorf("invalid character %q, expected %s", r.s[r.pos], want)
 }
 
-func (r *JSONReader) skipSpace() {
+func (r *Reader) skipSpace() {
 	for r.pos < len(r.s) {
 		switch r.s[r.pos] {
 		case ' ', '\t', '\n', '\r':
@@ -116,7 +117,7 @@ func (r *JSONReader) skipSpace() {
 // Peek returns the first byte of the next value after whitespace: '{',
 // '[', '"', 't', 'f', 'n', '-' or a digit; 0 at the end of the input. It
 // consumes nothing but the whitespace.
-func (r *JSONReader) Peek() byte {
+func (r *Reader) Peek() byte {
 	r.skipSpace()
 	if r.pos >= len(r.s) {
 		return 0
@@ -125,7 +126,7 @@ func (r *JSONReader) Peek() byte {
 }
 
 // End reports an error unless only whitespace remains.
-func (r *JSONReader) End() error {
+func (r *Reader) End() error {
 	if r.skipSpace(); r.pos < len(r.s) {
 		return r.errorf("invalid character %q after top-level value", r.s[r.pos])
 	}
@@ -133,7 +134,7 @@ func (r *JSONReader) End() error {
 }
 
 // Null consumes a null and reports whether there was one.
-func (r *JSONReader) Null() bool {
+func (r *Reader) Null() bool {
 	r.skipSpace()
 	if len(r.s)-r.pos >= 4 && r.s[r.pos:r.pos+4] == "null" {
 		r.pos += 4
@@ -143,7 +144,7 @@ func (r *JSONReader) Null() bool {
 }
 
 // String reads a string and returns it unescaped.
-func (r *JSONReader) String() (string, error) {
+func (r *Reader) String() (string, error) {
 	if r.Peek() != '"' {
 		return "", r.unexpected("string")
 	}
@@ -153,7 +154,7 @@ func (r *JSONReader) String() (string, error) {
 // RawString reads a string and returns it as written, quotes included
 // (what encoding/json hands a json.Unmarshaler), without copying: the
 // bytes are the input's.
-func (r *JSONReader) RawString() ([]byte, error) {
+func (r *Reader) RawString() ([]byte, error) {
 	if r.Peek() != '"' {
 		return nil, r.unexpected("string")
 	}
@@ -165,7 +166,7 @@ func (r *JSONReader) RawString() ([]byte, error) {
 }
 
 // Number reads a number and returns it as written.
-func (r *JSONReader) Number() (string, error) {
+func (r *Reader) Number() (string, error) {
 	switch c := r.Peek(); {
 	case c == '-', '0' <= c && c <= '9':
 		return r.number()
@@ -176,7 +177,7 @@ func (r *JSONReader) Number() (string, error) {
 // Object reads an object, calling fn with each key (unescaped) in document
 // order; fn must read the member's value with one call of a reader method.
 // An error of fn stops the walk and is returned.
-func (r *JSONReader) Object(fn func(key string) error) error {
+func (r *Reader) Object(fn func(key string) error) error {
 	if r.Peek() != '{' {
 		return r.unexpected("object")
 	}
@@ -189,7 +190,7 @@ func (r *JSONReader) Object(fn func(key string) error) error {
 		r.depth--
 		return nil
 	}
-	keys := jsonKeySet{base: len(r.keys)}
+	keys := keySet{base: len(r.keys)}
 	for {
 		if r.Peek() != '"' {
 			return r.unexpected("string key")
@@ -230,7 +231,7 @@ func (r *JSONReader) Object(fn func(key string) error) error {
 // Array reads an array, calling fn once per element; fn must read the
 // element with one call of a reader method. An error of fn stops the walk
 // and is returned.
-func (r *JSONReader) Array(fn func() error) error {
+func (r *Reader) Array(fn func() error) error {
 	if r.Peek() != '[' {
 		return r.unexpected("array")
 	}
@@ -260,16 +261,16 @@ func (r *JSONReader) Array(fn func() error) error {
 	}
 }
 
-func (r *JSONReader) enter() error {
-	if r.depth >= maxJSONDepth {
-		return r.errorf("exceeded max depth %d", maxJSONDepth)
+func (r *Reader) enter() error {
+	if r.depth >= maxDepth {
+		return r.errorf("exceeded max depth %d", maxDepth)
 	}
 	r.depth++
 	return nil
 }
 
-// Value reads any value, as ParseJSONValue does.
-func (r *JSONReader) Value() (any, error) {
+// Value reads any value, as ParseValue does.
+func (r *Reader) Value() (any, error) {
 	switch c := r.Peek(); c {
 	case '{':
 		return r.object()
@@ -300,7 +301,7 @@ func (r *JSONReader) Value() (any, error) {
 }
 
 // Skip reads any value and discards it.
-func (r *JSONReader) Skip() error {
+func (r *Reader) Skip() error {
 	switch c := r.Peek(); c {
 	case '{':
 		return r.Object(func(string) error { return r.Skip() })
@@ -324,7 +325,7 @@ func (r *JSONReader) Skip() error {
 	}
 }
 
-func (r *JSONReader) literal(lit string) error {
+func (r *Reader) literal(lit string) error {
 	if len(r.s)-r.pos >= len(lit) && r.s[r.pos:r.pos+len(lit)] == lit {
 		r.pos += len(lit)
 		return nil
@@ -335,14 +336,14 @@ func (r *JSONReader) literal(lit string) error {
 	return r.unexpected("literal " + lit)
 }
 
-func (r *JSONReader) object() (map[string]any, error) {
+func (r *Reader) object() (map[string]any, error) {
 	base := len(r.kvs)
 	err := r.Object(func(k string) error {
 		v, err := r.Value()
 		if err != nil {
 			return err
 		}
-		r.kvs = append(r.kvs, jsonMember{k, v})
+		r.kvs = append(r.kvs, member{k, v})
 		return nil
 	})
 	if err != nil {
@@ -357,7 +358,7 @@ func (r *JSONReader) object() (map[string]any, error) {
 	return m, nil
 }
 
-func (r *JSONReader) array() ([]any, error) {
+func (r *Reader) array() ([]any, error) {
 	base := len(r.elems)
 	err := r.Array(func() error {
 		v, err := r.Value()
@@ -378,7 +379,7 @@ func (r *JSONReader) array() ([]any, error) {
 }
 
 // number reads -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at r.pos.
-func (r *JSONReader) number() (string, error) {
+func (r *Reader) number() (string, error) {
 	s, start := r.s, r.pos
 	i := start
 	if i < len(s) && s[i] == '-' {
@@ -425,7 +426,7 @@ func skipDigits(s string, i int) int {
 
 // str reads the string at r.pos (its opening quote) and returns it
 // unescaped: a slice of the input when it needs no unescaping.
-func (r *JSONReader) str() (string, error) {
+func (r *Reader) str() (string, error) {
 	s := r.s
 	start := r.pos + 1
 	for i := start; i < len(s); {
@@ -455,7 +456,7 @@ func (r *JSONReader) str() (string, error) {
 // need no unescaping, exactly as encoding/json does: escapes decoded, a
 // valid surrogate pair joined, a lone surrogate and each byte of invalid
 // UTF-8 replaced by U+FFFD.
-func (r *JSONReader) strSlow(start, i int) (string, error) {
+func (r *Reader) strSlow(start, i int) (string, error) {
 	s := r.s
 	b := make([]byte, 0, len(s[start:i])+16)
 	b = append(b, s[start:i]...)
@@ -555,7 +556,7 @@ func hex4(s string, i int) rune {
 
 // skipString validates the string at r.pos without unescaping it and
 // reports whether it needed unescaping.
-func (r *JSONReader) skipString() (escaped bool, err error) {
+func (r *Reader) skipString() (escaped bool, err error) {
 	s := r.s
 	for i := r.pos + 1; i < len(s); {
 		switch c := s[i]; {

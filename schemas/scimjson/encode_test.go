@@ -1,4 +1,4 @@
-package schemas
+package scimjson
 
 import (
 	"bytes"
@@ -6,21 +6,25 @@ import (
 	"testing"
 )
 
-// checkAppendJSON fails unless AppendJSON and encoding/json.Marshal agree on
+// namedMap is a type defined on map[string]any, as schemas.Resource is:
+// Append hands it to encoding/json, which must give the same bytes.
+type namedMap map[string]any
+
+// checkAppend fails unless Append and encoding/json.Marshal agree on
 // v: the same bytes, or both an error.
-func checkAppendJSON(t *testing.T, v any) {
+func checkAppend(t *testing.T, v any) {
 	t.Helper()
 	want, wantErr := json.Marshal(v)
-	got, err := AppendJSON(nil, v)
+	got, err := Append(nil, v)
 	switch {
 	case (err != nil) != (wantErr != nil):
-		t.Fatalf("AppendJSON(%#v) error = %v, json.Marshal error = %v", v, err, wantErr)
+		t.Fatalf("Append(%#v) error = %v, json.Marshal error = %v", v, err, wantErr)
 	case wantErr == nil && !bytes.Equal(got, want):
-		t.Fatalf("AppendJSON(%#v) =\n%s\njson.Marshal =\n%s", v, got, want)
+		t.Fatalf("Append(%#v) =\n%s\njson.Marshal =\n%s", v, got, want)
 	}
 }
 
-func TestAppendJSON_MatchesMarshal(t *testing.T) {
+func TestAppend_MatchesMarshal(t *testing.T) {
 	tests := map[string]any{
 		"nil":            nil,
 		"bools":          []any{true, false},
@@ -33,42 +37,42 @@ func TestAppendJSON_MatchesMarshal(t *testing.T) {
 		"bad number":     json.Number("01"),
 		"nil list":       []any(nil),
 		"nil map":        map[string]any(nil),
-		"nil resource":   Resource(nil),
+		"nil named map":  namedMap(nil),
 		"sorted keys":    map[string]any{"b": 1.5, "a": map[string]any{"z": nil, "\xff": "k", "<": true}, "A": []any{}},
-		"resource":       Resource{"userName": "bjensen", "emails": []any{map[string]any{"value": "b@example.com", "primary": true}}},
+		"named map":      namedMap{"userName": "bjensen", "emails": []any{map[string]any{"value": "b@example.com", "primary": true}}},
 		"other type":     struct{ X int }{1},
 		"unsupported":    map[string]any{"c": make(chan int)},
 		"many keys":      map[string]any{"k01": 1, "k02": 2, "k03": 3, "k04": 4, "k05": 5, "k06": 6, "k07": 7, "k08": 8, "k09": 9, "k10": 10, "k11": 11, "k12": 12, "k13": 13, "k14": 14, "k15": 15, "k16": 16, "k17": 17},
 		"nested objects": map[string]any{"a": map[string]any{"c": map[string]any{"e": 1}, "b": 2}, "d": 3},
 	}
 	for name, v := range tests {
-		t.Run(name, func(t *testing.T) { checkAppendJSON(t, v) })
+		t.Run(name, func(t *testing.T) { checkAppend(t, v) })
 	}
 }
 
-func TestJSONWriter_Allocs(t *testing.T) {
-	u := Resource{"id": "2819c223", "userName": "bjensen", "active": true,
+func TestWriter_Allocs(t *testing.T) {
+	u := map[string]any{"id": "2819c223", "userName": "bjensen", "active": true,
 		"name":   map[string]any{"givenName": "Barbara", "familyName": "Jensen"},
 		"emails": []any{map[string]any{"value": "b@example.com", "type": "work", "primary": true}}}
-	var w JSONWriter
+	var w Writer
 	buf := make([]byte, 0, 1024)
 	buf, _ = w.Append(buf[:0], u) // warm the key buffer
 	if n := testing.AllocsPerRun(100, func() { buf, _ = w.Append(buf[:0], u) }); n != 0 {
-		t.Errorf("JSONWriter.Append allocates %v times, want 0", n)
+		t.Errorf("Writer.Append allocates %v times, want 0", n)
 	}
 }
 
-// FuzzAppendJSON decodes JSON into the values a Resource holds and checks
-// that AppendJSON writes them exactly as encoding/json does.
-func FuzzAppendJSON(f *testing.F) {
+// FuzzAppend decodes JSON into the values a resource holds and checks
+// that Append writes them exactly as encoding/json does.
+func FuzzAppend(f *testing.F) {
 	for _, s := range []string{`{"a":1,"b":[true,null,"x\u2028"]}`, `"\ud800"`, `[{"<":">"},-0.5e10]`, `{"B":{},"a":[]}`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		v, err := ParseJSONValue([]byte(s))
+		v, err := ParseValue([]byte(s))
 		if err != nil {
 			return
 		}
-		checkAppendJSON(t, v)
+		checkAppend(t, v)
 	})
 }

@@ -1,4 +1,4 @@
-package schemas
+package scimjson
 
 import (
 	"bytes"
@@ -9,9 +9,9 @@ import (
 	"testing"
 )
 
-// refParseJSON is the reference ParseJSONValue must agree with:
+// refParse is the reference ParseValue must agree with:
 // encoding/json with UseNumber, the whole input one value.
-func refParseJSON(data []byte) (any, error) {
+func refParse(data []byte) (any, error) {
 	if !json.Valid(data) {
 		return nil, errors.New("invalid JSON")
 	}
@@ -22,7 +22,7 @@ func refParseJSON(data []byte) (any, error) {
 	return v, err
 }
 
-var jsonValueCases = []string{
+var valueCases = []string{
 	// values
 	`null`, `true`, `false`, `0`, `-0`, `1`, `-1`, `12.5e+3`, `1E-2`, `0.0`, `1e0`,
 	`123456789012345678901234567890`, `""`, `"a"`, `{}`, `[]`, ` {} `, "\t\n\r[ ]\n",
@@ -49,65 +49,65 @@ var jsonValueCases = []string{
 	`[1,2]x`, "[1]\x00", `{"a":[1,{"b":[}]}`, "\xef\xbb\xbf{}", "\u00a0{}",
 }
 
-func TestParseJSONValue_MatchesEncodingJSON(t *testing.T) {
-	for _, in := range jsonValueCases {
+func TestParseValue_MatchesEncodingJSON(t *testing.T) {
+	for _, in := range valueCases {
 		t.Run(in, func(t *testing.T) {
-			checkParseJSONValue(t, []byte(in))
+			checkParseValue(t, []byte(in))
 		})
 	}
 }
 
-func checkParseJSONValue(t *testing.T, in []byte) {
+func checkParseValue(t *testing.T, in []byte) {
 	t.Helper()
-	want, wantErr := refParseJSON(in)
-	got, err := ParseJSONValue(in)
+	want, wantErr := refParse(in)
+	got, err := ParseValue(in)
 	switch {
 	case (err != nil) != (wantErr != nil):
-		t.Fatalf("ParseJSONValue(%q) error %v, encoding/json error %v", in, err, wantErr)
+		t.Fatalf("ParseValue(%q) error %v, encoding/json error %v", in, err, wantErr)
 	case err != nil:
-		var je *JSONError
+		var je *Error
 		if !errors.As(err, &je) {
-			t.Fatalf("ParseJSONValue(%q) error %T, want *JSONError", in, err)
+			t.Fatalf("ParseValue(%q) error %T, want *Error", in, err)
 		}
 	case !reflect.DeepEqual(got, want):
-		t.Fatalf("ParseJSONValue(%q) = %#v, encoding/json gives %#v", in, got, want)
+		t.Fatalf("ParseValue(%q) = %#v, encoding/json gives %#v", in, got, want)
 	}
 }
 
-func TestParseJSONValue_Depth(t *testing.T) {
-	for _, n := range []int{maxJSONDepth, maxJSONDepth + 1} {
+func TestParseValue_Depth(t *testing.T) {
+	for _, n := range []int{maxDepth, maxDepth + 1} {
 		arr := strings.Repeat("[", n) + strings.Repeat("]", n)
 		obj := strings.Repeat(`{"a":`, n) + "1" + strings.Repeat("}", n)
 		for _, in := range []string{arr, obj} {
-			_, err := ParseJSONValue([]byte(in))
-			_, wantErr := refParseJSON([]byte(in))
+			_, err := ParseValue([]byte(in))
+			_, wantErr := refParse([]byte(in))
 			if (err != nil) != (wantErr != nil) {
-				t.Errorf("ParseJSONValue(depth %d %c) error %v, encoding/json error %v", n, in[0], err, wantErr)
+				t.Errorf("ParseValue(depth %d %c) error %v, encoding/json error %v", n, in[0], err, wantErr)
 			}
 		}
 	}
 	// Far past the limit: an error, not a stack overflow.
-	if _, err := ParseJSONValue([]byte(strings.Repeat("[", 1<<20))); err == nil {
-		t.Error("ParseJSONValue(1M '[') succeeded")
+	if _, err := ParseValue([]byte(strings.Repeat("[", 1<<20))); err == nil {
+		t.Error("ParseValue(1M '[') succeeded")
 	}
 }
 
-func TestParseJSONObject(t *testing.T) {
-	m, err := ParseJSONObject([]byte(` {"a":[1]} `))
+func TestParseObject(t *testing.T) {
+	m, err := ParseObject([]byte(` {"a":[1]} `))
 	if err != nil || !reflect.DeepEqual(m, map[string]any{"a": []any{json.Number("1")}}) {
-		t.Errorf(`ParseJSONObject({"a":[1]}) = %v, %v`, m, err)
+		t.Errorf(`ParseObject({"a":[1]}) = %v, %v`, m, err)
 	}
 	for _, in := range []string{`[]`, `null`, `"x"`, `1`, `{} 1`, ``} {
-		if m, err := ParseJSONObject([]byte(in)); err == nil {
-			t.Errorf("ParseJSONObject(%q) = %v, want an error", in, m)
+		if m, err := ParseObject([]byte(in)); err == nil {
+			t.Errorf("ParseObject(%q) = %v, want an error", in, m)
 		}
 	}
 }
 
-// TestJSONReader_Object checks the walk a struct decoder builds on: keys
+// TestReader_Object checks the walk a struct decoder builds on: keys
 // unescaped in document order, duplicates included, values read by kind.
-func TestJSONReader_Object(t *testing.T) {
-	r := NewJSONReader([]byte(`{"a":"x","\u0062":null,"a":"y","t":"2020-01-01T00:00:00Z","n":-1.5,"o":{"z":[1,"\n"]}}`))
+func TestReader_Object(t *testing.T) {
+	r := NewReader([]byte(`{"a":"x","\u0062":null,"a":"y","t":"2020-01-01T00:00:00Z","n":-1.5,"o":{"z":[1,"\n"]}}`))
 	var got []string
 	err := r.Object(func(k string) error {
 		got = append(got, k)
@@ -145,65 +145,68 @@ func TestJSONReader_Object(t *testing.T) {
 
 	for _, tc := range []struct {
 		in   string
-		read func(r *JSONReader) error
+		read func(r *Reader) error
 	}{
-		{`1`, func(r *JSONReader) error { _, err := r.String(); return err }},
-		{`"1"`, func(r *JSONReader) error { _, err := r.Number(); return err }},
-		{`1`, func(r *JSONReader) error { _, err := r.RawString(); return err }},
-		{`[]`, func(r *JSONReader) error { return r.Object(func(string) error { return nil }) }},
-		{`{}`, func(r *JSONReader) error { return r.Array(func() error { return nil }) }},
-		{`[1,]`, func(r *JSONReader) error { return r.Skip() }},
-		{`"\q"`, func(r *JSONReader) error { return r.Skip() }},
-		{`"\q"`, func(r *JSONReader) error { _, err := r.RawString(); return err }},
+		{`1`, func(r *Reader) error { _, err := r.String(); return err }},
+		{`"1"`, func(r *Reader) error { _, err := r.Number(); return err }},
+		{`1`, func(r *Reader) error { _, err := r.RawString(); return err }},
+		{`[]`, func(r *Reader) error { return r.Object(func(string) error { return nil }) }},
+		{`{}`, func(r *Reader) error { return r.Array(func() error { return nil }) }},
+		{`[1,]`, func(r *Reader) error { return r.Skip() }},
+		{`"\q"`, func(r *Reader) error { return r.Skip() }},
+		{`"\q"`, func(r *Reader) error { _, err := r.RawString(); return err }},
 	} {
-		if err := tc.read(NewJSONReader([]byte(tc.in))); err == nil {
+		if err := tc.read(NewReader([]byte(tc.in))); err == nil {
 			t.Errorf("reading %q: no error", tc.in)
 		}
 	}
 }
 
-// TestJSONReader_SkipMatchesValue: Skip accepts exactly what Value does.
-func TestJSONReader_SkipMatchesValue(t *testing.T) {
-	for _, in := range jsonValueCases {
+// TestReader_SkipMatchesValue: Skip accepts exactly what Value does.
+func TestReader_SkipMatchesValue(t *testing.T) {
+	for _, in := range valueCases {
 		checkSkip(t, []byte(in))
 	}
 }
 
 func checkSkip(t *testing.T, in []byte) {
 	t.Helper()
-	_, err := ParseJSONValue(in)
-	r := NewJSONReader(in)
+	_, err := ParseValue(in)
+	r := NewReader(in)
 	serr := r.Skip()
 	if serr == nil {
 		serr = r.End()
 	}
 	if (err != nil) != (serr != nil) {
-		t.Fatalf("Skip(%q) error %v, ParseJSONValue error %v", in, serr, err)
+		t.Fatalf("Skip(%q) error %v, ParseValue error %v", in, serr, err)
 	}
 }
 
-func FuzzParseJSONValue(f *testing.F) {
-	for _, in := range jsonValueCases {
+func FuzzParseValue(f *testing.F) {
+	for _, in := range valueCases {
 		f.Add([]byte(in))
 	}
 	f.Add([]byte(storedUserJSON))
-	f.Add([]byte(oktaUser))
+	f.Add([]byte(requestUserJSON))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		checkParseJSONValue(t, in)
+		checkParseValue(t, in)
 		checkSkip(t, in)
 	})
 }
 
+// requestUserJSON is a typical body of a POST /Users.
+const requestUserJSON = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"alice@example.com","name":{"givenName":"Alice","familyName":"Ng"},"emails":[{"primary":true,"value":"alice@example.com","type":"work"}],"displayName":"Alice Ng","locale":"en-US","externalId":"00u1abcd","groups":[],"password":"x7Kq2p9z","active":true}`
+
 // storedUserJSON is the resource of a typical stored user record.
 const storedUserJSON = `{"active":true,"addresses":[{"country":"US","formatted":"100 Universal City Plaza\nHollywood, CA 91608 USA","locality":"Hollywood","postalCode":"91608","primary":true,"region":"CA","streetAddress":"100 Universal City Plaza","type":"work"}],"displayName":"Babs Jensen","emails":[{"primary":true,"type":"work","value":"bjensen@example.com"},{"type":"home","value":"babs@jensen.org"}],"externalId":"00u1abcd2EFGHijk3l4","id":"2819c223-7f76-453a-919d-413861904646","name":{"familyName":"Jensen","formatted":"Ms. Barbara J Jensen, III","givenName":"Barbara","honorificSuffix":"III","middleName":"Jane"},"phoneNumbers":[{"type":"work","value":"555-555-5555"}],"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"title":"Tour Guide","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"costCenter":"4130","department":"Tour Operations","employeeNumber":"701984","manager":{"value":"26118915-6090-4610-87e4-49d8ca9f808d"}},"userName":"bjensen@example.com","userType":"Employee","x-score":42}`
 
-func BenchmarkParseJSONValue(b *testing.B) {
+func BenchmarkParseValue(b *testing.B) {
 	data := []byte(storedUserJSON)
-	b.Run("ParseJSONValue", func(b *testing.B) {
+	b.Run("ParseValue", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := ParseJSONValue(data); err != nil {
+			if _, err := ParseValue(data); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -1,14 +1,13 @@
-package schemas
+package scimjson
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 )
 
-// DuplicateKeyError is the error of a JSONReader that disallows duplicate
+// DuplicateKeyError is the error of a Reader that disallows duplicate
 // keys (DisallowDuplicateKeys) for an object that names a key twice: Key as
 // written the second time, First as written the first time (they differ in
 // case only, or not at all). Offset is the byte offset of the second.
@@ -19,11 +18,11 @@ type DuplicateKeyError struct {
 }
 
 func (e *DuplicateKeyError) Error() string {
-	return fmt.Sprintf("json: offset %d: %s", e.Offset, e.detail())
+	return fmt.Sprintf("json: offset %d: %s", e.Offset, e.Detail())
 }
 
-// detail names the key for a client.
-func (e *DuplicateKeyError) detail() string {
+// Detail names the key for a client, without the offset.
+func (e *DuplicateKeyError) Detail() string {
 	if e.Key == e.First {
 		return fmt.Sprintf("key %q given twice", e.Key)
 	}
@@ -41,7 +40,7 @@ func (e *DuplicateKeyError) detail() string {
 // Objects read by Object, Value and Skip are all checked. The check costs no
 // allocation per key: small objects compare each key with the ones before
 // it, objects with more than maxLinearKeys keys use a map.
-func (r *JSONReader) DisallowDuplicateKeys() {
+func (r *Reader) DisallowDuplicateKeys() {
 	r.noDup = true
 	if r.keys == nil {
 		r.keys = make([]string, 0, 32)
@@ -53,17 +52,17 @@ func (r *JSONReader) DisallowDuplicateKeys() {
 // map of folded keys makes the check linear.
 const maxLinearKeys = 16
 
-// jsonKeySet holds the keys of one object being read: r.keys[base:], and,
+// keySet holds the keys of one object being read: r.keys[base:], and,
 // once there are more than maxLinearKeys of them, a map from each key's
 // case-folded form to the key.
-type jsonKeySet struct {
+type keySet struct {
 	base   int
 	folded map[string]string
 }
 
 // add records key k of the object, read at offset off, or reports it as a
 // duplicate.
-func (s *jsonKeySet) add(r *JSONReader, k string, off int) error {
+func (s *keySet) add(r *Reader, k string, off int) error {
 	prev := r.keys[s.base:]
 	if s.folded == nil {
 		for _, p := range prev {
@@ -114,45 +113,4 @@ func foldKey(s string) string {
 		b.WriteRune(least)
 	}
 	return b.String()
-}
-
-// ParseRequestJSON parses body, a client's SCIM message, as ParseJSONValue
-// does but with duplicate keys disallowed (see DisallowDuplicateKeys).
-// Errors are *Error of KindInvalidSyntax: one naming the key for a
-// duplicate, else "<what> is not valid JSON" (what names the body, e.g.
-// "the request body") wrapping the *JSONError.
-func ParseRequestJSON(body []byte, what string) (any, error) {
-	r := NewJSONReader(body)
-	r.DisallowDuplicateKeys()
-	v, err := r.Value()
-	if err == nil {
-		err = r.End()
-	}
-	if err != nil {
-		return nil, requestJSONError(err, what)
-	}
-	return v, nil
-}
-
-// CheckRequestJSON reports, as ParseRequestJSON does, whether body is one
-// JSON text without duplicate keys, without building its value.
-func CheckRequestJSON(body []byte, what string) error {
-	r := NewJSONReader(body)
-	r.DisallowDuplicateKeys()
-	err := r.Skip()
-	if err == nil {
-		err = r.End()
-	}
-	if err != nil {
-		return requestJSONError(err, what)
-	}
-	return nil
-}
-
-func requestJSONError(err error, what string) *Error {
-	var de *DuplicateKeyError
-	if errors.As(err, &de) {
-		return &Error{Kind: KindInvalidSyntax, Detail: what + ": " + de.detail(), Err: err}
-	}
-	return &Error{Kind: KindInvalidSyntax, Detail: what + " is not valid JSON", Err: err}
 }

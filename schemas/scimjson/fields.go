@@ -1,4 +1,4 @@
-package schemas
+package scimjson
 
 import (
 	"fmt"
@@ -6,14 +6,14 @@ import (
 	"strings"
 )
 
-// Helpers for decoding a struct's fields with a JSONReader the way
+// Helpers for decoding a struct's fields with a Reader the way
 // encoding/json decodes them, shared by the event codec and the projection's
 // record decoder.
 
-// MatchJSONField returns the name in names that an object key selects as
+// MatchField returns the name in names that an object key selects as
 // encoding/json matches struct fields: exactly, or else case-insensitively;
 // "" for none (the value is then skipped).
-func MatchJSONField(key string, names []string) string {
+func MatchField(key string, names []string) string {
 	for _, n := range names {
 		if key == n {
 			return n
@@ -28,7 +28,7 @@ func MatchJSONField(key string, names []string) string {
 }
 
 // StringInto reads a string into *p; null leaves *p as it was.
-func (r *JSONReader) StringInto(p *string) error {
+func (r *Reader) StringInto(p *string) error {
 	if r.Null() {
 		return nil
 	}
@@ -41,7 +41,7 @@ func (r *JSONReader) StringInto(p *string) error {
 }
 
 // Int64Into reads an integer into *p; null leaves *p as it was.
-func (r *JSONReader) Int64Into(p *int64) error {
+func (r *Reader) Int64Into(p *int64) error {
 	if r.Null() {
 		return nil
 	}
@@ -57,9 +57,10 @@ func (r *JSONReader) Int64Into(p *int64) error {
 	return nil
 }
 
-// ResourceInto reads an object into *p, merging it into a resource already
-// there (a repeated key of the enclosing object); null sets nil.
-func (r *JSONReader) ResourceInto(p *Resource) error {
+// ObjectInto reads an object into *p, merging it into a map already there
+// (a repeated key of the enclosing object); null sets nil. M is
+// map[string]any or a type defined on it, such as schemas.Resource.
+func ObjectInto[M ~map[string]any](r *Reader, p *M) error {
 	if r.Null() {
 		*p = nil
 		return nil
