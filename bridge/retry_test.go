@@ -149,7 +149,7 @@ func TestBridge_RetryAfterLostAck(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := req
-		r.IfMatch = bridge.ETag(u.Version)
+		r.IfMatch = schemas.ETag(u.Version)
 		body := patchBody(`[{"op":"replace","path":"displayName","value":"Pat"}]`)
 		e.log.setLose(true)
 		if _, err := e.b.Patch(ctx, r, e.users, u.Resource.ID(), body); schemas.KindOf(err) != schemas.KindUnavailable {
@@ -226,7 +226,7 @@ func TestBridge_RetryIsNotANewRequest(t *testing.T) {
 			t.Errorf("the same POST again after 201 = %v, want KindUniqueness (409)", err)
 		}
 		r := req
-		r.IfMatch = bridge.ETag(1)
+		r.IfMatch = schemas.ETag(1)
 		body := patchBody(`[{"op":"replace","path":"displayName","value":"R"}]`)
 		if _, err := e.b.Patch(ctx, r, e.users, u.Resource.ID(), body); err != nil {
 			t.Fatal(err)
@@ -310,7 +310,7 @@ func TestBridge_RetryIsNotANewRequest(t *testing.T) {
 
 		// A PATCH with If-Match retried after another write: 412.
 		r := req
-		r.IfMatch = bridge.ETag(2)
+		r.IfMatch = schemas.ETag(2)
 		body := patchBody(`[{"op":"replace","path":"title","value":"T1"}]`)
 		e.log.setLose(true)
 		if _, err := e.b.Patch(ctx, r, e.users, id, body); schemas.KindOf(err) != schemas.KindUnavailable {
@@ -385,7 +385,7 @@ func TestBridge_ProjectionWaitBounded(t *testing.T) {
 	}
 	body := patchBody(`[{"op":"replace","path":"displayName","value":"S"}]`)
 	r := req
-	r.IfMatch = bridge.ETag(u.Version)
+	r.IfMatch = schemas.ETag(u.Version)
 	for _, write := range []struct {
 		name string
 		do   func() error

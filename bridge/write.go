@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/scim-bridge/scim-bridge/events"
@@ -197,7 +196,7 @@ func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceTy
 		if b.retried(cur.RequestDigest, d) {
 			return nil, nil
 		}
-		if err := checkIfMatch(req.IfMatch, cur.Version); err != nil {
+		if err := schemas.ParseETags(req.IfMatch).CheckIfMatch(cur.Version); err != nil {
 			return nil, err
 		}
 		var members schemas.Members
@@ -264,7 +263,7 @@ func (b *Bridge) Delete(ctx context.Context, req Request, rt *schemas.ResourceTy
 		if err != nil {
 			return nil, err
 		}
-		if err := checkIfMatch(req.IfMatch, cur.Version); err != nil {
+		if err := schemas.ParseETags(req.IfMatch).CheckIfMatch(cur.Version); err != nil {
 			return nil, err
 		}
 		groups, err := st.GroupsOf(ctx, req.Tenant, id)
@@ -399,26 +398,6 @@ func decodedMembers(r schemas.Resource) ([]schemas.Member, error) {
 	slices.SortFunc(out, func(a, b schemas.Member) int { return strings.Compare(a.Value, b.Value) })
 	return out, nil
 }
-
-// checkIfMatch implements If-Match (RFC 7644 §3.14, RFC 9110 §13.1.1): "*"
-// or a list of entity tags, weak or strong, compared by version.
-func checkIfMatch(header string, version int64) error {
-	header = strings.TrimSpace(header)
-	if header == "" || header == "*" {
-		return nil
-	}
-	want := strconv.FormatInt(version, 10)
-	for _, tag := range strings.Split(header, ",") {
-		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
-		if strings.Trim(tag, `"`) == want {
-			return nil
-		}
-	}
-	return schemas.Errorf(schemas.KindPrecondition, "If-Match %s does not match the current version W/%q", header, want)
-}
-
-// ETag returns the entity tag of a resource version: W/"<version>".
-func ETag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }
 
 func attributeNames(r schemas.Resource) []string {
 	var names []string

@@ -273,6 +273,6 @@ func (run *bulkRun) do(i int, res *bulkResult) (int, error) {
 		run.created[i] = st.Resource.ID()
 		res.id, res.Location = st.Resource.ID(), location(run.base, op.rt, st.Resource.ID())
 	}
-	res.Version = etagOf(st)
+	res.Version = schemas.ETag(st.Version)
 	return status, nil
 }

@@ -200,7 +200,7 @@ func (f *fakeStore) update(req bridge.Request, rt *schemas.ResourceType, id stri
 	if !ok {
 		return projection.Stored{}, schemas.Errorf(schemas.KindNotFound, "%s %s not found", rt.Name, id)
 	}
-	if req.IfMatch != "" && req.IfMatch != etagOf(st) {
+	if req.IfMatch != "" && req.IfMatch != schemas.ETag(st.Version) {
 		return projection.Stored{}, schemas.Errorf(schemas.KindPrecondition, "version mismatch")
 	}
 	change(st.Resource)

@@ -57,24 +57,6 @@ func validHost(h string) bool {
 	return true
 }
 
-// etagOf is the weak entity tag of a stored version (RFC 7644 §3.14).
-func etagOf(st projection.Stored) string {
-	return `W/"` + strconv.FormatInt(st.Version, 10) + `"`
-}
-
-// etagMatches reports whether an If-None-Match header (a list of tags, or
-// "*") matches etag, comparing weakly (RFC 9110 §8.8.3.2).
-func etagMatches(header, etag string) bool {
-	want := strings.TrimPrefix(etag, "W/")
-	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimSpace(t)
-		if t == "*" || strings.TrimPrefix(t, "W/") == want {
-			return true
-		}
-	}
-	return false
-}
-
 // location is the URL of a resource.
 func location(base string, rt *schemas.ResourceType, id string) string {
 	return base + rt.Endpoint + "/" + url.PathEscape(id)
@@ -131,9 +113,7 @@ func appendMeta(e *encoder, base string, rt *schemas.ResourceType, st projection
 	e.buf = append(e.buf, `,"resourceType":`...)
 	e.buf = schemas.AppendJSONString(e.buf, rt.Name)
 	e.buf = append(e.buf, `,"version":`...)
-	e.scratch = append(e.scratch[:0], `W/"`...) // etagOf, without the string
-	e.scratch = strconv.AppendInt(e.scratch, st.Version, 10)
-	e.scratch = append(e.scratch, '"')
+	e.scratch = schemas.AppendETag(e.scratch[:0], st.Version)
 	e.buf = schemas.AppendJSONString(e.buf, e.scratch)
 	e.buf = append(e.buf, '}')
 }

@@ -32,7 +32,7 @@ func (s *Server) renderMap(base string, rt *schemas.ResourceType, st projection.
 			"created":      st.Created.UTC().Format(time.RFC3339),
 			"lastModified": st.LastModified.UTC().Format(time.RFC3339),
 			"location":     location(base, rt, st.Resource.ID()),
-			"version":      etagOf(st),
+			"version":      schemas.ETag(st.Version),
 		}
 	}
 	if wantsAttr(sel, "members", "$ref") {
@@ -73,7 +73,7 @@ func (s *Server) addRefsMap(out map[string]any, base, name, resourceType string)
 
 // writeResourceMap is writeResource over renderMap and writeJSON.
 func (s *Server) writeResourceMap(w http.ResponseWriter, r *http.Request, status int, rt *schemas.ResourceType, st projection.Stored, sel schemas.Selection) {
-	w.Header().Set("ETag", etagOf(st))
+	w.Header().Set("ETag", schemas.ETag(st.Version))
 	s.writeJSON(w, status, s.renderMap(s.baseURL(r), rt, st, sel))
 }
 

@@ -53,9 +53,8 @@ func (s *Server) handleGet(rt *schemas.ResourceType, w http.ResponseWriter, r *h
 	if err != nil {
 		return err
 	}
-	etag := etagOf(st)
-	w.Header().Set("ETag", etag)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, etag) {
+	w.Header().Set("ETag", schemas.ETag(st.Version))
+	if schemas.ParseETags(r.Header.Get("If-None-Match")).Matches(st.Version) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
@@ -112,7 +111,7 @@ func (s *Server) handlePatch(rt *schemas.ResourceType, w http.ResponseWriter, r 
 		return err
 	}
 	if noContent {
-		w.Header().Set("ETag", etagOf(st))
+		w.Header().Set("ETag", schemas.ETag(st.Version))
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
@@ -150,7 +149,7 @@ func (s *Server) writeInput(rt *schemas.ResourceType, w http.ResponseWriter, r *
 
 // writeResource answers one resource with its ETag.
 func (s *Server) writeResource(w http.ResponseWriter, r *http.Request, status int, rt *schemas.ResourceType, st projection.Stored, sel schemas.Selection) {
-	w.Header().Set("ETag", etagOf(st))
+	w.Header().Set("ETag", schemas.ETag(st.Version))
 	e := getEncoder()
 	defer putEncoder(e)
 	s.appendResource(e, s.baseURL(r), rt, st, sel)
