@@ -28,12 +28,9 @@ func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceTy
 	d := RequestDigest(req.Tenant, "POST", rt.Name, "", req.IfMatch, body)
 	id := b.newID()
 	next["id"] = id
-	var members []schemas.Member
-	if rt.Name == "Group" {
-		if members, err = decodedMembers(next); err != nil {
-			return projection.Stored{}, err
-		}
-		delete(next, "members")
+	members, err := rt.SplitMembers(next)
+	if err != nil {
+		return projection.Stored{}, err
 	}
 	// target is the resource to answer with: id, or the one an earlier
 	// attempt created. Each run of the plan sets it; the caller reads it
@@ -370,33 +367,6 @@ func memberType(ctx context.Context, st State, tenant string, m schemas.Member) 
 	}
 	return "", &schemas.Error{Kind: schemas.KindInvalidValue, Err: errNoMember,
 		Detail: fmt.Sprintf("members: no %s with id %q", strings.Join(types, " or "), m.Value)}
-}
-
-// decodedMembers reads the "members" of a decoded Group body.
-func decodedMembers(r schemas.Resource) ([]schemas.Member, error) {
-	raw, _ := r["members"].([]any)
-	out := make([]schemas.Member, 0, len(raw))
-	seen := make(map[string]bool, len(raw))
-	for i, v := range raw {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, schemas.Errorf(schemas.KindInvalidValue, "members[%d]: expected an object", i)
-		}
-		var mem schemas.Member
-		mem.Value, _ = m["value"].(string)
-		mem.Type, _ = m["type"].(string)
-		mem.Display, _ = m["display"].(string)
-		if mem.Value == "" {
-			return nil, schemas.Errorf(schemas.KindInvalidValue, "members[%d].value: required", i)
-		}
-		if seen[mem.Value] {
-			continue
-		}
-		seen[mem.Value] = true
-		out = append(out, mem)
-	}
-	slices.SortFunc(out, func(a, b schemas.Member) int { return strings.Compare(a.Value, b.Value) })
-	return out, nil
 }
 
 func attributeNames(r schemas.Resource) []string {
