@@ -301,7 +301,7 @@ func (k keySet) addWrites(evs []events.Event, rec *recorder) {
 		if e.RequestDigest != "" && (e.Type == events.UserCreated || e.Type == events.GroupCreated) {
 			k.add("d", e.RequestDigest)
 		}
-		if e.ResourceType == "User" {
+		if e.ResourceType == schemas.User {
 			if old, ok := rec.userNames[e.ResourceID]; ok {
 				k.add("u", old)
 			}
@@ -336,7 +336,7 @@ type recorder struct {
 func (r *recorder) Get(ctx context.Context, tenant, resourceType, id string, o projection.GetOptions) (projection.Stored, error) {
 	r.reads.add("r", resourceType, id)
 	st, err := r.State.Get(ctx, tenant, resourceType, id, o)
-	if err == nil && resourceType == "User" {
+	if err == nil && resourceType == schemas.User {
 		if name, ok := st.Resource["userName"].(string); ok {
 			r.userNames[id] = projection.Fold(name)
 		}

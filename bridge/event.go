@@ -48,14 +48,14 @@ func (w *write) add(typ string, r schemas.Resource, changed []string, added, rem
 }
 
 func createdType(rt *schemas.ResourceType) string {
-	if rt.Name == "Group" {
+	if rt.IsGroup() {
 		return events.GroupCreated
 	}
 	return events.UserCreated
 }
 
 func deletedType(rt *schemas.ResourceType) string {
-	if rt.Name == "Group" {
+	if rt.IsGroup() {
 		return events.GroupDeleted
 	}
 	return events.UserDeleted
@@ -65,7 +65,7 @@ func deletedType(rt *schemas.ResourceType) string {
 // and reactivated are what downstream services act on (revoke sessions,
 // restore access), so they get their own types.
 func updatedType(rt *schemas.ResourceType, old, next schemas.Resource) string {
-	if rt.Name == "Group" {
+	if rt.IsGroup() {
 		return events.GroupUpdated
 	}
 	was, now := active(old), active(next)

@@ -77,7 +77,7 @@ func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceTy
 // created while that is unchanged, since a second one would be the same
 // POST landed twice, which the projection ignores.
 func (b *Bridge) createdBefore(ctx context.Context, st State, tenant string, rt *schemas.ResourceType, d string) (string, error) {
-	if rt.Name == "User" && b.accepted.has(d) {
+	if rt.IsUser() && b.accepted.has(d) {
 		return "", nil
 	}
 	id, found, err := st.CreatedBy(ctx, tenant, d)
@@ -197,7 +197,7 @@ func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceTy
 			return nil, err
 		}
 		var members schemas.Members
-		if rt.Name == "Group" {
+		if rt.IsGroup() {
 			members = st.Members(ctx, req.Tenant, id)
 		}
 		u := req.unknowns()
@@ -248,7 +248,7 @@ func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceTy
 func (b *Bridge) Delete(ctx context.Context, req Request, rt *schemas.ResourceType, id string) error {
 	ctx, cancel := b.deadline(ctx)
 	defer cancel()
-	gt, _ := b.reg.ResourceType("Group")
+	gt, _ := b.reg.ResourceType(schemas.Group)
 	d := RequestDigest(req.Tenant, "DELETE", rt.Name, id, req.IfMatch, nil)
 	o, err := b.submit(ctx, req.Tenant, d, func(ctx context.Context, st State) ([]events.Event, error) {
 		cur, err := st.Get(ctx, req.Tenant, rt.Name, id, projection.GetOptions{})
@@ -269,7 +269,7 @@ func (b *Bridge) Delete(ctx context.Context, req Request, rt *schemas.ResourceTy
 		}
 		var evs []events.Event
 		for _, gid := range groups {
-			g, err := st.Get(ctx, req.Tenant, "Group", gid, projection.GetOptions{})
+			g, err := st.Get(ctx, req.Tenant, schemas.Group, gid, projection.GetOptions{})
 			if err != nil {
 				return nil, fmt.Errorf("group %s of %s: %w", gid, id, err)
 			}
@@ -304,7 +304,7 @@ func (b *Bridge) deletedBefore(ctx context.Context, st State, tenant string, rt 
 // checkUnique enforces userName uniqueness per tenant, case-insensitively
 // (RFC 7643 §4.1.1: uniqueness "server"). self is the id being updated.
 func checkUnique(ctx context.Context, st State, tenant string, rt *schemas.ResourceType, self string, r schemas.Resource) error {
-	if rt.Name != "User" {
+	if !rt.IsUser() {
 		return nil
 	}
 	name, _ := r["userName"].(string)
@@ -346,13 +346,16 @@ func resolveMembers(ctx context.Context, st State, tenant, groupID string, ms []
 	return out, nil
 }
 
+// memberType returns the type of the tenant's resource member m names: the
+// type m gives, in any case, or, when it gives none, User or Group.
 func memberType(ctx context.Context, st State, tenant string, m schemas.Member) (string, error) {
-	types := []string{"User", "Group"}
-	switch strings.ToLower(m.Type) {
-	case "", "user", "group":
-		if m.Type != "" {
-			types = []string{strings.ToUpper(m.Type[:1]) + strings.ToLower(m.Type[1:])}
-		}
+	types := []string{schemas.User, schemas.Group}
+	switch {
+	case m.Type == "":
+	case strings.EqualFold(m.Type, schemas.User):
+		types = types[:1]
+	case strings.EqualFold(m.Type, schemas.Group):
+		types = types[1:]
 	default:
 		return "", schemas.Errorf(schemas.KindInvalidValue, "members: type %q is not User or Group", m.Type)
 	}

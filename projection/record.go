@@ -16,8 +16,8 @@ import (
 
 // Resource type names as stored in keys.
 const (
-	typeUser  = "User"
-	typeGroup = "Group"
+	typeUser  = schemas.User
+	typeGroup = schemas.Group
 )
 
 // canonicalType returns "User" or "Group" for any spelling of them, else "".

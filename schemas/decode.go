@@ -188,7 +188,7 @@ func (rt *ResourceType) decodeMap(m map[string]any, strict bool, u *Unknowns) (R
 				}
 				continue
 			}
-			if !si.ext && rt.Name == "Group" && name == "members" {
+			if !si.ext && rt.IsGroup() && name == "members" {
 				defaultMemberType(c.([]any))
 			}
 			target[name] = c
@@ -344,7 +344,7 @@ func defaultMemberType(members []any) {
 	for _, el := range members {
 		if m, ok := el.(map[string]any); ok {
 			if _, has := m["type"]; !has {
-				m["type"] = "User"
+				m["type"] = User
 			}
 		}
 	}

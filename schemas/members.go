@@ -15,7 +15,7 @@ import (
 // returns them sorted by value, duplicates dropped, as parseMembers reads
 // them. For any other resource type it returns nil and leaves r as it is.
 func (rt *ResourceType) SplitMembers(r Resource) ([]Member, error) {
-	if !rt.isGroup() {
+	if !rt.IsGroup() {
 		return nil, nil
 	}
 	ms, err := parseMembers(r["members"], "members", nil)
@@ -173,7 +173,7 @@ func parseMember(v any, path string, u *Unknowns) (Member, error) {
 		if v == "" {
 			return Member{}, Errorf(KindInvalidValue, "empty member value")
 		}
-		return Member{Value: v, Type: "User"}, nil
+		return Member{Value: v, Type: User}, nil
 	case map[string]any:
 		var m Member
 		var displayName string
@@ -192,10 +192,10 @@ func parseMember(v any, path string, u *Unknowns) (Member, error) {
 				switch {
 				case !isString:
 					return Member{}, Errorf(KindInvalidValue, "member type is not a string")
-				case strings.EqualFold(s, "User"):
-					m.Type = "User"
-				case strings.EqualFold(s, "Group"):
-					m.Type = "Group"
+				case strings.EqualFold(s, User):
+					m.Type = User
+				case strings.EqualFold(s, Group):
+					m.Type = Group
 				default:
 					return Member{}, Errorf(KindInvalidValue, "member type %q is not User or Group", s)
 				}
@@ -217,7 +217,7 @@ func parseMember(v any, path string, u *Unknowns) (Member, error) {
 			m.Display = displayName
 		}
 		if m.Type == "" {
-			m.Type = "User"
+			m.Type = User
 		}
 		return m, nil
 	default:

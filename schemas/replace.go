@@ -23,7 +23,7 @@ func (rt *ResourceType) Replace(old Resource, members Members, next Resource) (R
 		r = map[string]any{}
 	}
 	var d *memberDelta
-	if rt.isGroup() {
+	if rt.IsGroup() {
 		ms, err := rt.SplitMembers(r)
 		if err != nil {
 			return nil, Change{}, err

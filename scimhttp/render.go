@@ -91,7 +91,7 @@ func (s *Server) appendResource(e *encoder, base string, rt *schemas.ResourceTyp
 		case k == "members" && memberRefs:
 			s.appendRefs(e, base, projected[k], "")
 		case k == "groups" && groupRefs:
-			s.appendRefs(e, base, projected[k], "Group")
+			s.appendRefs(e, base, projected[k], schemas.Group)
 		default:
 			e.value(projected[k])
 		}
@@ -184,7 +184,7 @@ func (s *Server) refTarget(m map[string]any, resourceType string) (*schemas.Reso
 	if typ == "" {
 		typ, _ = m["type"].(string)
 		if typ == "" {
-			typ = "User"
+			typ = schemas.User
 		}
 	}
 	target, ok := s.reg.ResourceType(typ)
@@ -306,7 +306,3 @@ func hasAttr(rt *schemas.ResourceType, name string) bool {
 	_, _, ok := rt.Lookup(schemas.AttrPath{Name: name})
 	return ok
 }
-
-// isGroup reports whether rt is the Group resource type, whose PATCH
-// answers 204 by default.
-func isGroup(rt *schemas.ResourceType) bool { return strings.EqualFold(rt.Name, "Group") }

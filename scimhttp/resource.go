@@ -101,7 +101,7 @@ func (s *Server) handlePatch(rt *schemas.ResourceType, w http.ResponseWriter, r 
 	if err != nil {
 		return err
 	}
-	noContent := (isGroup(rt) || s.opts.UserPatchNoContent) && !p.hasSelection()
+	noContent := (rt.IsGroup() || s.opts.UserPatchNoContent) && !p.hasSelection()
 	get := getOptions(rt, sel)
 	if noContent {
 		get = projection.GetOptions{} // a 204 never loads a group's members
