@@ -306,7 +306,7 @@ func (k keySet) addWrites(evs []events.Event, rec *recorder) {
 				k.add("u", old)
 			}
 			if name, ok := e.Resource["userName"].(string); ok {
-				k.add("u", projection.Fold(name))
+				k.add("u", schemas.Fold(name))
 			}
 		}
 		switch e.Type {
@@ -338,14 +338,14 @@ func (r *recorder) Get(ctx context.Context, tenant, resourceType, id string, o p
 	st, err := r.State.Get(ctx, tenant, resourceType, id, o)
 	if err == nil && resourceType == schemas.User {
 		if name, ok := st.Resource["userName"].(string); ok {
-			r.userNames[id] = projection.Fold(name)
+			r.userNames[id] = schemas.Fold(name)
 		}
 	}
 	return st, err
 }
 
 func (r *recorder) UserIDByUserName(ctx context.Context, tenant, userName string) (string, bool, error) {
-	r.reads.add("u", projection.Fold(userName))
+	r.reads.add("u", schemas.Fold(userName))
 	return r.State.UserIDByUserName(ctx, tenant, userName)
 }
 
