@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/events"
-	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -333,7 +333,7 @@ type recorder struct {
 	userNames map[string]string // user id → folded userName, as read
 }
 
-func (r *recorder) Get(ctx context.Context, tenant, resourceType, id string, o projection.GetOptions) (projection.Stored, error) {
+func (r *recorder) Get(ctx context.Context, tenant, resourceType, id string, o view.GetOptions) (view.Stored, error) {
 	r.reads.add("r", resourceType, id)
 	st, err := r.State.Get(ctx, tenant, resourceType, id, o)
 	if err == nil && resourceType == schemas.User {

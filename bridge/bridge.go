@@ -31,13 +31,14 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/events"
 	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
 // State is the read model the bridge validates against and waits on. It is
 // met by *projection.Store.
 type State interface {
-	Get(ctx context.Context, tenant, resourceType, id string, o projection.GetOptions) (projection.Stored, error)
+	Get(ctx context.Context, tenant, resourceType, id string, o view.GetOptions) (view.Stored, error)
 	UserIDByUserName(ctx context.Context, tenant, userName string) (string, bool, error)
 	Members(ctx context.Context, tenant, groupID string) schemas.Members
 	GroupsOf(ctx context.Context, tenant, memberID string) ([]string, error)
@@ -81,8 +82,8 @@ const defaultAppendTimeout = 5 * time.Second
 type Request struct {
 	Tenant    string
 	RequestID string
-	IfMatch   string                // the If-Match header as sent, "" if absent
-	Get       projection.GetOptions // what the returned resource should carry
+	IfMatch   string          // the If-Match header as sent, "" if absent
+	Get       view.GetOptions // what the returned resource should carry
 
 	// Strict fails a write on unknown input (the tenant's "strict"):
 	// unknown attributes and schema URNs (see schemas.Unknowns) and member

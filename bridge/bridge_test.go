@@ -11,6 +11,7 @@ import (
 	"github.com/scim-bridge/scim-bridge/bridge"
 	"github.com/scim-bridge/scim-bridge/events"
 	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -171,7 +172,7 @@ func TestBridge_Create(t *testing.T) {
 		t.Errorf("Create() = %+v, want version 1 with an id", st)
 	}
 	// Read your write: the projection already has it.
-	got, err := e.store.Get(ctx, req.Tenant, "User", st.Resource.ID(), projection.GetOptions{})
+	got, err := e.store.Get(ctx, req.Tenant, "User", st.Resource.ID(), view.GetOptions{})
 	if err != nil || got.Version != 1 {
 		t.Fatalf("Get after Create = %+v, %v", got, err)
 	}
@@ -285,7 +286,7 @@ func TestBridge_Groups(t *testing.T) {
 		}
 		ids = append(ids, st.Resource.ID())
 	}
-	g, err := e.b.Create(ctx, bridge.Request{Tenant: req.Tenant, Get: projection.GetOptions{Members: true}}, e.grps,
+	g, err := e.b.Create(ctx, bridge.Request{Tenant: req.Tenant, Get: view.GetOptions{Members: true}}, e.grps,
 		[]byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Eng","members":[{"value":"`+ids[0]+`"}]}`))
 	if err != nil {
 		t.Fatalf("Create(group with a member) = %v", err)
@@ -338,7 +339,7 @@ func TestBridge_Groups(t *testing.T) {
 	if err := e.b.Delete(ctx, req, e.grps, gid); err != nil {
 		t.Fatalf("Delete(group) = %v", err)
 	}
-	if _, err := e.store.Get(ctx, req.Tenant, "Group", gid, projection.GetOptions{}); schemas.KindOf(err) != schemas.KindNotFound {
+	if _, err := e.store.Get(ctx, req.Tenant, "Group", gid, view.GetOptions{}); schemas.KindOf(err) != schemas.KindNotFound {
 		t.Errorf("Get(deleted group) = %v, want KindNotFound", err)
 	}
 }
@@ -360,7 +361,7 @@ func TestBridge_LogDown(t *testing.T) {
 	if _, err := e.b.Create(ctx, req, e.users, userBody("dave@example.com")); schemas.KindOf(err) != schemas.KindUnavailable {
 		t.Errorf("Create with the log down = %v, want KindUnavailable", err)
 	}
-	got, err := e.store.Get(ctx, req.Tenant, "User", st.Resource.ID(), projection.GetOptions{})
+	got, err := e.store.Get(ctx, req.Tenant, "User", st.Resource.ID(), view.GetOptions{})
 	if err != nil || got.Version != 1 || got.Resource["displayName"] != nil {
 		t.Errorf("after the failed PATCH: %+v, %v; want version 1 unchanged", got, err)
 	}

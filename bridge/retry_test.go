@@ -11,7 +11,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/bridge"
 	"github.com/scim-bridge/scim-bridge/events"
-	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -129,7 +129,7 @@ func TestBridge_RetryAfterLostAck(t *testing.T) {
 		}
 		e.log.setLose(false)
 		r := req
-		r.Get = projection.GetOptions{Members: true}
+		r.Get = view.GetOptions{Members: true}
 		g, err := e.b.Create(ctx, r, e.grps, body)
 		if err != nil || g.Version != 2 {
 			t.Fatalf("retried Create(group) = %+v, %v; want the landed group at version 2", g, err)
@@ -547,7 +547,7 @@ func TestBridge_RetryLandsTwice(t *testing.T) {
 			ll.mu.Lock()
 			ll.late = false
 			ll.mu.Unlock()
-			var st projection.Stored
+			var st view.Stored
 			var err error
 			if firstLandsFirst {
 				// It lands between the retry's plan and its append.
@@ -577,7 +577,7 @@ func TestBridge_RetryLandsTwice(t *testing.T) {
 			if id, _, _ := e.store.UserIDByUserName(ctx, req.Tenant, "twice@example.com"); id != kept {
 				t.Errorf("userName twice@example.com belongs to %q, want %s", id, kept)
 			}
-			if _, err := e.store.Get(ctx, req.Tenant, "User", evs[1].ResourceID, projection.GetOptions{}); schemas.KindOf(err) != schemas.KindNotFound {
+			if _, err := e.store.Get(ctx, req.Tenant, "User", evs[1].ResourceID, view.GetOptions{}); schemas.KindOf(err) != schemas.KindNotFound {
 				t.Errorf("Get of the second landing's user = %v, want KindNotFound", err)
 			}
 		})

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/scim-bridge/scim-bridge/events"
-	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -17,20 +17,20 @@ import (
 // for a group with members, a members_added event) and returns the resource
 // as the projection now holds it. A retry of a POST whose first attempt
 // created a resource, unchanged since, returns that resource (retry.go).
-func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceType, body []byte) (projection.Stored, error) {
+func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceType, body []byte) (view.Stored, error) {
 	ctx, cancel := b.deadline(ctx)
 	defer cancel()
 	u := req.unknowns()
 	next, err := rt.DecodeWith(body, u)
 	if err != nil {
-		return projection.Stored{}, err
+		return view.Stored{}, err
 	}
 	d := RequestDigest(req.Tenant, "POST", rt.Name, "", req.IfMatch, body)
 	id := b.newID()
 	next["id"] = id
 	members, err := rt.SplitMembers(next)
 	if err != nil {
-		return projection.Stored{}, err
+		return view.Stored{}, err
 	}
 	// target is the resource to answer with: id, or the one an earlier
 	// attempt created. Each run of the plan sets it; the caller reads it
@@ -64,7 +64,7 @@ func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceTy
 		return w.evs, nil
 	})
 	if err != nil {
-		return projection.Stored{}, err
+		return view.Stored{}, err
 	}
 	req.report(u.Ignored, skipped)
 	return b.result(ctx, req, rt, target, d, o, true)
@@ -87,7 +87,7 @@ func (b *Bridge) createdBefore(ctx context.Context, st State, tenant string, rt 
 	if !found {
 		return "", nil
 	}
-	cur, err := st.Get(ctx, tenant, rt.Name, id, projection.GetOptions{})
+	cur, err := st.Get(ctx, tenant, rt.Name, id, view.GetOptions{})
 	if schemas.KindOf(err) == schemas.KindNotFound {
 		return "", nil
 	}
@@ -104,9 +104,9 @@ func (b *Bridge) createdBefore(ctx context.Context, st State, tenant string, rt 
 // the resource back, so the caller reads its own write; created says the
 // write is a POST. Past the write's deadline the write, though in the log,
 // fails with KindUnavailable; its retry finds it.
-func (b *Bridge) result(ctx context.Context, req Request, rt *schemas.ResourceType, id, d string, o outcome, created bool) (projection.Stored, error) {
+func (b *Bridge) result(ctx context.Context, req Request, rt *schemas.ResourceType, id, d string, o outcome, created bool) (view.Stored, error) {
 	if err := b.await(ctx, o); err != nil {
-		return projection.Stored{}, b.failed(d, err)
+		return view.Stored{}, b.failed(d, err)
 	}
 	st, err := b.state.Get(ctx, req.Tenant, rt.Name, id, req.Get)
 	if schemas.KindOf(err) == schemas.KindNotFound && o.n > 0 && created {
@@ -122,7 +122,7 @@ func (b *Bridge) result(ctx context.Context, req Request, rt *schemas.ResourceTy
 		if o.n > 0 {
 			err = b.failed(d, err)
 		}
-		return projection.Stored{}, err
+		return view.Stored{}, err
 	}
 	b.accepted.add(d)
 	return st, nil
@@ -150,26 +150,26 @@ func (b *Bridge) failed(d string, err error) error {
 
 // Replace is PUT (RFC 7644 §3.5.1): the body replaces the resource's
 // attributes; immutable ones must not change.
-func (b *Bridge) Replace(ctx context.Context, req Request, rt *schemas.ResourceType, id string, body []byte) (projection.Stored, error) {
+func (b *Bridge) Replace(ctx context.Context, req Request, rt *schemas.ResourceType, id string, body []byte) (view.Stored, error) {
 	u := req.unknowns()
 	next, err := rt.DecodeWith(body, u)
 	if err != nil {
-		return projection.Stored{}, err
+		return view.Stored{}, err
 	}
 	d := RequestDigest(req.Tenant, "PUT", rt.Name, id, req.IfMatch, body)
-	return b.update(ctx, req, rt, id, "PUT", d, u.Ignored, func(cur projection.Stored, members schemas.Members, _ *schemas.Unknowns) (schemas.Resource, schemas.Change, error) {
+	return b.update(ctx, req, rt, id, "PUT", d, u.Ignored, func(cur view.Stored, members schemas.Members, _ *schemas.Unknowns) (schemas.Resource, schemas.Change, error) {
 		return rt.Replace(cur.Resource, members, next)
 	})
 }
 
 // Patch is PATCH (RFC 7644 §3.5.2).
-func (b *Bridge) Patch(ctx context.Context, req Request, rt *schemas.ResourceType, id string, body []byte) (projection.Stored, error) {
+func (b *Bridge) Patch(ctx context.Context, req Request, rt *schemas.ResourceType, id string, body []byte) (view.Stored, error) {
 	p, err := schemas.ParsePatch(body, b.maxOps)
 	if err != nil {
-		return projection.Stored{}, err
+		return view.Stored{}, err
 	}
 	d := RequestDigest(req.Tenant, "PATCH", rt.Name, id, req.IfMatch, body)
-	return b.update(ctx, req, rt, id, "PATCH", d, nil, func(cur projection.Stored, members schemas.Members, u *schemas.Unknowns) (schemas.Resource, schemas.Change, error) {
+	return b.update(ctx, req, rt, id, "PATCH", d, nil, func(cur view.Stored, members schemas.Members, u *schemas.Unknowns) (schemas.Resource, schemas.Change, error) {
 		return rt.ApplyPatchWith(cur.Resource, members, p, u)
 	})
 }
@@ -181,12 +181,12 @@ func (b *Bridge) Patch(ctx context.Context, req Request, rt *schemas.ResourceTyp
 // is what decoding the body ignored; apply records what it ignores in the
 // Unknowns it gets.
 func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceType, id, op, d string, decoded []schemas.Ignored,
-	apply func(projection.Stored, schemas.Members, *schemas.Unknowns) (schemas.Resource, schemas.Change, error)) (projection.Stored, error) {
+	apply func(view.Stored, schemas.Members, *schemas.Unknowns) (schemas.Resource, schemas.Change, error)) (view.Stored, error) {
 	ctx, cancel := b.deadline(ctx)
 	defer cancel()
 	var ignored []schemas.Ignored // by the plan's last run
 	o, err := b.submit(ctx, req.Tenant, d, func(ctx context.Context, st State) ([]events.Event, error) {
-		cur, err := st.Get(ctx, req.Tenant, rt.Name, id, projection.GetOptions{})
+		cur, err := st.Get(ctx, req.Tenant, rt.Name, id, view.GetOptions{})
 		if err != nil {
 			return nil, err
 		}
@@ -236,7 +236,7 @@ func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceTy
 		return w.evs, nil
 	})
 	if err != nil {
-		return projection.Stored{}, err
+		return view.Stored{}, err
 	}
 	req.report(decoded, ignored)
 	return b.result(ctx, req, rt, id, d, o, false)
@@ -251,7 +251,7 @@ func (b *Bridge) Delete(ctx context.Context, req Request, rt *schemas.ResourceTy
 	gt, _ := b.reg.ResourceType(schemas.Group)
 	d := RequestDigest(req.Tenant, "DELETE", rt.Name, id, req.IfMatch, nil)
 	o, err := b.submit(ctx, req.Tenant, d, func(ctx context.Context, st State) ([]events.Event, error) {
-		cur, err := st.Get(ctx, req.Tenant, rt.Name, id, projection.GetOptions{})
+		cur, err := st.Get(ctx, req.Tenant, rt.Name, id, view.GetOptions{})
 		if schemas.KindOf(err) == schemas.KindNotFound {
 			if gone, err2 := b.deletedBefore(ctx, st, req.Tenant, rt, id, d); err2 != nil || gone {
 				return nil, err2
@@ -269,7 +269,7 @@ func (b *Bridge) Delete(ctx context.Context, req Request, rt *schemas.ResourceTy
 		}
 		var evs []events.Event
 		for _, gid := range groups {
-			g, err := st.Get(ctx, req.Tenant, schemas.Group, gid, projection.GetOptions{})
+			g, err := st.Get(ctx, req.Tenant, schemas.Group, gid, view.GetOptions{})
 			if err != nil {
 				return nil, fmt.Errorf("group %s of %s: %w", gid, id, err)
 			}
@@ -360,7 +360,7 @@ func memberType(ctx context.Context, st State, tenant string, m schemas.Member) 
 		return "", schemas.Errorf(schemas.KindInvalidValue, "members: type %q is not User or Group", m.Type)
 	}
 	for _, t := range types {
-		_, err := st.Get(ctx, tenant, t, m.Value, projection.GetOptions{})
+		_, err := st.Get(ctx, tenant, t, m.Value, view.GetOptions{})
 		if err == nil {
 			return t, nil
 		}

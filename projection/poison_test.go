@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -160,7 +161,7 @@ func TestStore_PoisonSkipped(t *testing.T) {
 					t.Errorf("%s: skipped record at %d = %+v, %v, want reason %q", name, poison.Offset, sr, err, tc.reason)
 				}
 				// What follows the poison record applied.
-				if got, err := s.Get(ctx, "acme", "User", "u1", GetOptions{}); err != nil || got.Resource["userName"] != "alicia" {
+				if got, err := s.Get(ctx, "acme", "User", "u1", view.GetOptions{}); err != nil || got.Resource["userName"] != "alicia" {
 					t.Errorf("%s: Get(u1) = %v, %v, want userName alicia", name, got.Resource, err)
 				}
 				if ok, err := s.IsMember(ctx, "acme", "g1", "u2"); !ok || err != nil {
@@ -206,7 +207,7 @@ func TestStore_MemberDeltaTooBigForOneTxn(t *testing.T) {
 		if err != nil || len(list) != len(ms) {
 			t.Errorf("%s: MemberList(g1) = %d members, %v, want %d", name, len(list), err, len(ms))
 		}
-		if got, err := s.Get(context.Background(), "acme", "Group", "g1", GetOptions{}); err != nil || got.Version != 2 {
+		if got, err := s.Get(context.Background(), "acme", "Group", "g1", view.GetOptions{}); err != nil || got.Version != 2 {
 			t.Errorf("%s: Get(g1) = version %d, %v, want 2", name, got.Version, err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -46,21 +47,8 @@ type record struct {
 	RequestDigest string `json:"requestDigest,omitempty"`
 }
 
-// Stored is a resource as the projection holds it.
-type Stored struct {
-	Type         string // "User" or "Group"
-	Resource     schemas.Resource
-	Version      int64
-	Created      time.Time
-	LastModified time.Time
-
-	// RequestDigest names the request whose write produced this state (its
-	// last event's events.Event.RequestDigest), "" when that event had none.
-	RequestDigest string
-}
-
-func (r *record) stored(typ string) Stored {
-	return Stored{Type: typ, Resource: r.Resource, Version: r.Version, Created: r.Created, LastModified: r.LastModified,
+func (r *record) stored(typ string) view.Stored {
+	return view.Stored{Type: typ, Resource: r.Resource, Version: r.Version, Created: r.Created, LastModified: r.LastModified,
 		RequestDigest: r.RequestDigest}
 }
 

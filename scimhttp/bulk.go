@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 	"github.com/scim-bridge/scim-bridge/scimhttp/tenants"
 )
@@ -245,10 +245,10 @@ func (run *bulkRun) do(i int, res *bulkResult) (int, error) {
 		}
 	}
 	// A success answers no body, so the write reads back no members.
-	req := run.s.writeRequest(run.r, op.rt, projection.GetOptions{})
+	req := run.s.writeRequest(run.r, op.rt, view.GetOptions{})
 	req.IfMatch = op.version // the request's own If-Match is not the operation's
 	ctx := run.r.Context()
-	var st projection.Stored
+	var st view.Stored
 	var err error
 	status := http.StatusOK
 	switch op.method {

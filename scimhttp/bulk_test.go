@@ -20,6 +20,7 @@ import (
 	"github.com/scim-bridge/scim-bridge/bridge"
 	"github.com/scim-bridge/scim-bridge/events"
 	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 	"github.com/scim-bridge/scim-bridge/scimhttp/tenants"
 )
@@ -609,7 +610,7 @@ func TestBulk_WriteRequests(t *testing.T) {
 	if len(got) != 1 || got[0]["status"] != "200" || got[0]["location"] != testBase+"/Groups/g1" {
 		t.Fatalf("results = %v, want one 200 at /Groups/g1", got)
 	}
-	if ts.store.lastReq.Get != (projection.GetOptions{}) || ts.store.lastReq.IfMatch != `W/"1"` {
+	if ts.store.lastReq.Get != (view.GetOptions{}) || ts.store.lastReq.IfMatch != `W/"1"` {
 		t.Errorf("write request = %+v, want no GetOptions and If-Match W/\"1\"", ts.store.lastReq)
 	}
 }

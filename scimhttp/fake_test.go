@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/bridge"
-	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -22,12 +22,12 @@ var testTime = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 // request it was given. Function fields inject failures.
 type fakeStore struct {
 	mu        sync.Mutex
-	resources map[string]projection.Stored // tenant/type/id
-	members   map[string][]any             // group id -> members
+	resources map[string]view.Stored // tenant/type/id
+	members   map[string][]any       // group id -> members
 	nextID    int
 
-	lastGet   projection.GetOptions
-	lastQuery projection.Query
+	lastGet   view.GetOptions
+	lastQuery view.Query
 	lastReq   bridge.Request
 	lastBody  []byte
 	queries   int
@@ -42,16 +42,16 @@ var (
 )
 
 func newFakeStore() *fakeStore {
-	return &fakeStore{resources: map[string]projection.Stored{}, members: map[string][]any{}}
+	return &fakeStore{resources: map[string]view.Stored{}, members: map[string][]any{}}
 }
 
 func key(tenant, typ, id string) string { return tenant + "/" + typ + "/" + id }
 
 // put adds a resource directly, as if written earlier.
-func (f *fakeStore) put(tenant, typ string, r schemas.Resource, members ...string) projection.Stored {
+func (f *fakeStore) put(tenant, typ string, r schemas.Resource, members ...string) view.Stored {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	st := projection.Stored{Type: typ, Resource: r, Version: 1, Created: testTime, LastModified: testTime}
+	st := view.Stored{Type: typ, Resource: r, Version: 1, Created: testTime, LastModified: testTime}
 	f.resources[key(tenant, typ, r.ID())] = st
 	for _, m := range members {
 		f.members[r.ID()] = append(f.members[r.ID()], map[string]any{"value": m, "type": "User"})
@@ -67,7 +67,7 @@ func (f *fakeStore) failure(op string) error {
 }
 
 // load adds the derived attributes GetOptions asks for to a copy.
-func (f *fakeStore) load(st projection.Stored, o projection.GetOptions) projection.Stored {
+func (f *fakeStore) load(st view.Stored, o view.GetOptions) view.Stored {
 	r := make(schemas.Resource, len(st.Resource)+1)
 	for k, v := range st.Resource {
 		r[k] = v
@@ -92,29 +92,29 @@ func (f *fakeStore) load(st projection.Stored, o projection.GetOptions) projecti
 	return st
 }
 
-func (f *fakeStore) Get(ctx context.Context, tenant, typ, id string, o projection.GetOptions) (projection.Stored, error) {
+func (f *fakeStore) Get(ctx context.Context, tenant, typ, id string, o view.GetOptions) (view.Stored, error) {
 	if err := f.failure("get"); err != nil {
-		return projection.Stored{}, err
+		return view.Stored{}, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lastGet = o
 	st, ok := f.resources[key(tenant, typ, id)]
 	if !ok {
-		return projection.Stored{}, schemas.Errorf(schemas.KindNotFound, "%s %s not found", typ, id)
+		return view.Stored{}, schemas.Errorf(schemas.KindNotFound, "%s %s not found", typ, id)
 	}
 	return f.load(st, o), nil
 }
 
-func (f *fakeStore) List(ctx context.Context, tenant, typ string, q projection.Query) (projection.Page, error) {
+func (f *fakeStore) List(ctx context.Context, tenant, typ string, q view.Query) (view.Page, error) {
 	if err := f.failure("list"); err != nil {
-		return projection.Page{}, err
+		return view.Page{}, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lastQuery = q
 	f.queries++
-	var all []projection.Stored
+	var all []view.Stored
 	for k, st := range f.resources {
 		if strings.HasPrefix(k, tenant+"/"+typ+"/") && matches(q.Filter, st.Resource) {
 			all = append(all, st)
@@ -127,11 +127,11 @@ func (f *fakeStore) List(ctx context.Context, tenant, typ string, q projection.Q
 		if q.Cursor != "" {
 			n, err := fmt.Sscanf(q.Cursor, "c%d", &start)
 			if err != nil || n != 1 || start < 0 {
-				return projection.Page{}, schemas.Errorf(schemas.KindInvalidCursor, "bad cursor")
+				return view.Page{}, schemas.Errorf(schemas.KindInvalidCursor, "bad cursor")
 			}
 		}
 	}
-	page := projection.Page{Total: len(all)}
+	page := view.Page{Total: len(all)}
 	for i := start; i < len(all) && len(page.Resources) < q.Count; i++ {
 		page.Resources = append(page.Resources, f.load(all[i], q.Get))
 	}
@@ -171,13 +171,13 @@ func (f *fakeStore) write(req bridge.Request, body []byte) {
 	}
 }
 
-func (f *fakeStore) Create(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, body []byte) (projection.Stored, error) {
+func (f *fakeStore) Create(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, body []byte) (view.Stored, error) {
 	if err := f.failure("create"); err != nil {
-		return projection.Stored{}, err
+		return view.Stored{}, err
 	}
 	var r schemas.Resource
 	if err := json.Unmarshal(body, &r); err != nil {
-		return projection.Stored{}, schemas.Errorf(schemas.KindInvalidSyntax, "bad body")
+		return view.Stored{}, schemas.Errorf(schemas.KindInvalidSyntax, "bad body")
 	}
 	f.mu.Lock()
 	f.write(req, body)
@@ -191,17 +191,17 @@ func (f *fakeStore) Create(ctx context.Context, req bridge.Request, rt *schemas.
 	return f.load(st, req.Get), nil
 }
 
-func (f *fakeStore) update(req bridge.Request, rt *schemas.ResourceType, id string, body []byte, change func(schemas.Resource)) (projection.Stored, error) {
+func (f *fakeStore) update(req bridge.Request, rt *schemas.ResourceType, id string, body []byte, change func(schemas.Resource)) (view.Stored, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.write(req, body)
 	k := key(req.Tenant, rt.Name, id)
 	st, ok := f.resources[k]
 	if !ok {
-		return projection.Stored{}, schemas.Errorf(schemas.KindNotFound, "%s %s not found", rt.Name, id)
+		return view.Stored{}, schemas.Errorf(schemas.KindNotFound, "%s %s not found", rt.Name, id)
 	}
 	if req.IfMatch != "" && req.IfMatch != schemas.ETag(st.Version) {
-		return projection.Stored{}, schemas.Errorf(schemas.KindPrecondition, "version mismatch")
+		return view.Stored{}, schemas.Errorf(schemas.KindPrecondition, "version mismatch")
 	}
 	change(st.Resource)
 	st.Version++
@@ -210,13 +210,13 @@ func (f *fakeStore) update(req bridge.Request, rt *schemas.ResourceType, id stri
 	return f.load(st, req.Get), nil
 }
 
-func (f *fakeStore) Replace(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, body []byte) (projection.Stored, error) {
+func (f *fakeStore) Replace(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, body []byte) (view.Stored, error) {
 	if err := f.failure("replace"); err != nil {
-		return projection.Stored{}, err
+		return view.Stored{}, err
 	}
 	var next schemas.Resource
 	if err := json.Unmarshal(body, &next); err != nil {
-		return projection.Stored{}, schemas.Errorf(schemas.KindInvalidSyntax, "bad body")
+		return view.Stored{}, schemas.Errorf(schemas.KindInvalidSyntax, "bad body")
 	}
 	return f.update(req, rt, id, body, func(r schemas.Resource) {
 		for k, v := range next {
@@ -227,9 +227,9 @@ func (f *fakeStore) Replace(ctx context.Context, req bridge.Request, rt *schemas
 	})
 }
 
-func (f *fakeStore) Patch(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, body []byte) (projection.Stored, error) {
+func (f *fakeStore) Patch(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, body []byte) (view.Stored, error) {
 	if err := f.failure("patch"); err != nil {
-		return projection.Stored{}, err
+		return view.Stored{}, err
 	}
 	return f.update(req, rt, id, body, func(r schemas.Resource) { r["patched"] = true })
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scim-bridge/scim-bridge/bridge"
-	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -67,23 +67,23 @@ func (g *gateStore) hold(ctx context.Context, tenant, op string) error {
 	return err
 }
 
-func (g *gateStore) Get(ctx context.Context, tenant, typ, id string, o projection.GetOptions) (projection.Stored, error) {
+func (g *gateStore) Get(ctx context.Context, tenant, typ, id string, o view.GetOptions) (view.Stored, error) {
 	if err := g.hold(ctx, tenant, "get"); err != nil {
-		return projection.Stored{}, err
+		return view.Stored{}, err
 	}
 	return g.fakeStore.Get(ctx, tenant, typ, id, o)
 }
 
-func (g *gateStore) List(ctx context.Context, tenant, typ string, q projection.Query) (projection.Page, error) {
+func (g *gateStore) List(ctx context.Context, tenant, typ string, q view.Query) (view.Page, error) {
 	if err := g.hold(ctx, tenant, "list"); err != nil {
-		return projection.Page{}, fmt.Errorf("list: %w", err)
+		return view.Page{}, fmt.Errorf("list: %w", err)
 	}
 	return g.fakeStore.List(ctx, tenant, typ, q)
 }
 
-func (g *gateStore) Create(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, body []byte) (projection.Stored, error) {
+func (g *gateStore) Create(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, body []byte) (view.Stored, error) {
 	if err := g.hold(ctx, req.Tenant, "create"); err != nil {
-		return projection.Stored{}, err
+		return view.Stored{}, err
 	}
 	return g.fakeStore.Create(ctx, req, rt, body)
 }

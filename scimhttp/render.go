@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -68,7 +68,7 @@ func location(base string, rt *schemas.ResourceType, id string) string {
 // goes instead of building a merged map, so the bytes are those of
 // encoding/json.Marshal on the map that would hold them (render_bench_test.go
 // keeps that map-building path as the reference).
-func (s *Server) appendResource(e *encoder, base string, rt *schemas.ResourceType, st projection.Stored, sel schemas.Selection) {
+func (s *Server) appendResource(e *encoder, base string, rt *schemas.ResourceType, st view.Stored, sel schemas.Selection) {
 	projected := rt.Project(st.Resource, sel)
 	wantMeta := sel.Wants(rt, "meta")
 	memberRefs := wantsAttr(sel, "members", "$ref")
@@ -101,7 +101,7 @@ func (s *Server) appendResource(e *encoder, base string, rt *schemas.ResourceTyp
 }
 
 // appendMeta appends the meta attribute (RFC 7643 §3.1), keys sorted.
-func appendMeta(e *encoder, base string, rt *schemas.ResourceType, st projection.Stored) {
+func appendMeta(e *encoder, base string, rt *schemas.ResourceType, st view.Stored) {
 	e.buf = append(e.buf, `{"created":`...)
 	e.scratch = st.Created.UTC().AppendFormat(e.scratch[:0], time.RFC3339)
 	e.buf = schemas.AppendJSONString(e.buf, e.scratch)
@@ -207,7 +207,7 @@ type listWriter struct {
 func (s *Server) newListWriter() listWriter { return listWriter{s: s, e: getEncoder()} }
 
 // add appends one resource, as appendResource renders it.
-func (lw *listWriter) add(base string, rt *schemas.ResourceType, st projection.Stored, sel schemas.Selection) {
+func (lw *listWriter) add(base string, rt *schemas.ResourceType, st view.Stored, sel schemas.Selection) {
 	if lw.n > 0 {
 		lw.e.buf = append(lw.e.buf, ',')
 	}
@@ -295,8 +295,8 @@ func wantsAttr(sel schemas.Selection, name, sub string) bool {
 
 // getOptions loads members and groups only when the selection returns them
 // (a group read with excludedAttributes=members never loads its members).
-func getOptions(rt *schemas.ResourceType, sel schemas.Selection) projection.GetOptions {
-	return projection.GetOptions{
+func getOptions(rt *schemas.ResourceType, sel schemas.Selection) view.GetOptions {
+	return view.GetOptions{
 		Members: hasAttr(rt, "members") && sel.Wants(rt, "members"),
 		Groups:  hasAttr(rt, "groups") && sel.Wants(rt, "groups"),
 	}

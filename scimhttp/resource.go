@@ -6,7 +6,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/scim-bridge/scim-bridge/bridge"
-	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -20,7 +20,7 @@ func tenant(r *http.Request) string {
 // the returned resource must carry for the response (nothing for a 204).
 // It carries the tenant's strictness, and counts what the write ignored
 // and keeps it for the audit line.
-func (s *Server) writeRequest(r *http.Request, rt *schemas.ResourceType, get projection.GetOptions) bridge.Request {
+func (s *Server) writeRequest(r *http.Request, rt *schemas.ResourceType, get view.GetOptions) bridge.Request {
 	req := bridge.Request{
 		Tenant:    tenant(r),
 		RequestID: RequestIDFromContext(r.Context()),
@@ -104,7 +104,7 @@ func (s *Server) handlePatch(rt *schemas.ResourceType, w http.ResponseWriter, r 
 	noContent := (rt.IsGroup() || s.opts.UserPatchNoContent) && !p.hasSelection()
 	get := getOptions(rt, sel)
 	if noContent {
-		get = projection.GetOptions{} // a 204 never loads a group's members
+		get = view.GetOptions{} // a 204 never loads a group's members
 	}
 	st, err := s.w.Patch(r.Context(), s.writeRequest(r, rt, get), rt, mux.Vars(r)["id"], body)
 	if err != nil {
@@ -121,7 +121,7 @@ func (s *Server) handlePatch(rt *schemas.ResourceType, w http.ResponseWriter, r 
 
 // handleDelete is DELETE /<Resources>/{id} (RFC 7644 §3.6): 204.
 func (s *Server) handleDelete(rt *schemas.ResourceType, w http.ResponseWriter, r *http.Request) error {
-	if err := s.w.Delete(r.Context(), s.writeRequest(r, rt, projection.GetOptions{}), rt, mux.Vars(r)["id"]); err != nil {
+	if err := s.w.Delete(r.Context(), s.writeRequest(r, rt, view.GetOptions{}), rt, mux.Vars(r)["id"]); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -148,7 +148,7 @@ func (s *Server) writeInput(rt *schemas.ResourceType, w http.ResponseWriter, r *
 }
 
 // writeResource answers one resource with its ETag.
-func (s *Server) writeResource(w http.ResponseWriter, r *http.Request, status int, rt *schemas.ResourceType, st projection.Stored, sel schemas.Selection) {
+func (s *Server) writeResource(w http.ResponseWriter, r *http.Request, status int, rt *schemas.ResourceType, st view.Stored, sel schemas.Selection) {
 	w.Header().Set("ETag", schemas.ETag(st.Version))
 	e := getEncoder()
 	defer putEncoder(e)

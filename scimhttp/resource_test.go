@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -90,15 +90,15 @@ func TestServer_GetOptions(t *testing.T) {
 	tests := []struct {
 		name   string
 		target string
-		want   projection.GetOptions
+		want   view.GetOptions
 	}{
-		{"GroupDefault", "/scim/v2/Groups/g1", projection.GetOptions{Members: true}},
-		{"GroupExcludedMembers", "/scim/v2/Groups/g1?excludedAttributes=members", projection.GetOptions{}},
-		{"GroupAttributesDisplayName", "/scim/v2/Groups/g1?attributes=displayName", projection.GetOptions{}},
-		{"GroupAttributesMembersValue", "/scim/v2/Groups/g1?attributes=members.value", projection.GetOptions{Members: true}},
-		{"UserDefault", "/scim/v2/Users/u1", projection.GetOptions{Groups: true}},
-		{"UserAttributesUserName", "/scim/v2/Users/u1?attributes=userName", projection.GetOptions{}},
-		{"UserExcludedGroups", "/scim/v2/Users/u1?excludedAttributes=groups", projection.GetOptions{}},
+		{"GroupDefault", "/scim/v2/Groups/g1", view.GetOptions{Members: true}},
+		{"GroupExcludedMembers", "/scim/v2/Groups/g1?excludedAttributes=members", view.GetOptions{}},
+		{"GroupAttributesDisplayName", "/scim/v2/Groups/g1?attributes=displayName", view.GetOptions{}},
+		{"GroupAttributesMembersValue", "/scim/v2/Groups/g1?attributes=members.value", view.GetOptions{Members: true}},
+		{"UserDefault", "/scim/v2/Users/u1", view.GetOptions{Groups: true}},
+		{"UserAttributesUserName", "/scim/v2/Users/u1?attributes=userName", view.GetOptions{}},
+		{"UserExcludedGroups", "/scim/v2/Users/u1?excludedAttributes=groups", view.GetOptions{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -191,21 +191,21 @@ func TestServer_Writes(t *testing.T) {
 		status     int
 		wantBody   bool
 		wantIfPass string
-		wantGet    projection.GetOptions // asked of the bridge
+		wantGet    view.GetOptions // asked of the bridge
 	}{
-		{"PutUser", Options{}, http.MethodPut, "/scim/v2/Users/u1", `{"userName":"bob"}`, "", http.StatusOK, true, "", projection.GetOptions{Groups: true}},
-		{"PutUserIfMatch", Options{}, http.MethodPut, "/scim/v2/Users/u1", `{"userName":"bob"}`, `W/"1"`, http.StatusOK, true, `W/"1"`, projection.GetOptions{Groups: true}},
-		{"PutUserStale", Options{}, http.MethodPut, "/scim/v2/Users/u1", `{"userName":"bob"}`, `W/"9"`, http.StatusPreconditionFailed, false, `W/"9"`, projection.GetOptions{}},
-		{"PatchUser", Options{}, http.MethodPatch, "/scim/v2/Users/u1", `{"Operations":[]}`, "", http.StatusOK, true, "", projection.GetOptions{Groups: true}},
-		{"PatchUserNoContentOption", Options{UserPatchNoContent: true}, http.MethodPatch, "/scim/v2/Users/u1", `{"Operations":[]}`, "", http.StatusNoContent, false, "", projection.GetOptions{}},
-		{"PatchGroup", Options{}, http.MethodPatch, "/scim/v2/Groups/g1", `{"Operations":[]}`, "", http.StatusNoContent, false, "", projection.GetOptions{}},
-		{"PatchGroupWithAttributes", Options{}, http.MethodPatch, "/scim/v2/Groups/g1?attributes=displayName", `{"Operations":[]}`, "", http.StatusOK, true, "", projection.GetOptions{}},
-		{"PatchGroupWithExcluded", Options{}, http.MethodPatch, "/scim/v2/Groups/g1?excludedAttributes=members", `{"Operations":[]}`, "", http.StatusOK, true, "", projection.GetOptions{}},
-		{"PatchGroupIfMatch", Options{}, http.MethodPatch, "/scim/v2/Groups/g1", `{"Operations":[]}`, `W/"1"`, http.StatusNoContent, false, `W/"1"`, projection.GetOptions{}},
-		{"PatchMissing", Options{}, http.MethodPatch, "/scim/v2/Users/nope", `{"Operations":[]}`, "", http.StatusNotFound, false, "", projection.GetOptions{}},
-		{"DeleteUser", Options{}, http.MethodDelete, "/scim/v2/Users/u1", "", "", http.StatusNoContent, false, "", projection.GetOptions{}},
-		{"DeleteGroupIfMatch", Options{}, http.MethodDelete, "/scim/v2/Groups/g1", "", `W/"1"`, http.StatusNoContent, false, `W/"1"`, projection.GetOptions{}},
-		{"DeleteMissing", Options{}, http.MethodDelete, "/scim/v2/Users/nope", "", "", http.StatusNotFound, false, "", projection.GetOptions{}},
+		{"PutUser", Options{}, http.MethodPut, "/scim/v2/Users/u1", `{"userName":"bob"}`, "", http.StatusOK, true, "", view.GetOptions{Groups: true}},
+		{"PutUserIfMatch", Options{}, http.MethodPut, "/scim/v2/Users/u1", `{"userName":"bob"}`, `W/"1"`, http.StatusOK, true, `W/"1"`, view.GetOptions{Groups: true}},
+		{"PutUserStale", Options{}, http.MethodPut, "/scim/v2/Users/u1", `{"userName":"bob"}`, `W/"9"`, http.StatusPreconditionFailed, false, `W/"9"`, view.GetOptions{}},
+		{"PatchUser", Options{}, http.MethodPatch, "/scim/v2/Users/u1", `{"Operations":[]}`, "", http.StatusOK, true, "", view.GetOptions{Groups: true}},
+		{"PatchUserNoContentOption", Options{UserPatchNoContent: true}, http.MethodPatch, "/scim/v2/Users/u1", `{"Operations":[]}`, "", http.StatusNoContent, false, "", view.GetOptions{}},
+		{"PatchGroup", Options{}, http.MethodPatch, "/scim/v2/Groups/g1", `{"Operations":[]}`, "", http.StatusNoContent, false, "", view.GetOptions{}},
+		{"PatchGroupWithAttributes", Options{}, http.MethodPatch, "/scim/v2/Groups/g1?attributes=displayName", `{"Operations":[]}`, "", http.StatusOK, true, "", view.GetOptions{}},
+		{"PatchGroupWithExcluded", Options{}, http.MethodPatch, "/scim/v2/Groups/g1?excludedAttributes=members", `{"Operations":[]}`, "", http.StatusOK, true, "", view.GetOptions{}},
+		{"PatchGroupIfMatch", Options{}, http.MethodPatch, "/scim/v2/Groups/g1", `{"Operations":[]}`, `W/"1"`, http.StatusNoContent, false, `W/"1"`, view.GetOptions{}},
+		{"PatchMissing", Options{}, http.MethodPatch, "/scim/v2/Users/nope", `{"Operations":[]}`, "", http.StatusNotFound, false, "", view.GetOptions{}},
+		{"DeleteUser", Options{}, http.MethodDelete, "/scim/v2/Users/u1", "", "", http.StatusNoContent, false, "", view.GetOptions{}},
+		{"DeleteGroupIfMatch", Options{}, http.MethodDelete, "/scim/v2/Groups/g1", "", `W/"1"`, http.StatusNoContent, false, `W/"1"`, view.GetOptions{}},
+		{"DeleteMissing", Options{}, http.MethodDelete, "/scim/v2/Users/nope", "", "", http.StatusNotFound, false, "", view.GetOptions{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/bridge"
 	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 	"github.com/scim-bridge/scim-bridge/scimhttp/tenants"
 )
@@ -50,9 +51,9 @@ const (
 // req.IfMatch does not match, KindUnavailable when the log is unreachable.
 // Implementations must be safe for concurrent use.
 type Writer interface {
-	Create(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, body []byte) (projection.Stored, error)
-	Replace(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, body []byte) (projection.Stored, error)
-	Patch(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, body []byte) (projection.Stored, error)
+	Create(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, body []byte) (view.Stored, error)
+	Replace(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, body []byte) (view.Stored, error)
+	Patch(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, body []byte) (view.Stored, error)
 	Delete(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string) error
 }
 
@@ -60,8 +61,8 @@ type Writer interface {
 // *schemas.Error of KindNotFound for an unknown id; List returns one of
 // KindInvalidCursor for a bad cursor. Both must be safe for concurrent use.
 type Reader interface {
-	Get(ctx context.Context, tenant, resourceType, id string, o projection.GetOptions) (projection.Stored, error)
-	List(ctx context.Context, tenant, resourceType string, q projection.Query) (projection.Page, error)
+	Get(ctx context.Context, tenant, resourceType, id string, o view.GetOptions) (view.Stored, error)
+	List(ctx context.Context, tenant, resourceType string, q view.Query) (view.Page, error)
 }
 
 var (

@@ -1,0 +1,53 @@
+// Package view holds the values the read model answers with: a resource as
+// the projection stores it, what a read loads with it, a list query and
+// one page of its answer.
+//
+// The projection (package projection) produces them; the bridge, which
+// validates writes against the read model, and the HTTP handlers, which
+// render reads, consume them. It imports schemas only, so that they can
+// speak of reads without importing the store and, through it, Badger.
+package view
+
+import (
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/schemas"
+)
+
+// Stored is a resource as the projection holds it.
+type Stored struct {
+	Type         string // schemas.User or schemas.Group
+	Resource     schemas.Resource
+	Version      int64
+	Created      time.Time
+	LastModified time.Time
+
+	// RequestDigest names the request whose write produced this state (its
+	// last event's events.Event.RequestDigest), "" when that event had none.
+	RequestDigest string
+}
+
+// GetOptions say what derived attributes to load with a resource.
+type GetOptions struct {
+	Members bool // a Group's "members" (from the membership index)
+	Groups  bool // a User's "groups" (derived from group memberships)
+}
+
+// Query is a list request (RFC 7644 §3.4.2).
+type Query struct {
+	Filter     schemas.Expr      // nil: all
+	SortBy     *schemas.AttrPath // nil: by id (stable)
+	Descending bool              // with SortBy only
+	StartIndex int               // 1-based (values < 1 mean 1); ignored with UseCursor
+	Count      int               // page size; 0 gives totals only
+	Cursor     string            // RFC 9865; "" with UseCursor starts at the beginning
+	UseCursor  bool
+	Get        GetOptions
+}
+
+// Page is one page of a list.
+type Page struct {
+	Total      int
+	Resources  []Stored
+	NextCursor string // RFC 9865; "" on the last page
+}
