@@ -191,7 +191,7 @@ func (b *Bridge) runBatch(tenant string, q *queue, batch []*command) {
 			break
 		}
 		if err == nil {
-			err = checkSizes(cevs)
+			err = b.checkSizes(cevs)
 		}
 		if err != nil {
 			c.done <- outcome{err: err}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/scim-bridge/scim-bridge/events"
-	"github.com/scim-bridge/scim-bridge/projection"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -15,13 +14,12 @@ type write struct {
 	rt      *schemas.ResourceType
 	id, ext string
 	version int64
-	op      string
-	digest  string // RequestDigest of the request
+	op      string // the request's method
 	evs     []events.Event
 }
 
-func (b *Bridge) newWrite(req Request, rt *schemas.ResourceType, id, externalID string, version int64, op, digest string) *write {
-	return &write{b: b, req: req, rt: rt, id: id, ext: externalID, version: version, op: op, digest: digest}
+func (b *Bridge) newWrite(req Request, rt *schemas.ResourceType, id, externalID string, version int64, op string) *write {
+	return &write{b: b, req: req, rt: rt, id: id, ext: externalID, version: version, op: op}
 }
 
 func (w *write) add(typ string, r schemas.Resource, changed []string, added, removed []schemas.Member) {
@@ -41,7 +39,7 @@ func (w *write) add(typ string, r schemas.Resource, changed []string, added, rem
 		MembersAdded:      added,
 		MembersRemoved:    removed,
 		RequestID:         w.req.RequestID,
-		RequestDigest:     w.digest,
+		RequestDigest:     w.req.Digest,
 		Operation:         w.op,
 	})
 	w.version++
@@ -88,9 +86,10 @@ func active(r schemas.Resource) bool {
 // checkSizes refuses a write whose events the log or the projection would
 // not take, before anything is appended: an event over
 // events.MaxEventBytes, or a resource the projection would store over its
-// limits (its JSON escapes <, > and &, so it can outgrow the event). The
-// schemas' limits on single values make this rare; it bounds the whole.
-func checkSizes(evs []events.Event) error {
+// limits (State.CheckEvent; its JSON escapes <, > and &, so it can outgrow
+// the event). The schemas' limits on single values make this rare; it
+// bounds the whole.
+func (b *Bridge) checkSizes(evs []events.Event) error {
 	for i := range evs {
 		n, err := events.EncodedSize(&evs[i])
 		if err != nil {
@@ -99,7 +98,7 @@ func checkSizes(evs []events.Event) error {
 		if n > events.MaxEventBytes {
 			return schemas.Errorf(schemas.KindTooLarge, "the resource is too large: its event would be %d bytes, over the limit of %d", n, events.MaxEventBytes)
 		}
-		if err := projection.CheckEvent(&evs[i]); err != nil {
+		if err := b.state.CheckEvent(&evs[i]); err != nil {
 			return &schemas.Error{Kind: schemas.KindTooLarge, Detail: "the resource is too large to store: " + err.Error()}
 		}
 	}

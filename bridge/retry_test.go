@@ -274,7 +274,7 @@ func TestBridge_RetryIsNotANewRequest(t *testing.T) {
 			t.Errorf("another POST of the landed userName = %v, want KindUniqueness", err)
 		}
 		// The same body for another tenant creates its own user.
-		globex := bridge.Request{Tenant: "globex"}
+		globex := request{Tenant: "globex"}
 		if st, err := e.b.Create(ctx, globex, e.users, userBody("diff@example.com")); err != nil || st.Version != 1 {
 			t.Errorf("the same POST for another tenant = %+v, %v; want a new user", st, err)
 		}
@@ -552,10 +552,11 @@ func TestBridge_RetryLandsTwice(t *testing.T) {
 			if firstLandsFirst {
 				// It lands between the retry's plan and its append.
 				var once sync.Once
-				e.b, err = bridge.New(logFunc{ll, func() { once.Do(func() { ll.land(t) }) }}, e.store, e.reg, bridge.Options{})
+				nb, err := bridge.New(logFunc{ll, func() { once.Do(func() { ll.land(t) }) }}, e.store, e.reg, bridge.Options{})
 				if err != nil {
 					t.Fatal(err)
 				}
+				e.b = client{nb, e.store}
 				t.Cleanup(func() { e.b.Close() })
 				st, err = e.b.Create(ctx, req, e.users, body)
 			} else {

@@ -12,26 +12,22 @@ import (
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
-// Create decodes body as a new resource of rt, checks it against current
-// state (userName uniqueness, member ids), appends the created event (and,
-// for a group with members, a members_added event) and returns the resource
-// as the projection now holds it. A retry of a POST whose first attempt
-// created a resource, unchanged since, returns that resource (retry.go).
-func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceType, body []byte) (view.Stored, error) {
+// Create is POST (RFC 7644 §3.3): r, a decoded resource of rt
+// (schemas.ResourceType.Decode), is checked against current state
+// (userName uniqueness, member ids) and created; the events are the
+// created event and, for a group with members, a members_added event. The
+// bridge takes r over. A retry of a POST whose first attempt created a
+// resource, unchanged since, answers with that resource (retry.go).
+func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceType, r schemas.Resource) (Applied, error) {
 	ctx, cancel := b.deadline(ctx)
 	defer cancel()
-	u := req.unknowns()
-	next, err := rt.DecodeWith(body, u)
+	members, err := rt.SplitMembers(r)
 	if err != nil {
-		return view.Stored{}, err
+		return Applied{}, err
 	}
-	d := RequestDigest(req.Tenant, "POST", rt.Name, "", req.IfMatch, body)
+	d := req.Digest
 	id := b.newID()
-	next["id"] = id
-	members, err := rt.SplitMembers(next)
-	if err != nil {
-		return view.Stored{}, err
-	}
+	r["id"] = id
 	// target is the resource to answer with: id, or the one an earlier
 	// attempt created. Each run of the plan sets it; the caller reads it
 	// after the last run's outcome.
@@ -47,27 +43,26 @@ func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceTy
 			target = prev
 			return nil, nil
 		}
-		mu := req.unknowns()
+		mu := req.Unknowns()
 		added, err := resolveMembers(ctx, st, req.Tenant, id, members, mu)
 		if err != nil {
 			return nil, err
 		}
 		skipped = mu.Ignored
-		if err := checkUnique(ctx, st, req.Tenant, rt, "", next); err != nil {
+		if err := checkUnique(ctx, st, req.Tenant, rt, "", r); err != nil {
 			return nil, err
 		}
-		w := b.newWrite(req, rt, id, next.ExternalID(), 0, "POST", d)
-		w.add(createdType(rt), next, attributeNames(next), nil, nil)
+		w := b.newWrite(req, rt, id, r.ExternalID(), 0, "POST")
+		w.add(createdType(rt), r, attributeNames(r), nil, nil)
 		if len(added) > 0 {
 			w.add(events.GroupMembersAdded, nil, nil, added, nil)
 		}
 		return w.evs, nil
 	})
 	if err != nil {
-		return view.Stored{}, err
+		return Applied{}, err
 	}
-	req.report(u.Ignored, skipped)
-	return b.result(ctx, req, rt, target, d, o, true)
+	return b.result(ctx, req, rt, target, o, true, skipped)
 }
 
 // createdBefore returns the id of the resource an earlier attempt of the
@@ -77,7 +72,7 @@ func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceTy
 // created while that is unchanged, since a second one would be the same
 // POST landed twice, which the projection ignores.
 func (b *Bridge) createdBefore(ctx context.Context, st State, tenant string, rt *schemas.ResourceType, d string) (string, error) {
-	if rt.IsUser() && b.accepted.has(d) {
+	if d == "" || rt.IsUser() && b.accepted.has(d) {
 		return "", nil
 	}
 	id, found, err := st.CreatedBy(ctx, tenant, d)
@@ -101,20 +96,23 @@ func (b *Bridge) createdBefore(ctx context.Context, st State, tenant string, rt 
 }
 
 // result waits until the projection has applied a write's events and reads
-// the resource back, so the caller reads its own write; created says the
-// write is a POST. Past the write's deadline the write, though in the log,
-// fails with KindUnavailable; its retry finds it.
-func (b *Bridge) result(ctx context.Context, req Request, rt *schemas.ResourceType, id, d string, o outcome, created bool) (view.Stored, error) {
+// back the version of resource id, so that the caller reads its own write;
+// created says the write is a POST, ignored what it skipped. Past the
+// write's deadline the write, though in the log, fails with
+// KindUnavailable; its retry finds it.
+func (b *Bridge) result(ctx context.Context, req Request, rt *schemas.ResourceType, id string, o outcome, created bool, ignored []schemas.Ignored) (Applied, error) {
+	d := req.Digest
 	if err := b.await(ctx, o); err != nil {
-		return view.Stored{}, b.failed(d, err)
+		return Applied{}, b.failed(d, err)
 	}
-	st, err := b.state.Get(ctx, req.Tenant, rt.Name, id, req.Get)
-	if schemas.KindOf(err) == schemas.KindNotFound && o.n > 0 && created {
+	st, err := b.state.Get(ctx, req.Tenant, rt.Name, id, view.GetOptions{})
+	if schemas.KindOf(err) == schemas.KindNotFound && o.n > 0 && created && d != "" {
 		// An earlier attempt of this POST landed after the plan read the
 		// state, and before this one: the projection kept that one
 		// (projection.Store.CreatedBy).
 		if prev, found, lerr := b.state.CreatedBy(ctx, req.Tenant, d); lerr == nil && found {
-			st, err = b.state.Get(ctx, req.Tenant, rt.Name, prev, req.Get)
+			id = prev
+			st, err = b.state.Get(ctx, req.Tenant, rt.Name, id, view.GetOptions{})
 		}
 	}
 	if err != nil {
@@ -122,10 +120,16 @@ func (b *Bridge) result(ctx context.Context, req Request, rt *schemas.ResourceTy
 		if o.n > 0 {
 			err = b.failed(d, err)
 		}
-		return view.Stored{}, err
+		return Applied{}, err
 	}
 	b.accepted.add(d)
-	return st, nil
+	a := Applied{ID: id, Version: st.Version, Partition: o.partition, Offset: -1, Ignored: ignored}
+	if o.n > 0 {
+		a.Offset = o.last
+	} else {
+		a.Partition = events.PartitionFor(req.Tenant, b.log.Partitions())
+	}
+	return a, nil
 }
 
 // await waits until the projection has applied a write's events, if it
@@ -148,59 +152,49 @@ func (b *Bridge) failed(d string, err error) error {
 	return err
 }
 
-// Replace is PUT (RFC 7644 §3.5.1): the body replaces the resource's
-// attributes; immutable ones must not change.
-func (b *Bridge) Replace(ctx context.Context, req Request, rt *schemas.ResourceType, id string, body []byte) (view.Stored, error) {
-	u := req.unknowns()
-	next, err := rt.DecodeWith(body, u)
-	if err != nil {
-		return view.Stored{}, err
-	}
-	d := RequestDigest(req.Tenant, "PUT", rt.Name, id, req.IfMatch, body)
-	return b.update(ctx, req, rt, id, "PUT", d, u.Ignored, func(cur view.Stored, members schemas.Members, _ *schemas.Unknowns) (schemas.Resource, schemas.Change, error) {
-		return rt.Replace(cur.Resource, members, next)
+// Replace is PUT (RFC 7644 §3.5.1): r, a decoded resource of rt
+// (schemas.ResourceType.Decode), replaces the attributes of resource id;
+// immutable ones must not change.
+func (b *Bridge) Replace(ctx context.Context, req Request, rt *schemas.ResourceType, id string, r schemas.Resource) (Applied, error) {
+	return b.update(ctx, req, rt, id, "PUT", func(cur view.Stored, members schemas.Members, _ *schemas.Unknowns) (schemas.Resource, schemas.Change, error) {
+		return rt.Replace(cur.Resource, members, r)
 	})
 }
 
-// Patch is PATCH (RFC 7644 §3.5.2).
-func (b *Bridge) Patch(ctx context.Context, req Request, rt *schemas.ResourceType, id string, body []byte) (view.Stored, error) {
-	p, err := schemas.ParsePatch(body, b.maxOps)
-	if err != nil {
-		return view.Stored{}, err
-	}
-	d := RequestDigest(req.Tenant, "PATCH", rt.Name, id, req.IfMatch, body)
-	return b.update(ctx, req, rt, id, "PATCH", d, nil, func(cur view.Stored, members schemas.Members, u *schemas.Unknowns) (schemas.Resource, schemas.Change, error) {
+// Patch is PATCH (RFC 7644 §3.5.2) of resource id with the operations of p
+// (schemas.ParsePatch).
+func (b *Bridge) Patch(ctx context.Context, req Request, rt *schemas.ResourceType, id string, p schemas.Patch) (Applied, error) {
+	return b.update(ctx, req, rt, id, "PATCH", func(cur view.Stored, members schemas.Members, u *schemas.Unknowns) (schemas.Resource, schemas.Change, error) {
 		return rt.ApplyPatchWith(cur.Resource, members, p, u)
 	})
 }
 
-// update runs a PUT or PATCH of digest d: load the current state, compute
-// the change, and make the events it implies. A change that changes
-// nothing appends nothing and returns the resource as it is, and so does a
-// retry of the request that produced the current state (retry.go). decoded
-// is what decoding the body ignored; apply records what it ignores in the
-// Unknowns it gets.
-func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceType, id, op, d string, decoded []schemas.Ignored,
-	apply func(view.Stored, schemas.Members, *schemas.Unknowns) (schemas.Resource, schemas.Change, error)) (view.Stored, error) {
+// update runs a PUT or PATCH (op): load the current state, compute the
+// change, and make the events it implies. A change that changes nothing
+// appends nothing and answers with the resource as it is, and so does a
+// retry of the request that produced the current state (retry.go). apply
+// records what it ignores in the Unknowns it gets.
+func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceType, id, op string,
+	apply func(view.Stored, schemas.Members, *schemas.Unknowns) (schemas.Resource, schemas.Change, error)) (Applied, error) {
 	ctx, cancel := b.deadline(ctx)
 	defer cancel()
 	var ignored []schemas.Ignored // by the plan's last run
-	o, err := b.submit(ctx, req.Tenant, d, func(ctx context.Context, st State) ([]events.Event, error) {
+	o, err := b.submit(ctx, req.Tenant, req.Digest, func(ctx context.Context, st State) ([]events.Event, error) {
 		cur, err := st.Get(ctx, req.Tenant, rt.Name, id, view.GetOptions{})
 		if err != nil {
 			return nil, err
 		}
-		if b.retried(cur.RequestDigest, d) {
+		if b.retried(cur.RequestDigest, req.Digest) {
 			return nil, nil
 		}
-		if err := schemas.ParseETags(req.IfMatch).CheckIfMatch(cur.Version); err != nil {
+		if err := req.IfMatch.CheckIfMatch(cur.Version); err != nil {
 			return nil, err
 		}
 		var members schemas.Members
 		if rt.IsGroup() {
 			members = st.Members(ctx, req.Tenant, id)
 		}
-		u := req.unknowns()
+		u := req.Unknowns()
 		next, change, err := apply(cur, members, u)
 		if members != nil && members.Err() != nil {
 			// A membership read failed and answered "absent": the change
@@ -223,7 +217,7 @@ func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceTy
 			return nil, err
 		}
 		ignored = u.Ignored
-		w := b.newWrite(req, rt, id, next.ExternalID(), cur.Version, op, d)
+		w := b.newWrite(req, rt, id, next.ExternalID(), cur.Version, op)
 		if len(change.Attributes) > 0 {
 			w.add(updatedType(rt, cur.Resource, next), next, change.Attributes, nil, nil)
 		}
@@ -236,10 +230,9 @@ func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceTy
 		return w.evs, nil
 	})
 	if err != nil {
-		return view.Stored{}, err
+		return Applied{}, err
 	}
-	req.report(decoded, ignored)
-	return b.result(ctx, req, rt, id, d, o, false)
+	return b.result(ctx, req, rt, id, o, false, ignored)
 }
 
 // Delete is DELETE (RFC 7644 §3.6). The resource leaves every group it was a
@@ -249,7 +242,7 @@ func (b *Bridge) Delete(ctx context.Context, req Request, rt *schemas.ResourceTy
 	ctx, cancel := b.deadline(ctx)
 	defer cancel()
 	gt, _ := b.reg.ResourceType(schemas.Group)
-	d := RequestDigest(req.Tenant, "DELETE", rt.Name, id, req.IfMatch, nil)
+	d := req.Digest
 	o, err := b.submit(ctx, req.Tenant, d, func(ctx context.Context, st State) ([]events.Event, error) {
 		cur, err := st.Get(ctx, req.Tenant, rt.Name, id, view.GetOptions{})
 		if schemas.KindOf(err) == schemas.KindNotFound {
@@ -260,7 +253,7 @@ func (b *Bridge) Delete(ctx context.Context, req Request, rt *schemas.ResourceTy
 		if err != nil {
 			return nil, err
 		}
-		if err := schemas.ParseETags(req.IfMatch).CheckIfMatch(cur.Version); err != nil {
+		if err := req.IfMatch.CheckIfMatch(cur.Version); err != nil {
 			return nil, err
 		}
 		groups, err := st.GroupsOf(ctx, req.Tenant, id)
@@ -273,11 +266,11 @@ func (b *Bridge) Delete(ctx context.Context, req Request, rt *schemas.ResourceTy
 			if err != nil {
 				return nil, fmt.Errorf("group %s of %s: %w", gid, id, err)
 			}
-			w := b.newWrite(req, gt, gid, g.Resource.ExternalID(), g.Version, "DELETE", d)
+			w := b.newWrite(req, gt, gid, g.Resource.ExternalID(), g.Version, "DELETE")
 			w.add(events.GroupMembersRemoved, nil, nil, nil, []schemas.Member{{Value: id, Type: rt.Name}})
 			evs = append(evs, w.evs...)
 		}
-		w := b.newWrite(req, rt, id, cur.Resource.ExternalID(), cur.Version, "DELETE", d)
+		w := b.newWrite(req, rt, id, cur.Resource.ExternalID(), cur.Version, "DELETE")
 		w.add(deletedType(rt), nil, nil, nil, nil)
 		return append(evs, w.evs...), nil
 	})

@@ -72,7 +72,7 @@ func TestServer_Auth(t *testing.T) {
 
 func TestServer_TenantReachesBridge(t *testing.T) {
 	ts := newTestServer(t, Options{})
-	rec := ts.do(http.MethodPost, "/scim/v2/Users", `{"userName":"a"}`, "X-Request-Id", "req-42")
+	rec := ts.do(http.MethodPost, "/scim/v2/Users", userJSON("a"), "X-Request-Id", "req-42")
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("POST status = %d, want 201; body %s", rec.Code, rec.Body)
 	}

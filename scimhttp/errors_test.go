@@ -44,7 +44,7 @@ func TestServer_WriterErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := newTestServer(t, Options{})
 			ts.store.err = func(string) error { return tt.err }
-			rec := ts.do(http.MethodPost, "/scim/v2/Users", `{"userName":"a"}`)
+			rec := ts.do(http.MethodPost, "/scim/v2/Users", userJSON("a"))
 			body := checkError(t, rec, tt.status, tt.scimType)
 			if got := rec.Header().Get("Retry-After"); got != tt.retryAfter {
 				t.Errorf("Retry-After = %q, want %q", got, tt.retryAfter)
@@ -123,11 +123,11 @@ func TestServer_Bodies(t *testing.T) {
 		status      int
 		scimType    string
 	}{
-		{"SCIMJSON", "application/scim+json", `{"userName":"a"}`, http.StatusCreated, ""},
-		{"SCIMJSONCharset", "application/scim+json; charset=utf-8", `{"userName":"a"}`, http.StatusCreated, ""},
-		{"JSON", "application/json", `{"userName":"a"}`, http.StatusCreated, ""},
-		{"UpperCase", "APPLICATION/SCIM+JSON; Charset=UTF-8", `{"userName":"a"}`, http.StatusCreated, ""},
-		{"NoContentType", "-", `{"userName":"a"}`, http.StatusCreated, ""},
+		{"SCIMJSON", "application/scim+json", userJSON("a"), http.StatusCreated, ""},
+		{"SCIMJSONCharset", "application/scim+json; charset=utf-8", userJSON("a"), http.StatusCreated, ""},
+		{"JSON", "application/json", userJSON("a"), http.StatusCreated, ""},
+		{"UpperCase", "APPLICATION/SCIM+JSON; Charset=UTF-8", userJSON("a"), http.StatusCreated, ""},
+		{"NoContentType", "-", userJSON("a"), http.StatusCreated, ""},
 		{"TextPlain", "text/plain", `{"userName":"a"}`, http.StatusUnsupportedMediaType, ""},
 		{"Form", "application/x-www-form-urlencoded", `userName=a`, http.StatusUnsupportedMediaType, ""},
 		{"MalformedContentType", "application/", `{"userName":"a"}`, http.StatusUnsupportedMediaType, ""},

@@ -2,7 +2,6 @@ package scimhttp
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -29,7 +28,7 @@ type fakeStore struct {
 	lastGet   view.GetOptions
 	lastQuery view.Query
 	lastReq   bridge.Request
-	lastBody  []byte
+	gets      int
 	queries   int
 
 	err    func(op string) error // non-nil: the error every operation returns
@@ -99,6 +98,7 @@ func (f *fakeStore) Get(ctx context.Context, tenant, typ, id string, o view.GetO
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lastGet = o
+	f.gets++
 	st, ok := f.resources[key(tenant, typ, id)]
 	if !ok {
 		return view.Stored{}, schemas.Errorf(schemas.KindNotFound, "%s %s not found", typ, id)
@@ -163,62 +163,52 @@ func matches(e schemas.Expr, r schemas.Resource) bool {
 	return false
 }
 
-func (f *fakeStore) write(req bridge.Request, body []byte) {
+func (f *fakeStore) write(req bridge.Request) {
 	f.lastReq = req
-	f.lastBody = body
-	if len(f.ignore) > 0 && req.Ignored != nil {
-		req.Ignored(f.ignore)
-	}
 }
 
-func (f *fakeStore) Create(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, body []byte) (view.Stored, error) {
+// applied is a write's answer: it reports f.ignore as ignored.
+func (f *fakeStore) applied(st view.Stored) bridge.Applied {
+	return bridge.Applied{ID: st.Resource.ID(), Version: st.Version, Offset: -1, Ignored: f.ignore}
+}
+
+func (f *fakeStore) Create(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, r schemas.Resource) (bridge.Applied, error) {
 	if err := f.failure("create"); err != nil {
-		return view.Stored{}, err
-	}
-	var r schemas.Resource
-	if err := json.Unmarshal(body, &r); err != nil {
-		return view.Stored{}, schemas.Errorf(schemas.KindInvalidSyntax, "bad body")
+		return bridge.Applied{}, err
 	}
 	f.mu.Lock()
-	f.write(req, body)
+	f.write(req)
 	f.nextID++
 	r["id"] = fmt.Sprintf("id-%d", f.nextID)
 	f.mu.Unlock()
 	delete(r, "members")
-	st := f.put(req.Tenant, rt.Name, r)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.load(st, req.Get), nil
+	return f.applied(f.put(req.Tenant, rt.Name, r)), nil
 }
 
-func (f *fakeStore) update(req bridge.Request, rt *schemas.ResourceType, id string, body []byte, change func(schemas.Resource)) (view.Stored, error) {
+func (f *fakeStore) update(req bridge.Request, rt *schemas.ResourceType, id string, change func(schemas.Resource)) (bridge.Applied, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.write(req, body)
+	f.write(req)
 	k := key(req.Tenant, rt.Name, id)
 	st, ok := f.resources[k]
 	if !ok {
-		return view.Stored{}, schemas.Errorf(schemas.KindNotFound, "%s %s not found", rt.Name, id)
+		return bridge.Applied{}, schemas.Errorf(schemas.KindNotFound, "%s %s not found", rt.Name, id)
 	}
-	if req.IfMatch != "" && req.IfMatch != schemas.ETag(st.Version) {
-		return view.Stored{}, schemas.Errorf(schemas.KindPrecondition, "version mismatch")
+	if err := req.IfMatch.CheckIfMatch(st.Version); err != nil {
+		return bridge.Applied{}, err
 	}
 	change(st.Resource)
 	st.Version++
 	st.LastModified = testTime.Add(time.Minute)
 	f.resources[k] = st
-	return f.load(st, req.Get), nil
+	return f.applied(st), nil
 }
 
-func (f *fakeStore) Replace(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, body []byte) (view.Stored, error) {
+func (f *fakeStore) Replace(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, next schemas.Resource) (bridge.Applied, error) {
 	if err := f.failure("replace"); err != nil {
-		return view.Stored{}, err
+		return bridge.Applied{}, err
 	}
-	var next schemas.Resource
-	if err := json.Unmarshal(body, &next); err != nil {
-		return view.Stored{}, schemas.Errorf(schemas.KindInvalidSyntax, "bad body")
-	}
-	return f.update(req, rt, id, body, func(r schemas.Resource) {
+	return f.update(req, rt, id, func(r schemas.Resource) {
 		for k, v := range next {
 			if k != "id" && k != "members" {
 				r[k] = v
@@ -227,11 +217,11 @@ func (f *fakeStore) Replace(ctx context.Context, req bridge.Request, rt *schemas
 	})
 }
 
-func (f *fakeStore) Patch(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, body []byte) (view.Stored, error) {
+func (f *fakeStore) Patch(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, p schemas.Patch) (bridge.Applied, error) {
 	if err := f.failure("patch"); err != nil {
-		return view.Stored{}, err
+		return bridge.Applied{}, err
 	}
-	return f.update(req, rt, id, body, func(r schemas.Resource) { r["patched"] = true })
+	return f.update(req, rt, id, func(r schemas.Resource) { r["patched"] = true })
 }
 
 func (f *fakeStore) Delete(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string) error {
@@ -240,7 +230,7 @@ func (f *fakeStore) Delete(ctx context.Context, req bridge.Request, rt *schemas.
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.write(req, nil)
+	f.write(req)
 	k := key(req.Tenant, rt.Name, id)
 	if _, ok := f.resources[k]; !ok {
 		return schemas.Errorf(schemas.KindNotFound, "%s %s not found", rt.Name, id)

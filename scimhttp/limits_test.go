@@ -81,11 +81,11 @@ func (g *gateStore) List(ctx context.Context, tenant, typ string, q view.Query) 
 	return g.fakeStore.List(ctx, tenant, typ, q)
 }
 
-func (g *gateStore) Create(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, body []byte) (view.Stored, error) {
+func (g *gateStore) Create(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, r schemas.Resource) (bridge.Applied, error) {
 	if err := g.hold(ctx, req.Tenant, "create"); err != nil {
-		return view.Stored{}, err
+		return bridge.Applied{}, err
 	}
-	return g.fakeStore.Create(ctx, req, rt, body)
+	return g.fakeStore.Create(ctx, req, rt, r)
 }
 
 // newGateServer is a Server over g with tenants acme (token "a"), globex

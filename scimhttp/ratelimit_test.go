@@ -303,7 +303,7 @@ func TestServer_TenantsInContext(t *testing.T) {
 	}
 
 	for _, tc := range []struct{ token, tenant string }{{"a1", "acme"}, {"g", "globex"}} {
-		rec := doAs(ts, tc.token, http.MethodPost, "/scim/v2/Users", `{"userName":"u-`+tc.tenant+`"}`)
+		rec := doAs(ts, tc.token, http.MethodPost, "/scim/v2/Users", userJSON("u-"+tc.tenant))
 		if rec.Code != http.StatusCreated {
 			t.Fatalf("POST as %s = %d, want 201; body %s", tc.tenant, rec.Code, rec.Body)
 		}

@@ -191,18 +191,18 @@ func TestServer_Writes(t *testing.T) {
 		status     int
 		wantBody   bool
 		wantIfPass string
-		wantGet    view.GetOptions // asked of the bridge
+		wantGet    view.GetOptions // the write read back with
 	}{
-		{"PutUser", Options{}, http.MethodPut, "/scim/v2/Users/u1", `{"userName":"bob"}`, "", http.StatusOK, true, "", view.GetOptions{Groups: true}},
-		{"PutUserIfMatch", Options{}, http.MethodPut, "/scim/v2/Users/u1", `{"userName":"bob"}`, `W/"1"`, http.StatusOK, true, `W/"1"`, view.GetOptions{Groups: true}},
-		{"PutUserStale", Options{}, http.MethodPut, "/scim/v2/Users/u1", `{"userName":"bob"}`, `W/"9"`, http.StatusPreconditionFailed, false, `W/"9"`, view.GetOptions{}},
-		{"PatchUser", Options{}, http.MethodPatch, "/scim/v2/Users/u1", `{"Operations":[]}`, "", http.StatusOK, true, "", view.GetOptions{Groups: true}},
-		{"PatchUserNoContentOption", Options{UserPatchNoContent: true}, http.MethodPatch, "/scim/v2/Users/u1", `{"Operations":[]}`, "", http.StatusNoContent, false, "", view.GetOptions{}},
-		{"PatchGroup", Options{}, http.MethodPatch, "/scim/v2/Groups/g1", `{"Operations":[]}`, "", http.StatusNoContent, false, "", view.GetOptions{}},
-		{"PatchGroupWithAttributes", Options{}, http.MethodPatch, "/scim/v2/Groups/g1?attributes=displayName", `{"Operations":[]}`, "", http.StatusOK, true, "", view.GetOptions{}},
-		{"PatchGroupWithExcluded", Options{}, http.MethodPatch, "/scim/v2/Groups/g1?excludedAttributes=members", `{"Operations":[]}`, "", http.StatusOK, true, "", view.GetOptions{}},
-		{"PatchGroupIfMatch", Options{}, http.MethodPatch, "/scim/v2/Groups/g1", `{"Operations":[]}`, `W/"1"`, http.StatusNoContent, false, `W/"1"`, view.GetOptions{}},
-		{"PatchMissing", Options{}, http.MethodPatch, "/scim/v2/Users/nope", `{"Operations":[]}`, "", http.StatusNotFound, false, "", view.GetOptions{}},
+		{"PutUser", Options{}, http.MethodPut, "/scim/v2/Users/u1", userJSON("bob"), "", http.StatusOK, true, "", view.GetOptions{Groups: true}},
+		{"PutUserIfMatch", Options{}, http.MethodPut, "/scim/v2/Users/u1", userJSON("bob"), `W/"1"`, http.StatusOK, true, `W/"1"`, view.GetOptions{Groups: true}},
+		{"PutUserStale", Options{}, http.MethodPut, "/scim/v2/Users/u1", userJSON("bob"), `W/"9"`, http.StatusPreconditionFailed, false, `W/"9"`, view.GetOptions{}},
+		{"PatchUser", Options{}, http.MethodPatch, "/scim/v2/Users/u1", renameJSON, "", http.StatusOK, true, "", view.GetOptions{Groups: true}},
+		{"PatchUserNoContentOption", Options{UserPatchNoContent: true}, http.MethodPatch, "/scim/v2/Users/u1", renameJSON, "", http.StatusNoContent, false, "", view.GetOptions{}},
+		{"PatchGroup", Options{}, http.MethodPatch, "/scim/v2/Groups/g1", renameJSON, "", http.StatusNoContent, false, "", view.GetOptions{}},
+		{"PatchGroupWithAttributes", Options{}, http.MethodPatch, "/scim/v2/Groups/g1?attributes=displayName", renameJSON, "", http.StatusOK, true, "", view.GetOptions{}},
+		{"PatchGroupWithExcluded", Options{}, http.MethodPatch, "/scim/v2/Groups/g1?excludedAttributes=members", renameJSON, "", http.StatusOK, true, "", view.GetOptions{}},
+		{"PatchGroupIfMatch", Options{}, http.MethodPatch, "/scim/v2/Groups/g1", renameJSON, `W/"1"`, http.StatusNoContent, false, `W/"1"`, view.GetOptions{}},
+		{"PatchMissing", Options{}, http.MethodPatch, "/scim/v2/Users/nope", renameJSON, "", http.StatusNotFound, false, "", view.GetOptions{}},
 		{"DeleteUser", Options{}, http.MethodDelete, "/scim/v2/Users/u1", "", "", http.StatusNoContent, false, "", view.GetOptions{}},
 		{"DeleteGroupIfMatch", Options{}, http.MethodDelete, "/scim/v2/Groups/g1", "", `W/"1"`, http.StatusNoContent, false, `W/"1"`, view.GetOptions{}},
 		{"DeleteMissing", Options{}, http.MethodDelete, "/scim/v2/Users/nope", "", "", http.StatusNotFound, false, "", view.GetOptions{}},
@@ -216,10 +216,10 @@ func TestServer_Writes(t *testing.T) {
 			if rec.Code != tt.status {
 				t.Fatalf("%s %s status = %d, want %d; body %s", tt.method, tt.target, rec.Code, tt.status, rec.Body)
 			}
-			if got := ts.store.lastReq.Get; got != tt.wantGet && rec.Code < 400 {
-				t.Errorf("Request.Get = %+v, want %+v", got, tt.wantGet)
+			if got := ts.store.lastGet; got != tt.wantGet && rec.Code < 400 {
+				t.Errorf("read back with %+v, want %+v", got, tt.wantGet)
 			}
-			if got := ts.store.lastReq.IfMatch; got != tt.wantIfPass {
+			if got := ts.store.lastReq.IfMatch.String(); got != tt.wantIfPass {
 				t.Errorf("Request.IfMatch = %q, want %q", got, tt.wantIfPass)
 			}
 			if rec.Code >= 400 {
@@ -256,5 +256,31 @@ func TestServer_HEAD(t *testing.T) {
 	rec := ts.do(http.MethodHead, "/scim/v2/Users/u1", "")
 	if rec.Code != http.StatusOK {
 		t.Errorf("HEAD status = %d, want 200", rec.Code)
+	}
+}
+
+// TestServer_MaxPatchOps: Options.MaxPatchOps bounds a PATCH's operations,
+// alone or in a bulk request: more is 400 tooMany, and nothing is written.
+func TestServer_MaxPatchOps(t *testing.T) {
+	ts := newTestServer(t, Options{MaxPatchOps: 2})
+	ts.store.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
+	op := `{"op":"replace","path":"title","value":"T"}`
+	two := `{"Operations":[` + op + `,` + op + `]}`
+	three := `{"Operations":[` + op + `,` + op + `,` + op + `]}`
+
+	e := checkError(t, ts.do(http.MethodPatch, "/scim/v2/Users/u1", three), http.StatusBadRequest, "tooMany")
+	if d, _ := e["detail"].(string); !strings.Contains(d, "2") {
+		t.Errorf("detail = %q, want it to name the limit 2", d)
+	}
+	got := bulkResults(t, ts, bulkBody(0, `{"method":"PATCH","path":"/Users/u1","data":`+three+`}`))
+	if len(got) != 1 {
+		t.Fatalf("bulk results = %v, want 1", got)
+	}
+	checkOpError(t, got[0], "400", "tooMany", "")
+	if rec := ts.do(http.MethodGet, "/scim/v2/Users/u1", ""); rec.Header().Get("ETag") != `W/"1"` {
+		t.Errorf("after refused PATCHes ETag = %q, want W/\"1\": nothing written", rec.Header().Get("ETag"))
+	}
+	if rec := ts.do(http.MethodPatch, "/scim/v2/Users/u1", two); rec.Code != http.StatusOK {
+		t.Errorf("PATCH of 2 operations = %d %s, want 200", rec.Code, rec.Body)
 	}
 }

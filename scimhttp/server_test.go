@@ -112,6 +112,15 @@ func checkError(t *testing.T, rec *httptest.ResponseRecorder, status int, scimTy
 	return m
 }
 
+// userJSON is a POST or PUT body of a user named userName.
+func userJSON(userName string) string {
+	return `{"schemas":["` + schemas.URNUser + `"],"userName":"` + userName + `"}`
+}
+
+// renameJSON is a PATCH body that sets displayName, which users and groups
+// both have.
+const renameJSON = `{"Operations":[{"op":"replace","path":"displayName","value":"Renamed"}]}`
+
 func equalJSON(a, b any) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
