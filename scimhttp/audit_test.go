@@ -292,8 +292,8 @@ func TestServer_Audit(t *testing.T) {
 	ts := newAuthServer(t, mustTable(t, acme, tenantOf("globex", "g")), Options{
 		AuditLogger: slog.New(slog.NewJSONHandler(&audit, nil)),
 	})
-	ts.store.put("acme", "User", map[string]any{"id": "u1", "userName": "alice@example.com"})
-	ts.store.put("globex", "User", map[string]any{"id": "u1", "userName": "alice@example.com"})
+	ts.put("acme", "User", map[string]any{"id": "u1", "userName": "alice@example.com"})
+	ts.put("globex", "User", map[string]any{"id": "u1", "userName": "alice@example.com"})
 	patch := `{` + patchOp + `,"Operations":[{"op":"Replace","path":"active","value":"False"}]}`
 
 	reqs := []struct{ token, method, target, body string }{
@@ -435,7 +435,7 @@ func TestServer_AuditPassword(t *testing.T) {
 	ts := newAuthServer(t, StaticToken("tok", "default"), Options{
 		Audit: true, AuditLogger: slog.New(slog.NewJSONHandler(&audit, nil)),
 	})
-	ts.store.put("default", "User", map[string]any{"id": "u1", "userName": "alice@example.com"})
+	ts.put("default", "User", map[string]any{"id": "u1", "userName": "alice@example.com"})
 	doAs(ts, "tok", http.MethodPost, "/scim/v2/Users", `{"userName":"bob","password":"s3cr3tpw"}`)
 	doAs(ts, "tok", http.MethodPatch, "/scim/v2/Users/u1", `{"Operations":[{"op":"replace","path":"password","value":"s3cr3tpw"}]}`)
 	doAs(ts, "tok", http.MethodPatch, "/scim/v2/Users/u1", `{"Operations":[{"op":"replace","value":{"Password":"s3cr3tpw"}}]}`)

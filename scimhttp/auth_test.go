@@ -76,10 +76,8 @@ func TestServer_TenantReachesBridge(t *testing.T) {
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("POST status = %d, want 201; body %s", rec.Code, rec.Body)
 	}
-	if got := ts.store.lastReq.Tenant; got != "default" {
-		t.Errorf("Request.Tenant = %q, want %q", got, "default")
-	}
-	if got := ts.store.lastReq.RequestID; got != "req-42" {
-		t.Errorf("Request.RequestID = %q, want %q", got, "req-42")
+	evs := ts.stack.events()
+	if len(evs) != 1 || evs[0].Tenant != "default" || evs[0].RequestID != "req-42" {
+		t.Errorf("events = %+v, want one of tenant default and request req-42", evs)
 	}
 }

@@ -1,15 +1,12 @@
 package scimhttp
 
 import (
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scim-bridge/scim-bridge/schemas"
 	"github.com/scim-bridge/scim-bridge/scimhttp/tenants"
@@ -46,27 +43,6 @@ func mustTable(t *testing.T, ts ...tenants.Tenant) *tenants.Table {
 		t.Fatalf("NewTable() = %v", err)
 	}
 	return tbl
-}
-
-// newAuthServer is newTestServer with another authenticator.
-func newAuthServer(t *testing.T, auth Authenticator, opts Options) *testServer {
-	t.Helper()
-	reg, err := schemas.NewRegistry()
-	if err != nil {
-		t.Fatalf("NewRegistry() = %v", err)
-	}
-	store := newFakeStore()
-	preg := prometheus.NewRegistry()
-	opts.Registerer = preg
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(t.Output(), nil))
-	}
-	opts.BaseURL = testBase
-	srv, err := New(reg, store, store, auth, opts)
-	if err != nil {
-		t.Fatalf("New() = %v", err)
-	}
-	return &testServer{t: t, srv: srv, store: store, reg: preg}
 }
 
 // doAs sends a request with token; body may be "" for none.
@@ -275,7 +251,7 @@ func TestNew_BadRateLimit(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewRegistry() = %v", err)
 	}
-	store := newFakeStore()
+	store := &faultStore{}
 	_, err = New(reg, store, store, StaticToken("x", "default"), Options{RateLimit: tenants.RateLimit{RequestsPerSecond: -1}})
 	if err == nil {
 		t.Errorf("New(RateLimit -1/s) = nil error, want one")
@@ -307,8 +283,9 @@ func TestServer_TenantsInContext(t *testing.T) {
 		if rec.Code != http.StatusCreated {
 			t.Fatalf("POST as %s = %d, want 201; body %s", tc.tenant, rec.Code, rec.Body)
 		}
-		if got := ts.store.lastReq.Tenant; got != tc.tenant {
-			t.Errorf("POST as %s: Request.Tenant = %q, want %q", tc.tenant, got, tc.tenant)
+		evs := ts.stack.events()
+		if got := evs[len(evs)-1].Tenant; got != tc.tenant {
+			t.Errorf("POST as %s: the event's tenant = %q, want %q", tc.tenant, got, tc.tenant)
 		}
 	}
 	for _, tc := range []struct{ token, tenant string }{{"a2", "acme"}, {"g", "globex"}} {
