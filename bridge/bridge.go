@@ -1,6 +1,7 @@
 // Package bridge is the write path of scim-bridge: it turns a SCIM command
 // into domain events against the current state, appends them to the log,
-// waits until the projection has applied them and returns the new state.
+// waits until the projection has applied them and answers what it applied
+// (Applied).
 //
 // Writes of one tenant are ordered here: they are validated in arrival order
 // against the state their predecessors produced, after a barrier that waits
@@ -15,7 +16,13 @@
 // applying it. Past it the write fails with KindUnavailable (503). Such a
 // write may still take effect; its retry is recognised (see retry.go).
 //
-// bridge imports schemas, events and projection; scimhttp and main build on
+// The caller decodes what a request writes (a resource, PATCH operations)
+// and hands it over typed, with the request's digest (RequestDigest); a
+// write answers Applied, after which a read of the projection returns its
+// result.
+//
+// bridge imports schemas, events and projection/view, and knows the
+// projection by the State it validates against; scimhttp and main build on
 // it. It does not touch HTTP, Badger or kafka-go.
 package bridge
 
