@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scim-bridge/scim-bridge/bridge"
 	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
@@ -283,5 +284,38 @@ func TestServer_MaxPatchOps(t *testing.T) {
 	}
 	if rec := ts.do(http.MethodPatch, "/scim/v2/Users/u1", two); rec.Code != http.StatusOK {
 		t.Errorf("PATCH of 2 operations = %d %s, want 200", rec.Code, rec.Body)
+	}
+}
+
+// TestServer_RequestDigest: the events of a write carry the digest of the
+// request as received (bridge.RequestDigest over its method, id, If-Match
+// header as sent and body bytes), which is what recognises its retry.
+func TestServer_RequestDigest(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	ts.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
+	post := "{ \"userName\" : \"bob\",\n \"schemas\":[\"" + schemas.URNUser + "\"] }"
+	patch := `{"Operations":[{"op":"replace","path":"title","value":"T"}]}`
+	reqs := []struct{ method, target, id, ifMatch, body string }{
+		{http.MethodPost, "/scim/v2/Users", "", " W/\"7\" ", post}, // a POST's If-Match counts, though it is not checked
+		{http.MethodPatch, "/scim/v2/Users/u1", "u1", ` W/"1" `, patch},
+		{http.MethodDelete, "/scim/v2/Users/u1", "u1", "", ""},
+	}
+	for _, r := range reqs {
+		if rec := ts.do(r.method, r.target, r.body, "If-Match", r.ifMatch); rec.Code >= 300 {
+			t.Fatalf("%s %s = %d %s", r.method, r.target, rec.Code, rec.Body)
+		}
+	}
+	evs := ts.stack.events()[1:] // after the seeded user
+	if len(evs) != len(reqs) {
+		t.Fatalf("events = %d, want %d", len(evs), len(reqs))
+	}
+	for i, r := range reqs {
+		var body []byte
+		if r.body != "" {
+			body = []byte(r.body)
+		}
+		if want := bridge.RequestDigest("default", r.method, schemas.User, r.id, r.ifMatch, body); evs[i].RequestDigest != want {
+			t.Errorf("%s: requestDigest = %s, want %s", r.method, evs[i].RequestDigest, want)
+		}
 	}
 }
