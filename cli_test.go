@@ -8,28 +8,29 @@ import (
 	"io"
 	"net"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
 
 // runCLI runs the program with env and returns its error, stdout and stderr.
-func runCLI(t *testing.T, env map[string]string, args ...string) (error, string, string) {
+func runCLI(t *testing.T, env map[string]string, args ...string) (string, string, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(), args, func(k string) string { return env[k] }, &stdout, &stderr, nil)
-	return err, stdout.String(), stderr.String()
+	return stdout.String(), stderr.String(), err
 }
 
 func TestCLI_Token(t *testing.T) {
 	t.Run("NoSubcommand", func(t *testing.T) {
-		err, _, stderr := runCLI(t, nil, "token")
+		_, stderr, err := runCLI(t, nil, "token")
 		if err == nil || !strings.Contains(err.Error(), "give a subcommand: new") || !strings.Contains(stderr, "token new --tenant NAME") {
 			t.Errorf("token = %v, stderr %q; want the usage and an error naming the subcommand", err, stderr)
 		}
 	})
 	for _, args := range [][]string{{"token", "--help"}, {"token", "help"}, {"token", "new", "--help"}, {"token", "new", "-h"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			err, stdout, _ := runCLI(t, nil, args...)
+			stdout, _, err := runCLI(t, nil, args...)
 			if !errors.Is(err, flag.ErrHelp) {
 				t.Errorf("%v = %v, want flag.ErrHelp (exit 0)", args, err)
 			}
@@ -39,13 +40,13 @@ func TestCLI_Token(t *testing.T) {
 		})
 	}
 	t.Run("Unknown", func(t *testing.T) {
-		err, _, _ := runCLI(t, nil, "token", "rotate")
+		_, _, err := runCLI(t, nil, "token", "rotate")
 		if err == nil || !strings.Contains(err.Error(), `unknown subcommand "rotate"`) {
 			t.Errorf("token rotate = %v, want it named as unknown", err)
 		}
 	})
 	t.Run("New", func(t *testing.T) {
-		err, stdout, _ := runCLI(t, nil, "token", "new", "--tenant", "acme")
+		stdout, _, err := runCLI(t, nil, "token", "new", "--tenant", "acme")
 		if err != nil || !strings.Contains(stdout, `"name":"acme"`) || !strings.Contains(stdout, "sha256:") {
 			t.Errorf("token new = %v, %q", err, stdout)
 		}
@@ -53,7 +54,7 @@ func TestCLI_Token(t *testing.T) {
 }
 
 func TestCLI_RebuildHelp(t *testing.T) {
-	err, _, stderr := runCLI(t, nil, "rebuild", "--help")
+	_, stderr, err := runCLI(t, nil, "rebuild", "--help")
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("rebuild --help = %v", err)
 	}
@@ -77,7 +78,7 @@ func TestCLI_RebuildHelp(t *testing.T) {
 }
 
 func TestCLI_SecretsWarnAboutPS(t *testing.T) {
-	_, _, stderr := runCLI(t, nil, "serve", "--help")
+	_, stderr, _ := runCLI(t, nil, "serve", "--help")
 	for _, flagName := range []string{"--token  [SCIM_TOKEN]", "--kafka-sasl-password  [KAFKA_SASL_PASSWORD]"} {
 		i := strings.Index(stderr, flagName)
 		if i < 0 {
@@ -125,7 +126,7 @@ func TestRun_DataDirErrorsNameTheVariable(t *testing.T) {
 	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err, _, _ := runCLI(t, map[string]string{"SCIM_TOKEN": "x", "SCIM_DATA_DIR": file, "SCIM_LISTEN": "127.0.0.1:0", "SCIM_ADMIN_LISTEN": "off"}, "serve")
+	_, _, err := runCLI(t, map[string]string{"SCIM_TOKEN": "x", "SCIM_DATA_DIR": file, "SCIM_LISTEN": "127.0.0.1:0", "SCIM_ADMIN_LISTEN": "off"}, "serve")
 	if err == nil || !strings.Contains(err.Error(), "SCIM_DATA_DIR") {
 		t.Errorf("serve with a file as data dir = %v, want an error naming SCIM_DATA_DIR", err)
 	}
@@ -153,12 +154,32 @@ func TestAPIURL(t *testing.T) {
 func TestVersion_Embedded(t *testing.T) {
 	defer func(v string) { buildVersion = v }(buildVersion)
 	buildVersion = "v1.2.3"
-	err, stdout, _ := runCLI(t, nil, "version")
+	stdout, _, err := runCLI(t, nil, "version")
 	if err != nil || stdout != "scim-bridge v1.2.3\n" {
 		t.Errorf("version = %v, %q; want the version set at build time", err, stdout)
 	}
 	buildVersion = ""
 	if v := version(); !strings.HasPrefix(v, "devel") {
 		t.Errorf("version() without a build version = %q, want devel…", v)
+	}
+}
+
+// TestREADME_ConfigurationTable: every setting serve takes is a row of the
+// README's Configuration table, with its variable and its flag.
+func TestREADME_ConfigurationTable(t *testing.T) {
+	_, help, _ := runCLI(t, nil, "serve", "--help")
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile(`(?m)^  --([a-z0-9-]+)  \[([A-Z0-9_]+)\]$`)
+	settings := row.FindAllStringSubmatch(help, -1)
+	if len(settings) < 30 {
+		t.Fatalf("serve --help lists %d settings; the pattern no longer matches its lines", len(settings))
+	}
+	for _, m := range settings {
+		if want := "| `" + m[2] + "` | `--" + m[1] + "` |"; !strings.Contains(string(readme), want) {
+			t.Errorf("README's Configuration table has no row starting %s", want)
+		}
 	}
 }

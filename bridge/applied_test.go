@@ -25,7 +25,7 @@ func TestBridge_Applied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := e.b.b.Create(ctx, br, e.users, u)
+	a, err := e.b.Bridge.Create(ctx, br, e.users, u)
 	if err != nil {
 		t.Fatalf("Create = %v", err)
 	}
@@ -50,7 +50,7 @@ func TestBridge_Applied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ga, err := e.b.b.Create(ctx, bridge.Request{Tenant: req.Tenant}, e.grps, g)
+	ga, err := e.b.Bridge.Create(ctx, bridge.Request{Tenant: req.Tenant}, e.grps, g)
 	if err != nil {
 		t.Fatalf("Create group = %v", err)
 	}
@@ -63,11 +63,11 @@ func TestBridge_Applied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pa, err := e.b.b.Patch(ctx, bridge.Request{Tenant: req.Tenant, IfMatch: schemas.ParseETags(`W/"1"`)}, e.users, a.ID, noop)
+	pa, err := e.b.Bridge.Patch(ctx, bridge.Request{Tenant: req.Tenant, IfMatch: schemas.ParseETags(`W/"1"`)}, e.users, a.ID, noop)
 	if err != nil || pa.ID != a.ID || pa.Version != 1 || pa.Partition != p || pa.Offset != -1 {
 		t.Errorf("no-op Patch = %+v, %v; want %s at version 1, partition %d, offset -1", pa, err, a.ID, p)
 	}
-	_, err = e.b.b.Patch(ctx, bridge.Request{Tenant: req.Tenant, IfMatch: schemas.ParseETags(`W/"7"`)}, e.users, a.ID, noop)
+	_, err = e.b.Bridge.Patch(ctx, bridge.Request{Tenant: req.Tenant, IfMatch: schemas.ParseETags(`W/"7"`)}, e.users, a.ID, noop)
 	if schemas.KindOf(err) != schemas.KindPrecondition {
 		t.Errorf("Patch with a stale If-Match = %v, want KindPrecondition", err)
 	}

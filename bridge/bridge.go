@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -146,6 +147,7 @@ type Bridge struct {
 	eventID func() string
 	source  string
 	timeout time.Duration // a write's deadline: AppendTimeout + DeadlineMargin
+	epoch   atomic.Int64  // stamped on every event (SetEpoch, event.go)
 
 	accepted accepted // requests accepted and not failed, for telling retries (retry.go)
 
@@ -230,8 +232,8 @@ func (b *Bridge) barrier(ctx context.Context, tenant string, q *queue) error {
 	if last < 0 {
 		return nil
 	}
-	if err := b.state.WaitApplied(ctx, p, last); err != nil {
-		return fmt.Errorf("await the projection: %w", err)
+	if err := b.state.WaitApplied(ctx, p, last); err != nil && !errors.Is(err, view.ErrVoid) {
+		return fmt.Errorf("await the projection: %w", err) // a void last record was applied as void: done
 	}
 	return nil
 }

@@ -132,8 +132,9 @@ var req = request{Tenant: "acme", RequestID: "r1"}
 // client drives a Bridge as the HTTP handlers do: it decodes what a
 // request writes, computes the request's digest from its bytes, reports
 // what the write ignored, and reads the result back from the projection.
+// The Bridge's other methods (SetEpoch, Close) are its own.
 type client struct {
-	b     *bridge.Bridge
+	*bridge.Bridge
 	store *projection.Store
 }
 
@@ -159,7 +160,7 @@ func (c client) Create(ctx context.Context, r request, rt *schemas.ResourceType,
 	if err != nil {
 		return view.Stored{}, err
 	}
-	a, err := c.b.Create(ctx, br, rt, res)
+	a, err := c.Bridge.Create(ctx, br, rt, res)
 	if err != nil {
 		return view.Stored{}, err
 	}
@@ -173,7 +174,7 @@ func (c client) Replace(ctx context.Context, r request, rt *schemas.ResourceType
 	if err != nil {
 		return view.Stored{}, err
 	}
-	a, err := c.b.Replace(ctx, br, rt, id, res)
+	a, err := c.Bridge.Replace(ctx, br, rt, id, res)
 	if err != nil {
 		return view.Stored{}, err
 	}
@@ -185,7 +186,7 @@ func (c client) Patch(ctx context.Context, r request, rt *schemas.ResourceType, 
 	if err != nil {
 		return view.Stored{}, err
 	}
-	a, err := c.b.Patch(ctx, c.request(r, "PATCH", rt, id, body), rt, id, p)
+	a, err := c.Bridge.Patch(ctx, c.request(r, "PATCH", rt, id, body), rt, id, p)
 	if err != nil {
 		return view.Stored{}, err
 	}
@@ -193,10 +194,8 @@ func (c client) Patch(ctx context.Context, r request, rt *schemas.ResourceType, 
 }
 
 func (c client) Delete(ctx context.Context, r request, rt *schemas.ResourceType, id string) error {
-	return c.b.Delete(ctx, c.request(r, "DELETE", rt, id, nil), rt, id)
+	return c.Bridge.Delete(ctx, c.request(r, "DELETE", rt, id, nil), rt, id)
 }
-
-func (c client) Close() error { return c.b.Close() }
 
 func userBody(name string) []byte {
 	return []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + name + `"}`)

@@ -15,12 +15,21 @@ type write struct {
 	id, ext string
 	version int64
 	op      string // the request's method
+	epoch   int64  // the bridge's epoch when the write was planned
 	evs     []events.Event
 }
 
 func (b *Bridge) newWrite(req Request, rt *schemas.ResourceType, id, externalID string, version int64, op string) *write {
-	return &write{b: b, req: req, rt: rt, id: id, ext: externalID, version: version, op: op}
+	return &write{b: b, req: req, rt: rt, id: id, ext: externalID, version: version, op: op,
+		epoch: b.epoch.Load()}
 }
+
+// SetEpoch sets the epoch the bridge stamps on the events of the writes it
+// plans from now on (events.Event.Epoch): that of its claim on the
+// partitions it writes for. Zero, the start, is that of a single writer
+// that never claims. A write whose events a later claim voids did not
+// happen: it fails with KindUnavailable (see view.ErrVoid).
+func (b *Bridge) SetEpoch(epoch int64) { b.epoch.Store(epoch) }
 
 func (w *write) add(typ string, r schemas.Resource, changed []string, added, removed []schemas.Member) {
 	w.evs = append(w.evs, events.Event{
@@ -34,6 +43,7 @@ func (w *write) add(typ string, r schemas.Resource, changed []string, added, rem
 		ExternalID:        w.ext,
 		Version:           w.version + 1,
 		PrevVersion:       w.version,
+		Epoch:             w.epoch,
 		ChangedAttributes: changed,
 		Resource:          r,
 		MembersAdded:      added,

@@ -139,6 +139,12 @@ func (b *Bridge) await(ctx context.Context, o outcome) error {
 		return nil
 	}
 	if err := b.state.WaitApplied(ctx, o.partition, o.last); err != nil {
+		if errors.Is(err, view.ErrVoid) {
+			// Another replica claimed the partition before the events
+			// landed: they were not applied, the write did not happen.
+			return &schemas.Error{Kind: schemas.KindUnavailable, Err: err,
+				Detail: "the write was fenced off: another replica now writes for this tenant; retry later"}
+		}
 		return interrupted(ctx, fmt.Sprintf("await offset %d of partition %d", o.last, o.partition), err)
 	}
 	return nil

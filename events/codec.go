@@ -198,6 +198,8 @@ func decodeData(value []byte, e *Event) error {
 				return r.Int64Into(&e.Version)
 			case "prevVersion":
 				return r.Int64Into(&e.PrevVersion)
+			case "epoch":
+				return r.Int64Into(&e.Epoch)
 			case "changedAttributes":
 				return readList(r, &e.ChangedAttributes, (*schemas.JSONReader).StringInto)
 			case "resource":
@@ -226,7 +228,7 @@ func decodeData(value []byte, e *Event) error {
 
 // eventFields are the JSON names of Event's data fields.
 var eventFields = []string{
-	"tenant", "resourceType", "id", "externalId", "version", "prevVersion",
+	"tenant", "resourceType", "id", "externalId", "version", "prevVersion", "epoch",
 	"changedAttributes", "resource", "membersAdded", "membersRemoved",
 	"requestId", "requestDigest", "operation", "scimEvent",
 }

@@ -27,6 +27,7 @@ var decodeDataCases = []string{
 	`{"tenant":"acme","resourceType":"User","id":"u1","version":2,"prevVersion":1,"changedAttributes":["name","userName"],"resource":{"id":"u1","n":1.50,"emails":[{"value":"a@b"}]},"requestId":"r","operation":"PUT","scimEvent":"urn:x"}`,
 	`{"tenant":"acme","resourceType":"Group","id":"g1","membersAdded":[{"value":"u1","type":"User","display":"A"},{"value":"u2"}],"membersRemoved":[]}`,
 	`null`, ` {} `, `[]`, `"x"`, `1`, ``, `{} x`, `{}{}`, `{"tenant":1}`, `{"version":"1"}`,
+	`{"epoch":3}`, `{"epoch":-2}`, `{"epoch":1.5}`, `{"epoch":null}`, `{"Epoch":4,"epoch":5}`,
 	`{"version":1.0}`, `{"version":1e2}`, `{"version":-0}`, `{"version":9223372036854775808}`,
 	`{"tenant":"a","tenant":null}`, `{"tenant":"a","TENANT":"b"}`, `{"Tenant":"a"}`,
 	`{"ID":"x"}`, `{"ſcimEvent":"x"}`, `{"\u0074enant":"t"}`, `{"resourcetype":"User"}`,

@@ -66,6 +66,13 @@ var codecCases = []struct {
 		MembersAdded:      []schemas.Member{{Value: "2819c223", Type: "User", Display: "Babs"}, {Value: "902c246b"}},
 		Operation:         "PATCH", SCIMEvent: SCIMEventPatchFull,
 	}},
+	{"UserUpdatedEpoch", Event{
+		ID: "8a9f4c1e-0005", Type: UserUpdated, Source: "/scim-bridge/test", Time: testTime,
+		Tenant: "acme", ResourceType: "User", ResourceID: "2819c223", Version: 4, PrevVersion: 3, Epoch: 7,
+		ChangedAttributes: []string{"title"},
+		Resource:          schemas.Resource{"id": "2819c223", "userName": "bjensen", "title": "Tour Guide"},
+		RequestDigest:     "0f1e2d3c4b5a69788796a5b4c3d2e1f0", Operation: "PATCH", SCIMEvent: SCIMEventPatchFull,
+	}},
 	{"UnknownTypeKeepsEmptySCIMEvent", Event{
 		ID: "x", Type: "user.renamed", Source: "s", Time: time.Unix(0, 1).UTC(),
 		Tenant: "t/with/slashes", ResourceType: "User", ResourceID: "ü/1", Version: 1,
@@ -143,7 +150,7 @@ func TestEncode_FillsSCIMEvent(t *testing.T) {
 // (DESIGN.md §4). Refresh with go test ./events -run Golden -update and
 // review the diff like code.
 func TestEncode_Golden(t *testing.T) {
-	for _, tc := range codecCases[:4] {
+	for _, tc := range codecCases[:5] {
 		t.Run(tc.name, func(t *testing.T) {
 			key, hs, val, err := Encode(&tc.ev)
 			if err != nil {
@@ -216,6 +223,8 @@ func TestEncode_Invalid(t *testing.T) {
 		{"NoTenant", func(e *Event) { e.Tenant = "" }, "tenant"},
 		{"NoResourceType", func(e *Event) { e.ResourceType = "" }, "resourceType"},
 		{"NoResourceID", func(e *Event) { e.ResourceID = "" }, "id"},
+		{"NegativeEpoch", func(e *Event) { e.Epoch = -1 }, "epoch"},
+		{"ClaimType", func(e *Event) { e.Type = PartitionClaimed }, "claim"},
 		{"Unmarshalable", func(e *Event) { e.Resource = schemas.Resource{"x": make(chan int)} }, ""},
 	}
 	for _, tc := range tests {

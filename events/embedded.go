@@ -194,17 +194,48 @@ func (l *Embedded) Append(ctx context.Context, evs []Event) (int, int64, error) 
 		req.ends = append(req.ends, len(req.frames))
 	}
 	p := l.parts[PartitionFor(tenant, len(l.parts))]
-	if err := p.submit(ctx, req); err != nil {
+	last, err := p.append(ctx, req)
+	if err != nil {
 		return p.id, 0, fmt.Errorf("append: %w", err)
+	}
+	return p.id, last, nil
+}
+
+// AppendClaim implements Log, as Append does.
+func (l *Embedded) AppendClaim(ctx context.Context, c Claim) (int64, error) {
+	if c.Partition >= len(l.parts) {
+		return 0, fmt.Errorf("append claim: partition %d out of range [0, %d)", c.Partition, len(l.parts))
+	}
+	key, hs, val, err := EncodeClaim(&c)
+	if err != nil {
+		return 0, fmt.Errorf("append claim: %w", err)
+	}
+	req := &appendReq{n: 1, done: make(chan appendResult, 1)}
+	if req.frames, err = appendFrame(req.frames, key, hs, val); err != nil {
+		return 0, fmt.Errorf("append claim %s: %w", c.ID, err)
+	}
+	req.ends = append(req.ends, len(req.frames))
+	off, err := l.parts[c.Partition].append(ctx, req)
+	if err != nil {
+		return 0, fmt.Errorf("append claim: %w", err)
+	}
+	return off, nil
+}
+
+// append hands req to the partition's committer and waits for the fsync
+// that covers it, returning the offset of its last record.
+func (p *partition) append(ctx context.Context, req *appendReq) (int64, error) {
+	if err := p.submit(ctx, req); err != nil {
+		return 0, err
 	}
 	select {
 	case res := <-req.done:
 		if res.err != nil {
-			return p.id, 0, fmt.Errorf("append: %w", res.err)
+			return 0, res.err
 		}
-		return p.id, res.last, nil
+		return res.last, nil
 	case <-ctx.Done():
-		return p.id, 0, fmt.Errorf("append: %w: %w", ErrUnavailable, ctx.Err())
+		return 0, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
 	}
 }
 

@@ -451,12 +451,9 @@ func (p *partition) readSegment(ctx context.Context, from, end int64, r *bufio.R
 		if err != nil {
 			return off, buf, fmt.Errorf("read %s offset %d: %w", s.path, off, err)
 		}
-		rec := Record{Partition: p.id, Offset: off}
-		rec.Event, rec.Err = Decode(key, hs, val)
-		if rec.Err != nil {
-			rec.Event = Event{} // a well-formed frame holding no event of this contract
-		}
-		if err := fn(rec); err != nil {
+		// A well-formed frame holding no record of this contract comes
+		// with Err set.
+		if err := fn(DecodeRecord(p.id, off, key, hs, val)); err != nil {
 			return off, buf, err
 		}
 	}

@@ -37,6 +37,12 @@ const (
 // a retry of that request is recognised: 32 lower-case hex digits (SHA-256
 // truncated to 128 bits, computed by the bridge), the same in every event of
 // one write, empty in events written before the field existed.
+//
+// Epoch is the epoch under which the writer appended the event: that of its
+// claim on the partition (see Claim), 0 for a writer that never claims and
+// in events written before the field existed (the data then has no
+// "epoch"). An event whose epoch is lower than the claim in force before it
+// is void (see Fence).
 type Event struct {
 	ID     string    `json:"-"` // ce_id: unique per event (a retried append keeps it)
 	Type   string    `json:"-"` // ce_type, e.g. "user.created"
@@ -47,8 +53,9 @@ type Event struct {
 	ResourceType      string           `json:"resourceType"` // "User" or "Group"
 	ResourceID        string           `json:"id"`
 	ExternalID        string           `json:"externalId,omitempty"`
-	Version           int64            `json:"version"`     // per resource, 1 on create, +1 per event
-	PrevVersion       int64            `json:"prevVersion"` // 0 on create
+	Version           int64            `json:"version"`         // per resource, 1 on create, +1 per event
+	PrevVersion       int64            `json:"prevVersion"`     // 0 on create
+	Epoch             int64            `json:"epoch,omitempty"` // the writer's claim epoch (see above)
 	ChangedAttributes []string         `json:"changedAttributes,omitempty"`
 	Resource          schemas.Resource `json:"resource,omitempty"` // post-image; groups without members; absent on delete
 	MembersAdded      []schemas.Member `json:"membersAdded,omitempty"`
@@ -68,22 +75,28 @@ type Record struct {
 	Offset    int64
 	Event     Event
 
+	// Claim is set for a claim record (see Claim); Event is then empty.
+	Claim *Claim
+
 	// Err is set, wrapping ErrMalformed, for a record at this position
-	// that is not an event of this contract (another producer's, say);
-	// Event is then empty. Logs pass such records on rather than stop, so
-	// a consumer can skip them.
+	// that is neither an event nor a claim of this contract (another
+	// producer's, say); Event and Claim are then empty. Logs pass such
+	// records on rather than stop, so a consumer can skip them.
 	Err error
 }
 
 // Validate reports whether e can be encoded: ID, Type, Source, Tenant,
-// ResourceType and ResourceID are set and Time is a set time within years
-// 0–9999 (RFC 3339). Errors wrap ErrMalformed and name the field.
+// ResourceType and ResourceID are set, Type is not that of a claim, Epoch is
+// not negative and Time is a set time within years 0–9999 (RFC 3339).
+// Errors wrap ErrMalformed and name the field.
 func (e *Event) Validate() error {
 	switch {
 	case e.ID == "":
 		return fmt.Errorf("%w: missing id", ErrMalformed)
 	case e.Type == "":
 		return fmt.Errorf("%w: event %s: missing type", ErrMalformed, e.ID)
+	case e.Type == PartitionClaimed:
+		return fmt.Errorf("%w: event %s: type %s is that of a claim, not an event", ErrMalformed, e.ID, e.Type)
 	case e.Source == "":
 		return fmt.Errorf("%w: event %s: missing source", ErrMalformed, e.ID)
 	case e.Time.IsZero():
@@ -96,6 +109,8 @@ func (e *Event) Validate() error {
 		return fmt.Errorf("%w: event %s: missing resourceType", ErrMalformed, e.ID)
 	case e.ResourceID == "":
 		return fmt.Errorf("%w: event %s: missing id of the resource", ErrMalformed, e.ID)
+	case e.Epoch < 0:
+		return fmt.Errorf("%w: event %s: negative epoch %d", ErrMalformed, e.ID, e.Epoch)
 	}
 	return nil
 }

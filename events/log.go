@@ -30,15 +30,24 @@ type Log interface {
 	// for each other beyond what sharing a round trip costs.
 	Append(ctx context.Context, evs []Event) (partition int, last int64, err error)
 
+	// AppendClaim durably appends claim c to partition c.Partition and
+	// returns its offset, with Append's guarantees: acknowledged durably
+	// before it returns, in order with the appends of the partition, and
+	// possibly written (even twice) when it fails. A claim lands between
+	// the records of two appends, never among the records of one. Whether
+	// it took effect is for the readers to find (see Fence).
+	AppendClaim(ctx context.Context, c Claim) (offset int64, err error)
+
 	// End returns, per partition, the offset the next appended record will
 	// get (the high watermark): records at offsets < End are readable.
 	End(ctx context.Context) ([]int64, error)
 
 	// Read calls fn, in offset order, for each record of partition p at
 	// offset >= from, waiting for new records, until ctx is done (returning
-	// ctx.Err()) or fn returns an error (returning it). A record that does
-	// not decode as an event is passed on with Record.Err set: one bad
-	// record must not stop every consumer of the partition.
+	// ctx.Err()) or fn returns an error (returning it). Records are decoded
+	// with DecodeRecord: an event, a claim (Record.Claim), or, for a record
+	// that is neither, Record.Err set: one bad record must not stop every
+	// consumer of the partition.
 	Read(ctx context.Context, p int, from int64, fn func(Record) error) error
 
 	// Close releases the log. Appends and reads after Close fail.

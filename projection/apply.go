@@ -26,6 +26,8 @@ type skipRecord struct {
 	Version       int64  `json:"version"`
 	PrevVersion   int64  `json:"prevVersion"`
 	StoredVersion int64  `json:"storedVersion"`
+	Epoch         int64  `json:"epoch,omitempty"`      // of the event or claim
+	ClaimEpoch    int64  `json:"claimEpoch,omitempty"` // void: the epoch of the claim in force
 }
 
 // Apply applies one record: state, indexes and the partition's applied
@@ -33,9 +35,11 @@ type skipRecord struct {
 // skipped (idempotent replay). An event that cannot apply is not applied: it
 // is recorded under the skipped prefix and counted, and the position
 // advances past it in the same transaction. That covers an event that is
-// malformed, a duplicate (its ce_id or version already applied), whose
-// PrevVersion does not match the stored version, whose writes break the
-// projection's limits (see limits.go) or that applying cannot handle at all.
+// void (older than the claim in force, see fence.go), malformed, a
+// duplicate (its ce_id or version already applied), whose PrevVersion does
+// not match the stored version, whose writes break the projection's limits
+// (see limits.go) or that applying cannot handle at all. A claim record
+// applies as the partition's new fence, or is skipped as void.
 //
 // Apply is deterministic: it reads no clock and no randomness, so the same
 // log yields the same bytes, and whether a record is skipped depends on the
@@ -96,7 +100,8 @@ func (e *cleanupError) Unwrap() error { return e.err }
 func (s *Store) apply(rec events.Record) (string, error) {
 	ev := &rec.Event
 	typ := canonicalType(ev.ResourceType)
-	reason := checkRecord(&rec)
+	f := s.fenceOf(rec.Partition)
+	reason := precheck(&rec, f)
 
 	// A large member delta is written in batches before the final
 	// transaction; each batch is idempotent and the position only moves in
@@ -109,18 +114,19 @@ func (s *Store) apply(rec events.Record) (string, error) {
 		}
 		reason, ops = r, nil
 	}
-	reason, deleted, err := s.applyAlone(rec, reason, ops)
+	reason, deleted, err := s.applyAlone(rec, reason, ops, &f)
 	if errors.Is(err, errOwnTxns) {
 		// Within the count of one batch, but too large for one
 		// transaction (long displays): batches of its own after all.
 		var r string
 		if r, err = s.applyMembers(ev, typ, ops); err == nil {
-			reason, deleted, err = s.applyAlone(rec, r, nil)
+			reason, deleted, err = s.applyAlone(rec, r, nil, &f)
 		}
 	}
 	if err != nil {
 		return "", err
 	}
+	s.setFence(rec.Partition, f)
 	if deleted {
 		if err := s.cleanup(ev.Tenant, ev.ResourceID); err != nil {
 			return reason, &cleanupError{partition: rec.Partition, tenant: ev.Tenant, groupID: ev.ResourceID, err: err}
@@ -170,19 +176,21 @@ func (s *Store) applyMembers(ev *events.Event, typ string, ops []memberOp) (stri
 }
 
 // applyAlone applies rec in one transaction with the partition's position
-// after it, reason being why it must be skipped if already known. When
-// applying finds a reason to skip it, the transaction is dropped and
-// another records the skip instead. It reports whether a group delete left
-// members behind a tombstone, and errOwnTxns for a member delta that does
-// not fit.
-func (s *Store) applyAlone(rec events.Record, reason string, ops []memberOp) (string, bool, error) {
+// after it, reason being why it must be skipped if already known, and *f
+// the partition's fence, which it moves once a claim that moves it has
+// committed. When applying finds a reason to skip it, the transaction is
+// dropped and another records the skip instead. It reports whether a group
+// delete left members behind a tombstone, and errOwnTxns for a member
+// delta that does not fit.
+func (s *Store) applyAlone(rec events.Record, reason string, ops []memberOp, f *events.Fence) (string, bool, error) {
 	t := s.newWriteTxn()
 	defer t.Discard()
 	if err := t.Set(posKey(rec.Partition), appendI64(nil, rec.Offset+1)); err != nil {
 		return "", false, err
 	}
 	t.mark()
-	reason, deleted, err := s.applyRecord(t, &rec, reason, ops)
+	next := *f
+	reason, deleted, err := s.applyRecord(t, &rec, reason, ops, &next)
 	if r := skipReason(err); r != "" {
 		t.Discard()
 		var v *verdictError
@@ -200,6 +208,7 @@ func (s *Store) applyAlone(rec events.Record, reason string, ops []memberOp) (st
 	if err := s.commit(t.Txn); err != nil {
 		return "", false, err
 	}
+	*f = next
 	return reason, deleted, nil
 }
 
@@ -222,19 +231,20 @@ func (s *Store) skipAlone(rec events.Record, reason string) error {
 			return err
 		}
 	}
-	if err := putSkip(t, rec, reason, cur); err != nil {
+	if err := putSkip(t, rec, reason, cur, events.Fence{}); err != nil {
 		return err
 	}
 	return s.commit(t.Txn)
 }
 
-// applyRecord writes one record into t: its state change and indexes, or,
-// with reason set or found, its skip record. It returns the skip reason
-// ("" when applied) and whether a group delete left members behind a
-// tombstone. Errors carrying a skip reason (see skipReason) mean t holds
+// applyRecord writes one record into t: its state change and indexes (for
+// a claim, the fence it moves *f to), or, with reason set or found, its
+// skip record; *f is the partition's fence before rec. It returns the skip
+// reason ("" when applied) and whether a group delete left members behind
+// a tombstone. Errors carrying a skip reason (see skipReason) mean t holds
 // part of the record and must be dropped; so does errOwnTxns. A panic is
 // such an error too: applying must never stop on an event.
-func (s *Store) applyRecord(t *writeTxn, rec *events.Record, reason string, ops []memberOp) (skipped string, deleted bool, err error) {
+func (s *Store) applyRecord(t *writeTxn, rec *events.Record, reason string, ops []memberOp, f *events.Fence) (skipped string, deleted bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			skipped, deleted = "", false
@@ -243,6 +253,9 @@ func (s *Store) applyRecord(t *writeTxn, rec *events.Record, reason string, ops 
 	}()
 	if s.beforeApply != nil {
 		s.beforeApply(rec)
+	}
+	if reason == "" && rec.Claim != nil {
+		return "", false, applyClaim(t, rec.Partition, f, rec.Claim)
 	}
 	ev := &rec.Event
 	typ := canonicalType(ev.ResourceType)
@@ -255,7 +268,7 @@ func (s *Store) applyRecord(t *writeTxn, rec *events.Record, reason string, ops 
 		reason = verdict(ev, cur)
 	}
 	if reason != "" {
-		return reason, false, putSkip(t, *rec, reason, cur)
+		return reason, false, putSkip(t, *rec, reason, cur, *f)
 	}
 	deleted, err = s.applyEvent(t, ev, typ, cur, ops)
 	return "", deleted, err
@@ -328,14 +341,21 @@ func changesExisting(typ string) bool {
 	return false
 }
 
-// putSkip records why rec was skipped. Its strings are clipped: the event
-// may have been skipped for their size.
-func putSkip(txn *writeTxn, rec events.Record, reason string, cur *record) error {
+// putSkip records why rec was skipped; f is the partition's fence before
+// it, named for a void record. Its strings are clipped: the event may have
+// been skipped for their size.
+func putSkip(txn *writeTxn, rec events.Record, reason string, cur *record, f events.Fence) error {
 	ev := &rec.Event
 	sr := skipRecord{
 		Reason: reason, EventID: clip(ev.ID), Type: clip(ev.Type), Tenant: clip(ev.Tenant),
 		ResourceType: clip(ev.ResourceType), ResourceID: clip(ev.ResourceID),
-		Version: ev.Version, PrevVersion: ev.PrevVersion,
+		Version: ev.Version, PrevVersion: ev.PrevVersion, Epoch: ev.Epoch,
+	}
+	if c := rec.Claim; c != nil {
+		sr.EventID, sr.Type, sr.Epoch = c.ID, events.PartitionClaimed, c.Epoch
+	}
+	if reason == reasonVoid {
+		sr.ClaimEpoch = f.Epoch
 	}
 	if cur != nil {
 		sr.StoredVersion = cur.Version

@@ -104,9 +104,12 @@ func (s *Store) applyTxn(recs []events.Record) (int, error) {
 	start := time.Now()
 	reasons := make([]string, len(recs))
 	n := len(recs)
+	var fence events.Fence
 	for {
 		txn := s.newWriteTxn()
-		fitted, err := s.fillTxn(txn, recs[:n], reasons)
+		var fitted int
+		var err error
+		fitted, fence, err = s.fillTxn(txn, recs[:n], reasons)
 		tooBig := errors.Is(err, badger.ErrTxnTooBig)
 		alone := skipReason(err) != "" || errors.Is(err, errOwnTxns)
 		if (tooBig || alone) && fitted > 0 {
@@ -132,6 +135,7 @@ func (s *Store) applyTxn(recs []events.Record) (int, error) {
 		break
 	}
 	last := recs[n-1]
+	s.setFence(last.Partition, fence)
 	s.setApplied(last.Partition, last.Offset+1, last.Event.Time)
 	each := time.Since(start) / time.Duration(n)
 	for i := range recs[:n] {
@@ -141,28 +145,30 @@ func (s *Store) applyTxn(recs []events.Record) (int, error) {
 }
 
 // fillTxn writes recs into txn, the position after the last one first,
-// recording each record's skip reason ("" when applied) in reasons. It
-// returns how many records were written in full; on Badger's ErrTxnTooBig,
-// an error carrying a skip reason or errOwnTxns, that is the number before
-// the record that caused it.
-func (s *Store) fillTxn(txn *writeTxn, recs []events.Record, reasons []string) (int, error) {
+// recording each record's skip reason ("" when applied) in reasons, and
+// returns the partition's fence after them: claims among recs move it for
+// the records after them. It returns how many records were written in
+// full; on Badger's ErrTxnTooBig, an error carrying a skip reason or
+// errOwnTxns, that is the number before the record that caused it.
+func (s *Store) fillTxn(txn *writeTxn, recs []events.Record, reasons []string) (int, events.Fence, error) {
 	last := recs[len(recs)-1]
+	f := s.fenceOf(last.Partition)
 	if err := txn.Set(posKey(last.Partition), appendI64(nil, last.Offset+1)); err != nil {
-		return 0, err
+		return 0, f, err
 	}
 	for i := range recs {
 		rec := &recs[i]
 		txn.mark()
-		reason, deleted, err := s.applyRecord(txn, rec, checkRecord(rec), memberOps(&rec.Event))
+		reason, deleted, err := s.applyRecord(txn, rec, precheck(rec, f), memberOps(&rec.Event), &f)
 		if err != nil {
-			return i, err
+			return i, f, err
 		}
 		if deleted { // needsOwnTxns keeps group deletes out of batches
-			return i, fmt.Errorf("group delete in a batch")
+			return i, f, fmt.Errorf("group delete in a batch")
 		}
 		reasons[i] = reason
 	}
-	return len(recs), nil
+	return len(recs), f, nil
 }
 
 // reportApplied counts and logs a record whose transaction committed.
@@ -172,6 +178,11 @@ func (s *Store) reportApplied(rec *events.Record, reason string, took time.Durat
 		// Ids and types only, clipped: the event may be skipped for their
 		// size. Never attribute values.
 		s.m.skipped.WithLabelValues(reason).Inc()
+		if c := rec.Claim; c != nil {
+			s.logger.Warn("skipped claim", "reason", reason, "event_id", clip(c.ID), "epoch", c.Epoch,
+				"owner", clip(c.Owner), "partition", rec.Partition, "offset", rec.Offset)
+			return
+		}
 		attrs := []any{"reason", reason, "type", clip(rec.Event.Type),
 			"tenant", clip(rec.Event.Tenant), "resource_type", clip(rec.Event.ResourceType),
 			"resource_id", clip(rec.Event.ResourceID), "event_id", clip(rec.Event.ID),
@@ -180,7 +191,16 @@ func (s *Store) reportApplied(rec *events.Record, reason string, took time.Durat
 			// Why it is no event, with what it quotes of the record left out.
 			attrs = append(attrs, "detail", clip(elideQuoted(rec.Err.Error())))
 		}
+		if reason == reasonVoid {
+			attrs = append(attrs, "epoch", rec.Event.Epoch)
+		}
 		s.logger.Warn("skipped event", attrs...)
+		return
+	}
+	if rec.Claim != nil {
+		s.m.applied.WithLabelValues(events.PartitionClaimed).Inc()
+		s.logger.Info("claim in force", "partition", rec.Partition, "offset", rec.Offset,
+			"epoch", rec.Claim.Epoch, "owner", clip(rec.Claim.Owner))
 		return
 	}
 	s.m.applied.WithLabelValues(rec.Event.Type).Inc()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/scim-bridge/scim-bridge/events"
@@ -19,8 +20,11 @@ const replayMemberBatch = 4
 // in two tenants, updates that move indexes, member changes (one larger
 // than replayMemberBatch), user and group deletes (one group with more
 // members than a batch, so a tombstone), a group re-created under a deleted
-// id, and records that are skipped: duplicates, version mismatches, changes
-// to absent resources, malformed and unknown events.
+// id, records that are skipped: duplicates, version mismatches, changes
+// to absent resources, malformed and unknown events; and claims, with the
+// void writes of former owners (an update, a group delete, a member delta
+// larger than a batch), void claims, and everything after written under
+// the owners' epochs.
 func replayFeed() *feed {
 	f := newFeed()
 	for _, tenant := range []string{"acme", "globex"} {
@@ -52,6 +56,26 @@ func replayFeed() *feed {
 	f.raw(events.Event{Type: events.GroupCreated, Tenant: "acme", ResourceType: "User", ResourceID: "y", Version: 1,
 		Resource: group("y", "y")})
 	f.raw(events.Event{Type: "user.renamed", Tenant: "acme", ResourceType: "User", ResourceID: "u06", Version: 2, PrevVersion: 1})
+	// Fencing: a new owner claims the partition; the former one (epoch
+	// 0) goes on writing, all void; the new owner's writes apply.
+	f.claim(1, "http://a.example:8080")
+	v, prev := f.next("acme", "User", "u05")
+	f.stale(0, events.Event{Type: events.UserUpdated, Tenant: "acme", ResourceType: "User", ResourceID: "u05",
+		Version: v, PrevVersion: prev, Resource: user("u05", "void@example.com")})
+	v, prev = f.next("acme", "Group", "g1")
+	f.stale(0, events.Event{Type: events.GroupDeleted, Tenant: "acme", ResourceType: "Group", ResourceID: "g1",
+		Version: v, PrevVersion: prev})
+	f.stale(0, events.Event{Type: events.GroupMembersAdded, Tenant: "acme", ResourceType: "Group", ResourceID: "g1",
+		Version: v, PrevVersion: prev, MembersAdded: members("u05", "u06", "u07", "u08", "u09", "u10")}) // > batch
+	f.emit(events.UserUpdated, "acme", "User", "u05", user("u05", "owner1@example.com"), nil, nil)
+	f.claim(3, "http://b.example:8080")
+	f.claim(2, "http://a.example:8080") // void: older than the claim in force
+	f.claim(3, "http://c.example:8080") // void: epoch 3 is b's
+	v, prev = f.next("acme", "User", "u06")
+	f.stale(1, events.Event{Type: events.UserUpdated, Tenant: "acme", ResourceType: "User", ResourceID: "u06",
+		Version: v, PrevVersion: prev, Resource: user("u06", "void@example.com")})
+	f.claim(3, "http://b.example:8080") // b again: in force, nothing changes
+	f.emit(events.UserUpdated, "acme", "User", "u06", user("u06", "owner3@example.com"), nil, nil)
 	// Deletes of groups: one small, one with more members than a batch.
 	f.emit(events.GroupDeleted, "globex", "Group", "g1", nil, nil, nil)
 	f.emit(events.GroupDeleted, "acme", "Group", "g2", nil, nil, nil)
@@ -81,6 +105,12 @@ func replayLogOf(t *testing.T, recs []events.Record) (*events.Embedded, []events
 	}
 	t.Cleanup(func() { log.Close() })
 	for _, rec := range recs {
+		if rec.Claim != nil {
+			if _, err := log.AppendClaim(ctx, *rec.Claim); err != nil {
+				t.Fatalf("AppendClaim() = %v", err)
+			}
+			continue
+		}
 		if _, _, err := log.Append(ctx, []events.Event{rec.Event}); err != nil {
 			t.Fatalf("Append() = %v", err)
 		}
@@ -117,6 +147,13 @@ func TestStore_BatchedReplayMatchesOneByOne(t *testing.T) {
 	want := oneByOne(t, recs)
 	if len(want) < 100 {
 		t.Fatalf("reference export has %d keys, the feed is not exercising much", len(want))
+	}
+	voids := 0
+	for _, line := range want {
+		voids += strings.Count(line, `\"reason\":\"void\"`)
+	}
+	if voids != 6 {
+		t.Fatalf("reference export has %d void records, want the feed's 6", voids)
 	}
 	for _, chunk := range []int{1, 2, 3, 7, 16, len(recs)} {
 		for _, limit := range []int{1, 5, 1000} {

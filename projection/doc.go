@@ -23,6 +23,7 @@
 //	F                                      -> format version (formatVersion)
 //	P u32(partition)                       -> i64(next offset to apply)
 //	S u32(partition) i64(offset)           -> JSON why the record was skipped
+//	C u32(partition)                       -> JSON {epoch, owner}: the claim in force (absent: none)
 //	Z str(tenant) str(groupID)             -> "" (deleted group, members being cleaned)
 //	t str(tenant) r str(type) str(id)      -> JSON {resource, version, created, lastModified, eventId, requestDigest}
 //	t str(tenant) c str(type)              -> i64(number of resources of the type)
@@ -76,6 +77,14 @@
 // already applied, or that is malformed, is not applied: a key under S
 // records it, scim_projection_skipped_events_total counts it, and the
 // position still moves past it in the same transaction.
+//
+// Claims fence writers off (fence.go, events.Fence): each partition's
+// claim in force is kept under C and moves in the transaction of the claim
+// that moves it, so a restart resumes with the claim that goes with its
+// position. A write event older than the claim in force, and a claim that
+// does not take effect, are void: skipped with reason "void" before
+// anything else is judged about them, and WaitApplied answers ErrVoid for
+// them, so a writer learns that its write did not happen.
 //
 // No event stops the projection. One that would write a key or a value
 // over Badger's limits, more index entries than a resource may have, more

@@ -61,10 +61,12 @@ func openAt(t testing.TB, dir string, opts Options) *Store {
 }
 
 // feed builds a log of records the way the bridge would: versions per
-// resource, distinct ce_ids, one second between events.
+// resource, distinct ce_ids, one second between events, the epoch of the
+// latest claim (see claim).
 type feed struct {
-	recs []events.Record
-	ver  map[string]int64
+	recs  []events.Record
+	ver   map[string]int64
+	epoch int64
 }
 
 var baseTime = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -78,7 +80,7 @@ func (f *feed) emit(typ, tenant, rtype, id string, r schemas.Resource, added, re
 	ev := events.Event{
 		ID: fmt.Sprintf("ev-%06d", n), Type: typ, Source: "/test", Time: baseTime.Add(time.Duration(n) * time.Second),
 		Tenant: tenant, ResourceType: rtype, ResourceID: id,
-		Version: f.ver[k] + 1, PrevVersion: f.ver[k],
+		Version: f.ver[k] + 1, PrevVersion: f.ver[k], Epoch: f.epoch,
 		Resource: r, MembersAdded: added, MembersRemoved: removed,
 	}
 	f.ver[k] = ev.Version
@@ -86,9 +88,13 @@ func (f *feed) emit(typ, tenant, rtype, id string, r schemas.Resource, added, re
 	return ev
 }
 
-// raw appends ev as is (for malformed or out-of-order events).
+// raw appends ev as is (for malformed or out-of-order events), with the
+// feed's epoch if it has none.
 func (f *feed) raw(ev events.Event) {
 	n := len(f.recs)
+	if ev.Epoch == 0 {
+		ev.Epoch = f.epoch
+	}
 	if ev.ID == "" {
 		ev.ID = fmt.Sprintf("ev-%06d", n)
 	}
@@ -99,6 +105,30 @@ func (f *feed) raw(ev events.Event) {
 		ev.Source = "/test"
 	}
 	f.recs = append(f.recs, events.Record{Partition: 0, Offset: int64(n), Event: ev})
+}
+
+// stale appends ev under epoch, as a writer that lost the partition
+// would: it does not take the next version of the resource.
+func (f *feed) stale(epoch int64, ev events.Event) {
+	f.raw(ev)
+	f.recs[len(f.recs)-1].Event.Epoch = epoch
+}
+
+// next returns the version after the last one emitted for a resource, and
+// that one: what a stale writer would write.
+func (f *feed) next(tenant, rtype, id string) (version, prev int64) {
+	v := f.ver[tenant+"/"+rtype+"/"+id]
+	return v + 1, v
+}
+
+// claim appends a claim of partition 0; when it raises the feed's epoch,
+// emit and raw write under the new one from here on.
+func (f *feed) claim(epoch int64, owner string) {
+	n := len(f.recs)
+	c := events.Claim{ID: fmt.Sprintf("claim-%06d", n), Source: "/test", Time: baseTime.Add(time.Duration(n) * time.Second),
+		Partition: 0, Epoch: epoch, Owner: owner}
+	f.recs = append(f.recs, events.Record{Partition: 0, Offset: int64(n), Claim: &c})
+	f.epoch = max(f.epoch, epoch)
 }
 
 func user(id, userName string, kv ...any) schemas.Resource {

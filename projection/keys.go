@@ -13,13 +13,14 @@ import (
 // formatVersion is the version of the key layout written under keyFormat.
 // Open refuses a store written with another version: the projection must be
 // rebuilt from the log.
-const formatVersion = "5"
+const formatVersion = "6"
 
 // Top-level key tags. Everything a tenant owns sits under tagTenant.
 const (
 	tagFormat = 'F' // "F" -> formatVersion
 	tagPos    = 'P' // "P" u32(partition) -> i64(next offset to apply)
 	tagSkip   = 'S' // "S" u32(partition) i64(offset) -> JSON skipRecord
+	tagClaim  = 'C' // "C" u32(partition) -> JSON {epoch, owner}: the claim in force (fence.go)
 	tagGone   = 'Z' // "Z" str(tenant) str(groupID) -> "" while a deleted group's members are cleaned
 	tagTenant = 't' // "t" str(tenant) ns ...
 )

@@ -23,6 +23,7 @@ const (
 	reasonTxnTooBig       = "txn_too_big"      // what the event writes does not fit one transaction
 	reasonBadState        = "bad_state"        // the stored state it changes does not decode
 	reasonPanic           = "panic"            // applying it panicked (a bug; logged with the stack)
+	reasonVoid            = "void"             // fenced off: older than the claim in force (fence.go)
 )
 
 type metrics struct {

@@ -86,10 +86,11 @@ type Store struct {
 	locks   map[int]*sync.Mutex // per partition, serialises Apply
 
 	mu       sync.Mutex
-	applied  []int64       // per partition: next offset to apply
-	end      []int64       // per partition: log end last seen by Run (nil before)
-	caughtUp bool          // latched once applied >= end everywhere
-	changed  chan struct{} // closed and replaced on every position change
+	applied  []int64        // per partition: next offset to apply
+	fences   []events.Fence // per partition: the claim in force at applied (fence.go)
+	end      []int64        // per partition: log end last seen by Run (nil before)
+	caughtUp bool           // latched once applied >= end everywhere
+	changed  chan struct{}  // closed and replaced on every position change
 }
 
 // Open opens (creating if needed) the projection in dir. reg resolves the
@@ -218,7 +219,7 @@ func (s *Store) init() error {
 			s.growLocked(p + 1)
 			s.applied[p] = decodeI64(v)
 		}
-		return nil
+		return s.loadFences(txn)
 	})
 	if err != nil {
 		return fmt.Errorf("load applied positions: %w", err)
@@ -242,6 +243,7 @@ func (s *Store) Close() error {
 func (s *Store) growLocked(n int) {
 	for len(s.applied) < n {
 		s.applied = append(s.applied, 0)
+		s.fences = append(s.fences, events.Fence{})
 	}
 }
 
@@ -268,7 +270,12 @@ func (s *Store) setApplied(p int, next int64, at time.Time) {
 }
 
 // WaitApplied blocks until the record at offset off of partition p has been
-// applied (Applied()[p] > off), or ctx is done (returning ctx.Err()).
+// applied (Applied()[p] > off), or ctx is done (returning ctx.Err()). It
+// returns ErrVoid when that record is void (see ErrVoid): a writer waiting
+// for its own event learns so that its write did not happen, and an owner
+// waiting for its claim that the claim did not take effect. A record
+// skipped for another reason (a duplicate, say) returns nil, as an
+// applied one does.
 func (s *Store) WaitApplied(ctx context.Context, p int, off int64) error {
 	for {
 		s.mu.Lock()
@@ -276,6 +283,13 @@ func (s *Store) WaitApplied(ctx context.Context, p int, off int64) error {
 		ch := s.changed
 		s.mu.Unlock()
 		if done {
+			void, err := s.voided(p, off)
+			if err != nil {
+				return err
+			}
+			if void {
+				return fmt.Errorf("record %d/%d: %w", p, off, ErrVoid)
+			}
 			return nil
 		}
 		select {

@@ -53,6 +53,7 @@ func TestLog(t *testing.T, open Opener) {
 		{"AppendCancelledContext", testAppendCancelled},
 		{"AfterClose", testAfterClose},
 		{"InvalidAppend", testInvalidAppend},
+		{"Claims", testClaims},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open) })

@@ -86,8 +86,45 @@ func (l *Log) append(ctx context.Context, evs []events.Event) (int, int64, error
 		}
 		req.recs[i] = r
 	}
-	p := events.PartitionFor(tenant, l.n)
+	return l.enqueue(ctx, events.PartitionFor(tenant, l.n), req)
+}
 
+// AppendClaim appends claim c to partition c.Partition, as Append appends
+// events. See [events.Log].
+func (l *Log) AppendClaim(ctx context.Context, c events.Claim) (int64, error) {
+	start := time.Now()
+	_, off, err := l.appendClaim(ctx, c)
+	l.metrics.observeAppend(1, time.Since(start), err)
+	return off, err
+}
+
+func (l *Log) appendClaim(ctx context.Context, c events.Claim) (int, int64, error) {
+	if l.closed() {
+		return 0, 0, fmt.Errorf("append claim: %w", ErrClosed)
+	}
+	if !l.isConnected() {
+		return 0, 0, fmt.Errorf("append claim: %w", l.notConnected())
+	}
+	if c.Partition >= l.n {
+		return 0, 0, fmt.Errorf("append claim: partition %d out of range [0, %d)", c.Partition, l.n)
+	}
+	key, hdrs, value, err := events.EncodeClaim(&c)
+	if err != nil {
+		return 0, 0, fmt.Errorf("append claim: %w", err)
+	}
+	r := rawRecord{key: key, value: value, headers: make([]kafka.Header, len(hdrs))}
+	size := len(key) + len(value) + recordOverhead
+	for j, h := range hdrs {
+		r.headers[j] = kafka.Header{Key: h.Key, Value: h.Value}
+		size += len(h.Key) + len(h.Value)
+	}
+	req := &appendReq{recs: []rawRecord{r}, size: size, reply: make(chan appendResult, 1)}
+	return l.enqueue(ctx, c.Partition, req)
+}
+
+// enqueue hands req to partition p's produce loop and waits for its
+// reply, for AppendTimeout at most.
+func (l *Log) enqueue(ctx context.Context, p int, req *appendReq) (int, int64, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, l.opts.AppendTimeout, errAppendTimeout)
 	defer cancel()
 	req.ctx = ctx

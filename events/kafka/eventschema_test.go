@@ -34,9 +34,11 @@ func sampleEvents() []events.Event {
 	added.MembersAdded, added.ChangedAttributes = members, []string{"members"}
 	removed := ev(events.GroupMembersRemoved, "Group", "g1", "DELETE", 3, group)
 	removed.MembersRemoved, removed.ChangedAttributes = members, []string{"members"}
+	updated := changed(ev(events.UserUpdated, "User", "u1", "PUT", 2, user), "userName")
+	updated.Epoch = 3 // written by the owner of a claim
 	return []events.Event{
 		changed(ev(events.UserCreated, "User", "u1", "POST", 1, user), "active", "schemas", "userName"),
-		changed(ev(events.UserUpdated, "User", "u1", "PUT", 2, user), "userName"),
+		updated,
 		changed(ev(events.UserDeactivated, "User", "u1", "PATCH", 3, user), "active"),
 		changed(ev(events.UserReactivated, "User", "u1", "PATCH", 4, user), "active"),
 		ev(events.UserDeleted, "User", "u1", "DELETE", 5, nil),
@@ -75,6 +77,16 @@ func TestEventSchema_Encode(t *testing.T) {
 			validateRecord(t, e.Type, headers, value)
 		})
 	}
+	types = append(types, events.PartitionClaimed)
+	t.Run(events.PartitionClaimed, func(t *testing.T) {
+		c := events.Claim{ID: events.NewEventID(), Source: "/scim-bridge/test", Time: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC),
+			Partition: 5, Epoch: 9, Owner: "http://10.0.0.7:8080"}
+		_, headers, value, err := events.EncodeClaim(&c)
+		if err != nil {
+			t.Fatalf("EncodeClaim: %v", err)
+		}
+		validateRecord(t, events.PartitionClaimed, headers, value)
+	})
 	want := eventschema.Types()
 	slices.Sort(types)
 	slices.Sort(want)

@@ -154,6 +154,17 @@ func TestLog_DownstreamConsumer(t *testing.T) {
 		}
 	}
 
+	// A claim on every partition: a record of the contract too, which a
+	// consumer tells from events by ce_type.
+	claims := map[string]events.Claim{} // by ce_id
+	for p := range 3 {
+		c := eventstest.Claim(p, 1, "http://10.0.0.9:8080")
+		if _, err := l.AppendClaim(t.Context(), c); err != nil {
+			t.Fatalf("AppendClaim(partition %d): %v", p, err)
+		}
+		claims[c.ID] = c
+	}
+
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:     brokers,
 		Topic:       opts.Topic,
@@ -168,14 +179,33 @@ func TestLog_DownstreamConsumer(t *testing.T) {
 	defer cancel()
 
 	lastVersion := map[string]int64{}
-	for range len(sent) {
+	for i := range len(sent) + len(claims) {
 		m, err := r.FetchMessage(ctx)
 		if err != nil {
-			t.Fatalf("FetchMessage after %d of %d: %v", len(lastVersion), len(sent), err)
+			t.Fatalf("FetchMessage after %d of %d: %v", i, len(sent)+len(claims), err)
 		}
 		h := map[string]string{}
 		for _, x := range m.Headers {
 			h[x.Key] = string(x.Value)
+		}
+		if h["ce_type"] == events.PartitionClaimed {
+			c, ok := claims[h["ce_id"]]
+			if !ok {
+				t.Fatalf("claim with ce_id %q: not one we sent (headers %v)", h["ce_id"], h)
+			}
+			if got, want := string(m.Key), fmt.Sprintf("_claim/%d", c.Partition); got != want || m.Partition != c.Partition {
+				t.Errorf("claim of partition %d: key %q in partition %d, want key %q", c.Partition, got, m.Partition, want)
+			}
+			if err := eventschema.ValidateHeaders(events.PartitionClaimed, h); err != nil {
+				t.Errorf("claim headers: %v", err)
+			}
+			if err := eventschema.Validate(events.PartitionClaimed, m.Value); err != nil {
+				t.Errorf("claim value: %v", err)
+			}
+			if err := r.CommitMessages(ctx, m); err != nil {
+				t.Fatalf("CommitMessages: %v", err)
+			}
+			continue
 		}
 		e, ok := sent[h["ce_id"]]
 		if !ok {

@@ -95,12 +95,7 @@ func (l *Log) Read(ctx context.Context, p int, from int64, fn func(events.Record
 		for _, h := range m.Headers {
 			hdrs = append(hdrs, events.Header{Key: h.Key, Value: h.Value})
 		}
-		rec := events.Record{Partition: p, Offset: m.Offset}
-		rec.Event, rec.Err = events.Decode(m.Key, hdrs, m.Value)
-		if rec.Err != nil {
-			rec.Event = events.Event{}
-		}
-		if err := fn(rec); err != nil {
+		if err := fn(events.DecodeRecord(p, m.Offset, m.Key, hdrs, m.Value)); err != nil {
 			return err
 		}
 	}

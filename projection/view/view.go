@@ -9,10 +9,18 @@
 package view
 
 import (
+	"errors"
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
+
+// ErrVoid is returned by a wait for a record the projection applied as
+// void (projection.Store.WaitApplied): a write event older than the claim
+// in force before it (its writer no longer owned the partition; the write
+// did not happen), or a claim that did not take effect (a claim with a
+// higher epoch came first). projection.ErrVoid is the same error.
+var ErrVoid = errors.New("the record is void: a claim of its partition fenced it off")
 
 // Stored is a resource as the projection holds it.
 type Stored struct {

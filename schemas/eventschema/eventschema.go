@@ -40,13 +40,17 @@ var ErrUnknownType = errors.New("unknown event type")
 // record that does not match its schema.
 var ErrInvalid = errors.New("event does not match its schema")
 
-// types are the event types, in the order of the contract (DESIGN.md §4).
+// types are the record types, in the order of the contract (DESIGN.md §4):
+// the event types, then the claim record, which is no event but travels
+// on the same topic.
 var types = []string{
 	"user.created", "user.updated", "user.deactivated", "user.reactivated", "user.deleted",
 	"group.created", "group.updated", "group.deleted", "group.members_added", "group.members_removed",
+	"partition.claimed",
 }
 
-// Types returns the event types that have a schema.
+// Types returns the record types that have a schema: every event type and
+// "partition.claimed".
 func Types() []string { return slices.Clone(types) }
 
 // Schema returns the JSON Schema document of the record value of events of
@@ -71,7 +75,8 @@ func Validate(eventType string, value []byte) error {
 
 // ValidateHeaders checks the record headers of an event of type eventType
 // (header name to value) against json/headers.json, with ce_type equal to
-// eventType and ce_subject naming its resource type.
+// eventType and ce_subject naming its resource type; those of a claim
+// against the headers of json/partition.claimed.json.
 func ValidateHeaders(eventType string, headers map[string]string) error {
 	inst := make(map[string]any, len(headers))
 	for k, v := range headers {

@@ -50,6 +50,18 @@ func TestValidate(t *testing.T) {
 			"prevVersion":2,"membersRemoved":[{"value":"u1"}],"scimEvent":"urn:ietf:params:scim:event:prov:patch:full"}`, ErrInvalid},
 		{"MembersAddedEmpty", "group.members_added", `{"tenant":"acme","resourceType":"Group","id":"g1","version":2,
 			"prevVersion":1,"membersAdded":[],"scimEvent":"urn:ietf:params:scim:event:prov:patch:full"}`, ErrInvalid},
+		{"Epoch", "user.created", strings.Replace(userCreated, `"version":1`, `"version":1,"epoch":3`, 1), nil},
+		{"NegativeEpoch", "user.created", strings.Replace(userCreated, `"version":1`, `"version":1,"epoch":-1`, 1), ErrInvalid},
+		{"EpochNotInteger", "user.created", strings.Replace(userCreated, `"version":1`, `"version":1,"epoch":"3"`, 1), ErrInvalid},
+		{"Claim", "partition.claimed", `{"partition":3,"epoch":7,"owner":"http://10.0.0.5:8080"}`, nil},
+		{"ClaimUnknownField", "partition.claimed", `{"partition":0,"epoch":1,"owner":"http://a:8080","claimedAt":"x"}`, nil},
+		{"ClaimEpochZero", "partition.claimed", `{"partition":3,"epoch":0,"owner":"http://10.0.0.5:8080"}`, ErrInvalid},
+		{"ClaimNoOwner", "partition.claimed", `{"partition":3,"epoch":7}`, ErrInvalid},
+		{"ClaimEmptyOwner", "partition.claimed", `{"partition":3,"epoch":7,"owner":""}`, ErrInvalid},
+		{"ClaimOwnerWithSpace", "partition.claimed", `{"partition":3,"epoch":7,"owner":"http://a b"}`, ErrInvalid},
+		{"ClaimOwnerTooLong", "partition.claimed", `{"partition":3,"epoch":7,"owner":"` + strings.Repeat("a", 1025) + `"}`, ErrInvalid},
+		{"ClaimNegativePartition", "partition.claimed", `{"partition":-1,"epoch":7,"owner":"http://x"}`, ErrInvalid},
+		{"EventAsClaim", "partition.claimed", userCreated, ErrInvalid},
 		{"NotJSON", "user.created", `{"tenant":`, ErrInvalid},
 		{"UnknownType", "user.renamed", userCreated, ErrUnknownType},
 	}
@@ -85,6 +97,11 @@ func TestValidateHeaders(t *testing.T) {
 		{"BadTime", "user.created", func(h map[string]string) { h["ce_time"] = "yesterday" }, ErrInvalid},
 		{"ContentType", "user.created", func(h map[string]string) { h["content-type"] = "text/plain" }, ErrInvalid},
 		{"UnknownType", "user.renamed", func(map[string]string) {}, ErrUnknownType},
+		{"Claim", "partition.claimed", claimHeaders, nil},
+		{"ClaimWithTenant", "partition.claimed", func(h map[string]string) { claimHeaders(h); h["ce_tenant"] = "acme" }, nil},
+		{"ClaimNoTime", "partition.claimed", func(h map[string]string) { claimHeaders(h); delete(h, "ce_time") }, ErrInvalid},
+		{"ClaimOtherType", "partition.claimed", func(h map[string]string) { claimHeaders(h); h["ce_type"] = "user.created" }, ErrInvalid},
+		{"EventWithClaimType", "user.created", func(h map[string]string) { h["ce_type"] = "partition.claimed" }, ErrInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -96,6 +113,13 @@ func TestValidateHeaders(t *testing.T) {
 			}
 		})
 	}
+}
+
+// claimHeaders turns the headers of good() into those of a claim.
+func claimHeaders(h map[string]string) {
+	delete(h, "ce_subject")
+	delete(h, "ce_tenant")
+	h["ce_type"] = "partition.claimed"
 }
 
 func TestSchema(t *testing.T) {

@@ -1,14 +1,21 @@
 // Command consumer is a small downstream consumer of scim-bridge's event
 // topic, written the way another team would: a kafka-go consumer group,
-// events.Decode for the CloudEvents envelope, and dedupe by version, since
-// delivery is at least once. It prints one line per new event:
+// events.DecodeRecord for the CloudEvents envelope, the fencing rule of
+// several replicas, and dedupe by version, since delivery is at least
+// once. It prints one line per new event:
 //
 //	go run ./events/kafka/example/consumer --brokers 127.0.0.1:9092 --topic scim.events --group audit
 //
-// Order is per tenant (one partition per tenant), so keeping the last
-// version applied per resource is enough to drop duplicates: a retried
-// append repeats an event with the same ce_id and version. A real consumer
-// keeps that state with what it applies (here it lives in memory only).
+// The rule, per partition in offset order (events.Fence): a claim record
+// (partition.claimed) is never an event, but the claim in force fences off
+// older writers, so an event whose epoch is lower than the claim in force
+// is void and dropped, as the service drops it. Order is per tenant (one
+// partition per tenant), so keeping the last version applied per resource
+// is enough to drop duplicates: a retried append repeats an event with the
+// same ce_id and version. A real consumer keeps that state, the claim in
+// force per partition included, with what it applies (here it lives in
+// memory only, so a restart that resumes from the group's committed
+// offsets would forget it).
 package main
 
 import (
@@ -54,7 +61,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	})
 	defer r.Close()
 
-	last := map[string]int64{} // resource key -> last version printed
+	last := map[string]int64{}       // resource key -> last version printed
+	fences := map[int]events.Fence{} // partition -> the claim in force
 	for {
 		m, err := r.FetchMessage(ctx)
 		if err != nil {
@@ -64,14 +72,25 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		for i, h := range m.Headers {
 			hdrs[i] = events.Header{Key: h.Key, Value: h.Value}
 		}
-		e, err := events.Decode(m.Key, hdrs, m.Value)
-		if err != nil {
+		rec := events.DecodeRecord(m.Partition, m.Offset, m.Key, hdrs, m.Value)
+		e, f := &rec.Event, fences[m.Partition]
+		switch {
+		case rec.Err != nil:
 			// Not our contract: report it and move on rather than stall.
-			fmt.Fprintf(out, "skip partition=%d offset=%d: %v\n", m.Partition, m.Offset, err)
-		} else if k := e.Key(); e.Version > last[k] {
-			last[k] = e.Version
+			fmt.Fprintf(out, "skip partition=%d offset=%d: %v\n", m.Partition, m.Offset, rec.Err)
+		case rec.Claim != nil:
+			// A replica became the writer of the partition: no event,
+			// but older writers are fenced off from here on.
+			if next, ok := f.Claim(rec.Claim); ok {
+				fences[m.Partition] = next
+			}
+		case f.Voids(e):
+			// Written by a replica that had lost the partition: void,
+			// the service did not apply it either.
+		case e.Version > last[e.Key()]:
+			last[e.Key()] = e.Version
 			fmt.Fprintf(out, "%s %s %s v%d id=%s partition=%d offset=%d\n",
-				e.Time.Format("2006-01-02T15:04:05.000Z"), e.Type, k, e.Version, e.ID, m.Partition, m.Offset)
+				e.Time.Format("2006-01-02T15:04:05.000Z"), e.Type, e.Key(), e.Version, e.ID, m.Partition, m.Offset)
 		}
 		if err := r.CommitMessages(ctx, m); err != nil {
 			return fmt.Errorf("commit offset %d: %w", m.Offset, err)
