@@ -119,7 +119,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	str(&c.LogLevel, "SCIM_LOG_LEVEL", "log-level", "info", "log level: debug, info, warn or error")
 	str(&c.LogFormat, "SCIM_LOG_FORMAT", "log-format", "json", "log format: json or text")
 	num(&maxBody, "SCIM_MAX_BODY_BYTES", "max-body-bytes", 1<<20, "largest request body accepted, a bulk request's too (advertised as bulk.maxPayloadSize); larger ones get 413")
-	num(&c.MaxPatchOps, "SCIM_MAX_PATCH_OPS", "max-patch-ops", 1000, "most operations in one PATCH request")
+	num(&c.MaxPatchOps, "SCIM_MAX_PATCH_OPS", "max-patch-ops", scimhttp.DefaultMaxPatchOps, "most operations in one PATCH request")
 	num(&c.MaxBulkOps, "SCIM_BULK_MAX_OPERATIONS", "bulk-max-operations", 1000, "most operations in one bulk request (advertised as bulk.maxOperations); more get 413")
 	dur(&c.RetryAfter, "SCIM_RETRY_AFTER", "retry-after", 5*time.Second, "Retry-After given with 503 when the event log is unavailable")
 	num(&c.RateLimitRPS, "SCIM_RATE_LIMIT", "rate-limit", 0, "requests per second a tenant may make, for tenants whose entry in the tenants file sets none (0: unlimited); over it: 429 with Retry-After")

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"go/parser"
 	"go/token"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -86,6 +88,60 @@ func TestImportDirectionCatchesLeaf(t *testing.T) {
 	if len(bad) != 1 || !strings.Contains(bad[0], "schemas/scimjson is a leaf") {
 		t.Fatalf("found %q; want the leaf's import of schemas", bad)
 	}
+}
+
+// TestNoStoreAboveProjection: the write path and the HTTP layer speak of
+// reads through projection/view and are handed the store by main, so
+// neither links the store, Badger or kafka-go (docs/architecture.md,
+// Layers). Imports alone do not show it: this looks at everything they
+// depend on, transitively.
+func TestNoStoreAboveProjection(t *testing.T) {
+	mod := modulePath(t, ".")
+	out, err := exec.Command("go", "list", "-deps", "./bridge", "./scimhttp").Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("go list -deps ./bridge ./scimhttp: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatalf("go list -deps ./bridge ./scimhttp: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	for _, bad := range storeDeps(mod, deps) {
+		t.Errorf("bridge or scimhttp depends on %s", bad)
+	}
+	if !slices.Contains(deps, mod+"/bridge") || !slices.Contains(deps, mod+"/scimhttp") {
+		t.Fatalf("go list -deps named neither bridge nor scimhttp: the check looked at nothing:\n%s", out)
+	}
+}
+
+// TestStoreDepsCatches: the check names the store and what it links.
+func TestStoreDepsCatches(t *testing.T) {
+	mod := "example.com/m"
+	deps := []string{"fmt", mod + "/schemas", mod + "/projection/view", mod + "/bridge",
+		"github.com/dgraph-io/ristretto/v2", "github.com/dgraph-io/badger/v4/y", mod + "/projection",
+		"github.com/segmentio/kafka-go", mod + "/events/kafka", mod + "/events"}
+	got := storeDeps(mod, deps)
+	want := []string{"github.com/dgraph-io/ristretto/v2", "github.com/dgraph-io/badger/v4/y", mod + "/projection",
+		"github.com/segmentio/kafka-go", mod + "/events/kafka"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("storeDeps = %q, want %q", got, want)
+	}
+}
+
+// storeDeps returns the packages of deps that the layers above the
+// projection must not depend on: the projection's store, Badger and its
+// cache, the Kafka log and kafka-go.
+func storeDeps(mod string, deps []string) []string {
+	var bad []string
+	for _, d := range deps {
+		switch {
+		case d == mod+"/projection", d == mod+"/events/kafka",
+			strings.HasPrefix(d, "github.com/dgraph-io/"),
+			strings.HasPrefix(d, "github.com/segmentio/kafka-go"):
+			bad = append(bad, d)
+		}
+	}
+	return bad
 }
 
 // upwardImports parses the imports of every non-test Go file under the

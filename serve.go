@@ -89,8 +89,7 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 	br, err := bridge.New(l, store, reg, bridge.Options{
 		Logger: logger.With("component", "bridge"),
 		// Append metrics carry the log they measure.
-		Registerer:  prometheus.WrapRegistererWith(prometheus.Labels{"log": logKind(c)}, promReg),
-		MaxPatchOps: c.MaxPatchOps,
+		Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"log": logKind(c)}, promReg),
 		// A write's whole wait is bounded by this plus bridge.DeadlineMargin.
 		AppendTimeout: c.KafkaAppendTimeout,
 	})

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/events"
-	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -191,7 +191,7 @@ func (b *Bridge) runBatch(tenant string, q *queue, batch []*command) {
 			break
 		}
 		if err == nil {
-			err = checkSizes(cevs)
+			err = b.checkSizes(cevs)
 		}
 		if err != nil {
 			c.done <- outcome{err: err}
@@ -301,12 +301,12 @@ func (k keySet) addWrites(evs []events.Event, rec *recorder) {
 		if e.RequestDigest != "" && (e.Type == events.UserCreated || e.Type == events.GroupCreated) {
 			k.add("d", e.RequestDigest)
 		}
-		if e.ResourceType == "User" {
+		if e.ResourceType == schemas.User {
 			if old, ok := rec.userNames[e.ResourceID]; ok {
 				k.add("u", old)
 			}
 			if name, ok := e.Resource["userName"].(string); ok {
-				k.add("u", projection.Fold(name))
+				k.add("u", schemas.Fold(name))
 			}
 		}
 		switch e.Type {
@@ -333,19 +333,19 @@ type recorder struct {
 	userNames map[string]string // user id → folded userName, as read
 }
 
-func (r *recorder) Get(ctx context.Context, tenant, resourceType, id string, o projection.GetOptions) (projection.Stored, error) {
+func (r *recorder) Get(ctx context.Context, tenant, resourceType, id string, o view.GetOptions) (view.Stored, error) {
 	r.reads.add("r", resourceType, id)
 	st, err := r.State.Get(ctx, tenant, resourceType, id, o)
-	if err == nil && resourceType == "User" {
+	if err == nil && resourceType == schemas.User {
 		if name, ok := st.Resource["userName"].(string); ok {
-			r.userNames[id] = projection.Fold(name)
+			r.userNames[id] = schemas.Fold(name)
 		}
 	}
 	return st, err
 }
 
 func (r *recorder) UserIDByUserName(ctx context.Context, tenant, userName string) (string, bool, error) {
-	r.reads.add("u", projection.Fold(userName))
+	r.reads.add("u", schemas.Fold(userName))
 	return r.State.UserIDByUserName(ctx, tenant, userName)
 }
 

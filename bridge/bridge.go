@@ -1,6 +1,7 @@
 // Package bridge is the write path of scim-bridge: it turns a SCIM command
 // into domain events against the current state, appends them to the log,
-// waits until the projection has applied them and returns the new state.
+// waits until the projection has applied them and answers what it applied
+// (Applied).
 //
 // Writes of one tenant are ordered here: they are validated in arrival order
 // against the state their predecessors produced, after a barrier that waits
@@ -15,7 +16,13 @@
 // applying it. Past it the write fails with KindUnavailable (503). Such a
 // write may still take effect; its retry is recognised (see retry.go).
 //
-// bridge imports schemas, events and projection; scimhttp and main build on
+// The caller decodes what a request writes (a resource, PATCH operations)
+// and hands it over typed, with the request's digest (RequestDigest); a
+// write answers Applied, after which a read of the projection returns its
+// result.
+//
+// bridge imports schemas, events and projection/view, and knows the
+// projection by the State it validates against; scimhttp and main build on
 // it. It does not touch HTTP, Badger or kafka-go.
 package bridge
 
@@ -31,14 +38,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scim-bridge/scim-bridge/events"
-	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
 // State is the read model the bridge validates against and waits on. It is
 // met by *projection.Store.
 type State interface {
-	Get(ctx context.Context, tenant, resourceType, id string, o projection.GetOptions) (projection.Stored, error)
+	// CheckEvent reports whether the read model would refuse ev for its
+	// size whatever the state, so that a write it would skip is refused
+	// before it is appended.
+	CheckEvent(ev *events.Event) error
+
+	Get(ctx context.Context, tenant, resourceType, id string, o view.GetOptions) (view.Stored, error)
 	UserIDByUserName(ctx context.Context, tenant, userName string) (string, bool, error)
 	Members(ctx context.Context, tenant, groupID string) schemas.Members
 	GroupsOf(ctx context.Context, tenant, memberID string) ([]string, error)
@@ -52,17 +64,14 @@ type State interface {
 	DeletedBy(ctx context.Context, tenant, resourceType, id string) (digest string, found bool, err error)
 }
 
-var _ State = (*projection.Store)(nil)
-
 // Options are the optional settings of a Bridge; the zero value is usable.
 type Options struct {
-	Logger      *slog.Logger          // nil: discard
-	Registerer  prometheus.Registerer // nil: no metrics
-	Now         func() time.Time      // nil: time.Now
-	NewID       func() string         // resource ids; nil: events.NewEventID (UUIDv7)
-	NewEventID  func() string         // event ids (ce_id); nil: events.NewEventID (UUIDv7)
-	Source      string                // ce_source; "": "/scim-bridge"
-	MaxPatchOps int                   // 0: 1000
+	Logger     *slog.Logger          // nil: discard
+	Registerer prometheus.Registerer // nil: no metrics
+	Now        func() time.Time      // nil: time.Now
+	NewID      func() string         // resource ids; nil: events.NewEventID (UUIDv7)
+	NewEventID func() string         // event ids (ce_id); nil: events.NewEventID (UUIDv7)
+	Source     string                // ce_source; "": "/scim-bridge"
 
 	// AppendTimeout is how long the log may take to acknowledge an append
 	// (the Kafka log's KAFKA_APPEND_TIMEOUT); 0: 5 s. A write's whole time
@@ -78,40 +87,52 @@ const DeadlineMargin = time.Second
 // defaultAppendTimeout is the Kafka log's default.
 const defaultAppendTimeout = 5 * time.Second
 
-// Request carries what a write needs besides its body.
+// Request is who sends a write and what conditions and identifies it; what
+// it writes, already decoded, is the argument of the write's method.
 type Request struct {
 	Tenant    string
 	RequestID string
-	IfMatch   string                // the If-Match header as sent, "" if absent
-	Get       projection.GetOptions // what the returned resource should carry
+	IfMatch   schemas.ETags // the If-Match header; zero: absent
+
+	// Digest identifies the request as it was received, as RequestDigest
+	// computes it from its bytes, so that a retry of it is recognised
+	// (retry.go); every event of the write carries it. "": the write is
+	// never taken for a retry.
+	Digest string
 
 	// Strict fails a write on unknown input (the tenant's "strict"):
 	// unknown attributes and schema URNs (see schemas.Unknowns) and member
 	// ids to add that name no User or Group of the tenant. Otherwise those
-	// are ignored: the members that exist are added, the others skipped.
+	// are ignored: the members that exist are added, the others skipped,
+	// and the write reports them (Applied.Ignored).
 	Strict bool
-	// Ignored, when set, is called once after a successful write that
-	// ignored something, with what it ignored.
-	Ignored func([]schemas.Ignored)
 }
 
-// unknowns is a fresh record of unknown input under req's policy.
-func (req Request) unknowns() *schemas.Unknowns {
+// Unknowns is a fresh record of unknown input under req's policy, for
+// decoding what the request writes as the write itself will treat it.
+func (req Request) Unknowns() *schemas.Unknowns {
 	return &schemas.Unknowns{Strict: req.Strict}
 }
 
-// report hands what a successful write ignored to req.Ignored.
-func (req Request) report(lists ...[]schemas.Ignored) {
-	if req.Ignored == nil {
-		return
-	}
-	var all []schemas.Ignored
-	for _, l := range lists {
-		all = append(all, l...)
-	}
-	if len(all) > 0 {
-		req.Ignored(all)
-	}
+// Applied is what a write did, once the log holds it and the projection
+// has applied it: a read of the resource from the projection now returns
+// the write's result, exactly as a GET would.
+type Applied struct {
+	// ID is the resource written: for a POST, the one it created, or the
+	// one an earlier attempt of the request created (retry.go).
+	ID string
+	// Version is the resource's version once the write was applied.
+	Version int64
+	// Partition is the tenant's partition, and Offset that of the write's
+	// last event, which the projection had applied when the write
+	// returned; -1 when the write appended nothing (it changed nothing, or
+	// it was a retry answered with what its first attempt did).
+	Partition int
+	Offset    int64
+	// Ignored is the unknown input the write skipped (not with
+	// Request.Strict): member ids that name nothing, and what PATCH
+	// operations named that the schema lacks.
+	Ignored []schemas.Ignored
 }
 
 // Bridge is the write path. Safe for concurrent use.
@@ -125,7 +146,6 @@ type Bridge struct {
 	newID   func() string
 	eventID func() string
 	source  string
-	maxOps  int
 	timeout time.Duration // a write's deadline: AppendTimeout + DeadlineMargin
 	epoch   atomic.Int64  // stamped on every event (SetEpoch, event.go)
 
@@ -159,7 +179,6 @@ func New(log events.Log, state State, reg *schemas.Registry, opts Options) (*Bri
 		newID:   opts.NewID,
 		eventID: opts.NewEventID,
 		source:  opts.Source,
-		maxOps:  opts.MaxPatchOps,
 		timeout: opts.AppendTimeout,
 		queues:  make(map[string]*queue),
 	}
@@ -178,9 +197,6 @@ func New(log events.Log, state State, reg *schemas.Registry, opts Options) (*Bri
 	}
 	if b.source == "" {
 		b.source = "/scim-bridge"
-	}
-	if b.maxOps <= 0 {
-		b.maxOps = 1000
 	}
 	if b.timeout <= 0 {
 		b.timeout = defaultAppendTimeout
@@ -216,7 +232,7 @@ func (b *Bridge) barrier(ctx context.Context, tenant string, q *queue) error {
 	if last < 0 {
 		return nil
 	}
-	if err := b.state.WaitApplied(ctx, p, last); err != nil && !errors.Is(err, projection.ErrVoid) {
+	if err := b.state.WaitApplied(ctx, p, last); err != nil && !errors.Is(err, view.ErrVoid) {
 		return fmt.Errorf("await the projection: %w", err) // a void last record was applied as void: done
 	}
 	return nil

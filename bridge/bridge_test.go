@@ -11,12 +11,13 @@ import (
 	"github.com/scim-bridge/scim-bridge/bridge"
 	"github.com/scim-bridge/scim-bridge/events"
 	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
 // env is a bridge on a real embedded log and an in-memory projection.
 type env struct {
-	b     *bridge.Bridge
+	b     client
 	log   *faultLog
 	store *projection.Store
 	reg   *schemas.Registry
@@ -109,10 +110,92 @@ func newEnvWith(t *testing.T, opts bridge.Options, wrapLog func(events.Log) even
 	t.Cleanup(func() { b.Close() })
 	users, _ := reg.ResourceType("User")
 	grps, _ := reg.ResourceType("Group")
-	return &env{b: b, log: fl, store: store, reg: reg, users: users, grps: grps}
+	return &env{b: client{b, store}, log: fl, store: store, reg: reg, users: users, grps: grps}
 }
 
-var req = bridge.Request{Tenant: "acme", RequestID: "r1"}
+var _ bridge.State = (*projection.Store)(nil)
+
+// request is a write request as the HTTP handlers have it: the If-Match
+// header as sent, what the answer is to load (Get), and where to report
+// what the write ignored.
+type request struct {
+	Tenant    string
+	RequestID string
+	IfMatch   string
+	Strict    bool
+	Get       view.GetOptions
+	Ignored   func([]schemas.Ignored) // called once after a write that ignored something
+}
+
+var req = request{Tenant: "acme", RequestID: "r1"}
+
+// client drives a Bridge as the HTTP handlers do: it decodes what a
+// request writes, computes the request's digest from its bytes, reports
+// what the write ignored, and reads the result back from the projection.
+// The Bridge's other methods (SetEpoch, Close) are its own.
+type client struct {
+	*bridge.Bridge
+	store *projection.Store
+}
+
+// request is r for the write of a request with the given method, id and
+// body.
+func (c client) request(r request, method string, rt *schemas.ResourceType, id string, body []byte) bridge.Request {
+	return bridge.Request{Tenant: r.Tenant, RequestID: r.RequestID, IfMatch: schemas.ParseETags(r.IfMatch), Strict: r.Strict,
+		Digest: bridge.RequestDigest(r.Tenant, method, rt.Name, id, r.IfMatch, body)}
+}
+
+// answer reports what a successful write ignored and reads its resource.
+func (c client) answer(ctx context.Context, r request, rt *schemas.ResourceType, a bridge.Applied, decoded []schemas.Ignored) (view.Stored, error) {
+	if ig := append(decoded, a.Ignored...); len(ig) > 0 && r.Ignored != nil {
+		r.Ignored(ig)
+	}
+	return c.store.Get(ctx, r.Tenant, rt.Name, a.ID, r.Get)
+}
+
+func (c client) Create(ctx context.Context, r request, rt *schemas.ResourceType, body []byte) (view.Stored, error) {
+	br := c.request(r, "POST", rt, "", body)
+	u := br.Unknowns()
+	res, err := rt.DecodeWith(body, u)
+	if err != nil {
+		return view.Stored{}, err
+	}
+	a, err := c.Bridge.Create(ctx, br, rt, res)
+	if err != nil {
+		return view.Stored{}, err
+	}
+	return c.answer(ctx, r, rt, a, u.Ignored)
+}
+
+func (c client) Replace(ctx context.Context, r request, rt *schemas.ResourceType, id string, body []byte) (view.Stored, error) {
+	br := c.request(r, "PUT", rt, id, body)
+	u := br.Unknowns()
+	res, err := rt.DecodeWith(body, u)
+	if err != nil {
+		return view.Stored{}, err
+	}
+	a, err := c.Bridge.Replace(ctx, br, rt, id, res)
+	if err != nil {
+		return view.Stored{}, err
+	}
+	return c.answer(ctx, r, rt, a, u.Ignored)
+}
+
+func (c client) Patch(ctx context.Context, r request, rt *schemas.ResourceType, id string, body []byte) (view.Stored, error) {
+	p, err := schemas.ParsePatch(body, schemas.DefaultMaxOperations)
+	if err != nil {
+		return view.Stored{}, err
+	}
+	a, err := c.Bridge.Patch(ctx, c.request(r, "PATCH", rt, id, body), rt, id, p)
+	if err != nil {
+		return view.Stored{}, err
+	}
+	return c.answer(ctx, r, rt, a, nil)
+}
+
+func (c client) Delete(ctx context.Context, r request, rt *schemas.ResourceType, id string) error {
+	return c.Bridge.Delete(ctx, c.request(r, "DELETE", rt, id, nil), rt, id)
+}
 
 func userBody(name string) []byte {
 	return []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + name + `"}`)
@@ -171,7 +254,7 @@ func TestBridge_Create(t *testing.T) {
 		t.Errorf("Create() = %+v, want version 1 with an id", st)
 	}
 	// Read your write: the projection already has it.
-	got, err := e.store.Get(ctx, req.Tenant, "User", st.Resource.ID(), projection.GetOptions{})
+	got, err := e.store.Get(ctx, req.Tenant, "User", st.Resource.ID(), view.GetOptions{})
 	if err != nil || got.Version != 1 {
 		t.Fatalf("Get after Create = %+v, %v", got, err)
 	}
@@ -182,7 +265,7 @@ func TestBridge_Create(t *testing.T) {
 		}
 	})
 	t.Run("OtherTenant", func(t *testing.T) {
-		other := bridge.Request{Tenant: "globex"}
+		other := request{Tenant: "globex"}
 		if _, err := e.b.Create(ctx, other, e.users, userBody("alice@example.com")); err != nil {
 			t.Errorf("Create(same userName, other tenant) = %v, want success", err)
 		}
@@ -285,7 +368,7 @@ func TestBridge_Groups(t *testing.T) {
 		}
 		ids = append(ids, st.Resource.ID())
 	}
-	g, err := e.b.Create(ctx, bridge.Request{Tenant: req.Tenant, Get: projection.GetOptions{Members: true}}, e.grps,
+	g, err := e.b.Create(ctx, request{Tenant: req.Tenant, Get: view.GetOptions{Members: true}}, e.grps,
 		[]byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Eng","members":[{"value":"`+ids[0]+`"}]}`))
 	if err != nil {
 		t.Fatalf("Create(group with a member) = %v", err)
@@ -338,7 +421,7 @@ func TestBridge_Groups(t *testing.T) {
 	if err := e.b.Delete(ctx, req, e.grps, gid); err != nil {
 		t.Fatalf("Delete(group) = %v", err)
 	}
-	if _, err := e.store.Get(ctx, req.Tenant, "Group", gid, projection.GetOptions{}); schemas.KindOf(err) != schemas.KindNotFound {
+	if _, err := e.store.Get(ctx, req.Tenant, "Group", gid, view.GetOptions{}); schemas.KindOf(err) != schemas.KindNotFound {
 		t.Errorf("Get(deleted group) = %v, want KindNotFound", err)
 	}
 }
@@ -360,7 +443,7 @@ func TestBridge_LogDown(t *testing.T) {
 	if _, err := e.b.Create(ctx, req, e.users, userBody("dave@example.com")); schemas.KindOf(err) != schemas.KindUnavailable {
 		t.Errorf("Create with the log down = %v, want KindUnavailable", err)
 	}
-	got, err := e.store.Get(ctx, req.Tenant, "User", st.Resource.ID(), projection.GetOptions{})
+	got, err := e.store.Get(ctx, req.Tenant, "User", st.Resource.ID(), view.GetOptions{})
 	if err != nil || got.Version != 1 || got.Resource["displayName"] != nil {
 		t.Errorf("after the failed PATCH: %+v, %v; want version 1 unchanged", got, err)
 	}

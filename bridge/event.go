@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/scim-bridge/scim-bridge/events"
-	"github.com/scim-bridge/scim-bridge/projection"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -15,14 +14,13 @@ type write struct {
 	rt      *schemas.ResourceType
 	id, ext string
 	version int64
-	op      string
-	digest  string // RequestDigest of the request
+	op      string // the request's method
 	epoch   int64  // the bridge's epoch when the write was planned
 	evs     []events.Event
 }
 
-func (b *Bridge) newWrite(req Request, rt *schemas.ResourceType, id, externalID string, version int64, op, digest string) *write {
-	return &write{b: b, req: req, rt: rt, id: id, ext: externalID, version: version, op: op, digest: digest,
+func (b *Bridge) newWrite(req Request, rt *schemas.ResourceType, id, externalID string, version int64, op string) *write {
+	return &write{b: b, req: req, rt: rt, id: id, ext: externalID, version: version, op: op,
 		epoch: b.epoch.Load()}
 }
 
@@ -30,7 +28,7 @@ func (b *Bridge) newWrite(req Request, rt *schemas.ResourceType, id, externalID 
 // plans from now on (events.Event.Epoch): that of its claim on the
 // partitions it writes for. Zero, the start, is that of a single writer
 // that never claims. A write whose events a later claim voids did not
-// happen: it fails with KindUnavailable (see projection.ErrVoid).
+// happen: it fails with KindUnavailable (see view.ErrVoid).
 func (b *Bridge) SetEpoch(epoch int64) { b.epoch.Store(epoch) }
 
 func (w *write) add(typ string, r schemas.Resource, changed []string, added, removed []schemas.Member) {
@@ -51,21 +49,21 @@ func (w *write) add(typ string, r schemas.Resource, changed []string, added, rem
 		MembersAdded:      added,
 		MembersRemoved:    removed,
 		RequestID:         w.req.RequestID,
-		RequestDigest:     w.digest,
+		RequestDigest:     w.req.Digest,
 		Operation:         w.op,
 	})
 	w.version++
 }
 
 func createdType(rt *schemas.ResourceType) string {
-	if rt.Name == "Group" {
+	if rt.IsGroup() {
 		return events.GroupCreated
 	}
 	return events.UserCreated
 }
 
 func deletedType(rt *schemas.ResourceType) string {
-	if rt.Name == "Group" {
+	if rt.IsGroup() {
 		return events.GroupDeleted
 	}
 	return events.UserDeleted
@@ -75,7 +73,7 @@ func deletedType(rt *schemas.ResourceType) string {
 // and reactivated are what downstream services act on (revoke sessions,
 // restore access), so they get their own types.
 func updatedType(rt *schemas.ResourceType, old, next schemas.Resource) string {
-	if rt.Name == "Group" {
+	if rt.IsGroup() {
 		return events.GroupUpdated
 	}
 	was, now := active(old), active(next)
@@ -98,9 +96,10 @@ func active(r schemas.Resource) bool {
 // checkSizes refuses a write whose events the log or the projection would
 // not take, before anything is appended: an event over
 // events.MaxEventBytes, or a resource the projection would store over its
-// limits (its JSON escapes <, > and &, so it can outgrow the event). The
-// schemas' limits on single values make this rare; it bounds the whole.
-func checkSizes(evs []events.Event) error {
+// limits (State.CheckEvent; its JSON escapes <, > and &, so it can outgrow
+// the event). The schemas' limits on single values make this rare; it
+// bounds the whole.
+func (b *Bridge) checkSizes(evs []events.Event) error {
 	for i := range evs {
 		n, err := events.EncodedSize(&evs[i])
 		if err != nil {
@@ -109,7 +108,7 @@ func checkSizes(evs []events.Event) error {
 		if n > events.MaxEventBytes {
 			return schemas.Errorf(schemas.KindTooLarge, "the resource is too large: its event would be %d bytes, over the limit of %d", n, events.MaxEventBytes)
 		}
-		if err := projection.CheckEvent(&evs[i]); err != nil {
+		if err := b.state.CheckEvent(&evs[i]); err != nil {
 			return &schemas.Error{Kind: schemas.KindTooLarge, Detail: "the resource is too large to store: " + err.Error()}
 		}
 	}

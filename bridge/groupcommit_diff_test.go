@@ -10,7 +10,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/scim-bridge/scim-bridge/bridge"
 	"github.com/scim-bridge/scim-bridge/events"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
@@ -18,7 +17,7 @@ import (
 // diffWrite is one write of the differential test: it runs against a
 // bridge with ids translated by tr (identity on the concurrent run) and
 // returns the id it created, if any.
-type diffWrite func(ctx context.Context, b *bridge.Bridge, e *env, r bridge.Request, tr func(string) string) (string, error)
+type diffWrite func(ctx context.Context, b client, e *env, r request, tr func(string) string) (string, error)
 
 // TestGroupCommit_MatchesOneByOne runs rounds of random concurrent writes
 // of one tenant — creates racing for a userName, renames that free one,
@@ -45,7 +44,7 @@ func groupCommitDiff(t *testing.T, seed uint64) {
 		mu.Lock()
 		writes[reqID] = w
 		mu.Unlock()
-		r := bridge.Request{Tenant: req.Tenant, RequestID: reqID}
+		r := request{Tenant: req.Tenant, RequestID: reqID}
 		w(ctx, a.b, a, r, func(s string) string { return s })
 	}
 
@@ -123,7 +122,7 @@ func groupCommitDiff(t *testing.T, seed uint64) {
 		if w == nil {
 			t.Fatalf("log holds events of request %q that no write sent", reqID)
 		}
-		r := bridge.Request{Tenant: req.Tenant, RequestID: reqID}
+		r := request{Tenant: req.Tenant, RequestID: reqID}
 		bID, err := w(ctx, b.b, b, r, tr)
 		if err != nil {
 			t.Fatalf("request %s was accepted concurrently but the serial run refuses it: %v", reqID, err)
@@ -236,21 +235,21 @@ func alive(t *testing.T, e *env) (users, groups []string) {
 }
 
 func createUser(name string) diffWrite {
-	return func(ctx context.Context, b *bridge.Bridge, e *env, r bridge.Request, tr func(string) string) (string, error) {
+	return func(ctx context.Context, b client, e *env, r request, tr func(string) string) (string, error) {
 		st, err := b.Create(ctx, r, e.users, userBody(name+"@example.com"))
 		return st.Resource.ID(), err
 	}
 }
 
 func renameUser(id, name string) diffWrite {
-	return func(ctx context.Context, b *bridge.Bridge, e *env, r bridge.Request, tr func(string) string) (string, error) {
+	return func(ctx context.Context, b client, e *env, r request, tr func(string) string) (string, error) {
 		_, err := b.Patch(ctx, r, e.users, tr(id), patchBody(`[{"op":"replace","path":"userName","value":"`+name+`@example.com"}]`))
 		return "", err
 	}
 }
 
 func deleteRes(typ, id string) diffWrite {
-	return func(ctx context.Context, b *bridge.Bridge, e *env, r bridge.Request, tr func(string) string) (string, error) {
+	return func(ctx context.Context, b client, e *env, r request, tr func(string) string) (string, error) {
 		rt := e.users
 		if typ == "Group" {
 			rt = e.grps
@@ -268,7 +267,7 @@ func memberList(ids []string, tr func(string) string) string {
 }
 
 func patchMembers(gid, op string, ids []string) diffWrite {
-	return func(ctx context.Context, b *bridge.Bridge, e *env, r bridge.Request, tr func(string) string) (string, error) {
+	return func(ctx context.Context, b client, e *env, r request, tr func(string) string) (string, error) {
 		_, err := b.Patch(ctx, r, e.grps, tr(gid), patchBody(`[{"op":"`+op+`","path":"members","value":`+memberList(ids, tr)+`}]`))
 		return "", err
 	}
@@ -279,14 +278,14 @@ func diffGroupBody(name string, members []string, tr func(string) string) []byte
 }
 
 func putGroup(gid, name string, members []string) diffWrite {
-	return func(ctx context.Context, b *bridge.Bridge, e *env, r bridge.Request, tr func(string) string) (string, error) {
+	return func(ctx context.Context, b client, e *env, r request, tr func(string) string) (string, error) {
 		_, err := b.Replace(ctx, r, e.grps, tr(gid), diffGroupBody(name, members, tr))
 		return "", err
 	}
 }
 
 func createGroup(name string, members []string) diffWrite {
-	return func(ctx context.Context, b *bridge.Bridge, e *env, r bridge.Request, tr func(string) string) (string, error) {
+	return func(ctx context.Context, b client, e *env, r request, tr func(string) string) (string, error) {
 		st, err := b.Create(ctx, r, e.grps, diffGroupBody(name, members, tr))
 		return st.Resource.ID(), err
 	}

@@ -53,11 +53,12 @@ func TestBridge_MemberReadFailureAppendsNothing(t *testing.T) {
 	before := len(e.logEvents(t))
 
 	disk := errors.New("disk read failed")
-	b, err := bridge.New(e.log, failingMembers{Store: e.store, err: disk}, e.reg, bridge.Options{})
+	nb, err := bridge.New(e.log, failingMembers{Store: e.store, err: disk}, e.reg, bridge.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
+	defer nb.Close()
+	b := client{nb, e.store}
 	for _, tc := range []struct {
 		name string
 		do   func() error

@@ -61,6 +61,9 @@ const digestVersion = "scim-bridge request digest 1"
 // with its length, truncated to 128 bits and written as 32 lower-case hex
 // digits.
 //
+// Whoever reads the request (the HTTP handlers) computes it from what it
+// received and passes it to the write as Request.Digest.
+//
 // The body counts as bytes, not as the JSON it encodes: identity providers
 // resend a request as it was, and two requests that differ in any byte
 // (even in whitespace, key order or a password that is never stored) are

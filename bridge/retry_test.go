@@ -11,7 +11,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/bridge"
 	"github.com/scim-bridge/scim-bridge/events"
-	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -129,7 +129,7 @@ func TestBridge_RetryAfterLostAck(t *testing.T) {
 		}
 		e.log.setLose(false)
 		r := req
-		r.Get = projection.GetOptions{Members: true}
+		r.Get = view.GetOptions{Members: true}
 		g, err := e.b.Create(ctx, r, e.grps, body)
 		if err != nil || g.Version != 2 {
 			t.Fatalf("retried Create(group) = %+v, %v; want the landed group at version 2", g, err)
@@ -149,7 +149,7 @@ func TestBridge_RetryAfterLostAck(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := req
-		r.IfMatch = bridge.ETag(u.Version)
+		r.IfMatch = schemas.ETag(u.Version)
 		body := patchBody(`[{"op":"replace","path":"displayName","value":"Pat"}]`)
 		e.log.setLose(true)
 		if _, err := e.b.Patch(ctx, r, e.users, u.Resource.ID(), body); schemas.KindOf(err) != schemas.KindUnavailable {
@@ -226,7 +226,7 @@ func TestBridge_RetryIsNotANewRequest(t *testing.T) {
 			t.Errorf("the same POST again after 201 = %v, want KindUniqueness (409)", err)
 		}
 		r := req
-		r.IfMatch = bridge.ETag(1)
+		r.IfMatch = schemas.ETag(1)
 		body := patchBody(`[{"op":"replace","path":"displayName","value":"R"}]`)
 		if _, err := e.b.Patch(ctx, r, e.users, u.Resource.ID(), body); err != nil {
 			t.Fatal(err)
@@ -274,7 +274,7 @@ func TestBridge_RetryIsNotANewRequest(t *testing.T) {
 			t.Errorf("another POST of the landed userName = %v, want KindUniqueness", err)
 		}
 		// The same body for another tenant creates its own user.
-		globex := bridge.Request{Tenant: "globex"}
+		globex := request{Tenant: "globex"}
 		if st, err := e.b.Create(ctx, globex, e.users, userBody("diff@example.com")); err != nil || st.Version != 1 {
 			t.Errorf("the same POST for another tenant = %+v, %v; want a new user", st, err)
 		}
@@ -310,7 +310,7 @@ func TestBridge_RetryIsNotANewRequest(t *testing.T) {
 
 		// A PATCH with If-Match retried after another write: 412.
 		r := req
-		r.IfMatch = bridge.ETag(2)
+		r.IfMatch = schemas.ETag(2)
 		body := patchBody(`[{"op":"replace","path":"title","value":"T1"}]`)
 		e.log.setLose(true)
 		if _, err := e.b.Patch(ctx, r, e.users, id, body); schemas.KindOf(err) != schemas.KindUnavailable {
@@ -385,7 +385,7 @@ func TestBridge_ProjectionWaitBounded(t *testing.T) {
 	}
 	body := patchBody(`[{"op":"replace","path":"displayName","value":"S"}]`)
 	r := req
-	r.IfMatch = bridge.ETag(u.Version)
+	r.IfMatch = schemas.ETag(u.Version)
 	for _, write := range []struct {
 		name string
 		do   func() error
@@ -547,15 +547,16 @@ func TestBridge_RetryLandsTwice(t *testing.T) {
 			ll.mu.Lock()
 			ll.late = false
 			ll.mu.Unlock()
-			var st projection.Stored
+			var st view.Stored
 			var err error
 			if firstLandsFirst {
 				// It lands between the retry's plan and its append.
 				var once sync.Once
-				e.b, err = bridge.New(logFunc{ll, func() { once.Do(func() { ll.land(t) }) }}, e.store, e.reg, bridge.Options{})
+				nb, err := bridge.New(logFunc{ll, func() { once.Do(func() { ll.land(t) }) }}, e.store, e.reg, bridge.Options{})
 				if err != nil {
 					t.Fatal(err)
 				}
+				e.b = client{nb, e.store}
 				t.Cleanup(func() { e.b.Close() })
 				st, err = e.b.Create(ctx, req, e.users, body)
 			} else {
@@ -577,7 +578,7 @@ func TestBridge_RetryLandsTwice(t *testing.T) {
 			if id, _, _ := e.store.UserIDByUserName(ctx, req.Tenant, "twice@example.com"); id != kept {
 				t.Errorf("userName twice@example.com belongs to %q, want %s", id, kept)
 			}
-			if _, err := e.store.Get(ctx, req.Tenant, "User", evs[1].ResourceID, projection.GetOptions{}); schemas.KindOf(err) != schemas.KindNotFound {
+			if _, err := e.store.Get(ctx, req.Tenant, "User", evs[1].ResourceID, view.GetOptions{}); schemas.KindOf(err) != schemas.KindNotFound {
 				t.Errorf("Get of the second landing's user = %v, want KindNotFound", err)
 			}
 		})

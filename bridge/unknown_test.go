@@ -5,7 +5,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/scim-bridge/scim-bridge/bridge"
 	"github.com/scim-bridge/scim-bridge/events"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
@@ -14,7 +13,7 @@ const customURN = "urn:ietf:params:scim:schemas:extension:CustomExt:2.0:User"
 
 // reporting returns req reporting what a write ignored into *got, and
 // failing the test if a write reports twice.
-func reporting(t *testing.T, strict bool, got *[]schemas.Ignored) bridge.Request {
+func reporting(t *testing.T, strict bool, got *[]schemas.Ignored) request {
 	r := req
 	r.Strict = strict
 	*got = nil

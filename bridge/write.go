@@ -5,37 +5,29 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/scim-bridge/scim-bridge/events"
-	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
-// Create decodes body as a new resource of rt, checks it against current
-// state (userName uniqueness, member ids), appends the created event (and,
-// for a group with members, a members_added event) and returns the resource
-// as the projection now holds it. A retry of a POST whose first attempt
-// created a resource, unchanged since, returns that resource (retry.go).
-func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceType, body []byte) (projection.Stored, error) {
+// Create is POST (RFC 7644 §3.3): r, a decoded resource of rt
+// (schemas.ResourceType.Decode), is checked against current state
+// (userName uniqueness, member ids) and created; the events are the
+// created event and, for a group with members, a members_added event. The
+// bridge takes r over. A retry of a POST whose first attempt created a
+// resource, unchanged since, answers with that resource (retry.go).
+func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceType, r schemas.Resource) (Applied, error) {
 	ctx, cancel := b.deadline(ctx)
 	defer cancel()
-	u := req.unknowns()
-	next, err := rt.DecodeWith(body, u)
+	members, err := rt.SplitMembers(r)
 	if err != nil {
-		return projection.Stored{}, err
+		return Applied{}, err
 	}
-	d := RequestDigest(req.Tenant, "POST", rt.Name, "", req.IfMatch, body)
+	d := req.Digest
 	id := b.newID()
-	next["id"] = id
-	var members []schemas.Member
-	if rt.Name == "Group" {
-		if members, err = decodedMembers(next); err != nil {
-			return projection.Stored{}, err
-		}
-		delete(next, "members")
-	}
+	r["id"] = id
 	// target is the resource to answer with: id, or the one an earlier
 	// attempt created. Each run of the plan sets it; the caller reads it
 	// after the last run's outcome.
@@ -51,27 +43,26 @@ func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceTy
 			target = prev
 			return nil, nil
 		}
-		mu := req.unknowns()
+		mu := req.Unknowns()
 		added, err := resolveMembers(ctx, st, req.Tenant, id, members, mu)
 		if err != nil {
 			return nil, err
 		}
 		skipped = mu.Ignored
-		if err := checkUnique(ctx, st, req.Tenant, rt, "", next); err != nil {
+		if err := checkUnique(ctx, st, req.Tenant, rt, "", r); err != nil {
 			return nil, err
 		}
-		w := b.newWrite(req, rt, id, next.ExternalID(), 0, "POST", d)
-		w.add(createdType(rt), next, attributeNames(next), nil, nil)
+		w := b.newWrite(req, rt, id, r.ExternalID(), 0, "POST")
+		w.add(createdType(rt), r, attributeNames(r), nil, nil)
 		if len(added) > 0 {
 			w.add(events.GroupMembersAdded, nil, nil, added, nil)
 		}
 		return w.evs, nil
 	})
 	if err != nil {
-		return projection.Stored{}, err
+		return Applied{}, err
 	}
-	req.report(u.Ignored, skipped)
-	return b.result(ctx, req, rt, target, d, o, true)
+	return b.result(ctx, req, rt, target, o, true, skipped)
 }
 
 // createdBefore returns the id of the resource an earlier attempt of the
@@ -81,7 +72,7 @@ func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceTy
 // created while that is unchanged, since a second one would be the same
 // POST landed twice, which the projection ignores.
 func (b *Bridge) createdBefore(ctx context.Context, st State, tenant string, rt *schemas.ResourceType, d string) (string, error) {
-	if rt.Name == "User" && b.accepted.has(d) {
+	if d == "" || rt.IsUser() && b.accepted.has(d) {
 		return "", nil
 	}
 	id, found, err := st.CreatedBy(ctx, tenant, d)
@@ -91,7 +82,7 @@ func (b *Bridge) createdBefore(ctx context.Context, st State, tenant string, rt 
 	if !found {
 		return "", nil
 	}
-	cur, err := st.Get(ctx, tenant, rt.Name, id, projection.GetOptions{})
+	cur, err := st.Get(ctx, tenant, rt.Name, id, view.GetOptions{})
 	if schemas.KindOf(err) == schemas.KindNotFound {
 		return "", nil
 	}
@@ -105,20 +96,23 @@ func (b *Bridge) createdBefore(ctx context.Context, st State, tenant string, rt 
 }
 
 // result waits until the projection has applied a write's events and reads
-// the resource back, so the caller reads its own write; created says the
-// write is a POST. Past the write's deadline the write, though in the log,
-// fails with KindUnavailable; its retry finds it.
-func (b *Bridge) result(ctx context.Context, req Request, rt *schemas.ResourceType, id, d string, o outcome, created bool) (projection.Stored, error) {
+// back the version of resource id, so that the caller reads its own write;
+// created says the write is a POST, ignored what it skipped. Past the
+// write's deadline the write, though in the log, fails with
+// KindUnavailable; its retry finds it.
+func (b *Bridge) result(ctx context.Context, req Request, rt *schemas.ResourceType, id string, o outcome, created bool, ignored []schemas.Ignored) (Applied, error) {
+	d := req.Digest
 	if err := b.await(ctx, o); err != nil {
-		return projection.Stored{}, b.failed(d, err)
+		return Applied{}, b.failed(d, err)
 	}
-	st, err := b.state.Get(ctx, req.Tenant, rt.Name, id, req.Get)
-	if schemas.KindOf(err) == schemas.KindNotFound && o.n > 0 && created {
+	st, err := b.state.Get(ctx, req.Tenant, rt.Name, id, view.GetOptions{})
+	if schemas.KindOf(err) == schemas.KindNotFound && o.n > 0 && created && d != "" {
 		// An earlier attempt of this POST landed after the plan read the
 		// state, and before this one: the projection kept that one
 		// (projection.Store.CreatedBy).
 		if prev, found, lerr := b.state.CreatedBy(ctx, req.Tenant, d); lerr == nil && found {
-			st, err = b.state.Get(ctx, req.Tenant, rt.Name, prev, req.Get)
+			id = prev
+			st, err = b.state.Get(ctx, req.Tenant, rt.Name, id, view.GetOptions{})
 		}
 	}
 	if err != nil {
@@ -126,10 +120,16 @@ func (b *Bridge) result(ctx context.Context, req Request, rt *schemas.ResourceTy
 		if o.n > 0 {
 			err = b.failed(d, err)
 		}
-		return projection.Stored{}, err
+		return Applied{}, err
 	}
 	b.accepted.add(d)
-	return st, nil
+	a := Applied{ID: id, Version: st.Version, Partition: o.partition, Offset: -1, Ignored: ignored}
+	if o.n > 0 {
+		a.Offset = o.last
+	} else {
+		a.Partition = events.PartitionFor(req.Tenant, b.log.Partitions())
+	}
+	return a, nil
 }
 
 // await waits until the projection has applied a write's events, if it
@@ -139,7 +139,7 @@ func (b *Bridge) await(ctx context.Context, o outcome) error {
 		return nil
 	}
 	if err := b.state.WaitApplied(ctx, o.partition, o.last); err != nil {
-		if errors.Is(err, projection.ErrVoid) {
+		if errors.Is(err, view.ErrVoid) {
 			// Another replica claimed the partition before the events
 			// landed: they were not applied, the write did not happen.
 			return &schemas.Error{Kind: schemas.KindUnavailable, Err: err,
@@ -158,59 +158,49 @@ func (b *Bridge) failed(d string, err error) error {
 	return err
 }
 
-// Replace is PUT (RFC 7644 §3.5.1): the body replaces the resource's
-// attributes; immutable ones must not change.
-func (b *Bridge) Replace(ctx context.Context, req Request, rt *schemas.ResourceType, id string, body []byte) (projection.Stored, error) {
-	u := req.unknowns()
-	next, err := rt.DecodeWith(body, u)
-	if err != nil {
-		return projection.Stored{}, err
-	}
-	d := RequestDigest(req.Tenant, "PUT", rt.Name, id, req.IfMatch, body)
-	return b.update(ctx, req, rt, id, "PUT", d, u.Ignored, func(cur projection.Stored, members schemas.Members, _ *schemas.Unknowns) (schemas.Resource, schemas.Change, error) {
-		return rt.Replace(cur.Resource, members, next)
+// Replace is PUT (RFC 7644 §3.5.1): r, a decoded resource of rt
+// (schemas.ResourceType.Decode), replaces the attributes of resource id;
+// immutable ones must not change.
+func (b *Bridge) Replace(ctx context.Context, req Request, rt *schemas.ResourceType, id string, r schemas.Resource) (Applied, error) {
+	return b.update(ctx, req, rt, id, "PUT", func(cur view.Stored, members schemas.Members, _ *schemas.Unknowns) (schemas.Resource, schemas.Change, error) {
+		return rt.Replace(cur.Resource, members, r)
 	})
 }
 
-// Patch is PATCH (RFC 7644 §3.5.2).
-func (b *Bridge) Patch(ctx context.Context, req Request, rt *schemas.ResourceType, id string, body []byte) (projection.Stored, error) {
-	p, err := schemas.ParsePatch(body, b.maxOps)
-	if err != nil {
-		return projection.Stored{}, err
-	}
-	d := RequestDigest(req.Tenant, "PATCH", rt.Name, id, req.IfMatch, body)
-	return b.update(ctx, req, rt, id, "PATCH", d, nil, func(cur projection.Stored, members schemas.Members, u *schemas.Unknowns) (schemas.Resource, schemas.Change, error) {
+// Patch is PATCH (RFC 7644 §3.5.2) of resource id with the operations of p
+// (schemas.ParsePatch).
+func (b *Bridge) Patch(ctx context.Context, req Request, rt *schemas.ResourceType, id string, p schemas.Patch) (Applied, error) {
+	return b.update(ctx, req, rt, id, "PATCH", func(cur view.Stored, members schemas.Members, u *schemas.Unknowns) (schemas.Resource, schemas.Change, error) {
 		return rt.ApplyPatchWith(cur.Resource, members, p, u)
 	})
 }
 
-// update runs a PUT or PATCH of digest d: load the current state, compute
-// the change, and make the events it implies. A change that changes
-// nothing appends nothing and returns the resource as it is, and so does a
-// retry of the request that produced the current state (retry.go). decoded
-// is what decoding the body ignored; apply records what it ignores in the
-// Unknowns it gets.
-func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceType, id, op, d string, decoded []schemas.Ignored,
-	apply func(projection.Stored, schemas.Members, *schemas.Unknowns) (schemas.Resource, schemas.Change, error)) (projection.Stored, error) {
+// update runs a PUT or PATCH (op): load the current state, compute the
+// change, and make the events it implies. A change that changes nothing
+// appends nothing and answers with the resource as it is, and so does a
+// retry of the request that produced the current state (retry.go). apply
+// records what it ignores in the Unknowns it gets.
+func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceType, id, op string,
+	apply func(view.Stored, schemas.Members, *schemas.Unknowns) (schemas.Resource, schemas.Change, error)) (Applied, error) {
 	ctx, cancel := b.deadline(ctx)
 	defer cancel()
 	var ignored []schemas.Ignored // by the plan's last run
-	o, err := b.submit(ctx, req.Tenant, d, func(ctx context.Context, st State) ([]events.Event, error) {
-		cur, err := st.Get(ctx, req.Tenant, rt.Name, id, projection.GetOptions{})
+	o, err := b.submit(ctx, req.Tenant, req.Digest, func(ctx context.Context, st State) ([]events.Event, error) {
+		cur, err := st.Get(ctx, req.Tenant, rt.Name, id, view.GetOptions{})
 		if err != nil {
 			return nil, err
 		}
-		if b.retried(cur.RequestDigest, d) {
+		if b.retried(cur.RequestDigest, req.Digest) {
 			return nil, nil
 		}
-		if err := checkIfMatch(req.IfMatch, cur.Version); err != nil {
+		if err := req.IfMatch.CheckIfMatch(cur.Version); err != nil {
 			return nil, err
 		}
 		var members schemas.Members
-		if rt.Name == "Group" {
+		if rt.IsGroup() {
 			members = st.Members(ctx, req.Tenant, id)
 		}
-		u := req.unknowns()
+		u := req.Unknowns()
 		next, change, err := apply(cur, members, u)
 		if members != nil && members.Err() != nil {
 			// A membership read failed and answered "absent": the change
@@ -233,7 +223,7 @@ func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceTy
 			return nil, err
 		}
 		ignored = u.Ignored
-		w := b.newWrite(req, rt, id, next.ExternalID(), cur.Version, op, d)
+		w := b.newWrite(req, rt, id, next.ExternalID(), cur.Version, op)
 		if len(change.Attributes) > 0 {
 			w.add(updatedType(rt, cur.Resource, next), next, change.Attributes, nil, nil)
 		}
@@ -246,10 +236,9 @@ func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceTy
 		return w.evs, nil
 	})
 	if err != nil {
-		return projection.Stored{}, err
+		return Applied{}, err
 	}
-	req.report(decoded, ignored)
-	return b.result(ctx, req, rt, id, d, o, false)
+	return b.result(ctx, req, rt, id, o, false, ignored)
 }
 
 // Delete is DELETE (RFC 7644 §3.6). The resource leaves every group it was a
@@ -258,10 +247,10 @@ func (b *Bridge) update(ctx context.Context, req Request, rt *schemas.ResourceTy
 func (b *Bridge) Delete(ctx context.Context, req Request, rt *schemas.ResourceType, id string) error {
 	ctx, cancel := b.deadline(ctx)
 	defer cancel()
-	gt, _ := b.reg.ResourceType("Group")
-	d := RequestDigest(req.Tenant, "DELETE", rt.Name, id, req.IfMatch, nil)
+	gt, _ := b.reg.ResourceType(schemas.Group)
+	d := req.Digest
 	o, err := b.submit(ctx, req.Tenant, d, func(ctx context.Context, st State) ([]events.Event, error) {
-		cur, err := st.Get(ctx, req.Tenant, rt.Name, id, projection.GetOptions{})
+		cur, err := st.Get(ctx, req.Tenant, rt.Name, id, view.GetOptions{})
 		if schemas.KindOf(err) == schemas.KindNotFound {
 			if gone, err2 := b.deletedBefore(ctx, st, req.Tenant, rt, id, d); err2 != nil || gone {
 				return nil, err2
@@ -270,7 +259,7 @@ func (b *Bridge) Delete(ctx context.Context, req Request, rt *schemas.ResourceTy
 		if err != nil {
 			return nil, err
 		}
-		if err := checkIfMatch(req.IfMatch, cur.Version); err != nil {
+		if err := req.IfMatch.CheckIfMatch(cur.Version); err != nil {
 			return nil, err
 		}
 		groups, err := st.GroupsOf(ctx, req.Tenant, id)
@@ -279,15 +268,15 @@ func (b *Bridge) Delete(ctx context.Context, req Request, rt *schemas.ResourceTy
 		}
 		var evs []events.Event
 		for _, gid := range groups {
-			g, err := st.Get(ctx, req.Tenant, "Group", gid, projection.GetOptions{})
+			g, err := st.Get(ctx, req.Tenant, schemas.Group, gid, view.GetOptions{})
 			if err != nil {
 				return nil, fmt.Errorf("group %s of %s: %w", gid, id, err)
 			}
-			w := b.newWrite(req, gt, gid, g.Resource.ExternalID(), g.Version, "DELETE", d)
+			w := b.newWrite(req, gt, gid, g.Resource.ExternalID(), g.Version, "DELETE")
 			w.add(events.GroupMembersRemoved, nil, nil, nil, []schemas.Member{{Value: id, Type: rt.Name}})
 			evs = append(evs, w.evs...)
 		}
-		w := b.newWrite(req, rt, id, cur.Resource.ExternalID(), cur.Version, "DELETE", d)
+		w := b.newWrite(req, rt, id, cur.Resource.ExternalID(), cur.Version, "DELETE")
 		w.add(deletedType(rt), nil, nil, nil, nil)
 		return append(evs, w.evs...), nil
 	})
@@ -314,7 +303,7 @@ func (b *Bridge) deletedBefore(ctx context.Context, st State, tenant string, rt 
 // checkUnique enforces userName uniqueness per tenant, case-insensitively
 // (RFC 7643 §4.1.1: uniqueness "server"). self is the id being updated.
 func checkUnique(ctx context.Context, st State, tenant string, rt *schemas.ResourceType, self string, r schemas.Resource) error {
-	if rt.Name != "User" {
+	if !rt.IsUser() {
 		return nil
 	}
 	name, _ := r["userName"].(string)
@@ -356,18 +345,21 @@ func resolveMembers(ctx context.Context, st State, tenant, groupID string, ms []
 	return out, nil
 }
 
+// memberType returns the type of the tenant's resource member m names: the
+// type m gives, in any case, or, when it gives none, User or Group.
 func memberType(ctx context.Context, st State, tenant string, m schemas.Member) (string, error) {
-	types := []string{"User", "Group"}
-	switch strings.ToLower(m.Type) {
-	case "", "user", "group":
-		if m.Type != "" {
-			types = []string{strings.ToUpper(m.Type[:1]) + strings.ToLower(m.Type[1:])}
-		}
+	types := []string{schemas.User, schemas.Group}
+	switch {
+	case m.Type == "":
+	case strings.EqualFold(m.Type, schemas.User):
+		types = types[:1]
+	case strings.EqualFold(m.Type, schemas.Group):
+		types = types[1:]
 	default:
 		return "", schemas.Errorf(schemas.KindInvalidValue, "members: type %q is not User or Group", m.Type)
 	}
 	for _, t := range types {
-		_, err := st.Get(ctx, tenant, t, m.Value, projection.GetOptions{})
+		_, err := st.Get(ctx, tenant, t, m.Value, view.GetOptions{})
 		if err == nil {
 			return t, nil
 		}
@@ -378,53 +370,6 @@ func memberType(ctx context.Context, st State, tenant string, m schemas.Member) 
 	return "", &schemas.Error{Kind: schemas.KindInvalidValue, Err: errNoMember,
 		Detail: fmt.Sprintf("members: no %s with id %q", strings.Join(types, " or "), m.Value)}
 }
-
-// decodedMembers reads the "members" of a decoded Group body.
-func decodedMembers(r schemas.Resource) ([]schemas.Member, error) {
-	raw, _ := r["members"].([]any)
-	out := make([]schemas.Member, 0, len(raw))
-	seen := make(map[string]bool, len(raw))
-	for i, v := range raw {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, schemas.Errorf(schemas.KindInvalidValue, "members[%d]: expected an object", i)
-		}
-		var mem schemas.Member
-		mem.Value, _ = m["value"].(string)
-		mem.Type, _ = m["type"].(string)
-		mem.Display, _ = m["display"].(string)
-		if mem.Value == "" {
-			return nil, schemas.Errorf(schemas.KindInvalidValue, "members[%d].value: required", i)
-		}
-		if seen[mem.Value] {
-			continue
-		}
-		seen[mem.Value] = true
-		out = append(out, mem)
-	}
-	slices.SortFunc(out, func(a, b schemas.Member) int { return strings.Compare(a.Value, b.Value) })
-	return out, nil
-}
-
-// checkIfMatch implements If-Match (RFC 7644 §3.14, RFC 9110 §13.1.1): "*"
-// or a list of entity tags, weak or strong, compared by version.
-func checkIfMatch(header string, version int64) error {
-	header = strings.TrimSpace(header)
-	if header == "" || header == "*" {
-		return nil
-	}
-	want := strconv.FormatInt(version, 10)
-	for _, tag := range strings.Split(header, ",") {
-		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
-		if strings.Trim(tag, `"`) == want {
-			return nil
-		}
-	}
-	return schemas.Errorf(schemas.KindPrecondition, "If-Match %s does not match the current version W/%q", header, want)
-}
-
-// ETag returns the entity tag of a resource version: W/"<version>".
-func ETag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }
 
 func attributeNames(r schemas.Resource) []string {
 	var names []string

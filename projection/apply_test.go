@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -27,7 +28,7 @@ func TestStore_ApplyUser(t *testing.T) {
 	applyAll(t, s, f.recs)
 
 	t.Run("Get", func(t *testing.T) {
-		got, err := s.Get(ctx, "acme", "User", "u1", GetOptions{})
+		got, err := s.Get(ctx, "acme", "User", "u1", view.GetOptions{})
 		if err != nil {
 			t.Fatalf("Get() = %v", err)
 		}
@@ -66,7 +67,7 @@ func TestStore_ApplyUser(t *testing.T) {
 		}
 	})
 	t.Run("OtherTenant", func(t *testing.T) {
-		_, err := s.Get(ctx, "other", "User", "u1", GetOptions{})
+		_, err := s.Get(ctx, "other", "User", "u1", view.GetOptions{})
 		if schemas.KindOf(err) != schemas.KindNotFound {
 			t.Errorf("Get(other tenant) = %v, want KindNotFound", err)
 		}
@@ -74,7 +75,7 @@ func TestStore_ApplyUser(t *testing.T) {
 	t.Run("Delete", func(t *testing.T) {
 		f.emit(events.UserDeleted, "acme", "User", "u1", nil, nil, nil)
 		applyAll(t, s, f.recs[len(f.recs)-1:])
-		_, err := s.Get(ctx, "acme", "User", "u1", GetOptions{})
+		_, err := s.Get(ctx, "acme", "User", "u1", view.GetOptions{})
 		if schemas.KindOf(err) != schemas.KindNotFound {
 			t.Errorf("Get(deleted) = %v, want KindNotFound", err)
 		}
@@ -103,7 +104,7 @@ func TestStore_ApplyGroupMembers(t *testing.T) {
 	applyAll(t, s, f.recs)
 
 	t.Run("GroupWithMembers", func(t *testing.T) {
-		got, err := s.Get(ctx, "acme", "Group", "g1", GetOptions{Members: true})
+		got, err := s.Get(ctx, "acme", "Group", "g1", view.GetOptions{Members: true})
 		if err != nil {
 			t.Fatalf("Get() = %v", err)
 		}
@@ -122,7 +123,7 @@ func TestStore_ApplyGroupMembers(t *testing.T) {
 		}
 	})
 	t.Run("GroupWithoutMembers", func(t *testing.T) {
-		got, err := s.Get(ctx, "acme", "Group", "g1", GetOptions{})
+		got, err := s.Get(ctx, "acme", "Group", "g1", view.GetOptions{})
 		if err != nil {
 			t.Fatalf("Get() = %v", err)
 		}
@@ -131,7 +132,7 @@ func TestStore_ApplyGroupMembers(t *testing.T) {
 		}
 	})
 	t.Run("UserGroups", func(t *testing.T) {
-		got, err := s.Get(ctx, "acme", "User", "u1", GetOptions{Groups: true})
+		got, err := s.Get(ctx, "acme", "User", "u1", view.GetOptions{Groups: true})
 		if err != nil {
 			t.Fatalf("Get() = %v", err)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/events"
 	"github.com/scim-bridge/scim-bridge/internal/testutil"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 )
 
 // replayMemberBatch is the MemberBatch of the replay tests: small, so the
@@ -358,7 +359,7 @@ func TestStore_RunAppliesLoneRecord(t *testing.T) {
 		if err := s.WaitApplied(ctx, p, off); err != nil {
 			t.Fatalf("WaitApplied(%d, %d) = %v", p, off, err)
 		}
-		if _, err := s.Get(ctx, "acme", "User", ev.ResourceID, GetOptions{}); err != nil {
+		if _, err := s.Get(ctx, "acme", "User", ev.ResourceID, view.GetOptions{}); err != nil {
 			t.Errorf("Get(%s) after WaitApplied = %v", ev.ResourceID, err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -110,7 +111,7 @@ func BenchmarkGet(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
-			if _, err := s.Get(ctx, "acme", "User", benchID(i*7919%benchUsers), GetOptions{}); err != nil {
+			if _, err := s.Get(ctx, "acme", "User", benchID(i*7919%benchUsers), view.GetOptions{}); err != nil {
 				b.Fatal(err)
 			}
 			i++
@@ -121,7 +122,7 @@ func BenchmarkGet(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			id := benchID(i * 7919 % benchUsers)
-			st, err := s.Get(ctx, "acme", "User", id, GetOptions{Groups: true})
+			st, err := s.Get(ctx, "acme", "User", id, view.GetOptions{Groups: true})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -168,7 +169,7 @@ func BenchmarkListUserNameEq(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		p, err := s.List(ctx, "acme", "User", Query{Filter: e, Count: 100})
+		p, err := s.List(ctx, "acme", "User", view.Query{Filter: e, Count: 100})
 		if err != nil || p.Total != 1 {
 			b.Fatalf("List() = %d, %v", p.Total, err)
 		}
@@ -179,14 +180,14 @@ func BenchmarkListPage100(b *testing.B) {
 	s := benchStore(b)
 	ctx := context.Background()
 	// A cursor 90% of the way in, as List would hand it out.
-	deepCursor := cursor{hash: queryHash("acme", typeUser, Query{}), id: benchID(benchUsers * 9 / 10)}.encode()
+	deepCursor := cursor{hash: queryHash("acme", typeUser, view.Query{}), id: benchID(benchUsers * 9 / 10)}.encode()
 	for _, bc := range []struct {
 		name string
-		q    Query
+		q    view.Query
 	}{
-		{"First", Query{Count: 100, StartIndex: 1}},
-		{"DeepCursor", Query{Count: 100, UseCursor: true, Cursor: deepCursor}},
-		{"DeepStartIndex", Query{Count: 100, StartIndex: benchUsers * 9 / 10}},
+		{"First", view.Query{Count: 100, StartIndex: 1}},
+		{"DeepCursor", view.Query{Count: 100, UseCursor: true, Cursor: deepCursor}},
+		{"DeepStartIndex", view.Query{Count: 100, StartIndex: benchUsers * 9 / 10}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -206,7 +207,7 @@ func BenchmarkApply(b *testing.B) {
 	s := benchStore(b)
 	ctx := context.Background()
 	id := benchID(1)
-	cur, err := s.Get(ctx, "acme", "User", id, GetOptions{})
+	cur, err := s.Get(ctx, "acme", "User", id, view.GetOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -230,7 +231,7 @@ func BenchmarkApply(b *testing.B) {
 func BenchmarkAddMemberLargeGroup(b *testing.B) {
 	s := benchStore(b)
 	ctx := context.Background()
-	cur, err := s.Get(ctx, "acme", "Group", "big", GetOptions{})
+	cur, err := s.Get(ctx, "acme", "Group", "big", view.GetOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -58,7 +59,7 @@ func decodeCursor(s string, h uint64) (cursor, error) {
 
 // queryHash binds a cursor to what defines a list's order and content.
 // Count and startIndex may change from page to page (RFC 9865 §2).
-func queryHash(tenant, typ string, q Query) uint64 {
+func queryHash(tenant, typ string, q view.Query) uint64 {
 	h := fnv.New64a()
 	var b bytes.Buffer
 	b.WriteString(strconv.Quote(tenant))

@@ -8,6 +8,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 )
 
 // Fencing. Each partition has a fence (events.Fence): the claim in force
@@ -24,8 +25,9 @@ import (
 // ErrVoid is returned by WaitApplied when the awaited record is void: a
 // write event older than the claim in force before it (its writer no
 // longer owned the partition; the write did not happen), or a claim that
-// did not take effect (a claim with a higher epoch came first).
-var ErrVoid = errors.New("the record is void: a claim of its partition fenced it off")
+// did not take effect (a claim with a higher epoch came first). It is
+// view.ErrVoid, so that the bridge can tell it without the store.
+var ErrVoid = view.ErrVoid
 
 // claimValue is the value under a claim key: the fence of the partition.
 type claimValue struct {

@@ -5,23 +5,18 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
-// GetOptions say what derived attributes to load with a resource.
-type GetOptions struct {
-	Members bool // a Group's "members" (from the membership index)
-	Groups  bool // a User's "groups" (derived from group memberships)
-}
-
 // Get returns one resource of a tenant; a missing one is a *schemas.Error
 // of KindNotFound. The Resource is the caller's to modify.
-func (s *Store) Get(ctx context.Context, tenant, resourceType, id string, o GetOptions) (Stored, error) {
+func (s *Store) Get(ctx context.Context, tenant, resourceType, id string, o view.GetOptions) (view.Stored, error) {
 	if err := ctx.Err(); err != nil {
-		return Stored{}, err
+		return view.Stored{}, err
 	}
 	typ := canonicalType(resourceType)
-	var st Stored
+	var st view.Stored
 	err := s.db.View(func(txn *badger.Txn) error {
 		r, err := loadRecord(txn, resourceKey(tenant, typ, id))
 		if err != nil {
@@ -39,7 +34,7 @@ func (s *Store) Get(ctx context.Context, tenant, resourceType, id string, o GetO
 // attach adds the derived attributes o asks for to st.Resource: a group's
 // "members" and a user's "groups" (RFC 7643 §4.1.2, §4.2), both ordered by
 // id.
-func attach(ctx context.Context, txn *badger.Txn, tenant, id string, st *Stored, o GetOptions) error {
+func attach(ctx context.Context, txn *badger.Txn, tenant, id string, st *view.Stored, o view.GetOptions) error {
 	switch {
 	case st.Type == typeGroup && o.Members:
 		ms, err := memberList(ctx, txn, tenant, id)

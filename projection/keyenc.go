@@ -5,8 +5,6 @@ import (
 	"math"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
@@ -154,39 +152,3 @@ func decodeI64(b []byte) int64 {
 	return int64(binary.BigEndian.Uint64(b))
 }
 
-// fold returns the index form of a case-insensitive value: every rune
-// replaced by the least rune of its unicode.SimpleFold orbit, lower-cased
-// when that is ASCII (so ASCII reads as lower case), and invalid UTF-8 as
-// U+FFFD. Two strings are equal under the evaluator's case folding
-// (strings.EqualFold) exactly when their folds are equal, and one starts
-// with the other under folding exactly when its fold starts with the
-// other's, which is what lets eq and sw plans be exact.
-func fold(s string) string {
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
-		return strings.ToLower(s)
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, r := range s {
-		b.WriteRune(foldRune(r))
-	}
-	return b.String()
-}
-
-func foldRune(r rune) rune {
-	m := r
-	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-		m = min(m, f)
-	}
-	if 'A' <= m && m <= 'Z' {
-		m += 'a' - 'A'
-	}
-	return m
-}

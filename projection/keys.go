@@ -3,6 +3,8 @@ package projection
 import (
 	"fmt"
 	"time"
+
+	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
 // The Badger key layout of the projection (doc.go describes it): the tags,
@@ -199,8 +201,7 @@ func decodeMemberValue(v []byte) (typ, display string) {
 	return typ, string(rest)
 }
 
-// Fold returns the form under which the projection compares
-// case-insensitive values (userName uniqueness among them): two values are
-// the same exactly when their folds are equal. The bridge uses it to tell
-// which concurrent writes touch the same userName.
-func Fold(s string) string { return fold(s) }
+// fold is the index form of a case-insensitive value: schemas.Fold, the
+// evaluator's rule, so that eq and sw plans over the folded indexes are
+// exact.
+func fold(s string) string { return schemas.Fold(s) }

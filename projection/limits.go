@@ -228,6 +228,10 @@ func checkEvent(ev *events.Event, typ string) string {
 	return ""
 }
 
+// CheckEvent is the package's CheckEvent, for the bridge, which knows the
+// store by the interface it validates against.
+func (s *Store) CheckEvent(ev *events.Event) error { return CheckEvent(ev) }
+
 // CheckEvent reports whether the projection would refuse ev for its size
 // whatever the state: an id, a member or the stored resource over the
 // projection's limits, or more index entries than it keeps for one

@@ -10,6 +10,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -42,7 +43,7 @@ func TestStore_GroupCount(t *testing.T) {
 			t.Errorf("GroupsOf(%q) = %v, %v; want %v", id, got, err, want)
 		}
 	}
-	st, err := s.Get(ctx, "acme", "User", "u8", GetOptions{Groups: true})
+	st, err := s.Get(ctx, "acme", "User", "u8", view.GetOptions{Groups: true})
 	if err != nil {
 		t.Fatalf("Get(u8) = %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -179,7 +180,7 @@ func TestStore_ListPlansMatchEvaluator(t *testing.T) {
 			t.Fatalf("ParseFilter(%s) = %v", f, err)
 		}
 		want := bruteForce(t, s, typ, e)
-		page, err := s.List(ctx, "acme", typ, Query{Filter: e, Count: 10000})
+		page, err := s.List(ctx, "acme", typ, view.Query{Filter: e, Count: 10000})
 		if err != nil {
 			t.Fatalf("List(%s) = %v", f, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -50,7 +51,7 @@ func TestStore_ListMembership(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := s.List(context.Background(), "acme", tt.typ, Query{Filter: e, Count: 100})
+			p, err := s.List(context.Background(), "acme", tt.typ, view.Query{Filter: e, Count: 100})
 			if err != nil {
 				t.Fatalf("List(%q) = %v", tt.filter, err)
 			}
@@ -66,7 +67,7 @@ func TestStore_ListMembership(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = s.List(context.Background(), "acme", "Group", Query{Filter: e, Count: 100})
+			_, err = s.List(context.Background(), "acme", "Group", view.Query{Filter: e, Count: 100})
 			if schemas.KindOf(err) != schemas.KindInvalidFilter {
 				t.Errorf("List(%q) = %v, want KindInvalidFilter", filter, err)
 			}

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -86,7 +87,7 @@ func TestStore_ListPlanBounded(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := mustParse(t, tc.filter)
 			want := bruteForce(t, s, "User", e)
-			page, err := s.List(context.Background(), "acme", "User", Query{Filter: e, Count: 5})
+			page, err := s.List(context.Background(), "acme", "User", view.Query{Filter: e, Count: 5})
 			if err != nil {
 				t.Fatalf("List() = %v", err)
 			}
@@ -139,7 +140,7 @@ func TestStore_ListStopsWhenCanceled(t *testing.T) {
 				},
 				done: func(st listStats) { stats = st },
 			}
-			q := Query{Count: 10}
+			q := view.Query{Count: 10}
 			if tc.filter != "" {
 				q.Filter = mustParse(t, tc.filter)
 			} else {
@@ -276,7 +277,7 @@ func TestStore_ListPlanMatchesEvaluator(t *testing.T) {
 			want := bruteForce(t, s, typ, e)
 			for _, b := range budgets {
 				s.probe = &listProbe{maxRanges: b.maxRanges, maxKeys: b.maxKeys}
-				page, err := s.List(context.Background(), "acme", typ, Query{Filter: e, Count: 1000})
+				page, err := s.List(context.Background(), "acme", typ, view.Query{Filter: e, Count: 1000})
 				if err != nil {
 					t.Fatalf("%d: List(%s, %s) with budget %s = %v", i, typ, fs, b.name, err)
 				}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/events"
 	"github.com/scim-bridge/scim-bridge/internal/testutil"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -161,7 +162,7 @@ func TestStore_PoisonSkipped(t *testing.T) {
 					t.Errorf("%s: skipped record at %d = %+v, %v, want reason %q", name, poison.Offset, sr, err, tc.reason)
 				}
 				// What follows the poison record applied.
-				if got, err := s.Get(ctx, "acme", "User", "u1", GetOptions{}); err != nil || got.Resource["userName"] != "alicia" {
+				if got, err := s.Get(ctx, "acme", "User", "u1", view.GetOptions{}); err != nil || got.Resource["userName"] != "alicia" {
 					t.Errorf("%s: Get(u1) = %v, %v, want userName alicia", name, got.Resource, err)
 				}
 				if ok, err := s.IsMember(ctx, "acme", "g1", "u2"); !ok || err != nil {
@@ -207,7 +208,7 @@ func TestStore_MemberDeltaTooBigForOneTxn(t *testing.T) {
 		if err != nil || len(list) != len(ms) {
 			t.Errorf("%s: MemberList(g1) = %d members, %v, want %d", name, len(list), err, len(ms))
 		}
-		if got, err := s.Get(context.Background(), "acme", "Group", "g1", GetOptions{}); err != nil || got.Version != 2 {
+		if got, err := s.Get(context.Background(), "acme", "Group", "g1", view.GetOptions{}); err != nil || got.Version != 2 {
 			t.Errorf("%s: Get(g1) = version %d, %v, want 2", name, got.Version, err)
 		}
 	}
@@ -336,8 +337,8 @@ func TestLimits_Consistent(t *testing.T) {
 	// schemas bounds indexed values in bytes before folding; folding never
 	// lengthens valid UTF-8, so the keys stay within the bound.
 	for r := rune(0); r <= unicode.MaxRune; r++ {
-		if utf8.ValidRune(r) && utf8.RuneLen(foldRune(r)) > utf8.RuneLen(r) {
-			t.Fatalf("fold(%U) = %U is longer", r, foldRune(r))
+		if utf8.ValidRune(r) && len(fold(string(r))) > utf8.RuneLen(r) {
+			t.Fatalf("fold(%U) = %q is longer", r, fold(string(r)))
 		}
 	}
 }

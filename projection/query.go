@@ -9,27 +9,9 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
-
-// Query is a list request (RFC 7644 §3.4.2).
-type Query struct {
-	Filter     schemas.Expr      // nil: all
-	SortBy     *schemas.AttrPath // nil: by id (stable)
-	Descending bool              // with SortBy only
-	StartIndex int               // 1-based (values < 1 mean 1); ignored with UseCursor
-	Count      int               // page size; 0 gives totals only
-	Cursor     string            // RFC 9865; "" with UseCursor starts at the beginning
-	UseCursor  bool
-	Get        GetOptions
-}
-
-// Page is one page of a list.
-type Page struct {
-	Total      int
-	Resources  []Stored
-	NextCursor string // RFC 9865; "" on the last page
-}
 
 // List answers a query over one tenant's resources of one type.
 //
@@ -46,20 +28,20 @@ type Page struct {
 // one is a *schemas.Error of KindInvalidCursor. An unknown resource type is
 // KindNotFound. Once ctx is done, List stops within a few hundred index
 // keys or records and returns ctx's error, however large the tenant.
-func (s *Store) List(ctx context.Context, tenant, resourceType string, q Query) (Page, error) {
+func (s *Store) List(ctx context.Context, tenant, resourceType string, q view.Query) (view.Page, error) {
 	if err := ctx.Err(); err != nil {
-		return Page{}, err
+		return view.Page{}, err
 	}
 	typ := canonicalType(resourceType)
 	if typ == "" {
-		return Page{}, schemas.Errorf(schemas.KindNotFound, "unknown resource type %q", resourceType)
+		return view.Page{}, schemas.Errorf(schemas.KindNotFound, "unknown resource type %q", resourceType)
 	}
 	var rt *schemas.ResourceType
 	if s.reg != nil {
 		rt, _ = s.reg.ResourceType(typ)
 	}
 	if rt == nil && (q.Filter != nil || q.SortBy != nil) {
-		return Page{}, fmt.Errorf("list %s: no schema registry to filter or sort with", typ)
+		return view.Page{}, fmt.Errorf("list %s: no schema registry to filter or sort with", typ)
 	}
 	w := &window{count: max(q.Count, 0), skip: max(q.StartIndex, 1) - 1, useCursor: q.UseCursor,
 		desc: q.SortBy != nil && q.Descending}
@@ -70,11 +52,11 @@ func (s *Store) List(ctx context.Context, tenant, resourceType string, q Query) 
 	if q.UseCursor && q.Cursor != "" {
 		c, err := decodeCursor(q.Cursor, hash)
 		if err != nil {
-			return Page{}, err
+			return view.Page{}, err
 		}
 		w.after = &c
 	}
-	var page Page
+	var page view.Page
 	l := &lister{tenant: tenant, typ: typ, rt: rt, probe: s.probe}
 	if s.probe != nil && s.probe.done != nil {
 		defer func() { s.probe.done(l.stats) }()
@@ -105,7 +87,7 @@ func (s *Store) List(ctx context.Context, tenant, resourceType string, q Query) 
 		return nil
 	})
 	if err != nil {
-		return Page{}, fmt.Errorf("list %s: %w", typ, err)
+		return view.Page{}, fmt.Errorf("list %s: %w", typ, err)
 	}
 	if w.useCursor && w.more && len(w.ids) > 0 {
 		last := len(w.ids) - 1
@@ -201,7 +183,7 @@ func (w *window) sorted(es []entry) {
 }
 
 // fill feeds every match of q to w.
-func (l *lister) fill(ctx context.Context, q Query, w *window) error {
+func (l *lister) fill(ctx context.Context, q view.Query, w *window) error {
 	if q.Filter == nil && q.SortBy == nil {
 		return l.fillAll(ctx, w)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -88,7 +89,7 @@ func bruteForce(t *testing.T, s *Store, typ string, filter schemas.Expr) []strin
 	return out
 }
 
-func ids(p Page) []string {
+func ids(p view.Page) []string {
 	out := make([]string, len(p.Resources))
 	for i, r := range p.Resources {
 		out[i] = r.Resource.ID()
@@ -165,7 +166,7 @@ func TestStore_ListPlansMatchScan(t *testing.T) {
 		t.Run(tc.typ+"/"+tc.filter, func(t *testing.T) {
 			e := mustParse(t, tc.filter)
 			want := bruteForce(t, s, tc.typ, e)
-			page, err := s.List(ctx, "acme", tc.typ, Query{Filter: e, Count: 10000})
+			page, err := s.List(ctx, "acme", tc.typ, view.Query{Filter: e, Count: 10000})
 			if err != nil {
 				t.Fatalf("List() = %v", err)
 			}
@@ -203,9 +204,9 @@ func TestStore_ListPlansMatchScan(t *testing.T) {
 	}
 }
 
-func allOf(t *testing.T, s *Store, typ string) []Stored {
+func allOf(t *testing.T, s *Store, typ string) []view.Stored {
 	t.Helper()
-	page, err := s.List(context.Background(), "acme", typ, Query{Count: 1 << 20})
+	page, err := s.List(context.Background(), "acme", typ, view.Query{Count: 1 << 20})
 	if err != nil {
 		t.Fatalf("List(all) = %v", err)
 	}
@@ -237,7 +238,7 @@ func TestStore_ListPaging(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			q := Query{SortBy: tc.sortBy, Descending: tc.desc, Count: 1 << 20}
+			q := view.Query{SortBy: tc.sortBy, Descending: tc.desc, Count: 1 << 20}
 			if tc.filter != "" {
 				q.Filter = mustParse(t, tc.filter)
 			}
@@ -319,9 +320,9 @@ func TestStore_ListPaging(t *testing.T) {
 }
 
 // checkSorted checks rs are ordered by (SortKey, id), reversed when desc.
-func checkSorted(t *testing.T, s *Store, rt *schemas.ResourceType, rs []Stored, p schemas.AttrPath, desc bool) {
+func checkSorted(t *testing.T, s *Store, rt *schemas.ResourceType, rs []view.Stored, p schemas.AttrPath, desc bool) {
 	t.Helper()
-	key := func(st Stored) []byte {
+	key := func(st view.Stored) []byte {
 		if p.Name == "meta" {
 			return appendTime(nil, st.LastModified)
 		}
@@ -345,19 +346,19 @@ func TestStore_ListCursorErrors(t *testing.T) {
 	ctx := context.Background()
 	s := openMem(t, Options{})
 	randomTenant(t, s, 30, 2)
-	first, err := s.List(ctx, "acme", "User", Query{Filter: mustParse(t, `userName sw "a"`), UseCursor: true, Count: 1})
+	first, err := s.List(ctx, "acme", "User", view.Query{Filter: mustParse(t, `userName sw "a"`), UseCursor: true, Count: 1})
 	if err != nil || first.NextCursor == "" {
 		t.Fatalf("List(first page) = cursor %q, %v, want a cursor", first.NextCursor, err)
 	}
 	tests := []struct {
 		name string
-		q    Query
+		q    view.Query
 	}{
-		{"OtherFilter", Query{Filter: mustParse(t, `userName sw "b"`), Cursor: first.NextCursor}},
-		{"NoFilter", Query{Cursor: first.NextCursor}},
-		{"OtherSort", Query{Filter: mustParse(t, `userName sw "a"`), SortBy: &schemas.AttrPath{Name: "userName"}, Cursor: first.NextCursor}},
-		{"Garbage", Query{Filter: mustParse(t, `userName sw "a"`), Cursor: "not a cursor!"}},
-		{"Truncated", Query{Filter: mustParse(t, `userName sw "a"`), Cursor: first.NextCursor[:5]}},
+		{"OtherFilter", view.Query{Filter: mustParse(t, `userName sw "b"`), Cursor: first.NextCursor}},
+		{"NoFilter", view.Query{Cursor: first.NextCursor}},
+		{"OtherSort", view.Query{Filter: mustParse(t, `userName sw "a"`), SortBy: &schemas.AttrPath{Name: "userName"}, Cursor: first.NextCursor}},
+		{"Garbage", view.Query{Filter: mustParse(t, `userName sw "a"`), Cursor: "not a cursor!"}},
+		{"Truncated", view.Query{Filter: mustParse(t, `userName sw "a"`), Cursor: first.NextCursor[:5]}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -369,7 +370,7 @@ func TestStore_ListCursorErrors(t *testing.T) {
 		})
 	}
 	t.Run("OtherTenant", func(t *testing.T) {
-		_, err := s.List(ctx, "other", "User", Query{Filter: mustParse(t, `userName sw "a"`), UseCursor: true, Cursor: first.NextCursor, Count: 1})
+		_, err := s.List(ctx, "other", "User", view.Query{Filter: mustParse(t, `userName sw "a"`), UseCursor: true, Cursor: first.NextCursor, Count: 1})
 		if got := schemas.KindOf(err); got != schemas.KindInvalidCursor {
 			t.Errorf("List(other tenant) = %v, want KindInvalidCursor", err)
 		}
@@ -385,28 +386,28 @@ func TestStore_ListGetOptions(t *testing.T) {
 	f.addMembers("acme", "g1", "u1")
 	applyAll(t, s, f.recs)
 
-	p, err := s.List(ctx, "acme", "Group", Query{Count: 10, Get: GetOptions{Members: true}})
+	p, err := s.List(ctx, "acme", "Group", view.Query{Count: 10, Get: view.GetOptions{Members: true}})
 	if err != nil || len(p.Resources) != 1 {
 		t.Fatalf("List(Groups) = %d resources, %v, want 1", len(p.Resources), err)
 	}
 	if ms, _ := p.Resources[0].Resource["members"].([]any); len(ms) != 1 {
 		t.Errorf("List(Groups, Members).members = %v, want one member", p.Resources[0].Resource["members"])
 	}
-	p, err = s.List(ctx, "acme", "Group", Query{Count: 10})
+	p, err = s.List(ctx, "acme", "Group", view.Query{Count: 10})
 	if err != nil || len(p.Resources) != 1 {
 		t.Fatalf("List(Groups) = %d resources, %v, want 1", len(p.Resources), err)
 	}
 	if _, ok := p.Resources[0].Resource["members"]; ok {
 		t.Errorf("List(Groups) without Members has members")
 	}
-	p, err = s.List(ctx, "acme", "User", Query{Count: 10, Get: GetOptions{Groups: true}})
+	p, err = s.List(ctx, "acme", "User", view.Query{Count: 10, Get: view.GetOptions{Groups: true}})
 	if err != nil || len(p.Resources) != 1 {
 		t.Fatalf("List(Users) = %d resources, %v, want 1", len(p.Resources), err)
 	}
 	if gs, _ := p.Resources[0].Resource["groups"].([]any); len(gs) != 1 {
 		t.Errorf("List(Users, Groups).groups = %v, want one group", p.Resources[0].Resource["groups"])
 	}
-	if _, err := s.List(ctx, "acme", "Widget", Query{}); schemas.KindOf(err) != schemas.KindNotFound {
+	if _, err := s.List(ctx, "acme", "Widget", view.Query{}); schemas.KindOf(err) != schemas.KindNotFound {
 		t.Errorf("List(Widget) = %v, want KindNotFound", err)
 	}
 }

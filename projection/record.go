@@ -11,14 +11,15 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 	"github.com/scim-bridge/scim-bridge/schemas/scimjson"
 )
 
 // Resource type names as stored in keys.
 const (
-	typeUser  = "User"
-	typeGroup = "Group"
+	typeUser  = schemas.User
+	typeGroup = schemas.Group
 )
 
 // canonicalType returns "User" or "Group" for any spelling of them, else "".
@@ -47,21 +48,8 @@ type record struct {
 	RequestDigest string `json:"requestDigest,omitempty"`
 }
 
-// Stored is a resource as the projection holds it.
-type Stored struct {
-	Type         string // "User" or "Group"
-	Resource     schemas.Resource
-	Version      int64
-	Created      time.Time
-	LastModified time.Time
-
-	// RequestDigest names the request whose write produced this state (its
-	// last event's events.Event.RequestDigest), "" when that event had none.
-	RequestDigest string
-}
-
-func (r *record) stored(typ string) Stored {
-	return Stored{Type: typ, Resource: r.Resource, Version: r.Version, Created: r.Created, LastModified: r.LastModified,
+func (r *record) stored(typ string) view.Stored {
+	return view.Stored{Type: typ, Resource: r.Resource, Version: r.Version, Created: r.Created, LastModified: r.LastModified,
 		RequestDigest: r.RequestDigest}
 }
 

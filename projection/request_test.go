@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -74,11 +75,11 @@ func TestStore_RequestDigests(t *testing.T) {
 			t.Errorf("CreatedBy(%s, %q) = %q, want %q", tc.tenant, tc.digest, got, tc.want)
 		}
 	}
-	if st, err := s.Get(ctx, "acme", "Group", "g1", GetOptions{}); err != nil || st.RequestDigest != "post-g1" {
+	if st, err := s.Get(ctx, "acme", "Group", "g1", view.GetOptions{}); err != nil || st.RequestDigest != "post-g1" {
 		t.Errorf("Get(g1) = %+v, %v; want RequestDigest post-g1", st, err)
 	}
 	// The second landing of a POST creates nothing.
-	if _, err := s.Get(ctx, "acme", "User", "u3", GetOptions{}); schemas.KindOf(err) != schemas.KindNotFound {
+	if _, err := s.Get(ctx, "acme", "User", "u3", view.GetOptions{}); schemas.KindOf(err) != schemas.KindNotFound {
 		t.Errorf("Get(u3), the second landing of u2's POST = %v, want KindNotFound", err)
 	}
 	if id, _, _ := s.UserIDByUserName(ctx, "acme", "bob"); id != "u2" {
@@ -105,7 +106,7 @@ func TestStore_RequestDigests(t *testing.T) {
 			t.Errorf("after the changes: CreatedBy(%q) = %q, want %q", tc.digest, got, tc.want)
 		}
 	}
-	if st, err := s.Get(ctx, "acme", "Group", "g1", GetOptions{}); err != nil || st.RequestDigest != "delete-u1" {
+	if st, err := s.Get(ctx, "acme", "Group", "g1", view.GetOptions{}); err != nil || st.RequestDigest != "delete-u1" {
 		t.Errorf("Get(g1) after its member's delete = %+v, %v; want RequestDigest delete-u1", st, err)
 	}
 	if got := deletedBy(t, s, "acme", "User", "u1"); got != "delete-u1" {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/events"
 	"github.com/scim-bridge/scim-bridge/internal/testutil"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 )
 
 func TestStore_Run(t *testing.T) {
@@ -71,7 +72,7 @@ func TestStore_Run(t *testing.T) {
 			t.Fatalf("WaitApplied(%d, %d) = %v", p, off, err)
 		}
 	}
-	if _, err := s.Get(ctx, "acme", "User", "late", GetOptions{}); err != nil {
+	if _, err := s.Get(ctx, "acme", "User", "late", view.GetOptions{}); err != nil {
 		t.Errorf("Get(late) = %v", err)
 	}
 	cancel()
@@ -155,7 +156,7 @@ func TestStore_WaitCaughtUp(t *testing.T) {
 	if err := s.WaitCaughtUp(ctx); err != nil {
 		t.Fatalf("WaitCaughtUp() = %v", err)
 	}
-	p, err := s.List(ctx, "acme", "User", Query{})
+	p, err := s.List(ctx, "acme", "User", view.Query{})
 	if err != nil || p.Total != 20 {
 		t.Errorf("List() after WaitCaughtUp = total %d, %v, want 20", p.Total, err)
 	}

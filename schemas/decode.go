@@ -246,7 +246,7 @@ func (rt *ResourceType) coerceSchema(si *schemaIndex, raw, target map[string]any
 			}
 			continue
 		}
-		if !si.ext && rt.Name == "Group" && name == "members" {
+		if !si.ext && rt.IsGroup() && name == "members" {
 			defaultMemberType(c.([]any))
 		}
 		target[name] = c
@@ -395,7 +395,7 @@ func defaultMemberType(members []any) {
 	for _, el := range members {
 		if m, ok := el.(map[string]any); ok {
 			if _, has := m["type"]; !has {
-				m["type"] = "User"
+				m["type"] = User
 			}
 		}
 	}

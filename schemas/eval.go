@@ -490,3 +490,44 @@ func compareFold(a, b string) int {
 	}
 	return 1
 }
+
+// Fold returns the form under which case-insensitive values compare: two
+// values are equal ignoring case, as the evaluator decides (eq, with
+// strings.EqualFold), exactly when their folds are equal, and one starts
+// with the other ignoring case (sw) exactly when its fold starts with the
+// other's. Every rune becomes the least rune of its unicode.SimpleFold
+// orbit, lower-cased when that is ASCII (so ASCII reads as lower case), and
+// invalid UTF-8 becomes U+FFFD. The projection keys its case-insensitive
+// indexes by it, so that an index plan answers what a scan with the
+// evaluator would, and the bridge tells by it which writes touch the same
+// userName.
+func Fold(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return strings.ToLower(s)
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		b.WriteRune(foldRune(r))
+	}
+	return b.String()
+}
+
+// foldRune is Fold of one rune.
+func foldRune(r rune) rune {
+	m := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		m = min(m, f)
+	}
+	if 'A' <= m && m <= 'Z' {
+		m += 'a' - 'A'
+	}
+	return m
+}

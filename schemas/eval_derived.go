@@ -111,7 +111,7 @@ func (d *Derived) matchMeta(e *CompareExpr) bool {
 // Group's "members", a User's "groups"; "" for other types.
 func (rt *ResourceType) membershipAttr() string {
 	switch {
-	case rt.isGroup():
+	case rt.IsGroup():
 		return "members"
 	case rt.Schema != nil && strings.EqualFold(rt.Schema.ID, URNUser):
 		return "groups"

@@ -29,8 +29,8 @@ const (
 // projection indexes: "attr" or "attr.sub" (of every value of a
 // multi-valued attribute).
 var indexedAttrs = map[string][]string{
-	"User":  {"userName", "externalId", "emails.value"},
-	"Group": {"displayName", "externalId", "members.value"},
+	User:  {"userName", "externalId", "emails.value"},
+	Group: {"displayName", "externalId", "members.value"},
 }
 
 // CheckLimits checks r against MaxIndexedBytes, MaxStringBytes and
@@ -86,7 +86,7 @@ func (rt *ResourceType) checkValue(path, attr string, v any, indexed []string) e
 			return attrErrorf(path, "longer than %d bytes, the limit for one value", MaxStringBytes)
 		}
 	case []any:
-		if len(x) > MaxValues && !(rt.Name == "Group" && attr == "members") {
+		if len(x) > MaxValues && !(rt.IsGroup() && attr == "members") {
 			return attrErrorf(path, "more than %d values, the limit for one attribute", MaxValues)
 		}
 		for i, e := range x {

@@ -71,7 +71,7 @@ func (rt *ResourceType) ApplyPatchWith(r Resource, members Members, p Patch, u *
 	if a.r == nil {
 		a.r = map[string]any{}
 	}
-	if rt.isGroup() {
+	if rt.IsGroup() {
 		a.members = newMemberDelta(members)
 	}
 	for i, op := range p.Ops {
@@ -114,10 +114,6 @@ type target struct {
 	sub    *Attribute // the sub-attribute, or nil
 	filter Expr       // the value filter, or nil
 	path   string     // the path as the client wrote it, for errors
-}
-
-func (rt *ResourceType) isGroup() bool {
-	return rt.Schema != nil && strings.EqualFold(rt.Schema.ID, URNGroup)
 }
 
 func (a *applier) apply(op PatchOp) error {

@@ -120,14 +120,14 @@ func newRegistry(exts []ExtensionDef, served bool) (*Registry, error) {
 	}
 
 	userRT := &ResourceType{
-		Name:        "User",
+		Name:        User,
 		Endpoint:    "/Users",
 		Description: "User Account",
 		Schema:      user,
 		Extensions:  []SchemaExtension{{Schema: enterprise}},
 	}
 	groupRT := &ResourceType{
-		Name:        "Group",
+		Name:        Group,
 		Endpoint:    "/Groups",
 		Description: "Group",
 		Schema:      group,

@@ -21,14 +21,13 @@ func (rt *ResourceType) Replace(old Resource, members Members, next Resource) (R
 		r = map[string]any{}
 	}
 	var d *memberDelta
-	if rt.isGroup() {
-		d = newMemberDelta(members)
-		ms, err := parseMembers(r["members"], "members", nil)
+	if rt.IsGroup() {
+		ms, err := rt.SplitMembers(r)
 		if err != nil {
 			return nil, Change{}, err
 		}
+		d = newMemberDelta(members)
 		d.set(ms)
-		delete(r, "members")
 	}
 	res := Resource(r)
 	if err := rt.settle(old, res, true); err != nil {

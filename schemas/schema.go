@@ -68,11 +68,17 @@ type SchemaExtension struct {
 	Required bool
 }
 
-// ResourceType is a resource type (RFC 7643 §6): "User" or "Group", its core
+// The names of the resource types a Registry has (RFC 7643 §4.1, §4.2).
+const (
+	User  = "User"
+	Group = "Group"
+)
+
+// ResourceType is a resource type (RFC 7643 §6): User or Group, its core
 // schema and its extensions. It is immutable after the Registry builds it and
 // safe for concurrent use.
 type ResourceType struct {
-	Name        string // "User", "Group"
+	Name        string // User, Group
 	Endpoint    string // "/Users", "/Groups"
 	Description string
 	Schema      *Schema
@@ -80,3 +86,9 @@ type ResourceType struct {
 
 	idx *attrIndex // built by NewRegistry; see lookup.go
 }
+
+// IsUser reports whether rt is the User resource type.
+func (rt *ResourceType) IsUser() bool { return rt.Name == User }
+
+// IsGroup reports whether rt is the Group resource type.
+func (rt *ResourceType) IsGroup() bool { return rt.Name == Group }

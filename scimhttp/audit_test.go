@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scim-bridge/scim-bridge/schemas"
 	"github.com/scim-bridge/scim-bridge/scimhttp/tenants"
 )
 
@@ -35,19 +36,19 @@ func TestServer_Audit(t *testing.T) {
 	ts := newAuthServer(t, mustTable(t, acme, tenantOf("globex", "g")), Options{
 		AuditLogger: slog.New(slog.NewJSONHandler(&audit, nil)),
 	})
-	ts.store.put("acme", "User", map[string]any{"id": "u1", "userName": "alice@example.com"})
-	ts.store.put("globex", "User", map[string]any{"id": "u1", "userName": "alice@example.com"})
+	ts.put("acme", "User", map[string]any{"id": "u1", "userName": "alice@example.com"})
+	ts.put("globex", "User", map[string]any{"id": "u1", "userName": "alice@example.com"})
 	patch := `{` + patchOp + `,"Operations":[{"op":"Replace","path":"active","value":"False"}]}`
 
 	reqs := []struct{ token, method, target, body string }{
-		{"g", http.MethodPost, "/scim/v2/Users", `{"userName":"bob@example.com"}`}, // not audited
-		{"g", http.MethodPatch, "/scim/v2/Users/u1", patch},                        // not audited
-		{"a", http.MethodGet, "/scim/v2/Users/u1", ""},                             // a read
+		{"g", http.MethodPost, "/scim/v2/Users", userJSON("bob@example.com")}, // not audited
+		{"g", http.MethodPatch, "/scim/v2/Users/u1", patch},                   // not audited
+		{"a", http.MethodGet, "/scim/v2/Users/u1", ""},                        // a read
 		{"a", http.MethodPost, "/scim/v2/Users/.search", `{"filter":"userName eq \"alice@example.com\""}`},
-		{"a", http.MethodPost, "/scim/v2/Users", `{"userName":"bob@example.com"}`},
+		{"a", http.MethodPost, "/scim/v2/Users", userJSON("bob@example.com")},
 		{"a", http.MethodPatch, "/scim/v2/Users/u1", patch},
 		{"a", http.MethodDelete, "/scim/v2/Users/u1", ""},
-		{"a", http.MethodPut, "/scim/v2/Users/nope", `{"userName":"carol@example.com"}`},
+		{"a", http.MethodPut, "/scim/v2/Users/nope", userJSON("carol@example.com")},
 	}
 	for _, r := range reqs {
 		doAs(ts, r.token, r.method, r.target, r.body)
@@ -55,7 +56,7 @@ func TestServer_Audit(t *testing.T) {
 	got := auditLines(t, &audit)
 	want := []map[string]any{
 		{"msg": "scim write", "tenant": "acme", "method": "POST", "route": "/scim/v2/Users", "resource_id": "id-2", "status": 201.0,
-			"body_bytes": 30.0, "body": map[string]any{"userName": "<redacted:15 chars>"}},
+			"body_bytes": float64(len(userJSON("bob@example.com"))), "body": map[string]any{"schemas": []any{schemas.URNUser}, "userName": "<redacted:15 chars>"}},
 		{"msg": "scim write", "tenant": "acme", "method": "PATCH", "route": "/scim/v2/Users/{id}", "resource_id": "u1", "status": 200.0,
 			"body_bytes": float64(len(patch)), "body": map[string]any{
 				"schemas":    []any{"urn:ietf:params:scim:api:messages:2.0:PatchOp"},
@@ -63,7 +64,7 @@ func TestServer_Audit(t *testing.T) {
 			}},
 		{"msg": "scim write", "tenant": "acme", "method": "DELETE", "route": "/scim/v2/Users/{id}", "resource_id": "u1", "status": 204.0},
 		{"msg": "scim write", "tenant": "acme", "method": "PUT", "route": "/scim/v2/Users/{id}", "resource_id": "nope", "status": 404.0,
-			"body_bytes": 32.0, "body": map[string]any{"userName": "<redacted:17 chars>"}},
+			"body_bytes": float64(len(userJSON("carol@example.com"))), "body": map[string]any{"schemas": []any{schemas.URNUser}, "userName": "<redacted:17 chars>"}},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("audit lines = %d, want %d:\n%s", len(got), len(want), audit.String())
@@ -160,7 +161,7 @@ func TestServer_AuditPassword(t *testing.T) {
 	ts := newAuthServer(t, StaticToken("tok", "default"), Options{
 		Audit: true, AuditLogger: slog.New(slog.NewJSONHandler(&audit, nil)),
 	})
-	ts.store.put("default", "User", map[string]any{"id": "u1", "userName": "alice@example.com"})
+	ts.put("default", "User", map[string]any{"id": "u1", "userName": "alice@example.com"})
 	doAs(ts, "tok", http.MethodPost, "/scim/v2/Users", `{"userName":"bob","password":"s3cr3tpw"}`)
 	doAs(ts, "tok", http.MethodPatch, "/scim/v2/Users/u1", `{"Operations":[{"op":"replace","path":"password","value":"s3cr3tpw"}]}`)
 	doAs(ts, "tok", http.MethodPatch, "/scim/v2/Users/u1", `{"Operations":[{"op":"replace","value":{"Password":"s3cr3tpw"}}]}`)

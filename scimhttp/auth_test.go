@@ -72,14 +72,12 @@ func TestServer_Auth(t *testing.T) {
 
 func TestServer_TenantReachesBridge(t *testing.T) {
 	ts := newTestServer(t, Options{})
-	rec := ts.do(http.MethodPost, "/scim/v2/Users", `{"userName":"a"}`, "X-Request-Id", "req-42")
+	rec := ts.do(http.MethodPost, "/scim/v2/Users", userJSON("a"), "X-Request-Id", "req-42")
 	if rec.Code != http.StatusCreated {
 		t.Fatalf("POST status = %d, want 201; body %s", rec.Code, rec.Body)
 	}
-	if got := ts.store.lastReq.Tenant; got != "default" {
-		t.Errorf("Request.Tenant = %q, want %q", got, "default")
-	}
-	if got := ts.store.lastReq.RequestID; got != "req-42" {
-		t.Errorf("Request.RequestID = %q, want %q", got, "req-42")
+	evs := ts.stack.events()
+	if len(evs) != 1 || evs[0].Tenant != "default" || evs[0].RequestID != "req-42" {
+		t.Errorf("events = %+v, want one of tenant default and request req-42", evs)
 	}
 }

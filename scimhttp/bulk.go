@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/bridge"
 	"github.com/scim-bridge/scim-bridge/schemas"
 	"github.com/scim-bridge/scim-bridge/scimhttp/tenants"
 )
@@ -244,35 +244,36 @@ func (run *bulkRun) do(i int, res *bulkResult) (int, error) {
 			return 0, fmt.Errorf("encode the data of Operations[%d]: %w", i, err)
 		}
 	}
-	// A success answers no body, so the write reads back no members.
-	req := run.s.writeRequest(run.r, op.rt, projection.GetOptions{})
-	req.IfMatch = op.version // the request's own If-Match is not the operation's
-	ctx := run.r.Context()
-	var st projection.Stored
-	var err error
-	status := http.StatusOK
-	switch op.method {
-	case http.MethodPost:
-		req.IfMatch = ""
-		st, err = run.s.w.Create(ctx, req, op.rt, body)
-		status = http.StatusCreated
-	case http.MethodPut:
-		st, err = run.s.w.Replace(ctx, req, op.rt, id, body)
-	case http.MethodPatch:
-		st, err = run.s.w.Patch(ctx, req, op.rt, id, body)
-	case http.MethodDelete:
-		if err := run.s.w.Delete(ctx, req, op.rt, id); err != nil {
-			return 0, err
-		}
-		return http.StatusNoContent, nil
-	}
+	a, status, err := run.write(op, id, body)
 	if err != nil {
 		return 0, err
 	}
 	if op.method == http.MethodPost {
-		run.created[i] = st.Resource.ID()
-		res.id, res.Location = st.Resource.ID(), location(run.base, op.rt, st.Resource.ID())
+		run.created[i] = a.ID
+		res.id, res.Location = a.ID, location(run.base, op.rt, a.ID)
 	}
-	res.Version = etagOf(st)
+	if status != http.StatusNoContent {
+		res.Version = schemas.ETag(a.Version)
+	}
 	return status, nil
+}
+
+// write runs operation op on resource id (of a POST: "") with body, its
+// data as the operation's request body, as a single request would run,
+// except that the operation's "version" is its If-Match. A success
+// answers no body (RFC 7644 §3.7.3), so nothing is read back.
+func (run *bulkRun) write(op *bulkOp, id string, body []byte) (bridge.Applied, int, error) {
+	s, r := run.s, run.r
+	switch op.method {
+	case http.MethodPost:
+		a, err := s.create(r, op.rt, "", body)
+		return a, http.StatusCreated, err
+	case http.MethodPut:
+		a, err := s.replace(r, op.rt, id, op.version, body)
+		return a, http.StatusOK, err
+	case http.MethodPatch:
+		a, err := s.patch(r, op.rt, id, op.version, body)
+		return a, http.StatusOK, err
+	}
+	return bridge.Applied{}, http.StatusNoContent, s.delete(r, op.rt, id, op.version)
 }

@@ -2,9 +2,7 @@ package scimhttp
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -15,64 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/scim-bridge/scim-bridge/bridge"
-	"github.com/scim-bridge/scim-bridge/events"
-	"github.com/scim-bridge/scim-bridge/internal/testutil"
-	"github.com/scim-bridge/scim-bridge/projection"
 	"github.com/scim-bridge/scim-bridge/schemas"
 	"github.com/scim-bridge/scim-bridge/scimhttp/tenants"
 )
-
-// newBridgeServer is a Server over the real write path: a bridge on an
-// embedded log and an in-memory projection following it, as main builds
-// them, so bulk operations are validated against the state the ones
-// before them produced.
-func newBridgeServer(t *testing.T, opts Options) *testServer {
-	t.Helper()
-	reg, err := schemas.NewRegistry()
-	if err != nil {
-		t.Fatalf("NewRegistry() = %v", err)
-	}
-	el, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{})
-	if err != nil {
-		t.Fatalf("OpenEmbedded() = %v", err)
-	}
-	t.Cleanup(func() { el.Close() })
-	store, err := projection.Open("", reg, projection.Options{InMemory: true})
-	if err != nil {
-		t.Fatalf("projection.Open() = %v", err)
-	}
-	t.Cleanup(func() { store.Close() })
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- store.Run(ctx, el) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("projection Run: %v", err)
-		}
-	})
-	b, err := bridge.New(el, store, reg, bridge.Options{})
-	if err != nil {
-		t.Fatalf("bridge.New() = %v", err)
-	}
-	t.Cleanup(func() { b.Close() })
-	preg := prometheus.NewRegistry()
-	opts.Registerer = preg
-	if opts.Logger == nil {
-		opts.Logger = testutil.Logger(t, slog.LevelInfo)
-	}
-	if opts.BaseURL == "" {
-		opts.BaseURL = testBase
-	}
-	srv, err := New(reg, b, store, StaticToken(testToken, "default"), opts)
-	if err != nil {
-		t.Fatalf("New() = %v", err)
-	}
-	return &testServer{t: t, srv: srv, reg: preg}
-}
 
 // bulkBody is a BulkRequest of the given operations; failOnErrors 0 leaves
 // it out.
@@ -198,7 +141,7 @@ func sorted(ids ...string) []string {
 // theirs (RFC 7644 §3.7.2), and the response still lists the request's
 // order.
 func TestBulk_MembersByBulkID(t *testing.T) {
-	ts := newBridgeServer(t, Options{})
+	ts := newTestServer(t, Options{})
 	got := bulkResults(t, ts, bulkBody(0,
 		postGroup("g", "Tour Guides", "bulkId:alice", "bulkId:bob"),
 		postUser("alice", "alice@example.com"),
@@ -224,7 +167,7 @@ func TestBulk_MembersByBulkID(t *testing.T) {
 // TestBulk_PatchByBulkID patches a group the same request creates, through
 // its path /Groups/bulkId:<id>, adding a user the request creates too.
 func TestBulk_PatchByBulkID(t *testing.T) {
-	ts := newBridgeServer(t, Options{})
+	ts := newTestServer(t, Options{})
 	got := bulkResults(t, ts, bulkBody(0,
 		postGroup("g", "Sales"),
 		postUser("u", "carol@example.com"),
@@ -255,7 +198,7 @@ func TestBulk_PatchByBulkID(t *testing.T) {
 // 204 with the location and no version, both of resources the request
 // created.
 func TestBulk_PutAndDelete(t *testing.T) {
-	ts := newBridgeServer(t, Options{})
+	ts := newTestServer(t, Options{})
 	got := bulkResults(t, ts, bulkBody(0,
 		postUser("a", "dave@example.com"),
 		`{"method":"PUT","path":"/Users/bulkId:a","version":"W/\"1\"","data":{"schemas":["`+schemas.URNUser+`"],"userName":"dave@example.com","displayName":"Dave"}}`,
@@ -282,7 +225,7 @@ func TestBulk_PutAndDelete(t *testing.T) {
 // answered 409 (RFC 7644 §3.7.1 allows it), as is an operation that needs
 // one of them; the rest of the request runs.
 func TestBulk_CircularReference(t *testing.T) {
-	ts := newBridgeServer(t, Options{})
+	ts := newTestServer(t, Options{})
 	got := bulkResults(t, ts, bulkBody(0,
 		postGroup("a", "A", "bulkId:b"),
 		postGroup("b", "B", "bulkId:a"),
@@ -311,7 +254,7 @@ func TestBulk_CircularReference(t *testing.T) {
 // TestBulk_FailOnErrors: with failOnErrors 2 the second error ends the
 // request; what follows is not processed and not in the response.
 func TestBulk_FailOnErrors(t *testing.T) {
-	ts := newBridgeServer(t, Options{})
+	ts := newTestServer(t, Options{})
 	got := bulkResults(t, ts, bulkBody(2,
 		postUser("a", "gina@example.com"),
 		`{"method":"PUT","path":"/Users/no-such-user","data":{"schemas":["`+schemas.URNUser+`"],"userName":"x@example.com"}}`,
@@ -350,7 +293,7 @@ func TestBulk_FailOnErrors(t *testing.T) {
 // and nothing runs; /ServiceProviderConfig advertises exactly the limits
 // enforced.
 func TestBulk_Limits(t *testing.T) {
-	ts := newBridgeServer(t, Options{MaxBulkOps: 3, MaxBodyBytes: 2048})
+	ts := newTestServer(t, Options{MaxBulkOps: 3, MaxBodyBytes: 2048})
 	spc := decode(t, ts.do(http.MethodGet, "/scim/v2/ServiceProviderConfig", ""))
 	if want := map[string]any{"supported": true, "maxOperations": 3, "maxPayloadSize": 2048}; !equalJSON(spc["bulk"], want) {
 		t.Errorf("bulk = %v, want %v", spc["bulk"], want)
@@ -414,7 +357,7 @@ func TestBulk_BadRequest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ts := newBridgeServer(t, Options{})
+			ts := newTestServer(t, Options{})
 			e := checkError(t, ts.do(http.MethodPost, "/scim/v2/Bulk", tt.body), http.StatusBadRequest, tt.scimType)
 			if !strings.Contains(str(e["detail"]), tt.detail) {
 				t.Errorf("detail = %q, want it to say %q", e["detail"], tt.detail)
@@ -454,7 +397,7 @@ func TestBulk_BadOperation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ts := newBridgeServer(t, Options{})
+			ts := newTestServer(t, Options{})
 			got := bulkResults(t, ts, bulkBody(0,
 				postUser("ok", "ok@example.com"),
 				tt.op,
@@ -474,7 +417,7 @@ func TestBulk_BadOperation(t *testing.T) {
 // TestBulk_IfMatchHeaderIsNotTheOperations: the request's own If-Match
 // header says nothing about its operations; each has its "version".
 func TestBulk_IfMatchHeaderIsNotTheOperations(t *testing.T) {
-	ts := newBridgeServer(t, Options{})
+	ts := newTestServer(t, Options{})
 	got := bulkResults(t, ts, bulkBody(0, postUser("a", "a@example.com"),
 		`{"method":"PATCH","path":"/Users/bulkId:a","data":{"Operations":[{"op":"replace","path":"active","value":false}]}}`))
 	rec := ts.do(http.MethodPost, "/scim/v2/Bulk", bulkBody(0,
@@ -491,7 +434,7 @@ func TestBulk_RateLimit(t *testing.T) {
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	opts := Options{RateLimit: tenants.RateLimit{RequestsPerSecond: 0.001, Burst: 4}, Now: func() time.Time { return now }}
 
-	ts := newBridgeServer(t, opts)
+	ts := newTestServer(t, opts)
 	spc := decode(t, ts.do(http.MethodGet, "/scim/v2/ServiceProviderConfig", "")) // one request: 3 left
 	if got := spc["bulk"].(map[string]any)["maxOperations"]; !equalJSON(got, 4) {
 		t.Errorf("maxOperations = %v, want the burst 4", got)
@@ -504,7 +447,7 @@ func TestBulk_RateLimit(t *testing.T) {
 	rec = ts.do(http.MethodPost, "/scim/v2/Bulk", bulkBody(0, postUser("d", "d@example.com")))
 	checkError(t, rec, http.StatusTooManyRequests, "")
 
-	ts = newBridgeServer(t, opts)
+	ts = newTestServer(t, opts)
 	rec = ts.do(http.MethodPost, "/scim/v2/Bulk", bulkBody(0,
 		postUser("a", "a@example.com"), postUser("b", "b@example.com"), postUser("c", "c@example.com"),
 		postUser("d", "d@example.com"), postUser("e", "e@example.com")))
@@ -532,7 +475,7 @@ func TestBulk_RateLimit(t *testing.T) {
 // each operation did.
 func TestBulk_MetricsAndAudit(t *testing.T) {
 	var audit bytes.Buffer
-	ts := newBridgeServer(t, Options{Audit: true, AuditLogger: slog.New(slog.NewJSONHandler(&audit, nil))})
+	ts := newTestServer(t, Options{Audit: true, AuditLogger: slog.New(slog.NewJSONHandler(&audit, nil))})
 	got := bulkResults(t, ts, bulkBody(0,
 		postUser("a", "alice@example.com"),
 		`{"method":"PATCH","path":"/Users/bulkId:a","data":{"Operations":[{"op":"replace","path":"password","value":"s3cr3tpw"}]}}`,
@@ -599,25 +542,28 @@ func TestBulk_MetricsAndAudit(t *testing.T) {
 	}
 }
 
-// TestBulk_WriteRequests: the handler asks the Writer for no
-// members or groups (a success answers no body) and passes each
-// operation's version as If-Match.
+// TestBulk_WriteRequests: the handler reads nothing back (a success
+// answers no body) and takes each operation's version as its If-Match.
 func TestBulk_WriteRequests(t *testing.T) {
 	ts := newTestServer(t, Options{})
-	ts.store.put("default", "Group", map[string]any{"id": "g1", "displayName": "G"}, "u9")
-	got := bulkResults(t, ts, bulkBody(0,
-		`{"method":"PATCH","path":"/groups/g1/","version":"W/\"1\"","data":{"Operations":[{"op":"replace","path":"displayName","value":"H"}]}}`))
-	if len(got) != 1 || got[0]["status"] != "200" || got[0]["location"] != testBase+"/Groups/g1" {
-		t.Fatalf("results = %v, want one 200 at /Groups/g1", got)
+	ts.put("default", "Group", map[string]any{"id": "g1", "displayName": "G"}, "u9") // version 2
+	rename := func(version, name string) string {
+		return `{"method":"PATCH","path":"/groups/g1/","version":"W/\"` + version + `\"","data":{"Operations":[{"op":"replace","path":"displayName","value":"` + name + `"}]}}`
 	}
-	if ts.store.lastReq.Get != (projection.GetOptions{}) || ts.store.lastReq.IfMatch != `W/"1"` {
-		t.Errorf("write request = %+v, want no GetOptions and If-Match W/\"1\"", ts.store.lastReq)
+	got := bulkResults(t, ts, bulkBody(0, rename("2", "H"), rename("2", "I")))
+	if len(got) != 2 || got[0]["status"] != "200" || got[0]["location"] != testBase+"/Groups/g1" || got[0]["version"] != `W/"3"` {
+		t.Fatalf("results = %v, want a 200 at /Groups/g1 at version W/\"3\" first", got)
+	}
+	checkOpError(t, got[1], "412", "", "If-Match")
+	if ts.store.gets != 0 {
+		t.Errorf("the bulk request read %d resources back, want none", ts.store.gets)
 	}
 }
 
-// FuzzServer_Bulk sends arbitrary bulk bodies to a server over the fake
-// store: never a 500, for the request or one of its operations, always SCIM
-// JSON, and a 200 lists no more results than operations allowed.
+// FuzzServer_Bulk sends arbitrary bulk bodies to a test server (the real
+// write path): never a 500, for the request or one of its operations,
+// always SCIM JSON, and a 200 lists no more results than operations
+// allowed.
 func FuzzServer_Bulk(f *testing.F) {
 	for _, seed := range []string{
 		bulkBody(0, postGroup("g", "G", "bulkId:u"), postUser("u", "u@example.com")),
@@ -631,7 +577,7 @@ func FuzzServer_Bulk(f *testing.F) {
 	}
 	ts := newTestServer(f, Options{MaxBulkOps: 20})
 	ts.srv.log = slog.New(slog.DiscardHandler)
-	ts.store.put("default", "Group", schemas.Resource{"id": "g1", "displayName": "Sales"}, "u01")
+	ts.put("default", "Group", schemas.Resource{"id": "g1", "displayName": "Sales"}, "u01")
 	f.Fuzz(func(t *testing.T, body string) {
 		req := httptest.NewRequest(http.MethodPost, "/scim/v2/Bulk", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+testToken)

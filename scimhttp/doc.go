@@ -7,8 +7,11 @@
 //
 // It owns no state and no business rules: reads go to a [Reader] (met by
 // *projection.Store), writes to a [Writer] (met by *bridge.Bridge), tokens to
-// an [Authenticator]. It must not import events, Badger or kafka-go; only
-// main imports it.
+// an [Authenticator]. Handlers decode and bound what a request writes (a
+// resource, PATCH operations) and hand the Writer those values; a write's
+// answer is read back through the Reader. It must not import events, the
+// projection's store (its values in projection/view are fine), Badger or
+// kafka-go; only main imports it.
 //
 // # Behaviour choices
 //
@@ -27,9 +30,9 @@
 //     answers 200 with that projection. A User PATCH answers 200 with the
 //     full user, which Entra's validator and Okta expect. The same Postman
 //     collection also asserts 204 for two User PATCHes; set
-//     Options.UserPatchNoContent to answer 204 there too. Writes ask the
-//     bridge only for what the response shows (bridge.Request.Get), so a 204
-//     never loads a group's members.
+//     Options.UserPatchNoContent to answer 204 there too. A write's answer
+//     is read back through the Reader with only what the response shows,
+//     and a 204 reads nothing back, so it never loads a group's members.
 //   - Lists: a filter that matches nothing is 200 with totalResults 0 and
 //     "Resources": []; itemsPerPage is the number returned; count is capped at
 //     the maxResults advertised in /ServiceProviderConfig; startIndex below 1

@@ -43,8 +43,8 @@ func TestServer_WriterErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := newTestServer(t, Options{})
-			ts.store.err = func(string) error { return tt.err }
-			rec := ts.do(http.MethodPost, "/scim/v2/Users", `{"userName":"a"}`)
+			ts.store.fail(func(string) error { return tt.err })
+			rec := ts.do(http.MethodPost, "/scim/v2/Users", userJSON("a"))
 			body := checkError(t, rec, tt.status, tt.scimType)
 			if got := rec.Header().Get("Retry-After"); got != tt.retryAfter {
 				t.Errorf("Retry-After = %q, want %q", got, tt.retryAfter)
@@ -60,7 +60,7 @@ func TestServer_WriterErrors(t *testing.T) {
 
 func TestServer_RetryAfterOption(t *testing.T) {
 	ts := newTestServer(t, Options{RetryAfter: 1500 * 1e6}) // 1.5 s rounds up
-	ts.store.err = func(string) error { return schemas.Errorf(schemas.KindUnavailable, "down") }
+	ts.store.fail(func(string) error { return schemas.Errorf(schemas.KindUnavailable, "down") })
 	rec := ts.do(http.MethodDelete, "/scim/v2/Users/x", "")
 	checkError(t, rec, http.StatusServiceUnavailable, "")
 	if got, want := rec.Header().Get("Retry-After"), "2"; got != want {
@@ -70,14 +70,14 @@ func TestServer_RetryAfterOption(t *testing.T) {
 
 func TestServer_Panic(t *testing.T) {
 	ts := newTestServer(t, Options{})
-	ts.store.err = func(string) error { panic("hostile input") }
+	ts.store.fail(func(string) error { panic("hostile input") })
 	rec := ts.do(http.MethodGet, "/scim/v2/Users/x", "")
 	body := checkError(t, rec, http.StatusInternalServerError, "")
 	if got := body["detail"]; got != "internal error" {
 		t.Errorf("detail = %q, want %q", got, "internal error")
 	}
 	// The server still serves.
-	ts.store.err = nil
+	ts.store.fail(nil)
 	if rec := ts.do(http.MethodGet, "/scim/v2/Users", ""); rec.Code != http.StatusOK {
 		t.Errorf("GET after panic: status = %d, want 200", rec.Code)
 	}
@@ -123,11 +123,11 @@ func TestServer_Bodies(t *testing.T) {
 		status      int
 		scimType    string
 	}{
-		{"SCIMJSON", "application/scim+json", `{"userName":"a"}`, http.StatusCreated, ""},
-		{"SCIMJSONCharset", "application/scim+json; charset=utf-8", `{"userName":"a"}`, http.StatusCreated, ""},
-		{"JSON", "application/json", `{"userName":"a"}`, http.StatusCreated, ""},
-		{"UpperCase", "APPLICATION/SCIM+JSON; Charset=UTF-8", `{"userName":"a"}`, http.StatusCreated, ""},
-		{"NoContentType", "-", `{"userName":"a"}`, http.StatusCreated, ""},
+		{"SCIMJSON", "application/scim+json", userJSON("a"), http.StatusCreated, ""},
+		{"SCIMJSONCharset", "application/scim+json; charset=utf-8", userJSON("a"), http.StatusCreated, ""},
+		{"JSON", "application/json", userJSON("a"), http.StatusCreated, ""},
+		{"UpperCase", "APPLICATION/SCIM+JSON; Charset=UTF-8", userJSON("a"), http.StatusCreated, ""},
+		{"NoContentType", "-", userJSON("a"), http.StatusCreated, ""},
 		{"TextPlain", "text/plain", `{"userName":"a"}`, http.StatusUnsupportedMediaType, ""},
 		{"Form", "application/x-www-form-urlencoded", `userName=a`, http.StatusUnsupportedMediaType, ""},
 		{"MalformedContentType", "application/", `{"userName":"a"}`, http.StatusUnsupportedMediaType, ""},

@@ -2,249 +2,228 @@ package scimhttp
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
-	"strings"
 	"sync"
+	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/bridge"
+	"github.com/scim-bridge/scim-bridge/events"
 	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
+// testTime is the time of every event in tests: the bridge's clock, and
+// the time of what put writes.
 var testTime = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 
-// fakeStore is an in-memory Reader and Writer. It evaluates only what the
-// tests need of filters (eq on top-level strings, case-insensitively, and
-// "and"), pages by index and by a numeric cursor, and records the last
-// request it was given. Function fields inject failures.
-type fakeStore struct {
+var _ Reader = (*projection.Store)(nil)
+
+// stack is the real write path and read model, as main builds them: a
+// bridge on an embedded log and an in-memory projection following the
+// log. The resources the bridge creates get the ids id-1, id-2, ...
+type stack struct {
+	t      testing.TB
+	log    *events.Embedded
+	proj   *projection.Store
+	bridge *bridge.Bridge
+}
+
+func newStack(t testing.TB, reg *schemas.Registry) *stack {
+	t.Helper()
+	el, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{})
+	if err != nil {
+		t.Fatalf("OpenEmbedded() = %v", err)
+	}
+	t.Cleanup(func() { el.Close() })
+	store, err := projection.Open("", reg, projection.Options{InMemory: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("projection.Open() = %v", err)
+	}
+	t.Cleanup(func() { store.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- store.Run(ctx, el) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("projection Run: %v", err)
+		}
+	})
+	var ids atomic.Int64
+	b, err := bridge.New(el, store, reg, bridge.Options{
+		Now:   func() time.Time { return testTime },
+		NewID: func() string { return fmt.Sprintf("id-%d", ids.Add(1)) },
+	})
+	if err != nil {
+		t.Fatalf("bridge.New() = %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return &stack{t: t, log: el, proj: store, bridge: b}
+}
+
+// put adds a resource of tenant as if written earlier, by appending its
+// events to the log and waiting until the projection has applied them: it
+// is created at version 1 (with the core schema URN when r names none)
+// and, when members (User ids) are given, they are added at version 2.
+func (s *stack) put(tenant, typ string, r schemas.Resource, members ...string) {
+	s.t.Helper()
+	if _, ok := r["schemas"]; !ok {
+		urn := schemas.URNUser
+		if typ == schemas.Group {
+			urn = schemas.URNGroup
+		}
+		r["schemas"] = []any{urn}
+	}
+	var changed []string
+	for k := range r {
+		if k != "id" && k != "schemas" {
+			changed = append(changed, k)
+		}
+	}
+	sort.Strings(changed)
+	ev := events.Event{ID: events.NewEventID(), Source: "/test", Time: testTime, Tenant: tenant,
+		ResourceType: typ, ResourceID: r.ID(), ExternalID: r.ExternalID(), Operation: "POST"}
+	created := ev
+	created.Type, created.Version, created.Resource, created.ChangedAttributes = events.UserCreated, 1, r, changed
+	if typ == schemas.Group {
+		created.Type = events.GroupCreated
+	}
+	evs := []events.Event{created}
+	if len(members) > 0 {
+		added := ev
+		added.ID, added.Type, added.Version, added.PrevVersion = events.NewEventID(), events.GroupMembersAdded, 2, 1
+		for _, m := range members {
+			added.MembersAdded = append(added.MembersAdded, schemas.Member{Value: m, Type: schemas.User})
+		}
+		evs = append(evs, added)
+	}
+	ctx := context.Background()
+	p, last, err := s.log.Append(ctx, evs)
+	if err != nil {
+		s.t.Fatalf("append the events of %s %s: %v", typ, r.ID(), err)
+	}
+	if err := s.proj.WaitApplied(ctx, p, last); err != nil {
+		s.t.Fatalf("await the events of %s %s: %v", typ, r.ID(), err)
+	}
+}
+
+// events returns every event in the log, in order.
+func (s *stack) events() []events.Event {
+	s.t.Helper()
+	ctx := context.Background()
+	end, err := s.log.End(ctx)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var out []events.Event
+	for p, n := range end {
+		if n == 0 {
+			continue
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		err := s.log.Read(rctx, p, 0, func(r events.Record) error {
+			out = append(out, r.Event)
+			if r.Offset == n-1 {
+				cancel()
+			}
+			return nil
+		})
+		cancel()
+		if err != nil && !errors.Is(err, context.Canceled) {
+			s.t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// faultStore is the Reader and Writer a test server uses: the real ones,
+// behind a seam where tests inject failures. It notes the options of the
+// reads that reach the read model.
+type faultStore struct {
+	r Reader
+	w Writer
+
 	mu        sync.Mutex
-	resources map[string]projection.Stored // tenant/type/id
-	members   map[string][]any             // group id -> members
-	nextID    int
-
-	lastGet   projection.GetOptions
-	lastQuery projection.Query
-	lastReq   bridge.Request
-	lastBody  []byte
-	queries   int
-
-	err    func(op string) error // non-nil: the error every operation returns
-	ignore []schemas.Ignored     // what every write reports as ignored
+	err       func(op string) error // non-nil: called first by every operation; an error is returned instead
+	lastGet   view.GetOptions
+	gets      int // reads by id
+	lastQuery view.Query
 }
 
 var (
-	_ Reader = (*fakeStore)(nil)
-	_ Writer = (*fakeStore)(nil)
+	_ Reader = (*faultStore)(nil)
+	_ Writer = (*faultStore)(nil)
 )
 
-func newFakeStore() *fakeStore {
-	return &fakeStore{resources: map[string]projection.Stored{}, members: map[string][]any{}}
-}
-
-func key(tenant, typ, id string) string { return tenant + "/" + typ + "/" + id }
-
-// put adds a resource directly, as if written earlier.
-func (f *fakeStore) put(tenant, typ string, r schemas.Resource, members ...string) projection.Stored {
+// failure is what operation op returns instead of running, if anything.
+func (f *faultStore) failure(op string) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	st := projection.Stored{Type: typ, Resource: r, Version: 1, Created: testTime, LastModified: testTime}
-	f.resources[key(tenant, typ, r.ID())] = st
-	for _, m := range members {
-		f.members[r.ID()] = append(f.members[r.ID()], map[string]any{"value": m, "type": "User"})
-	}
-	return st
-}
-
-func (f *fakeStore) failure(op string) error {
-	if f.err == nil {
+	fail := f.err
+	f.mu.Unlock()
+	if fail == nil {
 		return nil
 	}
-	return f.err(op)
+	return fail(op)
 }
 
-// load adds the derived attributes GetOptions asks for to a copy.
-func (f *fakeStore) load(st projection.Stored, o projection.GetOptions) projection.Stored {
-	r := make(schemas.Resource, len(st.Resource)+1)
-	for k, v := range st.Resource {
-		r[k] = v
-	}
-	if o.Members && len(f.members[r.ID()]) > 0 {
-		r["members"] = f.members[r.ID()]
-	}
-	if o.Groups {
-		var groups []any
-		for gid, ms := range f.members {
-			for _, m := range ms {
-				if m.(map[string]any)["value"] == r.ID() {
-					groups = append(groups, map[string]any{"value": gid, "type": "direct"})
-				}
-			}
-		}
-		if groups != nil {
-			r["groups"] = groups
-		}
-	}
-	st.Resource = r
-	return st
-}
-
-func (f *fakeStore) Get(ctx context.Context, tenant, typ, id string, o projection.GetOptions) (projection.Stored, error) {
-	if err := f.failure("get"); err != nil {
-		return projection.Stored{}, err
-	}
+// fail makes every operation call fail first (nil: none).
+func (f *faultStore) fail(fail func(op string) error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.lastGet = o
-	st, ok := f.resources[key(tenant, typ, id)]
-	if !ok {
-		return projection.Stored{}, schemas.Errorf(schemas.KindNotFound, "%s %s not found", typ, id)
-	}
-	return f.load(st, o), nil
-}
-
-func (f *fakeStore) List(ctx context.Context, tenant, typ string, q projection.Query) (projection.Page, error) {
-	if err := f.failure("list"); err != nil {
-		return projection.Page{}, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.lastQuery = q
-	f.queries++
-	var all []projection.Stored
-	for k, st := range f.resources {
-		if strings.HasPrefix(k, tenant+"/"+typ+"/") && matches(q.Filter, st.Resource) {
-			all = append(all, st)
-		}
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].Resource.ID() < all[j].Resource.ID() })
-	start := q.StartIndex - 1
-	if q.UseCursor {
-		start = 0
-		if q.Cursor != "" {
-			n, err := fmt.Sscanf(q.Cursor, "c%d", &start)
-			if err != nil || n != 1 || start < 0 {
-				return projection.Page{}, schemas.Errorf(schemas.KindInvalidCursor, "bad cursor")
-			}
-		}
-	}
-	page := projection.Page{Total: len(all)}
-	for i := start; i < len(all) && len(page.Resources) < q.Count; i++ {
-		page.Resources = append(page.Resources, f.load(all[i], q.Get))
-	}
-	if q.UseCursor && start+len(page.Resources) < len(all) {
-		page.NextCursor = fmt.Sprintf("c%d", start+len(page.Resources))
-	}
-	return page, nil
-}
-
-// matches evaluates the filters the tests send.
-func matches(e schemas.Expr, r schemas.Resource) bool {
-	switch e := e.(type) {
-	case nil:
-		return true
-	case *schemas.LogicalExpr:
-		if e.And {
-			return matches(e.Left, r) && matches(e.Right, r)
-		}
-		return matches(e.Left, r) || matches(e.Right, r)
-	case *schemas.CompareExpr:
-		for k, v := range r {
-			if strings.EqualFold(k, e.Path.Name) && e.Op == schemas.OpEq {
-				s, _ := v.(string)
-				want, _ := e.Value.(string)
-				return strings.EqualFold(s, want)
-			}
-		}
-	}
-	return false
-}
-
-func (f *fakeStore) write(req bridge.Request, body []byte) {
-	f.lastReq = req
-	f.lastBody = body
-	if len(f.ignore) > 0 && req.Ignored != nil {
-		req.Ignored(f.ignore)
-	}
-}
-
-func (f *fakeStore) Create(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, body []byte) (projection.Stored, error) {
-	if err := f.failure("create"); err != nil {
-		return projection.Stored{}, err
-	}
-	var r schemas.Resource
-	if err := json.Unmarshal(body, &r); err != nil {
-		return projection.Stored{}, schemas.Errorf(schemas.KindInvalidSyntax, "bad body")
-	}
-	f.mu.Lock()
-	f.write(req, body)
-	f.nextID++
-	r["id"] = fmt.Sprintf("id-%d", f.nextID)
+	f.err = fail
 	f.mu.Unlock()
-	delete(r, "members")
-	st := f.put(req.Tenant, rt.Name, r)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.load(st, req.Get), nil
 }
 
-func (f *fakeStore) update(req bridge.Request, rt *schemas.ResourceType, id string, body []byte, change func(schemas.Resource)) (projection.Stored, error) {
+func (f *faultStore) Get(ctx context.Context, tenant, typ, id string, o view.GetOptions) (view.Stored, error) {
+	if err := f.failure("get"); err != nil {
+		return view.Stored{}, err
+	}
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.write(req, body)
-	k := key(req.Tenant, rt.Name, id)
-	st, ok := f.resources[k]
-	if !ok {
-		return projection.Stored{}, schemas.Errorf(schemas.KindNotFound, "%s %s not found", rt.Name, id)
-	}
-	if req.IfMatch != "" && req.IfMatch != etagOf(st) {
-		return projection.Stored{}, schemas.Errorf(schemas.KindPrecondition, "version mismatch")
-	}
-	change(st.Resource)
-	st.Version++
-	st.LastModified = testTime.Add(time.Minute)
-	f.resources[k] = st
-	return f.load(st, req.Get), nil
+	f.lastGet = o
+	f.gets++
+	f.mu.Unlock()
+	return f.r.Get(ctx, tenant, typ, id, o)
 }
 
-func (f *fakeStore) Replace(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, body []byte) (projection.Stored, error) {
+func (f *faultStore) List(ctx context.Context, tenant, typ string, q view.Query) (view.Page, error) {
+	if err := f.failure("list"); err != nil {
+		return view.Page{}, err
+	}
+	f.mu.Lock()
+	f.lastQuery = q
+	f.mu.Unlock()
+	return f.r.List(ctx, tenant, typ, q)
+}
+
+func (f *faultStore) Create(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, r schemas.Resource) (bridge.Applied, error) {
+	if err := f.failure("create"); err != nil {
+		return bridge.Applied{}, err
+	}
+	return f.w.Create(ctx, req, rt, r)
+}
+
+func (f *faultStore) Replace(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, r schemas.Resource) (bridge.Applied, error) {
 	if err := f.failure("replace"); err != nil {
-		return projection.Stored{}, err
+		return bridge.Applied{}, err
 	}
-	var next schemas.Resource
-	if err := json.Unmarshal(body, &next); err != nil {
-		return projection.Stored{}, schemas.Errorf(schemas.KindInvalidSyntax, "bad body")
-	}
-	return f.update(req, rt, id, body, func(r schemas.Resource) {
-		for k, v := range next {
-			if k != "id" && k != "members" {
-				r[k] = v
-			}
-		}
-	})
+	return f.w.Replace(ctx, req, rt, id, r)
 }
 
-func (f *fakeStore) Patch(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, body []byte) (projection.Stored, error) {
+func (f *faultStore) Patch(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, p schemas.Patch) (bridge.Applied, error) {
 	if err := f.failure("patch"); err != nil {
-		return projection.Stored{}, err
+		return bridge.Applied{}, err
 	}
-	return f.update(req, rt, id, body, func(r schemas.Resource) { r["patched"] = true })
+	return f.w.Patch(ctx, req, rt, id, p)
 }
 
-func (f *fakeStore) Delete(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string) error {
+func (f *faultStore) Delete(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string) error {
 	if err := f.failure("delete"); err != nil {
 		return err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.write(req, nil)
-	k := key(req.Tenant, rt.Name, id)
-	if _, ok := f.resources[k]; !ok {
-		return schemas.Errorf(schemas.KindNotFound, "%s %s not found", rt.Name, id)
-	}
-	delete(f.resources, k)
-	return nil
+	return f.w.Delete(ctx, req, rt, id)
 }

@@ -31,7 +31,7 @@ func FuzzServer_Request(f *testing.F) {
 	ts := newTestServer(f, Options{})
 	ts.srv.log = slog.New(slog.DiscardHandler)
 	seedUsers(ts, 3)
-	ts.store.put("default", "Group", schemas.Resource{"id": "g1", "displayName": "Sales"}, "u01")
+	ts.put("default", "Group", schemas.Resource{"id": "g1", "displayName": "Sales"}, "u01")
 	f.Fuzz(func(t *testing.T, query, body string) {
 		for _, req := range []*http.Request{
 			httptest.NewRequest(http.MethodGet, "/scim/v2/Users", nil),

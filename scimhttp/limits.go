@@ -90,8 +90,8 @@ func (s *Server) admitInFlight(w http.ResponseWriter, tenant string) bool {
 // once: total over all tenants, perTenant for each. Decoding a body into a
 // resource holds many times its size (see DefaultMaxInFlightBytes), so
 // this is what keeps concurrent large bodies within the memory limit. A
-// request's reservation lives until it ends, since the bridge decodes the
-// body and holds the decoded resource through the write. Safe for
+// request's reservation lives until it ends, since the handler decodes the
+// body and the bridge holds the decoded resource through the write. Safe for
 // concurrent use.
 type bodyBudget struct {
 	total, perTenant int64

@@ -18,7 +18,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/bridge"
 	"github.com/scim-bridge/scim-bridge/internal/testutil"
-	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -27,10 +27,12 @@ import (
 // into a failure.
 const answerWithin = 10 * time.Second
 
-// gateStore is a fakeStore whose reads and creates for the tenants in
-// blocked wait, in flight, until release is closed or their context ends.
+// gateStore is a test server's faultStore whose reads and creates for the
+// tenants in blocked wait, in flight, until release is closed or their
+// context ends.
 type gateStore struct {
-	*fakeStore
+	*faultStore
+	stack   *stack
 	blocked map[string]bool
 	entered chan string // receives the operation of every request that waits
 	release chan struct{}
@@ -41,7 +43,7 @@ type gateStore struct {
 }
 
 func newGateStore(blocked ...string) *gateStore {
-	g := &gateStore{fakeStore: newFakeStore(), blocked: map[string]bool{},
+	g := &gateStore{blocked: map[string]bool{},
 		entered: make(chan string, 64), release: make(chan struct{})}
 	for _, b := range blocked {
 		g.blocked[b] = true
@@ -50,6 +52,11 @@ func newGateStore(blocked ...string) *gateStore {
 }
 
 func (g *gateStore) open() { g.once.Do(func() { close(g.release) }) }
+
+// put adds a resource as if written earlier (stack.put).
+func (g *gateStore) put(tenant, typ string, r schemas.Resource, members ...string) {
+	g.stack.put(tenant, typ, r, members...)
+}
 
 func (g *gateStore) hold(ctx context.Context, tenant, op string) error {
 	if !g.blocked[tenant] {
@@ -68,35 +75,37 @@ func (g *gateStore) hold(ctx context.Context, tenant, op string) error {
 	return err
 }
 
-func (g *gateStore) Get(ctx context.Context, tenant, typ, id string, o projection.GetOptions) (projection.Stored, error) {
+func (g *gateStore) Get(ctx context.Context, tenant, typ, id string, o view.GetOptions) (view.Stored, error) {
 	if err := g.hold(ctx, tenant, "get"); err != nil {
-		return projection.Stored{}, err
+		return view.Stored{}, err
 	}
-	return g.fakeStore.Get(ctx, tenant, typ, id, o)
+	return g.faultStore.Get(ctx, tenant, typ, id, o)
 }
 
-func (g *gateStore) List(ctx context.Context, tenant, typ string, q projection.Query) (projection.Page, error) {
+func (g *gateStore) List(ctx context.Context, tenant, typ string, q view.Query) (view.Page, error) {
 	if err := g.hold(ctx, tenant, "list"); err != nil {
-		return projection.Page{}, fmt.Errorf("list: %w", err)
+		return view.Page{}, fmt.Errorf("list: %w", err)
 	}
-	return g.fakeStore.List(ctx, tenant, typ, q)
+	return g.faultStore.List(ctx, tenant, typ, q)
 }
 
-func (g *gateStore) Create(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, body []byte) (projection.Stored, error) {
+func (g *gateStore) Create(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, r schemas.Resource) (bridge.Applied, error) {
 	if err := g.hold(ctx, req.Tenant, "create"); err != nil {
-		return projection.Stored{}, err
+		return bridge.Applied{}, err
 	}
-	return g.fakeStore.Create(ctx, req, rt, body)
+	return g.faultStore.Create(ctx, req, rt, r)
 }
 
-// newGateServer is a Server over g with tenants acme (token "a"), globex
-// ("g") and initech ("i").
+// newGateServer is a Server over the real write path and read model behind
+// g, with tenants acme (token "a"), globex ("g") and initech ("i").
 func newGateServer(t *testing.T, g *gateStore, opts Options) (*Server, *prometheus.Registry) {
 	t.Helper()
 	reg, err := schemas.NewRegistry()
 	if err != nil {
 		t.Fatalf("NewRegistry() = %v", err)
 	}
+	g.stack = newStack(t, reg)
+	g.faultStore = &faultStore{r: g.stack.proj, w: g.stack.bridge}
 	preg := prometheus.NewRegistry()
 	opts.Registerer = preg
 	opts.Logger = testutil.Logger(t, slog.LevelInfo)
@@ -240,9 +249,13 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// userBody is a User of exactly n bytes of JSON.
+// userBodies numbers the users of userBody.
+var userBodies atomic.Int64
+
+// userBody is a User of exactly n bytes of JSON, with a userName of its
+// own.
 func userBody(n int) string {
-	b := `{"schemas":["` + schemas.URNUser + `"],"userName":"u","title":""}`
+	b := `{"schemas":["` + schemas.URNUser + `"],"userName":"` + fmt.Sprintf("u%06d", userBodies.Add(1)) + `","title":""}`
 	return b[:len(b)-2] + strings.Repeat("x", n-len(b)) + `"}`
 }
 
@@ -256,7 +269,7 @@ func TestServer_MaxInFlightBytes(t *testing.T) {
 	h := srv.Handler()
 	body := userBody(1000)
 	post := func(token string) *http.Request {
-		return request(token, http.MethodPost, "/scim/v2/Users", strings.NewReader(body))
+		return request(token, http.MethodPost, "/scim/v2/Users", strings.NewReader(userBody(len(body))))
 	}
 	refused := func(token, what string, chunked bool) {
 		t.Helper()
@@ -310,7 +323,7 @@ func TestServer_MaxInFlightBytes(t *testing.T) {
 	if rec := await(t, serve(h, post("i")), "initech after"); rec.Code != http.StatusCreated {
 		t.Errorf("POST after the others finished = %d, want 201; body %s", rec.Code, rec.Body)
 	}
-	req := request("i", http.MethodPost, "/scim/v2/Users", io.MultiReader(strings.NewReader(body)))
+	req := request("i", http.MethodPost, "/scim/v2/Users", io.MultiReader(strings.NewReader(userBody(len(body)))))
 	req.ContentLength = -1
 	if rec := await(t, serve(h, req), "chunked after"); rec.Code != http.StatusCreated {
 		t.Errorf("POST of unknown length after the others finished = %d, want 201; body %s", rec.Code, rec.Body)
@@ -400,7 +413,7 @@ func TestNew_BadLimits(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewRegistry() = %v", err)
 	}
-	store := newFakeStore()
+	store := &faultStore{}
 	for _, o := range []Options{
 		{RequestTimeout: -time.Second},
 		{TenantMaxInFlight: -1},

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -190,33 +190,33 @@ func sortPath(rt *schemas.ResourceType, sortBy string) (*schemas.AttrPath, error
 
 // query checks a list request against one resource type and builds the
 // projection's query and the selection to render with.
-func (s *Server) query(rt *schemas.ResourceType, lr listRequest) (projection.Query, schemas.Selection, error) {
+func (s *Server) query(rt *schemas.ResourceType, lr listRequest) (view.Query, schemas.Selection, error) {
 	sel, err := rt.ParseSelection(lr.attributes, lr.excluded)
 	if err != nil {
-		return projection.Query{}, schemas.Selection{}, err
+		return view.Query{}, schemas.Selection{}, err
 	}
 	filter, err := s.parseFilter(lr.filter)
 	if err != nil {
-		return projection.Query{}, schemas.Selection{}, err
+		return view.Query{}, schemas.Selection{}, err
 	}
 	if filter != nil {
 		if err := rt.CheckFilter(filter); err != nil {
-			return projection.Query{}, schemas.Selection{}, err
+			return view.Query{}, schemas.Selection{}, err
 		}
 	}
 	sortBy, err := sortPath(rt, lr.sortBy)
 	if err != nil {
-		return projection.Query{}, schemas.Selection{}, err
+		return view.Query{}, schemas.Selection{}, err
 	}
 	desc, err := parseSortOrder(lr.sortOrder)
 	if err != nil {
-		return projection.Query{}, schemas.Selection{}, err
+		return view.Query{}, schemas.Selection{}, err
 	}
-	q := projection.Query{Filter: filter, SortBy: sortBy, Descending: desc, Get: getOptions(rt, sel)}
+	q := view.Query{Filter: filter, SortBy: sortBy, Descending: desc, Get: getOptions(rt, sel)}
 	q.StartIndex, q.Count = s.paging(lr)
 	if lr.cursor != nil {
 		if len(*lr.cursor) > maxCursorLength {
-			return projection.Query{}, schemas.Selection{}, schemas.Errorf(schemas.KindInvalidCursor, "the cursor is not valid")
+			return view.Query{}, schemas.Selection{}, schemas.Errorf(schemas.KindInvalidCursor, "the cursor is not valid")
 		}
 		q.UseCursor, q.Cursor = true, *lr.cursor
 	}
@@ -289,7 +289,7 @@ func (s *Server) handleRootSearch(w http.ResponseWriter, r *http.Request) error 
 	}
 	type typed struct {
 		rt  *schemas.ResourceType
-		q   projection.Query
+		q   view.Query
 		sel schemas.Selection
 	}
 	var (

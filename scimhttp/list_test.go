@@ -13,7 +13,7 @@ import (
 // seedUsers adds n users u01..un with userNames user01@example.com...
 func seedUsers(ts *testServer, n int) {
 	for i := 1; i <= n; i++ {
-		ts.store.put("default", "User", schemas.Resource{
+		ts.put("default", "User", schemas.Resource{
 			"id":       fmt.Sprintf("u%02d", i),
 			"userName": fmt.Sprintf("user%02d@example.com", i),
 			"schemas":  []any{schemas.URNUser},
@@ -207,7 +207,7 @@ func TestServer_Search(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := newTestServer(t, Options{})
 			seedUsers(ts, 3)
-			ts.store.put("default", "Group", schemas.Resource{"id": "g1", "displayName": "Sales", "schemas": []any{schemas.URNGroup}})
+			ts.put("default", "Group", schemas.Resource{"id": "g1", "displayName": "Sales", "schemas": []any{schemas.URNGroup}})
 			rec := ts.do(http.MethodPost, tt.target, tt.body)
 			if tt.status != http.StatusOK {
 				if rec.Code != tt.status {

@@ -50,7 +50,7 @@ func TestRequestID(t *testing.T) {
 
 func TestServer_Metrics(t *testing.T) {
 	ts := newTestServer(t, Options{})
-	ts.store.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
+	ts.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
 	ts.do(http.MethodGet, "/scim/v2/Users/u1", "")
 	ts.do(http.MethodGet, "/scim/v2/Users/u2", "")
 	ts.do(http.MethodGet, "/scim/v2/Nope", "")
@@ -97,7 +97,7 @@ func TestServer_LogLine(t *testing.T) {
 	ts := newTestServer(t, Options{})
 	var buf bytes.Buffer
 	ts.srv.log = slog.New(slog.NewTextHandler(&buf, nil))
-	ts.store.put("default", "User", schemas.Resource{"id": "u1", "userName": "secret-name@example.com"})
+	ts.put("default", "User", schemas.Resource{"id": "u1", "userName": "secret-name@example.com"})
 	ts.do(http.MethodGet, "/scim/v2/Users/u1", "", "X-Request-Id", "rid-1")
 	line := buf.String()
 	for _, want := range []string{"msg=request", "request_id=rid-1", "tenant=default", "method=GET", "route=/scim/v2/Users/{id}", "status=200", "duration="} {
@@ -140,7 +140,7 @@ func TestServer_BaseURL(t *testing.T) {
 			if tt.opts.BaseURL == "" {
 				ts.srv.opts.BaseURL = "" // newTestServer sets one
 			}
-			ts.store.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
+			ts.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
 			req := httptest.NewRequest(http.MethodGet, "/scim/v2/Users/u1", nil)
 			req.Host = tt.host
 			req.Header.Set("Authorization", "Bearer "+testToken)
@@ -162,7 +162,7 @@ func TestNew_Errors(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewRegistry() = %v", err)
 	}
-	store := newFakeStore()
+	store := &faultStore{}
 	auth := StaticToken("x", "default")
 	tests := []struct {
 		name string

@@ -1,7 +1,6 @@
 package scimhttp
 
 import (
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/scim-bridge/scim-bridge/internal/testutil"
 	"github.com/scim-bridge/scim-bridge/schemas"
 	"github.com/scim-bridge/scim-bridge/scimhttp/tenants"
 )
@@ -47,27 +43,6 @@ func mustTable(t *testing.T, ts ...tenants.Tenant) *tenants.Table {
 		t.Fatalf("NewTable() = %v", err)
 	}
 	return tbl
-}
-
-// newAuthServer is newTestServer with another authenticator.
-func newAuthServer(t *testing.T, auth Authenticator, opts Options) *testServer {
-	t.Helper()
-	reg, err := schemas.NewRegistry()
-	if err != nil {
-		t.Fatalf("NewRegistry() = %v", err)
-	}
-	store := newFakeStore()
-	preg := prometheus.NewRegistry()
-	opts.Registerer = preg
-	if opts.Logger == nil {
-		opts.Logger = testutil.Logger(t, slog.LevelInfo)
-	}
-	opts.BaseURL = testBase
-	srv, err := New(reg, store, store, auth, opts)
-	if err != nil {
-		t.Fatalf("New() = %v", err)
-	}
-	return &testServer{t: t, srv: srv, store: store, reg: preg}
 }
 
 // doAs sends a request with token; body may be "" for none.
@@ -276,7 +251,7 @@ func TestNew_BadRateLimit(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewRegistry() = %v", err)
 	}
-	store := newFakeStore()
+	store := &faultStore{}
 	_, err = New(reg, store, store, StaticToken("x", "default"), Options{RateLimit: tenants.RateLimit{RequestsPerSecond: -1}})
 	if err == nil {
 		t.Errorf("New(RateLimit -1/s) = nil error, want one")
@@ -304,12 +279,13 @@ func TestServer_TenantsInContext(t *testing.T) {
 	}
 
 	for _, tc := range []struct{ token, tenant string }{{"a1", "acme"}, {"g", "globex"}} {
-		rec := doAs(ts, tc.token, http.MethodPost, "/scim/v2/Users", `{"userName":"u-`+tc.tenant+`"}`)
+		rec := doAs(ts, tc.token, http.MethodPost, "/scim/v2/Users", userJSON("u-"+tc.tenant))
 		if rec.Code != http.StatusCreated {
 			t.Fatalf("POST as %s = %d, want 201; body %s", tc.tenant, rec.Code, rec.Body)
 		}
-		if got := ts.store.lastReq.Tenant; got != tc.tenant {
-			t.Errorf("POST as %s: Request.Tenant = %q, want %q", tc.tenant, got, tc.tenant)
+		evs := ts.stack.events()
+		if got := evs[len(evs)-1].Tenant; got != tc.tenant {
+			t.Errorf("POST as %s: the event's tenant = %q, want %q", tc.tenant, got, tc.tenant)
 		}
 	}
 	for _, tc := range []struct{ token, tenant string }{{"a2", "acme"}, {"g", "globex"}} {

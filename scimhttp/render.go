@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 	"github.com/scim-bridge/scim-bridge/schemas/scimjson"
 )
@@ -58,24 +58,6 @@ func validHost(h string) bool {
 	return true
 }
 
-// etagOf is the weak entity tag of a stored version (RFC 7644 §3.14).
-func etagOf(st projection.Stored) string {
-	return `W/"` + strconv.FormatInt(st.Version, 10) + `"`
-}
-
-// etagMatches reports whether an If-None-Match header (a list of tags, or
-// "*") matches etag, comparing weakly (RFC 9110 §8.8.3.2).
-func etagMatches(header, etag string) bool {
-	want := strings.TrimPrefix(etag, "W/")
-	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimSpace(t)
-		if t == "*" || strings.TrimPrefix(t, "W/") == want {
-			return true
-		}
-	}
-	return false
-}
-
 // location is the URL of a resource.
 func location(base string, rt *schemas.ResourceType, id string) string {
 	return base + rt.Endpoint + "/" + url.PathEscape(id)
@@ -87,7 +69,7 @@ func location(base string, rt *schemas.ResourceType, id string) string {
 // goes instead of building a merged map, so the bytes are those of
 // encoding/json.Marshal on the map that would hold them (render_bench_test.go
 // keeps that map-building path as the reference).
-func (s *Server) appendResource(e *encoder, base string, rt *schemas.ResourceType, st projection.Stored, sel schemas.Selection) {
+func (s *Server) appendResource(e *encoder, base string, rt *schemas.ResourceType, st view.Stored, sel schemas.Selection) {
 	projected := rt.Project(st.Resource, sel)
 	wantMeta := sel.Wants(rt, "meta")
 	memberRefs := wantsAttr(sel, "members", "$ref")
@@ -110,7 +92,7 @@ func (s *Server) appendResource(e *encoder, base string, rt *schemas.ResourceTyp
 		case k == "members" && memberRefs:
 			s.appendRefs(e, base, projected[k], "")
 		case k == "groups" && groupRefs:
-			s.appendRefs(e, base, projected[k], "Group")
+			s.appendRefs(e, base, projected[k], schemas.Group)
 		default:
 			e.value(projected[k])
 		}
@@ -120,7 +102,7 @@ func (s *Server) appendResource(e *encoder, base string, rt *schemas.ResourceTyp
 }
 
 // appendMeta appends the meta attribute (RFC 7643 §3.1), keys sorted.
-func appendMeta(e *encoder, base string, rt *schemas.ResourceType, st projection.Stored) {
+func appendMeta(e *encoder, base string, rt *schemas.ResourceType, st view.Stored) {
 	e.buf = append(e.buf, `{"created":`...)
 	e.scratch = st.Created.UTC().AppendFormat(e.scratch[:0], time.RFC3339)
 	e.buf = scimjson.AppendString(e.buf, e.scratch)
@@ -132,9 +114,7 @@ func appendMeta(e *encoder, base string, rt *schemas.ResourceType, st projection
 	e.buf = append(e.buf, `,"resourceType":`...)
 	e.buf = scimjson.AppendString(e.buf, rt.Name)
 	e.buf = append(e.buf, `,"version":`...)
-	e.scratch = append(e.scratch[:0], `W/"`...) // etagOf, without the string
-	e.scratch = strconv.AppendInt(e.scratch, st.Version, 10)
-	e.scratch = append(e.scratch, '"')
+	e.scratch = schemas.AppendETag(e.scratch[:0], st.Version)
 	e.buf = scimjson.AppendString(e.buf, e.scratch)
 	e.buf = append(e.buf, '}')
 }
@@ -205,7 +185,7 @@ func (s *Server) refTarget(m map[string]any, resourceType string) (*schemas.Reso
 	if typ == "" {
 		typ, _ = m["type"].(string)
 		if typ == "" {
-			typ = "User"
+			typ = schemas.User
 		}
 	}
 	target, ok := s.reg.ResourceType(typ)
@@ -228,7 +208,7 @@ type listWriter struct {
 func (s *Server) newListWriter() listWriter { return listWriter{s: s, e: getEncoder()} }
 
 // add appends one resource, as appendResource renders it.
-func (lw *listWriter) add(base string, rt *schemas.ResourceType, st projection.Stored, sel schemas.Selection) {
+func (lw *listWriter) add(base string, rt *schemas.ResourceType, st view.Stored, sel schemas.Selection) {
 	if lw.n > 0 {
 		lw.e.buf = append(lw.e.buf, ',')
 	}
@@ -316,8 +296,8 @@ func wantsAttr(sel schemas.Selection, name, sub string) bool {
 
 // getOptions loads members and groups only when the selection returns them
 // (a group read with excludedAttributes=members never loads its members).
-func getOptions(rt *schemas.ResourceType, sel schemas.Selection) projection.GetOptions {
-	return projection.GetOptions{
+func getOptions(rt *schemas.ResourceType, sel schemas.Selection) view.GetOptions {
+	return view.GetOptions{
 		Members: hasAttr(rt, "members") && sel.Wants(rt, "members"),
 		Groups:  hasAttr(rt, "groups") && sel.Wants(rt, "groups"),
 	}
@@ -327,7 +307,3 @@ func hasAttr(rt *schemas.ResourceType, name string) bool {
 	_, _, ok := rt.Lookup(schemas.AttrPath{Name: name})
 	return ok
 }
-
-// isGroup reports whether rt is the Group resource type, whose PATCH
-// answers 204 by default.
-func isGroup(rt *schemas.ResourceType) bool { return strings.EqualFold(rt.Name, "Group") }

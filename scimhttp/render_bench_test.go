@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -20,7 +20,7 @@ import (
 // renderMap builds the representation of a stored resource as a map: the
 // schema's projection for the selection (RFC 7644 §3.4.2.5), meta (RFC 7643
 // §3.1) and $ref on members and groups.
-func (s *Server) renderMap(base string, rt *schemas.ResourceType, st projection.Stored, sel schemas.Selection) map[string]any {
+func (s *Server) renderMap(base string, rt *schemas.ResourceType, st view.Stored, sel schemas.Selection) map[string]any {
 	projected := rt.Project(st.Resource, sel)
 	out := make(map[string]any, len(projected)+1)
 	for k, v := range projected {
@@ -32,7 +32,7 @@ func (s *Server) renderMap(base string, rt *schemas.ResourceType, st projection.
 			"created":      st.Created.UTC().Format(time.RFC3339),
 			"lastModified": st.LastModified.UTC().Format(time.RFC3339),
 			"location":     location(base, rt, st.Resource.ID()),
-			"version":      etagOf(st),
+			"version":      schemas.ETag(st.Version),
 		}
 	}
 	if wantsAttr(sel, "members", "$ref") {
@@ -72,13 +72,13 @@ func (s *Server) addRefsMap(out map[string]any, base, name, resourceType string)
 }
 
 // writeResourceMap is writeResource over renderMap and writeJSON.
-func (s *Server) writeResourceMap(w http.ResponseWriter, r *http.Request, status int, rt *schemas.ResourceType, st projection.Stored, sel schemas.Selection) {
-	w.Header().Set("ETag", etagOf(st))
+func (s *Server) writeResourceMap(w http.ResponseWriter, r *http.Request, status int, rt *schemas.ResourceType, st view.Stored, sel schemas.Selection) {
+	w.Header().Set("ETag", schemas.ETag(st.Version))
 	s.writeJSON(w, status, s.renderMap(s.baseURL(r), rt, st, sel))
 }
 
 // writeListMap is the ListResponse of list over renderMap and writeJSON.
-func (s *Server) writeListMap(w http.ResponseWriter, base string, rt *schemas.ResourceType, sel schemas.Selection, page projection.Page, start *int) {
+func (s *Server) writeListMap(w http.ResponseWriter, base string, rt *schemas.ResourceType, sel schemas.Selection, page view.Page, start *int) {
 	resources := make([]any, 0, len(page.Resources))
 	for _, st := range page.Resources {
 		resources = append(resources, s.renderMap(base, rt, st, sel))
@@ -89,7 +89,7 @@ func (s *Server) writeListMap(w http.ResponseWriter, base string, rt *schemas.Re
 }
 
 // writeListEncoded is the ListResponse of list over listWriter.
-func (s *Server) writeListEncoded(w http.ResponseWriter, base string, rt *schemas.ResourceType, sel schemas.Selection, page projection.Page, start *int) {
+func (s *Server) writeListEncoded(w http.ResponseWriter, base string, rt *schemas.ResourceType, sel schemas.Selection, page view.Page, start *int) {
 	lw := s.newListWriter()
 	for _, st := range page.Resources {
 		lw.add(base, rt, st, sel)
@@ -106,7 +106,7 @@ func (d *discardWriter) WriteHeader(int)             {}
 
 // typicalUser is a user as Okta or Entra ID provisions it, with the groups
 // a read loads.
-func typicalUser(i int) projection.Stored {
+func typicalUser(i int) view.Stored {
 	id := fmt.Sprintf("2819c223-7f76-453a-919d-%012d", i)
 	r := schemas.Resource{
 		"schemas":    []any{schemas.URNUser, schemas.URNEnterprise},
@@ -152,7 +152,7 @@ func typicalUser(i int) projection.Stored {
 		},
 	}
 	t := time.Date(2026, 1, 23, 4, 56, 22, 0, time.UTC)
-	return projection.Stored{Type: "User", Resource: r, Version: int64(i + 3), Created: t, LastModified: t.Add(time.Hour)}
+	return view.Stored{Type: "User", Resource: r, Version: int64(i + 3), Created: t, LastModified: t.Add(time.Hour)}
 }
 
 func newBenchServer(b testing.TB) (*Server, *schemas.ResourceType) {
@@ -172,7 +172,7 @@ func BenchmarkWriteUser(b *testing.B) {
 	req := httptest.NewRequest(http.MethodGet, Prefix+"/Users/"+st.Resource.ID(), nil)
 	for _, bc := range []struct {
 		name  string
-		write func(http.ResponseWriter, *http.Request, int, *schemas.ResourceType, projection.Stored, schemas.Selection)
+		write func(http.ResponseWriter, *http.Request, int, *schemas.ResourceType, view.Stored, schemas.Selection)
 	}{
 		{"encoding-json", s.writeResourceMap},
 		{"encoder", s.writeResource},
@@ -190,14 +190,14 @@ func BenchmarkWriteUser(b *testing.B) {
 // BenchmarkWriteList100 is a ListResponse of 100 such users.
 func BenchmarkWriteList100(b *testing.B) {
 	s, rt := newBenchServer(b)
-	page := projection.Page{Total: 1000}
+	page := view.Page{Total: 1000}
 	for i := range 100 {
 		page.Resources = append(page.Resources, typicalUser(i))
 	}
 	start := 1
 	for _, bc := range []struct {
 		name  string
-		write func(http.ResponseWriter, string, *schemas.ResourceType, schemas.Selection, projection.Page, *int)
+		write func(http.ResponseWriter, string, *schemas.ResourceType, schemas.Selection, view.Page, *int)
 	}{
 		{"encoding-json", s.writeListMap},
 		{"encoder", s.writeListEncoded},

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -36,7 +36,7 @@ func checkSameResponse(t *testing.T, got, want *httptest.ResponseRecorder) {
 
 // renderCases are stored resources with what render special-cases: meta,
 // members and groups with and without a resolvable $ref, odd values.
-func renderCases(t *testing.T) map[string]projection.Stored {
+func renderCases(t *testing.T) map[string]view.Stored {
 	t.Helper()
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.FixedZone("CET", 3600))
 	group := schemas.Resource{
@@ -56,7 +56,7 @@ func renderCases(t *testing.T) map[string]projection.Stored {
 			nil,
 		},
 	}
-	return map[string]projection.Stored{
+	return map[string]view.Stored{
 		"user":                     typicalUser(7),
 		"group":                    {Type: "Group", Resource: group, Version: 12, Created: at, LastModified: at},
 		"group nil members":        {Type: "Group", Resource: schemas.Resource{"id": "g", "members": []any(nil)}, Version: 1},
@@ -99,7 +99,7 @@ func TestServer_EncodedMatchesMarshal(t *testing.T) {
 				want := recorded(func(w http.ResponseWriter) { s.writeResourceMap(w, req, http.StatusCreated, rt, st, sel) })
 				checkSameResponse(t, got, want)
 
-				page := projection.Page{Total: 9, Resources: []projection.Stored{st, st}, NextCursor: "c<1>"}
+				page := view.Page{Total: 9, Resources: []view.Stored{st, st}, NextCursor: "c<1>"}
 				start := 3
 				for _, start := range []*int{&start, nil} {
 					got := recorded(func(w http.ResponseWriter) { s.writeListEncoded(w, testBase, rt, sel, page, start) })
@@ -116,7 +116,7 @@ func TestServer_EncodedEmptyList(t *testing.T) {
 	rt, _ := ts.srv.reg.ResourceType("User")
 	one := 1
 	got := recorded(func(w http.ResponseWriter) {
-		ts.srv.writeListEncoded(w, testBase, rt, schemas.Selection{}, projection.Page{}, &one)
+		ts.srv.writeListEncoded(w, testBase, rt, schemas.Selection{}, view.Page{}, &one)
 	})
 	want := `{"schemas":["` + schemas.URNListResponse + `"],"totalResults":0,"startIndex":1,"itemsPerPage":0,"Resources":[]}`
 	if got.Body.String() != want {
@@ -129,7 +129,7 @@ func TestServer_EncodedEmptyList(t *testing.T) {
 func TestServer_EncodeFailure(t *testing.T) {
 	ts := newTestServer(t, Options{})
 	rt, _ := ts.srv.reg.ResourceType("User")
-	st := projection.Stored{Type: "User", Resource: schemas.Resource{"id": "u", "userName": json.Number("1x")}}
+	st := view.Stored{Type: "User", Resource: schemas.Resource{"id": "u", "userName": json.Number("1x")}}
 	req := httptest.NewRequest(http.MethodGet, Prefix+"/Users/u", nil)
 	got := recorded(func(w http.ResponseWriter) { ts.srv.writeResource(w, req, http.StatusOK, rt, st, schemas.Selection{}) })
 	want := recorded(func(w http.ResponseWriter) {

@@ -6,7 +6,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/scim-bridge/scim-bridge/bridge"
-	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -16,27 +16,37 @@ func tenant(r *http.Request) string {
 	return t
 }
 
-// writeRequest is what the bridge needs besides the body; get says what
-// the returned resource must carry for the response (nothing for a 204).
-// It carries the tenant's strictness, and counts what the write ignored
-// and keeps it for the audit line.
-func (s *Server) writeRequest(r *http.Request, rt *schemas.ResourceType, get projection.GetOptions) bridge.Request {
+// writeRequest is the bridge's Request for a write of rt by r with the
+// given method, resource id ("" for a POST), If-Match header and body (nil
+// for a DELETE), all as received: it carries the tenant and its
+// strictness, the request id, the parsed If-Match and the request's digest
+// (bridge.RequestDigest).
+func (s *Server) writeRequest(r *http.Request, method string, rt *schemas.ResourceType, id, ifMatch string, body []byte) bridge.Request {
 	req := bridge.Request{
 		Tenant:    tenant(r),
 		RequestID: RequestIDFromContext(r.Context()),
-		IfMatch:   r.Header.Get("If-Match"),
-		Get:       get,
+		IfMatch:   schemas.ParseETags(ifMatch),
 	}
+	req.Digest = bridge.RequestDigest(req.Tenant, method, rt.Name, id, ifMatch, body)
 	if st := stateFrom(r.Context()); st != nil {
 		req.Strict = st.strict
-		req.Ignored = func(ig []schemas.Ignored) {
-			st.ignored = append(st.ignored, ig...)
-			for _, x := range ig {
-				s.metrics.ignored.WithLabelValues(req.Tenant, rt.Name, string(x.Kind)).Inc()
-			}
-		}
 	}
 	return req
+}
+
+// noteIgnored counts what a successful write of rt ignored, by tenant,
+// resource type and kind, and keeps it for the audit line.
+func (s *Server) noteIgnored(r *http.Request, rt *schemas.ResourceType, lists ...[]schemas.Ignored) {
+	st := stateFrom(r.Context())
+	if st == nil {
+		return
+	}
+	for _, ig := range lists {
+		st.ignored = append(st.ignored, ig...)
+		for _, x := range ig {
+			s.metrics.ignored.WithLabelValues(st.tenant, rt.Name, string(x.Kind)).Inc()
+		}
+	}
 }
 
 // handleGet is GET /<Resources>/{id} (RFC 7644 §3.4.1).
@@ -53,9 +63,8 @@ func (s *Server) handleGet(rt *schemas.ResourceType, w http.ResponseWriter, r *h
 	if err != nil {
 		return err
 	}
-	etag := etagOf(st)
-	w.Header().Set("ETag", etag)
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, etag) {
+	w.Header().Set("ETag", schemas.ETag(st.Version))
+	if schemas.ParseETags(r.Header.Get("If-None-Match")).Matches(st.Version) {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
@@ -66,91 +75,163 @@ func (s *Server) handleGet(rt *schemas.ResourceType, w http.ResponseWriter, r *h
 // handleCreate is POST /<Resources> (RFC 7644 §3.3): 201, Location and the
 // full resource.
 func (s *Server) handleCreate(rt *schemas.ResourceType, w http.ResponseWriter, r *http.Request) error {
-	_, sel, body, err := s.writeInput(rt, w, r)
+	in, err := s.writeInput(rt, w, r)
 	if err != nil {
 		return err
 	}
-	st, err := s.w.Create(r.Context(), s.writeRequest(r, rt, getOptions(rt, sel)), rt, body)
+	a, err := s.create(r, rt, r.Header.Get("If-Match"), in.body)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", location(s.baseURL(r), rt, st.Resource.ID()))
-	s.writeResource(w, r, http.StatusCreated, rt, st, sel)
-	return nil
+	return s.writeWritten(w, r, http.StatusCreated, rt, a, in.sel)
 }
 
 // handleReplace is PUT /<Resources>/{id} (RFC 7644 §3.5.1): 200 and the
 // resource.
 func (s *Server) handleReplace(rt *schemas.ResourceType, w http.ResponseWriter, r *http.Request) error {
-	_, sel, body, err := s.writeInput(rt, w, r)
+	in, err := s.writeInput(rt, w, r)
 	if err != nil {
 		return err
 	}
-	st, err := s.w.Replace(r.Context(), s.writeRequest(r, rt, getOptions(rt, sel)), rt, mux.Vars(r)["id"], body)
+	a, err := s.replace(r, rt, mux.Vars(r)["id"], r.Header.Get("If-Match"), in.body)
 	if err != nil {
 		return err
 	}
-	s.writeResource(w, r, http.StatusOK, rt, st, sel)
-	return nil
+	return s.writeWritten(w, r, http.StatusOK, rt, a, in.sel)
 }
 
 // handlePatch is PATCH /<Resources>/{id} (RFC 7644 §3.5.2). A Group answers
 // 204 unless the request asks for a projection; a User answers 200 and the
 // user (see the package doc).
 func (s *Server) handlePatch(rt *schemas.ResourceType, w http.ResponseWriter, r *http.Request) error {
-	p, sel, body, err := s.writeInput(rt, w, r)
+	in, err := s.writeInput(rt, w, r)
 	if err != nil {
 		return err
 	}
-	noContent := (isGroup(rt) || s.opts.UserPatchNoContent) && !p.hasSelection()
-	get := getOptions(rt, sel)
-	if noContent {
-		get = projection.GetOptions{} // a 204 never loads a group's members
-	}
-	st, err := s.w.Patch(r.Context(), s.writeRequest(r, rt, get), rt, mux.Vars(r)["id"], body)
+	a, err := s.patch(r, rt, mux.Vars(r)["id"], r.Header.Get("If-Match"), in.body)
 	if err != nil {
 		return err
 	}
-	if noContent {
-		w.Header().Set("ETag", etagOf(st))
+	if (rt.IsGroup() || s.opts.UserPatchNoContent) && !in.params.hasSelection() {
+		// A 204 reads nothing back: never a group's members.
+		w.Header().Set("ETag", schemas.ETag(a.Version))
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	s.writeResource(w, r, http.StatusOK, rt, st, sel)
-	return nil
+	return s.writeWritten(w, r, http.StatusOK, rt, a, in.sel)
 }
 
 // handleDelete is DELETE /<Resources>/{id} (RFC 7644 §3.6): 204.
 func (s *Server) handleDelete(rt *schemas.ResourceType, w http.ResponseWriter, r *http.Request) error {
-	if err := s.w.Delete(r.Context(), s.writeRequest(r, rt, projection.GetOptions{}), rt, mux.Vars(r)["id"]); err != nil {
+	if err := s.delete(r, rt, mux.Vars(r)["id"], r.Header.Get("If-Match")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
-// writeInput parses what every write takes: query parameters and the
-// selection (checked before anything is written, so a bad parameter never
-// follows a successful write) and the bounded body.
-func (s *Server) writeInput(rt *schemas.ResourceType, w http.ResponseWriter, r *http.Request) (params, schemas.Selection, []byte, error) {
+// The writes, as single requests and bulk operations run them: decode and
+// bound what the body writes, identify the request by its bytes as
+// received (writeRequest), hand the Writer the decoded values and note
+// what the write ignored. ifMatch is the If-Match header as sent.
+
+// create is POST: body decoded as a new resource of rt.
+func (s *Server) create(r *http.Request, rt *schemas.ResourceType, ifMatch string, body []byte) (bridge.Applied, error) {
+	req := s.writeRequest(r, http.MethodPost, rt, "", ifMatch, body)
+	u := req.Unknowns()
+	res, err := rt.DecodeWith(body, u)
+	if err != nil {
+		return bridge.Applied{}, err
+	}
+	a, err := s.w.Create(r.Context(), req, rt, res)
+	if err != nil {
+		return bridge.Applied{}, err
+	}
+	s.noteIgnored(r, rt, u.Ignored, a.Ignored)
+	return a, nil
+}
+
+// replace is PUT of resource id: body decoded as its new attributes.
+func (s *Server) replace(r *http.Request, rt *schemas.ResourceType, id, ifMatch string, body []byte) (bridge.Applied, error) {
+	req := s.writeRequest(r, http.MethodPut, rt, id, ifMatch, body)
+	u := req.Unknowns()
+	res, err := rt.DecodeWith(body, u)
+	if err != nil {
+		return bridge.Applied{}, err
+	}
+	a, err := s.w.Replace(r.Context(), req, rt, id, res)
+	if err != nil {
+		return bridge.Applied{}, err
+	}
+	s.noteIgnored(r, rt, u.Ignored, a.Ignored)
+	return a, nil
+}
+
+// patch is PATCH of resource id: body parsed as at most
+// Options.MaxPatchOps operations.
+func (s *Server) patch(r *http.Request, rt *schemas.ResourceType, id, ifMatch string, body []byte) (bridge.Applied, error) {
+	p, err := schemas.ParsePatch(body, s.opts.MaxPatchOps)
+	if err != nil {
+		return bridge.Applied{}, err
+	}
+	a, err := s.w.Patch(r.Context(), s.writeRequest(r, http.MethodPatch, rt, id, ifMatch, body), rt, id, p)
+	if err != nil {
+		return bridge.Applied{}, err
+	}
+	s.noteIgnored(r, rt, a.Ignored)
+	return a, nil
+}
+
+// delete is DELETE of resource id.
+func (s *Server) delete(r *http.Request, rt *schemas.ResourceType, id, ifMatch string) error {
+	return s.w.Delete(r.Context(), s.writeRequest(r, http.MethodDelete, rt, id, ifMatch, nil), rt, id)
+}
+
+// writeInput is what every write with a body takes, parsed and bounded.
+type writeInput struct {
+	params params
+	sel    schemas.Selection
+	body   []byte
+}
+
+// writeInput parses what every write with a body takes: query parameters
+// and the selection (checked before anything is written, so a bad
+// parameter never follows a successful write) and the bounded body.
+func (s *Server) writeInput(rt *schemas.ResourceType, w http.ResponseWriter, r *http.Request) (writeInput, error) {
 	p, err := parseParams(r)
 	if err != nil {
-		return nil, schemas.Selection{}, nil, err
+		return writeInput{}, err
 	}
 	sel, err := p.selection(rt)
 	if err != nil {
-		return nil, schemas.Selection{}, nil, err
+		return writeInput{}, err
 	}
 	body, err := s.readBody(w, r)
 	if err != nil {
-		return nil, schemas.Selection{}, nil, err
+		return writeInput{}, err
 	}
-	return p, sel, body, nil
+	return writeInput{params: p, sel: sel, body: body}, nil
+}
+
+// writeWritten answers a write with status and the resource it wrote, read
+// back from the Reader as a GET reads it (the Writer has waited until the
+// read model applied the write), with what sel selects; a POST's answer
+// carries its Location.
+func (s *Server) writeWritten(w http.ResponseWriter, r *http.Request, status int, rt *schemas.ResourceType, a bridge.Applied, sel schemas.Selection) error {
+	st, err := s.r.Get(r.Context(), tenant(r), rt.Name, a.ID, getOptions(rt, sel))
+	if err != nil {
+		return err
+	}
+	if status == http.StatusCreated {
+		w.Header().Set("Location", location(s.baseURL(r), rt, a.ID))
+	}
+	s.writeResource(w, r, status, rt, st, sel)
+	return nil
 }
 
 // writeResource answers one resource with its ETag.
-func (s *Server) writeResource(w http.ResponseWriter, r *http.Request, status int, rt *schemas.ResourceType, st projection.Stored, sel schemas.Selection) {
-	w.Header().Set("ETag", etagOf(st))
+func (s *Server) writeResource(w http.ResponseWriter, r *http.Request, status int, rt *schemas.ResourceType, st view.Stored, sel schemas.Selection) {
+	w.Header().Set("ETag", schemas.ETag(st.Version))
 	e := getEncoder()
 	defer putEncoder(e)
 	s.appendResource(e, s.baseURL(r), rt, st, sel)

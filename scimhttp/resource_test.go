@@ -5,7 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/bridge"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
@@ -59,7 +60,7 @@ func TestServer_Get(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := newTestServer(t, Options{})
-			ts.store.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice", "schemas": []any{schemas.URNUser}})
+			ts.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice", "schemas": []any{schemas.URNUser}})
 			rec := ts.do(http.MethodGet, tt.target, "", "If-None-Match", tt.ifNoneMatch)
 			if rec.Code != tt.status {
 				t.Fatalf("GET status = %d, want %d; body %s", rec.Code, tt.status, rec.Body)
@@ -82,7 +83,7 @@ func TestServer_Get(t *testing.T) {
 
 func TestServer_OtherTenant(t *testing.T) {
 	ts := newTestServer(t, Options{})
-	ts.store.put("other", "User", schemas.Resource{"id": "u1", "userName": "alice"})
+	ts.put("other", "User", schemas.Resource{"id": "u1", "userName": "alice"})
 	checkError(t, ts.do(http.MethodGet, "/scim/v2/Users/u1", ""), http.StatusNotFound, "")
 }
 
@@ -90,21 +91,21 @@ func TestServer_GetOptions(t *testing.T) {
 	tests := []struct {
 		name   string
 		target string
-		want   projection.GetOptions
+		want   view.GetOptions
 	}{
-		{"GroupDefault", "/scim/v2/Groups/g1", projection.GetOptions{Members: true}},
-		{"GroupExcludedMembers", "/scim/v2/Groups/g1?excludedAttributes=members", projection.GetOptions{}},
-		{"GroupAttributesDisplayName", "/scim/v2/Groups/g1?attributes=displayName", projection.GetOptions{}},
-		{"GroupAttributesMembersValue", "/scim/v2/Groups/g1?attributes=members.value", projection.GetOptions{Members: true}},
-		{"UserDefault", "/scim/v2/Users/u1", projection.GetOptions{Groups: true}},
-		{"UserAttributesUserName", "/scim/v2/Users/u1?attributes=userName", projection.GetOptions{}},
-		{"UserExcludedGroups", "/scim/v2/Users/u1?excludedAttributes=groups", projection.GetOptions{}},
+		{"GroupDefault", "/scim/v2/Groups/g1", view.GetOptions{Members: true}},
+		{"GroupExcludedMembers", "/scim/v2/Groups/g1?excludedAttributes=members", view.GetOptions{}},
+		{"GroupAttributesDisplayName", "/scim/v2/Groups/g1?attributes=displayName", view.GetOptions{}},
+		{"GroupAttributesMembersValue", "/scim/v2/Groups/g1?attributes=members.value", view.GetOptions{Members: true}},
+		{"UserDefault", "/scim/v2/Users/u1", view.GetOptions{Groups: true}},
+		{"UserAttributesUserName", "/scim/v2/Users/u1?attributes=userName", view.GetOptions{}},
+		{"UserExcludedGroups", "/scim/v2/Users/u1?excludedAttributes=groups", view.GetOptions{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := newTestServer(t, Options{})
-			ts.store.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
-			ts.store.put("default", "Group", schemas.Resource{"id": "g1", "displayName": "Sales"}, "u1")
+			ts.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
+			ts.put("default", "Group", schemas.Resource{"id": "g1", "displayName": "Sales"}, "u1")
 			rec := ts.do(http.MethodGet, tt.target, "")
 			if rec.Code != http.StatusOK {
 				t.Fatalf("GET status = %d, want 200; body %s", rec.Code, rec.Body)
@@ -118,8 +119,8 @@ func TestServer_GetOptions(t *testing.T) {
 
 func TestServer_Refs(t *testing.T) {
 	ts := newTestServer(t, Options{})
-	ts.store.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
-	ts.store.put("default", "Group", schemas.Resource{"id": "g1", "displayName": "Sales"}, "u1")
+	ts.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
+	ts.put("default", "Group", schemas.Resource{"id": "g1", "displayName": "Sales"}, "u1")
 
 	group := decode(t, ts.do(http.MethodGet, "/scim/v2/Groups/g1", ""))
 	wantMembers := []any{map[string]any{"value": "u1", "type": "User", "$ref": testBase + "/Users/u1"}}
@@ -135,16 +136,11 @@ func TestServer_Refs(t *testing.T) {
 	if got, want := groups[0].(map[string]any)["$ref"], testBase+"/Groups/g1"; got != want {
 		t.Errorf("groups[0].$ref = %v, want %v", got, want)
 	}
-
-	// The stored member was not modified in place.
-	if _, ok := ts.store.members["g1"][0].(map[string]any)["$ref"]; ok {
-		t.Errorf("render added $ref to the stored member map")
-	}
 }
 
 func TestServer_ExcludedMembers(t *testing.T) {
 	ts := newTestServer(t, Options{})
-	ts.store.put("default", "Group", schemas.Resource{"id": "g1", "displayName": "Sales"}, "u1")
+	ts.put("default", "Group", schemas.Resource{"id": "g1", "displayName": "Sales"}, "u1")
 	body := decode(t, ts.do(http.MethodGet, "/scim/v2/Groups/g1?excludedAttributes=members", ""))
 	if _, ok := body["members"]; ok {
 		t.Errorf("members present with excludedAttributes=members: %v", body["members"])
@@ -168,7 +164,7 @@ func TestServer_MetaSelection(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := newTestServer(t, Options{})
-			ts.store.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
+			ts.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
 			body := decode(t, ts.do(http.MethodGet, "/scim/v2/Users/u1"+tt.query, ""))
 			if _, got := body["meta"]; got != tt.wantMeta {
 				t.Errorf("meta present = %v, want %v; body %v", got, tt.wantMeta, body)
@@ -180,61 +176,64 @@ func TestServer_MetaSelection(t *testing.T) {
 	}
 }
 
+// TestServer_Writes: what each write answers, with which ETag, how If-Match
+// reaches the write path, and what the answer reads back (a 204 reads
+// nothing). The user u1 is at version 1, the group g1 (members added) at 2.
 func TestServer_Writes(t *testing.T) {
+	users, groups := view.GetOptions{Groups: true}, view.GetOptions{}
 	tests := []struct {
-		name       string
-		opts       Options
-		method     string
-		target     string
-		body       string
-		ifMatch    string
-		status     int
-		wantBody   bool
-		wantIfPass string
-		wantGet    projection.GetOptions // asked of the bridge
+		name     string
+		opts     Options
+		method   string
+		target   string
+		body     string
+		ifMatch  string
+		status   int
+		wantETag string           // "" for none
+		wantGet  *view.GetOptions // how the answer was read back; nil: not at all
 	}{
-		{"PutUser", Options{}, http.MethodPut, "/scim/v2/Users/u1", `{"userName":"bob"}`, "", http.StatusOK, true, "", projection.GetOptions{Groups: true}},
-		{"PutUserIfMatch", Options{}, http.MethodPut, "/scim/v2/Users/u1", `{"userName":"bob"}`, `W/"1"`, http.StatusOK, true, `W/"1"`, projection.GetOptions{Groups: true}},
-		{"PutUserStale", Options{}, http.MethodPut, "/scim/v2/Users/u1", `{"userName":"bob"}`, `W/"9"`, http.StatusPreconditionFailed, false, `W/"9"`, projection.GetOptions{}},
-		{"PatchUser", Options{}, http.MethodPatch, "/scim/v2/Users/u1", `{"Operations":[]}`, "", http.StatusOK, true, "", projection.GetOptions{Groups: true}},
-		{"PatchUserNoContentOption", Options{UserPatchNoContent: true}, http.MethodPatch, "/scim/v2/Users/u1", `{"Operations":[]}`, "", http.StatusNoContent, false, "", projection.GetOptions{}},
-		{"PatchGroup", Options{}, http.MethodPatch, "/scim/v2/Groups/g1", `{"Operations":[]}`, "", http.StatusNoContent, false, "", projection.GetOptions{}},
-		{"PatchGroupWithAttributes", Options{}, http.MethodPatch, "/scim/v2/Groups/g1?attributes=displayName", `{"Operations":[]}`, "", http.StatusOK, true, "", projection.GetOptions{}},
-		{"PatchGroupWithExcluded", Options{}, http.MethodPatch, "/scim/v2/Groups/g1?excludedAttributes=members", `{"Operations":[]}`, "", http.StatusOK, true, "", projection.GetOptions{}},
-		{"PatchGroupIfMatch", Options{}, http.MethodPatch, "/scim/v2/Groups/g1", `{"Operations":[]}`, `W/"1"`, http.StatusNoContent, false, `W/"1"`, projection.GetOptions{}},
-		{"PatchMissing", Options{}, http.MethodPatch, "/scim/v2/Users/nope", `{"Operations":[]}`, "", http.StatusNotFound, false, "", projection.GetOptions{}},
-		{"DeleteUser", Options{}, http.MethodDelete, "/scim/v2/Users/u1", "", "", http.StatusNoContent, false, "", projection.GetOptions{}},
-		{"DeleteGroupIfMatch", Options{}, http.MethodDelete, "/scim/v2/Groups/g1", "", `W/"1"`, http.StatusNoContent, false, `W/"1"`, projection.GetOptions{}},
-		{"DeleteMissing", Options{}, http.MethodDelete, "/scim/v2/Users/nope", "", "", http.StatusNotFound, false, "", projection.GetOptions{}},
+		{"PutUser", Options{}, http.MethodPut, "/scim/v2/Users/u1", userJSON("bob"), "", http.StatusOK, `W/"2"`, &users},
+		{"PutUserIfMatch", Options{}, http.MethodPut, "/scim/v2/Users/u1", userJSON("bob"), `W/"1"`, http.StatusOK, `W/"2"`, &users},
+		{"PutUserStale", Options{}, http.MethodPut, "/scim/v2/Users/u1", userJSON("bob"), `W/"9"`, http.StatusPreconditionFailed, "", nil},
+		{"PatchUser", Options{}, http.MethodPatch, "/scim/v2/Users/u1", renameJSON, "", http.StatusOK, `W/"2"`, &users},
+		{"PatchUserNoContentOption", Options{UserPatchNoContent: true}, http.MethodPatch, "/scim/v2/Users/u1", renameJSON, "", http.StatusNoContent, `W/"2"`, nil},
+		{"PatchGroup", Options{}, http.MethodPatch, "/scim/v2/Groups/g1", renameJSON, "", http.StatusNoContent, `W/"3"`, nil},
+		{"PatchGroupWithAttributes", Options{}, http.MethodPatch, "/scim/v2/Groups/g1?attributes=displayName", renameJSON, "", http.StatusOK, `W/"3"`, &groups},
+		{"PatchGroupWithExcluded", Options{}, http.MethodPatch, "/scim/v2/Groups/g1?excludedAttributes=members", renameJSON, "", http.StatusOK, `W/"3"`, &groups},
+		{"PatchGroupIfMatch", Options{}, http.MethodPatch, "/scim/v2/Groups/g1", renameJSON, `W/"2"`, http.StatusNoContent, `W/"3"`, nil},
+		{"PatchGroupStale", Options{}, http.MethodPatch, "/scim/v2/Groups/g1", renameJSON, `W/"1"`, http.StatusPreconditionFailed, "", nil},
+		{"PatchMissing", Options{}, http.MethodPatch, "/scim/v2/Users/nope", renameJSON, "", http.StatusNotFound, "", nil},
+		{"DeleteUser", Options{}, http.MethodDelete, "/scim/v2/Users/u1", "", "", http.StatusNoContent, "", nil},
+		{"DeleteGroupIfMatch", Options{}, http.MethodDelete, "/scim/v2/Groups/g1", "", `W/"2"`, http.StatusNoContent, "", nil},
+		{"DeleteGroupStale", Options{}, http.MethodDelete, "/scim/v2/Groups/g1", "", `W/"1"`, http.StatusPreconditionFailed, "", nil},
+		{"DeleteMissing", Options{}, http.MethodDelete, "/scim/v2/Users/nope", "", "", http.StatusNotFound, "", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := newTestServer(t, tt.opts)
-			ts.store.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
-			ts.store.put("default", "Group", schemas.Resource{"id": "g1", "displayName": "Sales"}, "u1")
+			ts.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
+			ts.put("default", "Group", schemas.Resource{"id": "g1", "displayName": "Sales"}, "u1")
 			rec := ts.do(tt.method, tt.target, tt.body, "If-Match", tt.ifMatch)
 			if rec.Code != tt.status {
 				t.Fatalf("%s %s status = %d, want %d; body %s", tt.method, tt.target, rec.Code, tt.status, rec.Body)
-			}
-			if got := ts.store.lastReq.Get; got != tt.wantGet && rec.Code < 400 {
-				t.Errorf("Request.Get = %+v, want %+v", got, tt.wantGet)
-			}
-			if got := ts.store.lastReq.IfMatch; got != tt.wantIfPass {
-				t.Errorf("Request.IfMatch = %q, want %q", got, tt.wantIfPass)
 			}
 			if rec.Code >= 400 {
 				checkError(t, rec, tt.status, "")
 				return
 			}
-			if got := rec.Body.Len() > 0; got != tt.wantBody {
-				t.Fatalf("body present = %v, want %v; body %s", got, tt.wantBody, rec.Body)
+			if got := rec.Header().Get("ETag"); got != tt.wantETag {
+				t.Errorf("ETag = %q, want %q", got, tt.wantETag)
 			}
-			if tt.method != http.MethodDelete {
-				if got, want := rec.Header().Get("ETag"), `W/"2"`; got != want {
-					t.Errorf("ETag = %q, want %q", got, want)
-				}
+			switch {
+			case tt.wantGet == nil && ts.store.gets != 0:
+				t.Errorf("the write read back %d resources, want none", ts.store.gets)
+			case tt.wantGet != nil && (ts.store.gets != 1 || ts.store.lastGet != *tt.wantGet):
+				t.Errorf("the write read back %d resources, the last with %+v; want one with %+v", ts.store.gets, ts.store.lastGet, *tt.wantGet)
 			}
-			if !tt.wantBody {
+			if got := rec.Body.Len() > 0; got != (tt.wantGet != nil) {
+				t.Fatalf("body present = %v, want %v; body %s", got, tt.wantGet != nil, rec.Body)
+			}
+			if tt.wantGet == nil {
 				return
 			}
 			body := decode(t, rec)
@@ -243,8 +242,11 @@ func TestServer_Writes(t *testing.T) {
 					t.Errorf("members in a projected group PATCH response: %v", body["members"])
 				}
 			}
-			if meta, ok := body["meta"].(map[string]any); ok && meta["version"] != `W/"2"` {
-				t.Errorf("meta.version = %v, want W/\"2\"", meta["version"])
+			if meta, ok := body["meta"].(map[string]any); ok && meta["version"] != tt.wantETag {
+				t.Errorf("meta.version = %v, want %s", meta["version"], tt.wantETag)
+			}
+			if tt.method == http.MethodPatch && body["displayName"] != "Renamed" {
+				t.Errorf("displayName = %v, want Renamed", body["displayName"])
 			}
 		})
 	}
@@ -252,9 +254,68 @@ func TestServer_Writes(t *testing.T) {
 
 func TestServer_HEAD(t *testing.T) {
 	ts := newTestServer(t, Options{})
-	ts.store.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
+	ts.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
 	rec := ts.do(http.MethodHead, "/scim/v2/Users/u1", "")
 	if rec.Code != http.StatusOK {
 		t.Errorf("HEAD status = %d, want 200", rec.Code)
+	}
+}
+
+// TestServer_MaxPatchOps: Options.MaxPatchOps bounds a PATCH's operations,
+// alone or in a bulk request: more is 400 tooMany, and nothing is written.
+func TestServer_MaxPatchOps(t *testing.T) {
+	ts := newTestServer(t, Options{MaxPatchOps: 2})
+	ts.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
+	op := `{"op":"replace","path":"title","value":"T"}`
+	two := `{"Operations":[` + op + `,` + op + `]}`
+	three := `{"Operations":[` + op + `,` + op + `,` + op + `]}`
+
+	e := checkError(t, ts.do(http.MethodPatch, "/scim/v2/Users/u1", three), http.StatusBadRequest, "tooMany")
+	if d, _ := e["detail"].(string); !strings.Contains(d, "2") {
+		t.Errorf("detail = %q, want it to name the limit 2", d)
+	}
+	got := bulkResults(t, ts, bulkBody(0, `{"method":"PATCH","path":"/Users/u1","data":`+three+`}`))
+	if len(got) != 1 {
+		t.Fatalf("bulk results = %v, want 1", got)
+	}
+	checkOpError(t, got[0], "400", "tooMany", "")
+	if rec := ts.do(http.MethodGet, "/scim/v2/Users/u1", ""); rec.Header().Get("ETag") != `W/"1"` {
+		t.Errorf("after refused PATCHes ETag = %q, want W/\"1\": nothing written", rec.Header().Get("ETag"))
+	}
+	if rec := ts.do(http.MethodPatch, "/scim/v2/Users/u1", two); rec.Code != http.StatusOK {
+		t.Errorf("PATCH of 2 operations = %d %s, want 200", rec.Code, rec.Body)
+	}
+}
+
+// TestServer_RequestDigest: the events of a write carry the digest of the
+// request as received (bridge.RequestDigest over its method, id, If-Match
+// header as sent and body bytes), which is what recognises its retry.
+func TestServer_RequestDigest(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	ts.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
+	post := "{ \"userName\" : \"bob\",\n \"schemas\":[\"" + schemas.URNUser + "\"] }"
+	patch := `{"Operations":[{"op":"replace","path":"title","value":"T"}]}`
+	reqs := []struct{ method, target, id, ifMatch, body string }{
+		{http.MethodPost, "/scim/v2/Users", "", " W/\"7\" ", post}, // a POST's If-Match counts, though it is not checked
+		{http.MethodPatch, "/scim/v2/Users/u1", "u1", ` W/"1" `, patch},
+		{http.MethodDelete, "/scim/v2/Users/u1", "u1", "", ""},
+	}
+	for _, r := range reqs {
+		if rec := ts.do(r.method, r.target, r.body, "If-Match", r.ifMatch); rec.Code >= 300 {
+			t.Fatalf("%s %s = %d %s", r.method, r.target, rec.Code, rec.Body)
+		}
+	}
+	evs := ts.stack.events()[1:] // after the seeded user
+	if len(evs) != len(reqs) {
+		t.Fatalf("events = %d, want %d", len(evs), len(reqs))
+	}
+	for i, r := range reqs {
+		var body []byte
+		if r.body != "" {
+			body = []byte(r.body)
+		}
+		if want := bridge.RequestDigest("default", r.method, schemas.User, r.id, r.ifMatch, body); evs[i].RequestDigest != want {
+			t.Errorf("%s: requestDigest = %s, want %s", r.method, evs[i].RequestDigest, want)
+		}
 	}
 }

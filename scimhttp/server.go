@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scim-bridge/scim-bridge/bridge"
-	"github.com/scim-bridge/scim-bridge/projection"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 	"github.com/scim-bridge/scim-bridge/scimhttp/tenants"
 )
@@ -26,7 +26,7 @@ const (
 	DefaultMaxBodyBytes    = 1 << 20
 	DefaultPageSize        = 100
 	DefaultMaxPageSize     = 1000
-	DefaultMaxPatchOps     = 1000
+	DefaultMaxPatchOps     = schemas.DefaultMaxOperations
 	DefaultMaxBulkOps      = 1000
 	DefaultMaxFilterLength = schemas.MaxFilterLength
 	DefaultRetryAfter      = 5 * time.Second
@@ -43,31 +43,30 @@ const (
 	DefaultMaxInFlightBytes = 16 << 20
 )
 
-// Writer is the write path (met by *bridge.Bridge). Each method returns the
-// resource as the projection holds it after the write (members of a group
-// and groups of a user included), or an error whose [schemas.Kind] decides
-// the HTTP status: KindNotFound for an unknown id, KindPrecondition when
+// Writer is the write path (met by *bridge.Bridge). It takes what the
+// handlers decoded from a request (a resource, a PATCH) and answers once
+// the write is applied: the Reader then returns its result, as a GET
+// would. A failure is an error whose [schemas.Kind] decides the HTTP
+// status: KindNotFound for an unknown id, KindPrecondition when
 // req.IfMatch does not match, KindUnavailable when the log is unreachable.
 // Implementations must be safe for concurrent use.
 type Writer interface {
-	Create(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, body []byte) (projection.Stored, error)
-	Replace(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, body []byte) (projection.Stored, error)
-	Patch(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, body []byte) (projection.Stored, error)
+	Create(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, r schemas.Resource) (bridge.Applied, error)
+	Replace(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, r schemas.Resource) (bridge.Applied, error)
+	Patch(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string, p schemas.Patch) (bridge.Applied, error)
 	Delete(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, id string) error
 }
 
-// Reader is the read model (met by *projection.Store). Get returns a
+// Reader is the read model (met by *projection.Store, which main passes;
+// scimhttp does not import it, to stay clear of Badger). Get returns a
 // *schemas.Error of KindNotFound for an unknown id; List returns one of
 // KindInvalidCursor for a bad cursor. Both must be safe for concurrent use.
 type Reader interface {
-	Get(ctx context.Context, tenant, resourceType, id string, o projection.GetOptions) (projection.Stored, error)
-	List(ctx context.Context, tenant, resourceType string, q projection.Query) (projection.Page, error)
+	Get(ctx context.Context, tenant, resourceType, id string, o view.GetOptions) (view.Stored, error)
+	List(ctx context.Context, tenant, resourceType string, q view.Query) (view.Page, error)
 }
 
-var (
-	_ Writer = (*bridge.Bridge)(nil)
-	_ Reader = (*projection.Store)(nil)
-)
+var _ Writer = (*bridge.Bridge)(nil)
 
 // Options are the optional settings of a Server; the zero value is usable.
 type Options struct {
@@ -77,9 +76,8 @@ type Options struct {
 	MaxBodyBytes    int64 // request body limit, a bulk request's too (bulk.maxPayloadSize); 0: DefaultMaxBodyBytes
 	DefaultPageSize int   // count when absent; 0: DefaultPageSize
 	MaxPageSize     int   // count cap, advertised as filter.maxResults; 0: DefaultMaxPageSize
-	// MaxPatchOps bounds the operations of one PATCH. The bridge enforces
-	// it (schemas.ParsePatch); main passes the same value to both. 0:
-	// DefaultMaxPatchOps.
+	// MaxPatchOps bounds the operations of one PATCH (schemas.ParsePatch:
+	// more is 400 tooMany). 0: DefaultMaxPatchOps.
 	MaxPatchOps     int
 	MaxFilterLength int // bytes; 0: DefaultMaxFilterLength (schemas bounds it there too)
 	// MaxBulkOps bounds the operations of one bulk request (advertised as
@@ -266,9 +264,6 @@ func New(reg *schemas.Registry, w Writer, r Reader, auth Authenticator, opts Opt
 // outside it answer 404 with a SCIM error; main mounts /healthz and /readyz
 // beside it (and /metrics on a listener of its own).
 func (s *Server) Handler() http.Handler { return s.handler }
-
-// MaxPatchOps is the effective PATCH operation limit, for the bridge.
-func (s *Server) MaxPatchOps() int { return s.opts.MaxPatchOps }
 
 // routes registers every route, per resource type (RFC 7644 §3.2). They
 // are full paths on one router rather than a /scim/v2 subrouter: a mux

@@ -21,33 +21,52 @@ const (
 	testBase  = "https://scim.example.com/scim/v2"
 )
 
-// testServer is a Server over a fakeStore, with a fresh metrics registry
-// and logs going to the test.
+// testServer is a Server on the real write path and read model (stack),
+// reached through a faultStore, with a fresh metrics registry and logs
+// going to the test.
 type testServer struct {
 	t     testing.TB
 	srv   *Server
-	store *fakeStore
+	stack *stack
+	store *faultStore
 	reg   *prometheus.Registry
 }
 
+// newTestServer is a test server whose token testToken is the tenant
+// "default".
 func newTestServer(t testing.TB, opts Options) *testServer {
+	t.Helper()
+	return newAuthServer(t, StaticToken(testToken, "default"), opts)
+}
+
+// newAuthServer is a test server with the authenticator auth.
+func newAuthServer(t testing.TB, auth Authenticator, opts Options) *testServer {
 	t.Helper()
 	reg, err := schemas.NewRegistry()
 	if err != nil {
 		t.Fatalf("NewRegistry() = %v", err)
 	}
-	store := newFakeStore()
+	st := newStack(t, reg)
+	store := &faultStore{r: st.proj, w: st.bridge}
 	preg := prometheus.NewRegistry()
 	opts.Registerer = preg
-	opts.Logger = testutil.Logger(t, slog.LevelInfo)
+	if opts.Logger == nil {
+		opts.Logger = testutil.Logger(t, slog.LevelInfo)
+	}
 	if opts.BaseURL == "" {
 		opts.BaseURL = testBase
 	}
-	srv, err := New(reg, store, store, StaticToken(testToken, "default"), opts)
+	srv, err := New(reg, store, store, auth, opts)
 	if err != nil {
 		t.Fatalf("New() = %v", err)
 	}
-	return &testServer{t: t, srv: srv, store: store, reg: preg}
+	return &testServer{t: t, srv: srv, stack: st, store: store, reg: preg}
+}
+
+// put adds a resource as if written earlier (stack.put).
+func (ts *testServer) put(tenant, typ string, r schemas.Resource, members ...string) {
+	ts.t.Helper()
+	ts.stack.put(tenant, typ, r, members...)
 }
 
 // do sends an authenticated request; body may be "" for none.
@@ -112,6 +131,15 @@ func checkError(t *testing.T, rec *httptest.ResponseRecorder, status int, scimTy
 	}
 	return m
 }
+
+// userJSON is a POST or PUT body of a user named userName.
+func userJSON(userName string) string {
+	return `{"schemas":["` + schemas.URNUser + `"],"userName":"` + userName + `"}`
+}
+
+// renameJSON is a PATCH body that sets displayName, which users and groups
+// both have.
+const renameJSON = `{"Operations":[{"op":"replace","path":"displayName","value":"Renamed"}]}`
 
 func equalJSON(a, b any) bool {
 	ja, _ := json.Marshal(a)
