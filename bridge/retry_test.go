@@ -552,9 +552,9 @@ func TestBridge_RetryLandsTwice(t *testing.T) {
 			if firstLandsFirst {
 				// It lands between the retry's plan and its append.
 				var once sync.Once
-				nb, err := bridge.New(logFunc{ll, func() { once.Do(func() { ll.land(t) }) }}, e.store, e.reg, bridge.Options{})
-				if err != nil {
-					t.Fatal(err)
+				nb, nerr := bridge.New(logFunc{ll, func() { once.Do(func() { ll.land(t) }) }}, e.store, e.reg, bridge.Options{})
+				if nerr != nil {
+					t.Fatal(nerr)
 				}
 				e.b = client{nb, e.store}
 				t.Cleanup(func() { e.b.Close() })

@@ -151,4 +151,3 @@ func decodeI64(b []byte) int64 {
 	}
 	return int64(binary.BigEndian.Uint64(b))
 }
-

@@ -75,7 +75,7 @@ func TestServer_IdPReplay(t *testing.T) {
 		{"EntraDisableUserFoundInactive", http.MethodPatch, "/scim/v2/Users/u1",
 			`{"schemas":["` + schemas.URNPatchOp + `"],"Operations":[{"op":"Replace","path":"active","value":"False"}]}`,
 			http.StatusOK, -1, "", func(t *testing.T, ts *testServer, body map[string]any) {
-				// Entra's validator re-reads a disabled user by filter (IDP-QUIRKS §3, Q16).
+				// Entra's validator re-reads a disabled user by filter (docs/idp-quirks.md §3, Q16).
 				list := decode(t, ts.do(http.MethodGet, "/scim/v2/Users?filter=userName+eq+%22alice%40example.com%22", ""))
 				res, _ := list["Resources"].([]any)
 				if len(res) != 1 || res[0].(map[string]any)["active"] != false {
