@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,6 +24,10 @@ import (
 // to count.
 type fakeSCIM struct {
 	tokens map[string]string // token -> tenant
+	// strictRemove makes the fake refuse, with 400, a member remove that
+	// carries a value, as servers do that read RFC 7644 literally; it then
+	// takes only removes whose path selects the member.
+	strictRemove bool
 
 	mu       sync.Mutex
 	requests int
@@ -46,6 +51,8 @@ func newFakeSCIM(tokens map[string]string) *fakeSCIM {
 }
 
 var filterRE = regexp.MustCompile(`^(userName|displayName) eq "(.*)"$`)
+
+var memberPathRE = regexp.MustCompile(`^members\[value eq "(.*)"\]$`)
 
 func (f *fakeSCIM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
@@ -150,6 +157,7 @@ func (f *fakeSCIM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var p struct {
 			Operations []struct {
 				Op    string
+				Path  string
 				Value []struct{ Value string }
 			}
 		}
@@ -158,6 +166,15 @@ func (f *fakeSCIM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, o := range p.Operations {
+			remove := strings.EqualFold(o.Op, "remove")
+			if remove && f.strictRemove && o.Value != nil {
+				reply(http.StatusBadRequest, map[string]string{"status": "400", "scimType": "invalidValue"})
+				return
+			}
+			if m := memberPathRE.FindStringSubmatch(o.Path); remove && m != nil {
+				delete(g.members, m[1])
+				continue
+			}
 			for _, v := range o.Value {
 				g.members[v.Value] = strings.EqualFold(o.Op, "add")
 				if !g.members[v.Value] {
@@ -362,6 +379,7 @@ func TestRun_FlagErrors(t *testing.T) {
 		{[]string{"--token", "x", "--tenants", "2"}, "needs --tokens-file"},
 		{[]string{"--token", "x", "--groups", "0"}, "member op needs a group"},
 		{[]string{"--token", "x", "--concurrency", "0"}, "--concurrency"},
+		{[]string{"--token", "x", "--member-remove", "path"}, "--member-remove"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			t.Setenv("SCIM_TOKEN", "")
@@ -423,5 +441,89 @@ func TestRun_BaselineElsewhere(t *testing.T) {
 		if rep.Baseline != nil && rep.Baseline.ServerCPUCores != 0 {
 			t.Errorf("%v: server CPU %v reported for a bare server that is not the tool's child", tc.flags, rep.Baseline.ServerCPUCores)
 		}
+	}
+}
+
+// The member op's removes take the shape --member-remove names: against a
+// server that refuses a remove carrying a value, the default shape fails
+// and "filter" leaves the group as seeded without errors.
+func TestRun_MemberRemoveByFilter(t *testing.T) {
+	f, base, tokens := startFake(t)
+	f.strictRemove = true
+	args := []string{"--url", base, "--tokens-file", tokens, "--tenants", "1", "--users", "20", "--group-size", "5",
+		"--concurrency", "2", "--duration", "1m", "--max-requests", "40", "--mix", "member=1", "--baseline=false"}
+
+	rep := runJSON(t, args...)
+	if m := rep.Run.Ops[0]; m.Statuses["400"] == 0 {
+		t.Errorf("value-array removes against the strict fake: statuses %v, want some 400s", m.Statuses)
+	}
+
+	f2, base2, tokens2 := startFake(t)
+	f2.strictRemove = true
+	args2 := append([]string{}, args...)
+	args2[1], args2[3] = base2, tokens2
+	rep = runJSON(t, append(args2, "--member-remove", "filter")...)
+	checkPhase(t, "run", rep.Run, []string{"member"})
+	if m := rep.Run.Ops[0]; m.Requests != 40 || m.Errors != 0 {
+		t.Errorf("--member-remove filter: %d requests, statuses %v; want 40 without errors", m.Requests, m.Statuses)
+	}
+	checkGroups(t, f2, 5)
+}
+
+// A seed file lets a later run skip seeding without listing the users: the
+// second run sends no list and no create, drives the seeded ids, and a seed
+// file that does not match the run's flags or server is refused.
+func TestRun_SeedFile(t *testing.T) {
+	f, base, tokens := startFake(t)
+	seedFile := filepath.Join(t.TempDir(), "seed.json")
+	common := []string{"--url", base, "--tokens-file", tokens, "--tenants", "2", "--users", "21", "--group-size", "4",
+		"--seed-file", seedFile}
+	rep := runJSON(t, append(common, "--seed-only")...)
+	if rep.Seed.UsersCreated != 21 || rep.Run != nil {
+		t.Fatalf("seed-only: %+v, run %v; want 21 users created, no run", rep.Seed, rep.Run)
+	}
+	f.mu.Lock()
+	before := maps.Clone(f.byOp)
+	f.mu.Unlock()
+
+	rep = runJSON(t, append(common, "--skip-seed", "--concurrency", "3", "--duration", "1m", "--max-requests", "60",
+		"--mix", "get=2,filter=1,member=1", "--baseline=false")...)
+	if !rep.Seed.Skipped || rep.Seed.FromFile != seedFile || rep.Seed.Groups != 2 {
+		t.Errorf("seed = %+v, want skipped, read from %s, 2 groups", rep.Seed, seedFile)
+	}
+	checkPhase(t, "run", rep.Run, []string{"get", "filter", "member"})
+	f.mu.Lock()
+	after := maps.Clone(f.byOp)
+	f.mu.Unlock()
+	if after["list"] != before["list"] || after["post"] != before["post"] {
+		t.Errorf("requests by op before the run %v, after %v; want no list and no post in between", before, after)
+	}
+	// The fake fails every third GET; the rest found the seeded ids.
+	if g := rep.Run.Ops[0]; g.Statuses["200"] == 0 || g.Statuses["404"] != 0 {
+		t.Errorf("get statuses %v, want 200s and no 404", g.Statuses)
+	}
+	checkGroups(t, f, 4)
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--users", "22"}, "has 11 users, --users gives it 11"},
+		{[]string{"--group-size", "3"}, "--group-size gives it 3"},
+		{[]string{"--tenants", "3"}, "has 2 tenant(s), the run speaks for 3"},
+		{[]string{"--url", strings.Replace(base, "/scim/v2", "/other", 1)}, "seeded " + base},
+	} {
+		var out, errs bytes.Buffer
+		args := append(append([]string{}, common...), "--skip-seed", "--baseline=false", "--max-requests", "1", "--progress", "0")
+		args = append(args, tc.args...)
+		err := runMain(context.Background(), args, &out, &errs)
+		if err == nil || !strings.Contains(err.Error(), "seed again") {
+			t.Errorf("%v: err = %v, want a mismatch asking to seed again", tc.args, err)
+		}
+	}
+	var out, errs bytes.Buffer
+	missing := append(append([]string{}, common[:len(common)-1]...), filepath.Join(t.TempDir(), "none.json"), "--skip-seed", "--max-requests", "1")
+	if err := runMain(context.Background(), missing, &out, &errs); err == nil || !strings.Contains(err.Error(), "--seed-file") {
+		t.Errorf("missing seed file: err = %v, want one naming --seed-file", err)
 	}
 }

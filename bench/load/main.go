@@ -55,6 +55,8 @@ type config struct {
 	mix                    mix
 	randSeed               uint64
 	skipSeed, seedOnly     bool
+	seedFile               string
+	memberRemove           string
 	baseline               bool
 	baselineURL            string
 	baselineInProcess      bool
@@ -86,6 +88,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Uint64Var(&c.randSeed, "rand-seed", 1, "seed of the workers' PRNGs (op choice, users picked)")
 	fs.BoolVar(&c.skipSeed, "skip-seed", false, "reuse users and groups seeded by an earlier run (found by listing)")
 	fs.BoolVar(&c.seedOnly, "seed-only", false, "seed, report and stop")
+	fs.StringVar(&c.seedFile, "seed-file", "", "seeding writes the ids it made to this file; with --skip-seed they are read from it instead of found by listing")
+	fs.StringVar(&c.memberRemove, "member-remove", removeByValue, "shape of the member op's removes: \""+removeByValue+"\" (a value array, as Entra ID) or \""+removeByFilter+"\" (path members[value eq \"…\"], as Okta)")
 	fs.BoolVar(&c.baseline, "baseline", true, "first run the same workers against a bare net/http server (a child process of the tool), and report ratios to it")
 	fs.BoolVar(&c.baselineInProcess, "baseline-in-process", false, "run the bare server inside the tool's process instead of a child process (cheaper to drive, so the ratios come out lower)")
 	fs.StringVar(&c.baselineURL, "baseline-url", "", "measure the baseline against a bare server already running at this base URL (see --serve-bare) instead of one in this process")
@@ -141,6 +145,8 @@ func (c *config) validate() error {
 		return fmt.Errorf("--max-requests %d: must not be negative", c.maxRequests)
 	case c.timeout <= 0:
 		return fmt.Errorf("--timeout %s: must be above 0", c.timeout)
+	case c.memberRemove != removeByValue && c.memberRemove != removeByFilter:
+		return fmt.Errorf("--member-remove %q: want %q or %q", c.memberRemove, removeByValue, removeByFilter)
 	}
 	return nil
 }
@@ -226,10 +232,16 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	so := seedOptions{users: c.users, groups: c.groups, groupSize: c.groupSize, concurrency: c.seedConcurrency, progressEvery: c.progressEvery}
 	var st seedStats
-	if c.skipSeed {
+	switch {
+	case c.skipSeed && c.seedFile != "":
+		st, err = readSeedFile(c.seedFile, c.url, ts, so)
+	case c.skipSeed:
 		st, err = discover(ctx, cl, c.url, ts, so, stderr)
-	} else {
+	default:
 		st, err = seed(ctx, cl, c.url, ts, so, stderr)
+		if err == nil && c.seedFile != "" {
+			err = writeSeedFile(c.seedFile, c.url, ts)
+		}
 	}
 	if err != nil {
 		return err
@@ -239,6 +251,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		ro := runOptions{
 			concurrency: c.concurrency, duration: c.duration, maxOps: c.maxRequests, mix: c.mix,
 			randSeed: c.randSeed, listCursor: c.listCursor, runID: strconv.FormatInt(time.Now().UnixNano(), 36),
+			memberRemove: c.memberRemove,
 		}
 		if c.baseline || c.baselineURL != "" {
 			b, err := startBaseline(ctx, c.baselineURL, c.baselineInProcess)

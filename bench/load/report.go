@@ -121,7 +121,9 @@ func (r *report) writeText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "target %s: %d tenant(s), %d workers, mix %s, rand seed %d\n", r.URL, r.Tenants, r.Concurrency, r.Mix, r.RandSeed)
 	if s := r.Seed; s != nil {
-		if s.Skipped {
+		if s.Skipped && s.FromFile != "" {
+			fmt.Fprintf(&b, "seed: skipped; read %d users and %d big group(s) from %s\n", s.Users, s.Groups, s.FromFile)
+		} else if s.Skipped {
 			fmt.Fprintf(&b, "seed: skipped; found %d users and %d big group(s) by listing in %.1fs\n", s.Users, s.Groups, s.Seconds)
 		} else {
 			fmt.Fprintf(&b, "seed: %d users (%d created, %d existed) at %.0f users/s; %d group(s), %d member PATCH(es); %d requests in %.1fs\n",

@@ -154,6 +154,35 @@ func memberPatch(op string, ids []string) []byte {
 	return b
 }
 
+// memberRemoveByFilter is a PATCH removing members with one operation per
+// member whose path selects it by a filter (`members[value eq "…"]`,
+// RFC 7644 §3.5.2.2), the shape Okta sends and Entra ID with
+// aadOptscim062020; servers that refuse a remove carrying a value need it.
+func memberRemoveByFilter(ids []string) []byte {
+	ops := make([]any, len(ids))
+	for i, id := range ids {
+		lit, _ := json.Marshal(id) // a filter's string literal is a JSON string
+		ops[i] = map[string]any{"op": "remove", "path": "members[value eq " + string(lit) + "]"}
+	}
+	b, _ := json.Marshal(map[string]any{"schemas": []string{urnPatchOp}, "Operations": ops})
+	return b
+}
+
+// Member remove shapes (--member-remove).
+const (
+	removeByValue  = "value"
+	removeByFilter = "filter"
+)
+
+// memberChange is the PATCH body that applies op ("add" or "remove") to the
+// members ids, removing in the shape removeShape names.
+func memberChange(op string, ids []string, removeShape string) []byte {
+	if op == "remove" && removeShape == removeByFilter {
+		return memberRemoveByFilter(ids)
+	}
+	return memberPatch(op, ids)
+}
+
 // findOne returns the id of the first resource at endpoint matching filter.
 func findOne(ctx context.Context, rq *requester, endpoint, auth, filter string) (id string, found bool, err error) {
 	u := endpoint + "?filter=" + url.QueryEscape(filter) + "&attributes=id"

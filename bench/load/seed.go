@@ -27,6 +27,7 @@ type seedOptions struct {
 // seedStats is what seeding did, for the report.
 type seedStats struct {
 	Skipped        bool    `json:"skipped"`
+	FromFile       string  `json:"from_file,omitempty"` // the --seed-file a skipped seed was read from
 	Users          int     `json:"users"`
 	UsersCreated   int64   `json:"users_created"`
 	UsersExisting  int64   `json:"users_existing"`

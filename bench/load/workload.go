@@ -21,6 +21,9 @@ type runOptions struct {
 	randSeed    uint64
 	listCursor  bool   // list by cursor instead of startIndex
 	runID       string // makes the userNames of posted users unique per run
+	// memberRemove is the shape of the member op's removes: removeByValue
+	// (or "") or removeByFilter.
+	memberRemove string
 }
 
 // opStats is what one op saw. Safe for concurrent use.
@@ -133,7 +136,7 @@ func drive(ctx context.Context, cl *http.Client, base string, ts []*tenant, opts
 	// Leave every big group as seeding left it. Not measured.
 	for _, w := range workers {
 		if w.pending != "" && w.moved {
-			w.rq.do(context.Background(), http.MethodPatch, base+"/Groups/"+w.t.groupID, w.t.auth, memberPatch(w.memberOp(), []string{w.pending}), false)
+			w.rq.do(context.Background(), http.MethodPatch, base+"/Groups/"+w.t.groupID, w.t.auth, memberChange(w.memberOp(), []string{w.pending}, opts.memberRemove), false)
 			rs.cleanup++
 		}
 	}
@@ -172,7 +175,7 @@ func (w *workerState) do(ctx context.Context, base string, o op, opts runOptions
 		status, _ := w.rq.do(ctx, http.MethodPost, base+"/Users", t.auth, userBody(name, "load-run-"+id, "Load Run "+id), false)
 		return status
 	case opMember:
-		return w.member(ctx, base)
+		return w.member(ctx, base, opts.memberRemove)
 	}
 	panic("unknown op " + o.String())
 }
@@ -204,7 +207,7 @@ func (w *workerState) list(ctx context.Context, base string, byCursor bool) int 
 // size. Users are drawn from the ones outside the group, split between the
 // tenant's workers so two workers never move the same user; when the group
 // holds every user, a member is removed first and added back next.
-func (w *workerState) member(ctx context.Context, base string) int {
+func (w *workerState) member(ctx context.Context, base, removeShape string) int {
 	t := w.t
 	if w.pending == "" {
 		j, ok := w.pick(t.groupSize, len(t.users)-t.groupSize)
@@ -217,7 +220,7 @@ func (w *workerState) member(ctx context.Context, base string) int {
 		w.pending, w.wasMember, w.moved = t.users[j], j < t.groupSize, false
 	}
 	op := w.memberOp()
-	status, _ := w.rq.do(ctx, http.MethodPatch, base+"/Groups/"+t.groupID, t.auth, memberPatch(op, []string{w.pending}), false)
+	status, _ := w.rq.do(ctx, http.MethodPatch, base+"/Groups/"+t.groupID, t.auth, memberChange(op, []string{w.pending}, removeShape), false)
 	if status >= 200 && status <= 299 {
 		if w.moved {
 			w.pending = ""
