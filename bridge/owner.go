@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,6 +51,10 @@ type replicas struct {
 	own         Ownership
 	unreachable atomic.Int64 // unix nanos of the last end query that failed for a read, 0 after one succeeded
 	probing     atomic.Bool  // a background end query runs (probeEnd)
+
+	endMu   sync.Mutex
+	nextEnd *endCall // the end query the reads arriving now wait for, not sent yet
+	ending  bool     // a goroutine sends the reads' end queries (runReadEnds)
 	syncs       *prometheus.CounterVec
 }
 
@@ -188,7 +193,7 @@ func (b *Bridge) Sync(ctx context.Context, tenant string) error {
 		return nil
 	}
 	ectx, cancel := context.WithTimeout(ctx, syncEndWait)
-	end, err := b.end(ectx)
+	end, err := b.readEnd(ectx)
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -222,7 +227,54 @@ func (b *Bridge) Sync(ctx context.Context, tenant string) error {
 // clears the unreachable mark when it answers.
 func (b *Bridge) probeEnd() {
 	defer b.replicas.probing.Store(false)
-	if _, err := b.end(b.life); err == nil {
+	if _, err := b.readEnd(b.life); err == nil {
 		b.replicas.unreachable.Store(0)
+	}
+}
+
+// readEnd returns the log's end as of a query sent after the call: a read
+// must see the writes acknowledged before it started, which a query already
+// in flight may predate (unlike a write's barrier, where the tenant's own
+// appends are known otherwise; see Bridge.end). Reads arriving while a
+// query is in flight share the next one, so there is at most one in flight
+// and one gathering.
+func (b *Bridge) readEnd(ctx context.Context) ([]int64, error) {
+	r := b.replicas
+	r.endMu.Lock()
+	if r.nextEnd == nil {
+		r.nextEnd = &endCall{done: make(chan struct{})}
+	}
+	c := r.nextEnd
+	if !r.ending {
+		r.ending = true
+		go b.runReadEnds()
+	}
+	r.endMu.Unlock()
+	select {
+	case <-c.done:
+		return c.ends, c.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// runReadEnds sends the gathered end queries one after the other until
+// none is waiting.
+func (b *Bridge) runReadEnds() {
+	r := b.replicas
+	for {
+		r.endMu.Lock()
+		c := r.nextEnd
+		r.nextEnd = nil
+		if c == nil {
+			r.ending = false
+			r.endMu.Unlock()
+			return
+		}
+		r.endMu.Unlock()
+		ctx, cancel := context.WithTimeout(b.life, b.timeout)
+		c.ends, c.err = b.log.End(ctx)
+		cancel()
+		close(c.done)
 	}
 }

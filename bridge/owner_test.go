@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -210,4 +211,77 @@ type endless struct{ events.Log }
 
 func (endless) End(ctx context.Context) ([]int64, error) {
 	return nil, errors.Join(events.ErrUnavailable, errors.New("broker down"))
+}
+
+// snapshotEnd is a log whose first End answers what the log held when it
+// was asked, after gate opens: a query in flight while more is appended.
+type snapshotEnd struct {
+	events.Log
+	gate  chan struct{}
+	calls chan struct{}
+	once  sync.Once
+}
+
+func (l *snapshotEnd) End(ctx context.Context) ([]int64, error) {
+	ends, err := l.Log.End(ctx)
+	first := false
+	l.once.Do(func() { first = true })
+	if first {
+		close(l.calls)
+		<-l.gate
+	}
+	return ends, err
+}
+
+// waits records the offsets waited for.
+type waits struct {
+	bridge.State
+	mu   sync.Mutex
+	offs []int64
+}
+
+func (w *waits) WaitApplied(ctx context.Context, p int, off int64) error {
+	w.mu.Lock()
+	w.offs = append(w.offs, off)
+	w.mu.Unlock()
+	return w.State.WaitApplied(ctx, p, off)
+}
+
+// A read that starts while an end query is in flight must not take that
+// query's answer: it may predate a write acknowledged before the read.
+func TestBridge_SyncFreshEnd(t *testing.T) {
+	own := newFakeOwnership()
+	gl := &snapshotEnd{gate: make(chan struct{}), calls: make(chan struct{})}
+	w := &waits{}
+	e := newEnvWith(t, bridge.Options{Ownership: own},
+		func(l events.Log) events.Log { gl.Log = l; return gl },
+		func(st bridge.State) bridge.State { w.State = st; return w })
+	ctx := context.Background()
+
+	first := make(chan error, 1)
+	go func() { first <- e.b.Sync(ctx, req.Tenant) }()
+	<-gl.calls // the first read's query is in flight
+
+	ev := events.Event{ID: events.NewEventID(), Type: events.UserCreated, Source: "/other", Time: time.Now(),
+		Tenant: req.Tenant, ResourceType: "User", ResourceID: "late", Version: 1,
+		Resource: schemas.Resource{"id": "late", "userName": "late", "schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}}}
+	_, off, err := e.log.Append(ctx, []events.Event{ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := make(chan error, 1)
+	go func() { second <- e.b.Sync(ctx, req.Tenant) }()
+	time.Sleep(50 * time.Millisecond) // let the second read join whatever it would join
+	close(gl.gate)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.offs) == 0 || slices.Max(w.offs) < off {
+		t.Errorf("reads waited for offsets %v, want one at least %d (the write acknowledged before the second read)", w.offs, off)
+	}
 }
