@@ -55,7 +55,7 @@ type replicas struct {
 	endMu   sync.Mutex
 	nextEnd *endCall // the end query the reads arriving now wait for, not sent yet
 	ending  bool     // a goroutine sends the reads' end queries (runReadEnds)
-	syncs       *prometheus.CounterVec
+	syncs   *prometheus.CounterVec
 }
 
 func newReplicas(own Ownership, reg prometheus.Registerer) *replicas {
@@ -83,16 +83,13 @@ func notOwner() error {
 
 // epochFor returns the epoch a write of tenant is planned under: that of
 // this replica's claim on the tenant's partition, or SetEpoch's without
-// Ownership. A write planned while the partition is not owned gets -1,
-// which never reaches the log (ownedEpoch and checkOwned refuse it).
+// Ownership. A write planned while the partition is not owned gets 0, an
+// epoch no claim has: checkOwned refuses it before it reaches the log.
 func (b *Bridge) epochFor(tenant string) int64 {
 	if b.replicas.own == nil {
 		return b.epoch.Load()
 	}
-	e, ok := b.replicas.own.Owns(events.PartitionFor(tenant, b.log.Partitions()))
-	if !ok {
-		return -1
-	}
+	e, _ := b.replicas.own.Owns(events.PartitionFor(tenant, b.log.Partitions()))
 	return e
 }
 
@@ -105,7 +102,7 @@ func (b *Bridge) ownedEpoch(tenant string) (int64, error) {
 	if b.replicas.own == nil {
 		return b.epoch.Load(), nil
 	}
-	if e := b.epochFor(tenant); e >= 0 {
+	if e, ok := b.replicas.own.Owns(events.PartitionFor(tenant, b.log.Partitions())); ok {
 		return e, nil
 	}
 	return 0, notOwner()
@@ -118,7 +115,7 @@ func (b *Bridge) checkOwned(tenant string, epoch int64, evs []events.Event) erro
 	if b.replicas.own == nil {
 		return nil
 	}
-	if b.epochFor(tenant) != epoch {
+	if e, ok := b.replicas.own.Owns(events.PartitionFor(tenant, b.log.Partitions())); !ok || e != epoch {
 		return notOwner()
 	}
 	for i := range evs {
