@@ -288,6 +288,10 @@ func (o *Owner) generation(ctx context.Context, gen *kafka.Generation) {
 		for _, p := range parts {
 			wg.Go(func() { o.hold(hctx, gen.ID, p, decided.Done) })
 		}
+		// Returning ends the generation (kafka-go): a member given no
+		// partition must stay in it too, or it would rebalance the group
+		// again and again.
+		<-hctx.Done()
 		wg.Wait()
 	})
 	// The function above returning ends the generation (kafka-go), and it

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/scim-bridge/scim-bridge/events"
 )
@@ -270,4 +271,50 @@ func TestOwner_GroupStartsAgain(t *testing.T) {
 	if e, _ := a.o.Owns(0); e <= old.Epoch || e>>32 != 4 {
 		t.Errorf("epoch = %d (era %d), want above %d, in era 4", e, e>>32, old.Epoch)
 	}
+}
+
+// A replica the group gives no partition (more replicas than partitions)
+// stays in its generation, ready, and the group stays settled: the writer
+// keeps its claim.
+func TestOwner_MoreReplicasThanPartitions(t *testing.T) {
+	brokers := testBrokers(t)
+	opts := testOptions(t, brokers, 1)
+	a := startOwner(t, opts, "http://a.test:8080", 2*time.Second)
+	waitFor(t, "a owns partition 0", func() bool { _, ok := a.o.Owns(0); return ok })
+	b := startOwner(t, opts, "http://b.test:8080", 2*time.Second)
+	var owner *replica
+	waitFor(t, "b ready and one of them owns partition 0", func() bool {
+		_, okA := a.o.Owns(0)
+		_, okB := b.o.Owns(0)
+		owner = a
+		if okB {
+			owner = b
+		}
+		return b.o.Ready() && okA != okB
+	})
+	idle := a
+	if owner == a {
+		idle = b
+	}
+	epoch, _ := owner.o.Owns(0)
+	before := counterValue(t, idle.o.metrics.generations)
+	// Two session timeouts: a member that left its generation at once
+	// would have joined again and again by then (rebalancing the group if
+	// it leads it).
+	time.Sleep(4 * time.Second)
+	if e, ok := owner.o.Owns(0); !ok || e != epoch {
+		t.Errorf("after 4s the writer holds partition 0 = %v under epoch %d, want still under %d (the group rebalanced)", ok, e, epoch)
+	}
+	if n := counterValue(t, idle.o.metrics.generations) - before; n > 1 {
+		t.Errorf("the replica without partitions went through %v generations in 4s, want it to stay in its own", n)
+	}
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }
