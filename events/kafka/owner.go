@@ -321,8 +321,8 @@ func (o *Owner) hold(ctx context.Context, gen int32, p int, decided func()) {
 		if nextEra {
 			// Either the group was deleted and started again, or this
 			// generation is over and the coordinator has not said so
-			// yet: wait for it to say so.
-			once.Do(decided)
+			// yet: wait for it to say so. Not ready meanwhile: the
+			// partition has no writer yet.
 			o.logger.Info("claim in force at or above this generation; waiting before claiming in the next era",
 				"partition", p, "generation", gen, "in_force", o.proj.Fence(p).Epoch, "wait", o.settle.String())
 			if !sleep(ctx, o.settle) {

@@ -267,7 +267,10 @@ func TestOwner_GroupStartsAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := startOwner(t, opts, "http://a.test:8080", 3*time.Second)
-	waitFor(t, "a owns partition 0", func() bool { _, ok := a.o.Owns(0); return ok })
+	waitFor(t, "a owns partition 0 or says it is ready", func() bool { _, ok := a.o.Owns(0); return ok || a.o.Ready() })
+	if _, ok := a.o.Owns(0); !ok {
+		t.Fatal("a is ready before it writes for its partition")
+	}
 	if e, _ := a.o.Owns(0); e <= old.Epoch || e>>32 != 4 {
 		t.Errorf("epoch = %d (era %d), want above %d, in era 4", e, e>>32, old.Epoch)
 	}
