@@ -3,12 +3,14 @@ package scimhttp
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -65,8 +67,10 @@ type forwardKey struct{}
 
 // forwarding is one forwarded request's target and outcome, in its context.
 type forwarding struct {
-	target *url.URL
-	failed bool // the owner gave no answer: the ErrorHandler answered
+	target   *url.URL
+	mayRetry bool // a refused connection is left to the caller (forwardTo)
+	refused  bool // the owner refused the connection, nothing was answered
+	failed   bool // the owner gave no answer: the ErrorHandler answered
 }
 
 // newForwarder returns the forwarder of s; nil without Options.Replicas.
@@ -117,7 +121,12 @@ func (s *Server) newForwarder() *forwarder {
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			r.Context().Value(forwardKey{}).(*forwarding).failed = true
+			fw := r.Context().Value(forwardKey{}).(*forwarding)
+			if fw.mayRetry && errors.Is(err, syscall.ECONNREFUSED) && unsent(r) {
+				fw.refused = true
+				return
+			}
+			fw.failed = true
 			s.writeError(w, r, &schemas.Error{Kind: schemas.KindUnavailable, Err: err,
 				Detail: "the replica that writes for this tenant did not answer; retry later"})
 		},
@@ -143,37 +152,64 @@ func (s *Server) replicate(w http.ResponseWriter, r *http.Request, st *requestSt
 		}
 		return false
 	}
-	owner, err := s.opts.Replicas.Route(r.Context(), st.tenant)
-	if err == nil && owner == "" {
-		return false
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = &replayBody{ReadCloser: r.Body}
 	}
-	s.routeOf(r, st)
-	if err == nil && r.Header.Get(ForwardedHeader) != "" {
-		err = &schemas.Error{Kind: schemas.KindUnavailable, Err: errors.New("forwarded to a replica that does not write for the tenant"),
-			Detail: "this tenant's writer is changing; retry later"}
-	}
-	var target *url.URL
-	if err == nil {
-		if target, err = url.Parse(owner); err != nil || target.Host == "" {
-			err = &schemas.Error{Kind: schemas.KindUnavailable, Err: errors.New("the claim in force names no URL"),
-				Detail: "no replica writes for this tenant right now; retry later"}
+	// refused is a writer that refused the connection (it is stopping, or
+	// gone): nothing was sent, so wait a moment for another writer's claim
+	// and forward there instead.
+	var refused string
+	deadline := time.Now().Add(refusedWait)
+	for {
+		owner, err := s.opts.Replicas.Route(r.Context(), st.tenant)
+		if err == nil && owner == "" {
+			return false
 		}
+		if err == nil && owner == refused {
+			if time.Now().Before(deadline) && sleepCtx(r.Context(), 50*time.Millisecond) {
+				continue
+			}
+			err = &schemas.Error{Kind: schemas.KindUnavailable, Err: errors.New("the tenant's writer refused the connection"),
+				Detail: "the replica that writes for this tenant did not answer; retry later"}
+		}
+		s.routeOf(r, st)
+		if err == nil && r.Header.Get(ForwardedHeader) != "" {
+			err = &schemas.Error{Kind: schemas.KindUnavailable, Err: errors.New("forwarded to a replica that does not write for the tenant"),
+				Detail: "this tenant's writer is changing; retry later"}
+		}
+		var target *url.URL
+		if err == nil {
+			if target, err = url.Parse(owner); err != nil || target.Host == "" {
+				err = &schemas.Error{Kind: schemas.KindUnavailable, Err: errors.New("the claim in force names no URL"),
+					Detail: "no replica writes for this tenant right now; retry later"}
+			}
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return true
+		}
+		if s.forwardTo(w, r, target, refused == "") {
+			return true
+		}
+		refused = owner
 	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return true
-	}
-	s.forwardTo(w, r, target)
-	return true
 }
 
-// forwardTo forwards r to the replica at target and passes its answer on.
-// A bulk request runs as long as its deadline allows; any other write is
-// cut at the forward timeout, past which the owner is taken as frozen or
-// gone (503; the write may still happen there, and its retry is recognised
-// like any other).
-func (s *Server) forwardTo(w http.ResponseWriter, r *http.Request, target *url.URL) {
-	fw := &forwarding{target: target}
+// refusedWait bounds the wait for another writer after the writer a write
+// was forwarded to refused the connection: a writer that stops hands its
+// partitions over within about a second; a dead one's wait for its session
+// to time out is not worth waiting for.
+const refusedWait = 2 * time.Second
+
+// forwardTo forwards r to the replica at target and passes its answer on,
+// reporting whether it answered. It does not when mayRetry and the writer
+// refused the connection before any of r was sent (see replicate). A bulk
+// request runs as long as its deadline allows; any other write is cut at
+// the forward timeout, past which the owner is taken as frozen or gone
+// (503; the write may still happen there, and its retry is recognised like
+// any other).
+func (s *Server) forwardTo(w http.ResponseWriter, r *http.Request, target *url.URL, mayRetry bool) bool {
+	fw := &forwarding{target: target, mayRetry: mayRetry}
 	ctx := context.WithValue(r.Context(), forwardKey{}, fw)
 	if !strings.HasSuffix(r.URL.Path, "/Bulk") {
 		var cancel context.CancelFunc
@@ -182,12 +218,49 @@ func (s *Server) forwardTo(w http.ResponseWriter, r *http.Request, target *url.U
 	}
 	start := time.Now()
 	s.forward.proxy.ServeHTTP(w, r.WithContext(ctx))
+	if fw.refused {
+		return false
+	}
 	result := "ok"
 	if fw.failed {
 		result = "unreachable"
 	}
 	s.forward.forwards.WithLabelValues(result).Inc()
 	s.forward.duration.WithLabelValues(result).Observe(time.Since(start).Seconds())
+	return true
+}
+
+// replayBody is a request body that a forward which did not send it can
+// send again: closing it is left to the server, and it knows whether it
+// was read.
+type replayBody struct {
+	io.ReadCloser
+	read bool
+}
+
+func (b *replayBody) Read(p []byte) (int, error) {
+	b.read = true
+	return b.ReadCloser.Read(p)
+}
+
+func (b *replayBody) Close() error { return nil }
+
+// unsent reports whether r's body (if any) has not been read.
+func unsent(r *http.Request) bool {
+	b, ok := r.Body.(*replayBody)
+	return !ok || !b.read
+}
+
+// sleepCtx waits d or until ctx ends, reporting whether d passed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // routeOf records r's route template for the log line and metrics of a

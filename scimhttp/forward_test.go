@@ -16,6 +16,7 @@ import (
 type fakeReplicas struct {
 	mu      sync.Mutex
 	owner   string
+	then    []string // from the second call on, Route answers then[0]
 	err     error
 	syncErr error
 	syncs   int
@@ -26,6 +27,9 @@ func (f *fakeReplicas) Route(ctx context.Context, tenant string) (string, error)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.routes++
+	if len(f.then) > 0 && f.routes > 1 {
+		return f.then[0], nil
+	}
 	return f.owner, f.err
 }
 
@@ -196,5 +200,27 @@ func TestForward_SingleReplica(t *testing.T) {
 	}
 	if ts.srv.forward != nil {
 		t.Errorf("a server without Replicas has a forwarder")
+	}
+}
+
+// A writer that refuses the connection (it is stopping: its listener is
+// closed, its claim still in force for a moment) was sent nothing: the
+// write waits for the next writer's claim and goes there, body and all.
+func TestForward_RefusedThenNewWriter(t *testing.T) {
+	gone := httptest.NewServer(http.NotFoundHandler())
+	goneURL := gone.URL
+	gone.Close()
+	owner, hs, s := ownerServer(t)
+	ts := newTestServer(t, Options{Replicas: &fakeReplicas{owner: goneURL, then: []string{hs.URL}}})
+
+	rec := ts.do("POST", "/scim/v2/Users", aliceBody)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("POST after the writer refused = %d %s, want 201 from the new writer", rec.Code, rec.Body)
+	}
+	if n := len(owner.store.resources); n != 1 || s.handled != 1 {
+		t.Errorf("new writer holds %d resources after %d requests, want alice after 1", n, s.handled)
+	}
+	if got := metricValues(t, ts.reg, "scim_http_forwarded_requests_total"); got["result=ok"] != 1 || got["result=unreachable"] != 0 {
+		t.Errorf("scim_http_forwarded_requests_total = %v, want one ok", got)
 	}
 }
