@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -278,15 +279,21 @@ func (o *Owner) generation(ctx context.Context, gen *kafka.Generation) {
 			}
 			cancel()
 		}()
-		var decided sync.WaitGroup
-		decided.Add(len(parts))
-		go func() {
-			decided.Wait()
+		// Ready once every claim of a generation was decided (a generation
+		// that ends first leaves that to the next).
+		var left atomic.Int32
+		left.Store(int32(len(parts)))
+		decided := func() {
+			if left.Add(-1) == 0 {
+				o.settle1()
+			}
+		}
+		if len(parts) == 0 {
 			o.settle1()
-		}()
+		}
 		var wg sync.WaitGroup
 		for _, p := range parts {
-			wg.Go(func() { o.hold(hctx, gen.ID, p, decided.Done) })
+			wg.Go(func() { o.hold(hctx, gen.ID, p, decided) })
 		}
 		// Returning ends the generation (kafka-go): a member given no
 		// partition must stay in it too, or it would rebalance the group
@@ -310,11 +317,9 @@ func (o *Owner) settle1() {
 // hold claims partition p for generation gen and holds it until ctx ends
 // (the generation's end, or Run's), reclaiming it when a later claim takes
 // it away while the generation lasts. It calls decided once, when its
-// first claim has been decided either way (or ctx ended). p is closed when
-// it returns.
+// first claim has been decided either way. p is closed when it returns.
 func (o *Owner) hold(ctx context.Context, gen int32, p int, decided func()) {
 	var once sync.Once
-	defer once.Do(decided)
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		epoch, nextEra := o.epoch(p, gen)
