@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,9 +47,7 @@ const syncEndWait = 2 * time.Second
 // replicas is the ownership side of a Bridge; its zero value (no
 // Ownership) is a single replica, which writes for every partition.
 type replicas struct {
-	own         Ownership
-	unreachable atomic.Int64 // unix nanos of the last end query that failed for a read, 0 after one succeeded
-	probing     atomic.Bool  // a background end query runs (probeEnd)
+	own Ownership
 
 	endMu   sync.Mutex
 	nextEnd *endCall // the end query the reads arriving now wait for, not sent yet
@@ -168,24 +165,16 @@ func (b *Bridge) Route(ctx context.Context, tenant string) (string, error) {
 // single replica, whose writes are applied before they are acknowledged)
 // it returns at once. When the log's end cannot be read in a couple of
 // seconds (the log is unreachable), the read is served from the
-// projection as it is: nil, counted as log_unreachable; and for a
-// while after, reads do not wait again. When the projection does not reach
-// the end in time, KindUnavailable (503).
+// projection as it is: nil, counted as log_unreachable. Every read asks
+// afresh: a replica that was cut off, or frozen, and answers again must
+// not serve what it had while the log has more. When the projection does
+// not reach the end in time, KindUnavailable (503).
 func (b *Bridge) Sync(ctx context.Context, tenant string) error {
 	if b.replicas.own == nil {
 		return nil
 	}
 	n := b.log.Partitions()
 	if n == 0 {
-		b.replicas.syncs.WithLabelValues("log_unreachable").Inc()
-		return nil
-	}
-	if at := b.replicas.unreachable.Load(); at != 0 && time.Since(time.Unix(0, at)) < b.timeout {
-		// The log did not answer a moment ago: serve at once, and let one
-		// query in the background find out when it answers again.
-		if b.replicas.probing.CompareAndSwap(false, true) {
-			go b.probeEnd()
-		}
 		b.replicas.syncs.WithLabelValues("log_unreachable").Inc()
 		return nil
 	}
@@ -196,11 +185,9 @@ func (b *Bridge) Sync(ctx context.Context, tenant string) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		b.replicas.unreachable.Store(time.Now().UnixNano())
 		b.replicas.syncs.WithLabelValues("log_unreachable").Inc()
 		return nil
 	}
-	b.replicas.unreachable.Store(0)
 	p := events.PartitionFor(tenant, n)
 	if p >= len(end) || end[p] == 0 {
 		b.replicas.syncs.WithLabelValues("caught_up").Inc()
@@ -218,15 +205,6 @@ func (b *Bridge) Sync(ctx context.Context, tenant string) error {
 	}
 	b.replicas.syncs.WithLabelValues("caught_up").Inc()
 	return nil
-}
-
-// probeEnd asks the log for its end (sharing the query in flight) and
-// clears the unreachable mark when it answers.
-func (b *Bridge) probeEnd() {
-	defer b.replicas.probing.Store(false)
-	if _, err := b.readEnd(b.life); err == nil {
-		b.replicas.unreachable.Store(0)
-	}
 }
 
 // readEnd returns the log's end as of a query sent after the call: a read

@@ -294,3 +294,57 @@ func TestBridge_SyncFreshEnd(t *testing.T) {
 		t.Errorf("reads waited for offsets %v, want one at least %d (the write acknowledged before the second read)", w.offs, off)
 	}
 }
+
+// switchEnd is a log whose End fails while down is set.
+type switchEnd struct {
+	events.Log
+	mu   sync.Mutex
+	down bool
+}
+
+func (l *switchEnd) End(ctx context.Context) ([]int64, error) {
+	l.mu.Lock()
+	down := l.down
+	l.mu.Unlock()
+	if down {
+		return nil, errors.Join(events.ErrUnavailable, errors.New("broker down"))
+	}
+	return l.Log.End(ctx)
+}
+
+// A replica the log answers again (after an outage, or a freeze) catches
+// up before its next read: a moment ago's failure is no reason to serve
+// what it had.
+func TestBridge_SyncAfterOutage(t *testing.T) {
+	own := newFakeOwnership()
+	sl := &switchEnd{}
+	w := &waits{}
+	e := newEnvWith(t, bridge.Options{Ownership: own},
+		func(l events.Log) events.Log { sl.Log = l; return sl },
+		func(st bridge.State) bridge.State { w.State = st; return w })
+	ctx := context.Background()
+	sl.mu.Lock()
+	sl.down = true
+	sl.mu.Unlock()
+	if err := e.b.Sync(ctx, req.Tenant); err != nil {
+		t.Fatalf("Sync with the log down = %v, want nil", err)
+	}
+	sl.mu.Lock()
+	sl.down = false
+	sl.mu.Unlock()
+	ev := events.Event{ID: events.NewEventID(), Type: events.UserCreated, Source: "/other", Time: time.Now(),
+		Tenant: req.Tenant, ResourceType: "User", ResourceID: "after", Version: 1,
+		Resource: schemas.Resource{"id": "after", "userName": "after", "schemas": []any{"urn:ietf:params:scim:schemas:core:2.0:User"}}}
+	_, off, err := e.log.Append(ctx, []events.Event{ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.b.Sync(ctx, req.Tenant); err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.offs) == 0 || slices.Max(w.offs) < off {
+		t.Errorf("the read after the log answered again waited for offsets %v, want %d (the write made meanwhile)", w.offs, off)
+	}
+}
