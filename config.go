@@ -53,6 +53,11 @@ type config struct {
 	KafkaSASLMechanism string
 	KafkaSASLUser      string
 	KafkaSASLPassword  string
+
+	// Several replicas (Kafka only): see docs/replicas.md.
+	AdvertiseURL        string
+	KafkaGroupID        string
+	KafkaSessionTimeout time.Duration
 }
 
 // setting binds one flag to its environment variable: the variable, when
@@ -144,6 +149,9 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	str(&c.KafkaSASLMechanism, "KAFKA_SASL_MECHANISM", "kafka-sasl-mechanism", "", "SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (empty: none)")
 	str(&c.KafkaSASLUser, "KAFKA_SASL_USERNAME", "kafka-sasl-username", "", "SASL user name")
 	str(&c.KafkaSASLPassword, "KAFKA_SASL_PASSWORD", "kafka-sasl-password", "", "SASL password; a flag is visible to every user of the machine in ps, so prefer the variable")
+	str(&c.AdvertiseURL, "SCIM_ADVERTISE_URL", "advertise-url", "", "base URL other replicas reach this one at, where they forward its tenants' writes (in Kubernetes: http://$(POD_IP):8080); empty: http://HOST:PORT from SCIM_LISTEN, HOST the machine's host name when the address has none")
+	str(&c.KafkaGroupID, "KAFKA_GROUP_ID", "kafka-group-id", "", "consumer group that assigns write ownership of the partitions to the replicas (used for nothing else; no offsets); empty: KAFKA_TOPIC + \".writers\"")
+	dur(&c.KafkaSessionTimeout, "KAFKA_SESSION_TIMEOUT", "kafka-session-timeout", 10*time.Second, "how long the writers' group waits for a silent replica before its partitions move to the others (within the broker's group.min/max.session.timeout.ms)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: scim-bridge %s [flags]\n\n%s\nEvery flag can also be set by its environment variable; a flag given on the command line wins.\n\n", cmd, commandHelp[cmd])
 		for _, s := range all {
@@ -192,7 +200,11 @@ func rebuildUses(env string) bool {
 	case "SCIM_DATA_DIR", "SCIM_LOG_LEVEL", "SCIM_LOG_FORMAT", "SCIM_SCHEMAS_DIR":
 		return true
 	}
-	return strings.HasPrefix(env, "KAFKA_") && env != "KAFKA_APPEND_TIMEOUT"
+	switch env {
+	case "KAFKA_APPEND_TIMEOUT", "KAFKA_GROUP_ID", "KAFKA_SESSION_TIMEOUT":
+		return false
+	}
+	return strings.HasPrefix(env, "KAFKA_")
 }
 
 func (c config) validate(cmd string) error {
@@ -283,6 +295,13 @@ func (c config) validateKafka() []error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("KAFKA_SASL_MECHANISM=%q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.KafkaSASLMechanism))
+	}
+	if c.KafkaSessionTimeout < time.Second || c.KafkaSessionTimeout > 30*time.Minute {
+		errs = append(errs, fmt.Errorf("KAFKA_SESSION_TIMEOUT=%s: must be 1s to 30m (and within the broker's group.min.session.timeout.ms, 6s by default, and group.max.session.timeout.ms)", c.KafkaSessionTimeout))
+	}
+	if u := c.AdvertiseURL; u != "" && (!strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") ||
+		len(u) > 1024 || strings.ContainsFunc(u, func(r rune) bool { return r < 0x21 || r > 0x7e })) {
+		errs = append(errs, fmt.Errorf("SCIM_ADVERTISE_URL=%q: want an http:// or https:// URL of at most 1024 printable characters", u))
 	}
 	if (c.KafkaTLSCert == "") != (c.KafkaTLSKey == "") {
 		errs = append(errs, errors.New("KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE go together: set both for mutual TLS, or neither"))

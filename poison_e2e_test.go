@@ -307,7 +307,12 @@ func TestKafka_PoisonEvents(t *testing.T) {
 	if err := l.WaitConnected(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The service claimed the partition (write ownership with Kafka):
+	// events another producer appends count only under the claim in
+	// force, so these carry its epoch and are judged on what they hold.
+	epoch := claimInForce(t, l, events.PartitionFor("default", l.Partitions())).Epoch
 	for i := range evs {
+		evs[i].Epoch = epoch
 		if _, _, err := l.Append(ctx, evs[i:i+1]); err != nil {
 			t.Fatalf("append %s: %v", evs[i].ID, err)
 		}
@@ -327,11 +332,13 @@ func TestKafka_PoisonEvents(t *testing.T) {
 
 	checkServes(t, s, p, reasons)
 	s.stop()
-	live := exportProjection(t, env["SCIM_DATA_DIR"])
 
+	// Restarted, it claims its partitions again: the projection it stops
+	// with is the one a rebuild must arrive at.
 	s = startServiceLogs(t, env, logs)
 	s.waitReady()
 	s.stop()
+	live := exportProjection(t, env["SCIM_DATA_DIR"])
 
 	renv := map[string]string{"SCIM_LOG_LEVEL": "warn"}
 	for k, v := range env {
@@ -342,4 +349,33 @@ func TestKafka_PoisonEvents(t *testing.T) {
 	}
 	diffDumps(t, "after scim-bridge rebuild", exportProjection(t, env["SCIM_DATA_DIR"]), live)
 	checkNoPersonalData(t, logs)
+}
+
+// claimInForce reads partition p of l and returns its claim in force at the
+// end, as every reader decides it (events.Fence).
+func claimInForce(t *testing.T, l events.Log, p int) events.Fence {
+	t.Helper()
+	end, err := l.End(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f events.Fence
+	if end[p] == 0 {
+		return f
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	err = l.Read(ctx, p, 0, func(rec events.Record) error {
+		if rec.Claim != nil {
+			f, _ = f.Claim(rec.Claim)
+		}
+		if rec.Offset == end[p]-1 {
+			cancel()
+		}
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		t.Fatal(err)
+	}
+	return f
 }

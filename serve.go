@@ -18,6 +18,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/bridge"
 	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/events/kafka"
 	"github.com/scim-bridge/scim-bridge/projection"
 	"github.com/scim-bridge/scim-bridge/scimhttp"
 	"github.com/scim-bridge/scim-bridge/scimhttp/tenants"
@@ -86,8 +87,13 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 		return store.Run(ctx, l)
 	})
 
+	own, err := newOwner(c, l, store, ln.Addr(), logger, promReg)
+	if err != nil {
+		return err
+	}
 	br, err := bridge.New(l, store, reg, bridge.Options{
-		Logger: logger.With("component", "bridge"),
+		Ownership: ownership(own),
+		Logger:    logger.With("component", "bridge"),
 		// Append metrics carry the log they measure.
 		Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"log": logKind(c)}, promReg),
 		// A write's whole wait is bounded by this plus bridge.DeadlineMargin.
@@ -113,6 +119,8 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 		RequestTimeout:        c.RequestTimeout,
 		TenantMaxInFlight:     c.TenantMaxInFlight,
 		MaxInFlightBytes:      c.MaxInFlightBytes,
+		Replicas:              replicasOf(own, br),
+		ForwardTimeout:        forwardTimeout(c),
 	})
 	if err != nil {
 		return err
@@ -122,13 +130,13 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 	// request counts, to whoever can reach the API.
 	mux := http.NewServeMux()
 	mux.Handle("/scim/", api.Handler())
-	handleHealth(mux, l, store)
+	handleHealth(mux, l, store, own)
 	lc.serveHTTP("SCIM HTTP server", newServer(mux, logger), ln, c.ShutdownGrace)
 	adminAddr := "off"
 	if adminLn != nil {
 		admin := http.NewServeMux()
 		admin.Handle("GET /metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{Registry: promReg}))
-		handleHealth(admin, l, store)
+		handleHealth(admin, l, store, own)
 		lc.serveHTTP("admin HTTP server", newServer(admin, logger), adminLn, c.ShutdownGrace)
 		adminAddr = adminLn.Addr().String()
 	}
@@ -136,6 +144,12 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 		// No write timeout: a CPU profile or trace streams for as long as asked.
 		dbg := &http.Server{Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
 		lc.serveHTTP("debug HTTP server", dbg, debugLn, c.ShutdownGrace)
+	}
+
+	if own != nil {
+		// Last set up, first stopped: at shutdown the partitions are
+		// closed and handed over before the HTTP servers drain.
+		lc.run("write ownership", own.Run)
 	}
 
 	logger.Info("serving", "api", apiURL(c, ln.Addr()), "addr", ln.Addr().String(), "admin_addr", adminAddr,
@@ -202,12 +216,12 @@ func newServer(h http.Handler, logger *slog.Logger) *http.Server {
 
 // handleHealth adds /healthz (the process answers) and /readyz (see ready)
 // to mux.
-func handleHealth(mux *http.ServeMux, l events.Log, store *projection.Store) {
+func handleHealth(mux *http.ServeMux, l events.Log, store *projection.Store, own *kafka.Owner) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := ready(r.Context(), l, store); err != nil {
+		if err := ready(r.Context(), l, store, own); err != nil {
 			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
@@ -216,8 +230,10 @@ func handleHealth(mux *http.ServeMux, l events.Log, store *projection.Store) {
 }
 
 // ready is the readiness check: the projection has caught up with the log,
-// and the log answers (a Kafka log that has not connected yet does not).
-func ready(ctx context.Context, l events.Log, store *projection.Store) error {
+// the log answers (a Kafka log that has not connected yet does not), and,
+// with Kafka, this replica has taken part in the writers' group once, so
+// every write it gets is served here or forwarded.
+func ready(ctx context.Context, l events.Log, store *projection.Store, own *kafka.Owner) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if _, err := l.End(ctx); err != nil {
@@ -225,6 +241,9 @@ func ready(ctx context.Context, l events.Log, store *projection.Store) error {
 	}
 	if !store.CaughtUp() {
 		return errors.New("projection is catching up with the log")
+	}
+	if own != nil && !own.Ready() {
+		return errors.New("joining the writers' group")
 	}
 	return nil
 }

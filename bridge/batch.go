@@ -169,7 +169,11 @@ func (b *Bridge) runBatch(tenant string, q *queue, batch []*command) {
 	batch = live
 	ctx, cancel := context.WithDeadline(b.life, deadline)
 	defer cancel()
-	if err := b.barrier(ctx, tenant, q); err != nil {
+	epoch, err := b.ownedEpoch(tenant) // owner.go
+	if err == nil {
+		err = b.barrier(ctx, tenant, q)
+	}
+	if err != nil {
 		for _, c := range batch {
 			b.fail(c, "barrier", err)
 		}
@@ -205,6 +209,12 @@ func (b *Bridge) runBatch(tenant string, q *queue, batch []*command) {
 	if len(evs) == 0 {
 		for _, c := range accepted {
 			c.done <- outcome{}
+		}
+		return
+	}
+	if err := b.checkOwned(tenant, epoch, evs); err != nil { // owner.go
+		for _, c := range accepted {
+			b.fail(c, "check ownership", err)
 		}
 		return
 	}

@@ -73,6 +73,11 @@ type Options struct {
 	NewEventID func() string         // event ids (ce_id); nil: events.NewEventID (UUIDv7)
 	Source     string                // ce_source; "": "/scim-bridge"
 
+	// Ownership, when several replicas share the log, tells which
+	// partitions this one writes for (owner.go). nil: every partition,
+	// under SetEpoch's epoch (a single replica).
+	Ownership Ownership
+
 	// AppendTimeout is how long the log may take to acknowledge an append
 	// (the Kafka log's KAFKA_APPEND_TIMEOUT); 0: 5 s. A write's whole time
 	// in the bridge is bounded by AppendTimeout + DeadlineMargin.
@@ -149,6 +154,8 @@ type Bridge struct {
 	timeout time.Duration // a write's deadline: AppendTimeout + DeadlineMargin
 	epoch   atomic.Int64  // stamped on every event (SetEpoch, event.go)
 
+	replicas *replicas // ownership when several replicas share the log (owner.go)
+
 	accepted accepted // requests accepted and not failed, for telling retries (retry.go)
 
 	life  context.Context // ends at Close
@@ -182,6 +189,7 @@ func New(log events.Log, state State, reg *schemas.Registry, opts Options) (*Bri
 		timeout: opts.AppendTimeout,
 		queues:  make(map[string]*queue),
 	}
+	b.replicas = newReplicas(opts.Ownership, opts.Registerer)
 	b.life, b.close = context.WithCancel(context.Background())
 	if b.logger == nil {
 		b.logger = slog.New(slog.DiscardHandler)

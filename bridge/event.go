@@ -21,7 +21,7 @@ type write struct {
 
 func (b *Bridge) newWrite(req Request, rt *schemas.ResourceType, id, externalID string, version int64, op string) *write {
 	return &write{b: b, req: req, rt: rt, id: id, ext: externalID, version: version, op: op,
-		epoch: b.epoch.Load()}
+		epoch: b.epochFor(req.Tenant)}
 }
 
 // SetEpoch sets the epoch the bridge stamps on the events of the writes it

@@ -164,6 +164,8 @@ func TestGrafanaDashboard(t *testing.T) {
 		"scim_log_append_duration_seconds", "scim_bridge_append_errors_total",
 		"scim_projection_applied_offset", "scim_projection_lag_events",
 		"scim_projection_skipped_events_total",
+		"scim_ownership_partitions_owned", "scim_ownership_epoch", "scim_ownership_claims_total",
+		"scim_ownership_generations_total", "scim_http_forwarded_requests_total",
 		"process_resident_memory_bytes", "go_goroutines",
 	} {
 		if !used[want] {

@@ -2,8 +2,8 @@
 // base, an overlay and components) and the tests that keep them honest: every
 // manifest decodes strictly into the Kubernetes API types, so a misspelt
 // field fails here instead of being dropped by the API server, and the
-// properties the service depends on (one replica, the probes, the security
-// context, the configuration names) are asserted.
+// properties the service depends on (three replicas rolled one at a time,
+// the probes, the security context, the configuration names) are asserted.
 package k8s
 
 import (
@@ -81,11 +81,22 @@ type serviceMonitor struct {
 	} `json:"spec"`
 }
 
+// deletePatch is a strategic-merge patch that deletes an object.
+type deletePatch struct {
+	metav1.TypeMeta `json:",inline"`
+	Metadata        struct {
+		Name string `json:"name"`
+	} `json:"metadata"`
+	Patch string `json:"$patch"`
+}
+
 // newObject returns the typed object for apiVersion and kind, or nil.
 func newObject(apiVersion, kind string) any {
 	switch apiVersion + " " + kind {
 	case "apps/v1 Deployment":
 		return &appsv1.Deployment{}
+	case "apps/v1 StatefulSet":
+		return &appsv1.StatefulSet{}
 	case "v1 Service":
 		return &corev1.Service{}
 	case "v1 ConfigMap":
@@ -159,7 +170,13 @@ func decodeFile(file string, data []byte) ([]doc, error) {
 			}
 			continue // comments only
 		}
+		var probe struct {
+			Patch string `json:"$patch"`
+		}
 		obj := newObject(tm.APIVersion, tm.Kind)
+		if yaml.Unmarshal(raw, &probe) == nil && probe.Patch == "delete" {
+			obj = &deletePatch{}
+		}
 		if obj == nil {
 			return docs, fmt.Errorf("%s: document %d: %s %s: no type to check it against; add one to newObject", file, i, tm.APIVersion, tm.Kind)
 		}
@@ -304,11 +321,14 @@ func TestDeployment(t *testing.T) {
 	dep := one[*appsv1.Deployment](t, m, "base/deployment.yaml")
 	cm := one[*corev1.ConfigMap](t, m, "base/configmap.yaml")
 
-	if dep.Spec.Replicas == nil || *dep.Spec.Replicas != 1 {
-		t.Errorf("replicas = %s, want 1: writes of a tenant are ordered inside one process", ptr(dep.Spec.Replicas))
+	if dep.Spec.Replicas == nil || *dep.Spec.Replicas != 3 {
+		t.Errorf("replicas = %s, want 3", ptr(dep.Spec.Replicas))
 	}
-	if got := dep.Spec.Strategy.Type; got != appsv1.RecreateDeploymentStrategyType {
-		t.Errorf("strategy = %q, want Recreate (a rolling update runs two replicas)", got)
+	// A rolling update starts a new pod before stopping an old one.
+	if st := dep.Spec.Strategy; st.Type != appsv1.RollingUpdateDeploymentStrategyType || st.RollingUpdate == nil ||
+		st.RollingUpdate.MaxUnavailable == nil || st.RollingUpdate.MaxUnavailable.IntValue() != 0 ||
+		st.RollingUpdate.MaxSurge == nil || st.RollingUpdate.MaxSurge.IntValue() != 1 {
+		t.Errorf("strategy = %s, want RollingUpdate with maxUnavailable 0 and maxSurge 1", toJSON(st))
 	}
 	pod := dep.Spec.Template.Spec
 	if len(pod.Containers) != 1 {
@@ -451,8 +471,39 @@ func TestDeployment(t *testing.T) {
 			t.Errorf("SCIM_SHUTDOWN_GRACE = %q: %v", v, err)
 		}
 	}
-	if tg := pod.TerminationGracePeriodSeconds; tg == nil || time.Duration(*tg)*time.Second <= grace {
-		t.Errorf("terminationGracePeriodSeconds = %s, want more than SCIM_SHUTDOWN_GRACE %v", ptr(tg), grace)
+	// preStop lets the endpoints update before SIGTERM, and is part of the
+	// grace period.
+	var preStop time.Duration
+	if lc := c.Lifecycle; lc == nil || lc.PreStop == nil || lc.PreStop.Sleep == nil || lc.PreStop.Sleep.Seconds < 1 {
+		t.Errorf("lifecycle = %s, want a preStop sleep (the image has no shell)", toJSON(c.Lifecycle))
+	} else {
+		preStop = time.Duration(lc.PreStop.Sleep.Seconds) * time.Second
+	}
+	if tg := pod.TerminationGracePeriodSeconds; tg == nil || time.Duration(*tg)*time.Second <= preStop+grace {
+		t.Errorf("terminationGracePeriodSeconds = %s, want more than the preStop sleep %v + SCIM_SHUTDOWN_GRACE %v", ptr(tg), preStop, grace)
+	}
+
+	// Other replicas forward writes to the pod's own address.
+	var podIP bool
+	for _, e := range c.Env {
+		switch e.Name {
+		case "POD_IP":
+			podIP = e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "status.podIP"
+		case "SCIM_ADVERTISE_URL":
+			if want := "http://$(POD_IP):" + strconv.Itoa(port); !podIP || e.Value != want {
+				t.Errorf("SCIM_ADVERTISE_URL = %q (POD_IP from the downward API before it: %v), want %q", e.Value, podIP, want)
+			}
+		}
+	}
+	if _, ok := envValue(c.Env, "SCIM_ADVERTISE_URL"); !ok {
+		t.Error("SCIM_ADVERTISE_URL unset: other replicas could not forward writes here")
+	}
+	// One node's loss takes one replica.
+	if !slices.ContainsFunc(pod.TopologySpreadConstraints, func(tc corev1.TopologySpreadConstraint) bool {
+		return tc.TopologyKey == "kubernetes.io/hostname" && tc.MaxSkew == 1 && tc.LabelSelector != nil &&
+			subset(tc.LabelSelector.MatchLabels, dep.Spec.Template.Labels)
+	}) {
+		t.Errorf("topologySpreadConstraints = %s, want the pods spread over kubernetes.io/hostname", toJSON(pod.TopologySpreadConstraints))
 	}
 
 	// Selectors agree.
@@ -472,30 +523,52 @@ func TestDeployment(t *testing.T) {
 	if pdb.Spec.Selector == nil || !subset(pdb.Spec.Selector.MatchLabels, dep.Spec.Template.Labels) {
 		t.Errorf("PodDisruptionBudget selector %v does not match the pod labels", pdb.Spec.Selector)
 	}
-	// With one replica, minAvailable 1 (or maxUnavailable 0) would block
-	// every node drain.
-	if pdb.Spec.MinAvailable != nil || pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 {
-		t.Errorf("PodDisruptionBudget minAvailable %v maxUnavailable %v, want maxUnavailable 1", pdb.Spec.MinAvailable, pdb.Spec.MaxUnavailable)
+	// Of three replicas, a drain may take one at a time.
+	if pdb.Spec.MaxUnavailable != nil || pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.IntValue() != 2 {
+		t.Errorf("PodDisruptionBudget minAvailable %v maxUnavailable %v, want minAvailable 2", pdb.Spec.MinAvailable, pdb.Spec.MaxUnavailable)
 	}
 }
 
-func TestPVCOverlay(t *testing.T) {
+func TestStatefulSetOverlay(t *testing.T) {
 	m := load(t)
-	pvc := one[*corev1.PersistentVolumeClaim](t, m, "overlays/pvc/pvc.yaml")
-	patch := one[*appsv1.Deployment](t, m, "overlays/pvc/deployment-data-pvc.yaml")
-	if !m.patches["overlays/pvc/deployment-data-pvc.yaml"] {
-		t.Error("overlays/pvc/deployment-data-pvc.yaml is not a patch of overlays/pvc")
+	sts := one[*appsv1.StatefulSet](t, m, "overlays/statefulset/statefulset.yaml")
+	dep := one[*appsv1.Deployment](t, m, "base/deployment.yaml")
+	del := one[*deletePatch](t, m, "overlays/statefulset/delete-deployment.yaml")
+	headless := one[*corev1.Service](t, m, "overlays/statefulset/service-pods.yaml")
+	if !m.patches["overlays/statefulset/delete-deployment.yaml"] {
+		t.Error("overlays/statefulset/delete-deployment.yaml is not a patch of overlays/statefulset")
 	}
-	if !slices.Contains(pvc.Spec.AccessModes, corev1.ReadWriteOnce) {
-		t.Errorf("PVC accessModes = %v, want ReadWriteOnce", pvc.Spec.AccessModes)
+	if del.Kind != "Deployment" || del.Metadata.Name != dep.Name {
+		t.Errorf("the overlay deletes %s %s, want the base's Deployment %s", del.Kind, del.Metadata.Name, dep.Name)
+	}
+	if sts.Spec.Replicas == nil || *sts.Spec.Replicas != *dep.Spec.Replicas {
+		t.Errorf("replicas = %s, want the Deployment's %s", ptr(sts.Spec.Replicas), ptr(dep.Spec.Replicas))
+	}
+	if sts.Spec.ServiceName != headless.Name || headless.Spec.ClusterIP != corev1.ClusterIPNone {
+		t.Errorf("serviceName %q, headless Service %q (clusterIP %q): want the overlay's headless Service", sts.Spec.ServiceName, headless.Name, headless.Spec.ClusterIP)
+	}
+	// The pod template is the Deployment's, but for the data volume, which
+	// comes from the claim template.
+	want := dep.Spec.Template.DeepCopy()
+	want.Spec.Volumes = slices.DeleteFunc(want.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == "data" })
+	if len(want.Spec.Volumes) == 0 {
+		want.Spec.Volumes = nil
+	}
+	if got, w := toJSON(sts.Spec.Template), toJSON(want); got != w {
+		t.Errorf("StatefulSet pod template differs from the Deployment's (but for the data volume):\n got %s\nwant %s", got, w)
+	}
+	if len(sts.Spec.VolumeClaimTemplates) != 1 {
+		t.Fatalf("%d volumeClaimTemplates, want data", len(sts.Spec.VolumeClaimTemplates))
+	}
+	pvc := sts.Spec.VolumeClaimTemplates[0]
+	if pvc.Name != "data" || !slices.Contains(pvc.Spec.AccessModes, corev1.ReadWriteOnce) {
+		t.Errorf("volumeClaimTemplate %s %v, want data, ReadWriteOnce", pvc.Name, pvc.Spec.AccessModes)
 	}
 	if q := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; q.Cmp(resource.MustParse("1Gi")) < 0 {
-		t.Errorf("PVC requests.storage = %s, want at least 1Gi", q.String())
+		t.Errorf("volumeClaimTemplate requests.storage = %s, want at least 1Gi", q.String())
 	}
-	vols := patch.Spec.Template.Spec.Volumes
-	if len(vols) != 1 || vols[0].Name != "data" || vols[0].EmptyDir != nil ||
-		vols[0].PersistentVolumeClaim == nil || vols[0].PersistentVolumeClaim.ClaimName != pvc.Name {
-		t.Errorf("patch volumes = %s, want only data on the claim %s", toJSON(vols), pvc.Name)
+	if !subset(sts.Spec.Selector.MatchLabels, sts.Spec.Template.Labels) {
+		t.Errorf("selector %v does not match the pod labels %v", sts.Spec.Selector.MatchLabels, sts.Spec.Template.Labels)
 	}
 }
 

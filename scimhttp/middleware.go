@@ -82,6 +82,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		defer s.inFlight.release(tenant)
 		defer func() { s.bodies.release(tenant, st.bodyBytes) }()
 		s.canonicalPath(r)
+		if s.replicate(rec, r, st) { // forward.go: forwarded to the tenant's writer, or refused
+			return
+		}
 		if policy.Audit && isWrite(r.Method) {
 			s.serveAudited(next, rec, r, st)
 			return

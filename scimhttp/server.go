@@ -114,6 +114,15 @@ type Options struct {
 	// DefaultMaxInFlightBytes.
 	MaxInFlightBytes int64
 
+	// Replicas, when several replicas share the log, routes writes to the
+	// replica that writes for their tenant and makes reads here reflect
+	// every replica's writes (forward.go). nil: a single replica.
+	Replicas Replicas
+	// ForwardTimeout bounds a write forwarded to another replica (not a
+	// bulk request, bounded by RequestTimeout): past it the client gets
+	// 503. 0: DefaultForwardTimeout.
+	ForwardTimeout time.Duration
+
 	// UserPatchNoContent answers a User PATCH with 204 instead of 200 and
 	// the user (see the package doc).
 	UserPatchNoContent bool
@@ -151,6 +160,7 @@ type Server struct {
 	// its canonical spelling ("users" -> "Users").
 	endpoints map[string]string
 
+	forward  *forwarder   // nil without Options.Replicas (forward.go)
 	limiters *limiters    // the tenants' token buckets
 	inFlight *inFlight    // the tenants' requests in flight
 	bodies   *bodyBudget  // request-body bytes in flight
@@ -215,6 +225,9 @@ func New(reg *schemas.Registry, w Writer, r Reader, auth Authenticator, opts Opt
 	if opts.MaxInFlightBytes < opts.MaxBodyBytes {
 		return nil, fmt.Errorf("scimhttp: in-flight body bytes (%d) below the body limit (%d): no largest body could be read", opts.MaxInFlightBytes, opts.MaxBodyBytes)
 	}
+	if opts.ForwardTimeout <= 0 {
+		opts.ForwardTimeout = DefaultForwardTimeout
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -256,6 +269,7 @@ func New(reg *schemas.Registry, w Writer, r Reader, auth Authenticator, opts Opt
 		s.endpoints[strings.ToLower(name)] = name
 	}
 	s.router = s.routes()
+	s.forward = s.newForwarder()
 	s.handler = s.middleware(s.router)
 	return s, nil
 }

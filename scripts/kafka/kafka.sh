@@ -122,6 +122,8 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 auto.create.topics.enable=false
 group.initial.rebalance.delay.ms=0
+# The replicas tests use session timeouts of a few seconds (the default floor is 6s).
+group.min.session.timeout.ms=1000
 log.flush.interval.messages=9223372036854775807
 EOF
 
