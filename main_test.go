@@ -6,10 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -76,14 +80,62 @@ func startServiceLogs(t *testing.T, env map[string]string, logs io.Writer) *serv
 }
 
 // freeAddr returns a 127.0.0.1 address nothing listens on at the moment.
+//
+// The port is taken below the kernel's ephemeral range: a port the kernel
+// hands out for :0 may be handed out again — to another freeAddr, or to an
+// outgoing connection of a replica or a Kafka client — before the process
+// that is to listen on it binds it, which failed replica starts with
+// "address already in use". Below the range, only another explicit bind
+// can take it, and freeAddr never returns a port twice.
 func freeAddr(t *testing.T) string {
 	t.Helper()
+	freePorts.Lock()
+	defer freePorts.Unlock()
+	low := ephemeralLow()
+	for range 1000 {
+		port := 10000 + freePorts.rnd.IntN(max(low-10000, 1))
+		if low <= 10000 || freePorts.used[port] {
+			break
+		}
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		freePorts.used[port] = true
+		return addr
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+var freePorts = struct {
+	sync.Mutex
+	used map[int]bool
+	rnd  *rand.Rand
+}{used: map[int]bool{}, rnd: rand.New(rand.NewPCG(uint64(os.Getpid()), uint64(time.Now().UnixNano())))}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (32768
+// where it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 32768
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 32768
+	}
+	return n
 }
 
 func (s *service) stop() {
