@@ -160,20 +160,68 @@ func BenchmarkGet(b *testing.B) {
 	})
 }
 
+// BenchmarkListUserNameEq lists users by `userName eq` (what Okta and
+// Entra send before every create), visiting the fixture's users in the
+// scattered order of BenchmarkGet, so the figures compare with its own:
+//
+//   - Store: List with no derived attributes (BenchmarkGet/Store's peer).
+//   - StoreWithGroups: List deriving each user's "groups", as a SCIM list
+//     does by default (BenchmarkGet/StoreWithGroups's peer).
+//   - BadgerPointRead: one read-only Badger transaction getting the
+//     userName's point key (nsUserNameID) and copying its value: the one
+//     read a userName eq plan cannot do without.
 func BenchmarkListUserNameEq(b *testing.B) {
 	s := benchStore(b)
 	ctx := context.Background()
-	e, err := schemas.ParseFilter(`userName eq "` + benchUserName(benchUsers/2) + `"`)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		p, err := s.List(ctx, "acme", "User", view.Query{Filter: e, Count: 100})
-		if err != nil || p.Total != 1 {
-			b.Fatalf("List() = %d, %v", p.Total, err)
+	filters := make([]schemas.Expr, 1000)
+	for j := range filters {
+		var err error
+		if filters[j], err = schemas.ParseFilter(`userName eq "` + benchUserName(j*7919%benchUsers) + `"`); err != nil {
+			b.Fatal(err)
 		}
 	}
+	for _, bc := range []struct {
+		name string
+		get  view.GetOptions
+	}{{"Store", view.GetOptions{}}, {"StoreWithGroups", view.GetOptions{Groups: true}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				p, err := s.List(ctx, "acme", "User", view.Query{Filter: filters[i%len(filters)], Count: 100, Get: bc.get})
+				if err != nil || len(p.Resources) != 1 {
+					b.Fatalf("List() = %d resources, %v", len(p.Resources), err)
+				}
+				if gs, _ := p.Resources[0].Resource["groups"].([]any); bc.get.Groups && len(gs) != 1 {
+					b.Fatalf("List(Groups).groups = %v, want the one group big", p.Resources[0].Resource["groups"])
+				}
+				i++
+			}
+		})
+	}
+	b.Run("BadgerPointRead", func(b *testing.B) {
+		b.ReportAllocs()
+		var (
+			key []byte
+			buf []byte
+		)
+		read := func(txn *badger.Txn) error {
+			item, err := txn.Get(key)
+			if err != nil {
+				return err
+			}
+			buf, err = item.ValueCopy(buf)
+			return err
+		}
+		i := 0
+		for b.Loop() {
+			key = userNameIDKey("acme", fold(benchUserName(i%1000*7919%benchUsers)))
+			if err := s.db.View(read); err != nil {
+				b.Fatalf("View(Get %q) = %v", key, err)
+			}
+			i++
+		}
+	})
 }
 
 func BenchmarkListPage100(b *testing.B) {

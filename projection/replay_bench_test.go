@@ -8,8 +8,10 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -365,13 +367,30 @@ func replayFinalState(b *testing.B, logDir string, n int64) *kvList {
 }
 
 func exportReplay(logDir string, n int64) (*kvList, error) {
-	ctx := context.Background()
 	start := time.Now()
 	dir, err := os.MkdirTemp("", "projection-export-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	s, err := replayInto(dir, logDir, n)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	kvs, err := exportKVs(s)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "replay final state: %d keys, %d bytes of keys and values, exported in %v\n",
+		kvs.len(), len(kvs.data), time.Since(start).Round(time.Millisecond))
+	return kvs, nil
+}
+
+// replayInto replays the log in logDir, of n records, into a new Store in
+// dir with Run's defaults, and returns it open, caught up.
+func replayInto(dir, logDir string, n int64) (*Store, error) {
+	ctx := context.Background()
 	log, err := events.OpenEmbedded(logDir, events.EmbeddedOptions{})
 	if err != nil {
 		return nil, err
@@ -381,7 +400,6 @@ func exportReplay(logDir string, n int64) (*kvList, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer s.Close()
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- s.Run(runCtx, log) }()
@@ -390,15 +408,21 @@ func exportReplay(logDir string, n int64) (*kvList, error) {
 	if rerr := <-done; err == nil && !errors.Is(rerr, context.Canceled) {
 		err = fmt.Errorf("run: %w", rerr)
 	}
+	if got := s.Applied()[0]; err == nil && got != n {
+		err = fmt.Errorf("applied %d records, want %d", got, n)
+	}
 	if err != nil {
+		s.Close()
 		return nil, err
 	}
-	if got := s.Applied()[0]; got != n {
-		return nil, fmt.Errorf("applied %d records, want %d", got, n)
-	}
+	return s, nil
+}
+
+// exportKVs returns every key and value of s, in key order.
+func exportKVs(s *Store) (*kvList, error) {
 	kvs := new(kvList)
 	var prev []byte
-	err = s.Export(ctx, func(key, value []byte) error {
+	err := s.Export(context.Background(), func(key, value []byte) error {
 		if kvs.len() > 0 && bytes.Compare(prev, key) >= 0 {
 			return fmt.Errorf("export: key %q after %q", key, prev)
 		}
@@ -409,9 +433,130 @@ func exportReplay(logDir string, n int64) (*kvList, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(os.Stderr, "replay final state: %d keys, %d bytes of keys and values, exported in %v\n",
-		kvs.len(), len(kvs.data), time.Since(start).Round(time.Millisecond))
 	return kvs, nil
+}
+
+// BenchmarkProjectionSize measures the disk a projection of the replay log
+// (-replay.users users, see BenchmarkReplay) takes, and reports it per
+// user (its time means nothing; run it with -benchtime 1x):
+//
+//   - sst-B/user, vlog-B/user: the tables and value log of a Store that
+//     replayed the log with Run and was closed (memtables flushed), as a
+//     pod holds it; compaction may not have caught up, so overwritten
+//     versions (positions, counters) are partly still there.
+//   - compacted-sst-B/user: the same final keys and values loaded in key
+//     order through a StreamWriter into a fresh Badger with the Store's
+//     options: the tables of the state alone, fully compacted
+//     (deterministic).
+//   - kv-B/user: the exported keys and values, uncompressed.
+//
+// It also logs, per key namespace, the keys and the bytes of keys and
+// values, where the bytes per user come from.
+func BenchmarkProjectionSize(b *testing.B) {
+	logDir, n := replayFixture(b)
+	if replayLog.temp {
+		b.Cleanup(func() { os.RemoveAll(replayLog.dir) })
+	}
+	users := float64(*replayUsers)
+	for b.Loop() {
+		dir := b.TempDir()
+		s, err := replayInto(dir, logDir, n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		kvs, err := exportKVs(s)
+		if err != nil {
+			s.Close()
+			b.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		sst, vlog, err := dirSizes(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		compacted := b.TempDir()
+		db, err := badger.Open(badgerOptions(compacted, false, defaultMemTableSize, slog.New(slog.DiscardHandler)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := loadStreamWriter(db, kvs); err != nil {
+			db.Close()
+			b.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			b.Fatal(err)
+		}
+		csst, _, err := dirSizes(compacted)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(sst)/users, "sst-B/user")
+		b.ReportMetric(float64(vlog)/users, "vlog-B/user")
+		b.ReportMetric(float64(csst)/users, "compacted-sst-B/user")
+		b.ReportMetric(float64(len(kvs.data))/users, "kv-B/user")
+		b.ReportMetric(0, "ns/op")
+		logNamespaces(b, kvs)
+	}
+}
+
+// dirSizes returns the bytes the tables and the value log files in dir
+// occupy on disk (allocated blocks: Badger preallocates log files sparsely).
+func dirSizes(dir string) (sst, vlog int64, err error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil {
+			return 0, 0, err
+		}
+		size := fi.Size()
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			size = st.Blocks * 512
+		}
+		switch filepath.Ext(e.Name()) {
+		case ".sst":
+			sst += size
+		case ".vlog":
+			vlog += size
+		}
+	}
+	return sst, vlog, nil
+}
+
+// logNamespaces logs how many keys, and bytes of keys and values, each
+// namespace of kvs holds (tenant namespaces by their letter, top-level
+// keys by their tag).
+func logNamespaces(b *testing.B, kvs *kvList) {
+	type tally struct{ keys, keyBytes, valueBytes int }
+	by := map[string]*tally{}
+	for i := range kvs.len() {
+		k, v := kvs.at(i)
+		name := string(k[:1])
+		if k[0] == tagTenant {
+			if _, rest, ok := readStr(k[1:]); ok && len(rest) > 0 {
+				name = "t/" + string(rest[:1])
+			}
+		}
+		t := by[name]
+		if t == nil {
+			t = new(tally)
+			by[name] = t
+		}
+		t.keys++
+		t.keyBytes += len(k)
+		t.valueBytes += len(v)
+	}
+	names := slices.Sorted(maps.Keys(by))
+	var sb strings.Builder
+	for _, name := range names {
+		t := by[name]
+		fmt.Fprintf(&sb, "\n  %-4s %9d keys %11d key bytes %11d value bytes", name, t.keys, t.keyBytes, t.valueBytes)
+	}
+	b.Logf("keys and values by namespace:%s", sb.String())
 }
 
 // benchBadgerLoad writes kvs into a fresh Badger, opened with the Store's
