@@ -476,33 +476,43 @@ func BenchmarkProjectionSize(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		compacted := b.TempDir()
-		db, err := badger.Open(badgerOptions(compacted, false, defaultMemTableSize, slog.New(slog.DiscardHandler)))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := loadStreamWriter(db, kvs); err != nil {
-			db.Close()
-			b.Fatal(err)
-		}
-		if err := db.Close(); err != nil {
-			b.Fatal(err)
-		}
-		csst, _, err := dirSizes(compacted)
-		if err != nil {
-			b.Fatal(err)
-		}
+		csst := compactedSize(b, kvs)
 		b.ReportMetric(float64(sst)/users, "sst-B/user")
 		b.ReportMetric(float64(vlog)/users, "vlog-B/user")
 		b.ReportMetric(float64(csst)/users, "compacted-sst-B/user")
 		b.ReportMetric(float64(len(kvs.data))/users, "kv-B/user")
 		b.ReportMetric(0, "ns/op")
-		logNamespaces(b, kvs)
+		logNamespaces(b, kvs, users)
 	}
 }
 
-// dirSizes returns the bytes the tables and the value log files in dir
-// occupy on disk (allocated blocks: Badger preallocates log files sparsely).
+// compactedSize returns the bytes of the tables that kvs, sorted, make when
+// loaded through a StreamWriter into a fresh Badger with the Store's
+// options.
+func compactedSize(b *testing.B, kvs *kvList) int64 {
+	b.Helper()
+	dir := b.TempDir()
+	db, err := badger.Open(badgerOptions(dir, false, defaultMemTableSize, slog.New(slog.DiscardHandler)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := loadStreamWriter(db, kvs); err != nil {
+		db.Close()
+		b.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		b.Fatal(err)
+	}
+	sst, _, err := dirSizes(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	os.RemoveAll(dir)
+	return sst
+}
+
+// dirSizes returns the bytes of the tables and of the value log files in
+// dir, the latter as allocated on disk (Badger preallocates them sparsely).
 func dirSizes(dir string) (sst, vlog int64, err error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -513,25 +523,30 @@ func dirSizes(dir string) (sst, vlog int64, err error) {
 		if err != nil {
 			return 0, 0, err
 		}
-		size := fi.Size()
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			size = st.Blocks * 512
-		}
 		switch filepath.Ext(e.Name()) {
 		case ".sst":
-			sst += size
+			sst += fi.Size()
 		case ".vlog":
-			vlog += size
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				vlog += st.Blocks * 512
+			} else {
+				vlog += fi.Size()
+			}
 		}
 	}
 	return sst, vlog, nil
 }
 
-// logNamespaces logs how many keys, and bytes of keys and values, each
-// namespace of kvs holds (tenant namespaces by their letter, top-level
-// keys by their tag).
-func logNamespaces(b *testing.B, kvs *kvList) {
-	type tally struct{ keys, keyBytes, valueBytes int }
+// logNamespaces logs, per namespace of kvs (tenant namespaces by their
+// letter, top-level keys by their tag), how many keys it holds, the bytes
+// of their keys and values, and the tables they make on their own, fully
+// compacted (compactedSize), per user: what the reads of that namespace
+// keep in the page cache.
+func logNamespaces(b *testing.B, kvs *kvList, users float64) {
+	type tally struct {
+		keys, keyBytes, valueBytes int
+		kvs                        kvList
+	}
 	by := map[string]*tally{}
 	for i := range kvs.len() {
 		k, v := kvs.at(i)
@@ -549,12 +564,13 @@ func logNamespaces(b *testing.B, kvs *kvList) {
 		t.keys++
 		t.keyBytes += len(k)
 		t.valueBytes += len(v)
+		t.kvs.add(k, v)
 	}
-	names := slices.Sorted(maps.Keys(by))
 	var sb strings.Builder
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(by)) {
 		t := by[name]
-		fmt.Fprintf(&sb, "\n  %-4s %9d keys %11d key bytes %11d value bytes", name, t.keys, t.keyBytes, t.valueBytes)
+		fmt.Fprintf(&sb, "\n  %-4s %9d keys %11d key bytes %11d value bytes %8.1f table B/user",
+			name, t.keys, t.keyBytes, t.valueBytes, float64(compactedSize(b, &t.kvs))/users)
 	}
 	b.Logf("keys and values by namespace:%s", sb.String())
 }
