@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"expvar"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -449,6 +450,11 @@ func exportKVs(s *Store) (*kvList, error) {
 //     options: the tables of the state alone, fully compacted
 //     (deterministic).
 //   - kv-B/user: the exported keys and values, uncompressed.
+//   - txn-B/user: what the replay's transactions wrote, as Badger counts
+//     it (keys, values, metadata): the write amplification of applying.
+//   - tables-written-B/user: what Badger wrote to tables meanwhile,
+//     flushing memtables and compacting (compaction may still be behind
+//     when the Store closes, so this one varies between runs).
 //
 // It also logs, per key namespace, the keys and the bytes of keys and
 // values, where the bytes per user come from.
@@ -460,6 +466,7 @@ func BenchmarkProjectionSize(b *testing.B) {
 	users := float64(*replayUsers)
 	for b.Loop() {
 		dir := b.TempDir()
+		written := badgerWrites()
 		s, err := replayInto(dir, logDir, n)
 		if err != nil {
 			b.Fatal(err)
@@ -472,6 +479,9 @@ func BenchmarkProjectionSize(b *testing.B) {
 		if err := s.Close(); err != nil {
 			b.Fatal(err)
 		}
+		after := badgerWrites()
+		b.ReportMetric(float64(after.user-written.user)/users, "txn-B/user")
+		b.ReportMetric(float64(after.tables-written.tables)/users, "tables-written-B/user")
 		sst, vlog, err := dirSizes(dir)
 		if err != nil {
 			b.Fatal(err)
@@ -484,6 +494,31 @@ func BenchmarkProjectionSize(b *testing.B) {
 		b.ReportMetric(0, "ns/op")
 		logNamespaces(b, kvs, users)
 	}
+}
+
+// writes are Badger's counts of bytes written, for the whole process.
+type writes struct {
+	user   int64 // by transactions (keys, values and their metadata)
+	tables int64 // to tables: memtable flushes to level 0 and compactions
+}
+
+// badgerWrites reads Badger's write counters (its expvar metrics).
+func badgerWrites() writes {
+	var w writes
+	if v, ok := expvar.Get("badger_write_bytes_user").(*expvar.Int); ok {
+		w.user = v.Value()
+	}
+	if v, ok := expvar.Get("badger_write_bytes_l0").(*expvar.Int); ok {
+		w.tables = v.Value()
+	}
+	if m, ok := expvar.Get("badger_write_bytes_compaction").(*expvar.Map); ok {
+		m.Do(func(kv expvar.KeyValue) {
+			if v, ok := kv.Value.(*expvar.Int); ok {
+				w.tables += v.Value()
+			}
+		})
+	}
+	return w
 }
 
 // compactedSize returns the bytes of the tables that kvs, sorted, make when
