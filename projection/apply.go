@@ -401,7 +401,7 @@ func (s *Store) applyEvent(txn *writeTxn, ev *events.Event, typ string, cur *rec
 // putRecord writes next over cur (nil when new): the record, the index keys
 // that changed, and the type's counter.
 func putRecord(txn *writeTxn, tenant, typ, id string, cur, next *record) (err error) {
-	v, cut, err := encodeRecordCut(next)
+	v, err := encodeRecord(next)
 	if err != nil {
 		return skipWith(reasonInvalid) // a time or value JSON cannot hold
 	}
@@ -415,8 +415,7 @@ func putRecord(txn *writeTxn, tenant, typ, id string, cur, next *record) (err er
 	if typ == typeUser {
 		defer func() {
 			if err == nil {
-				err = syncUserNameKey(txn, tenant, id, foldedUserName(cur), foldedUserName(next),
-					coverValue(id, v, cut, txn.coverLimit()))
+				err = syncUserNameKey(txn, tenant, id, foldedUserName(cur), foldedUserName(next))
 			}
 		}()
 	}
@@ -474,7 +473,7 @@ func (s *Store) deleteResource(txn *writeTxn, tenant, typ, id string, cur *recor
 		}
 	}
 	if typ == typeUser {
-		if err := syncUserNameKey(txn, tenant, id, foldedUserName(cur), "", nil); err != nil {
+		if err := syncUserNameKey(txn, tenant, id, foldedUserName(cur), ""); err != nil {
 			return false, err
 		}
 	}
@@ -557,45 +556,28 @@ func foldedUserName(r *record) string {
 }
 
 // syncUserNameKey keeps the point key of userName eq lookups (nsUserNameID:
-// fold(userName) -> the holder's coverValue) in step with a write of user
-// id, whose userName goes from old to next (folded; "" for none) and whose
-// record's covering value is now cover (nil when deleted). It runs after
-// the record and the u index are written. The bridge keeps userNames
-// unique, so there is one claimant; should a log ever hold two users with
-// one userName, the key names the first claimant still holding it (when
-// the holder lets go, the claimant of least id), so applying stays
-// deterministic. Whoever holds the key, its value covers that user's
-// current record.
-func syncUserNameKey(txn *writeTxn, tenant, id, old, next string, cover []byte) error {
+// fold(userName) -> id) in step with a user's userName going from old to
+// next (folded; "" for none). It runs after the u index is updated. The
+// bridge keeps userNames unique, so there is one claimant; should a log ever
+// hold two users with one userName, the key names the first claimant still
+// holding it, so applying stays deterministic.
+func syncUserNameKey(txn *writeTxn, tenant, id, old, next string) error {
 	if old == next {
-		if next == "" {
-			return nil
-		}
-		// The same userName: the key changes only if id holds it.
-		k := userNameIDKey(tenant, next)
-		holder, found, err := coverHolder(txn.Txn, k)
-		if err != nil || !found || holder != id {
-			return err
-		}
-		return txn.Set(k, cover)
+		return nil
 	}
 	if old != "" {
 		k := userNameIDKey(tenant, old)
-		holder, found, err := coverHolder(txn.Txn, k)
+		v, found, err := getValue(txn.Txn, k)
 		if err != nil {
 			return err
 		}
-		if found && holder == id {
+		if found && string(v) == id {
 			rest, err := keysUnder(txn.Txn, userNamePrefix(tenant, old), 1)
 			if err != nil {
 				return err
 			}
 			if len(rest) > 0 {
-				v, err := storedCover(txn, tenant, rest[0])
-				if err != nil {
-					return err
-				}
-				err = txn.Set(k, v)
+				err = txn.Set(k, []byte(rest[0]))
 			} else {
 				err = txn.Delete(k)
 			}
@@ -606,32 +588,13 @@ func syncUserNameKey(txn *writeTxn, tenant, id, old, next string, cover []byte) 
 	}
 	if next != "" {
 		k := userNameIDKey(tenant, next)
-		holder, found, err := coverHolder(txn.Txn, k)
+		_, found, err := getValue(txn.Txn, k)
 		if err != nil {
 			return err
 		}
-		if !found || holder == id {
-			return txn.Set(k, cover)
+		if !found {
+			return txn.Set(k, []byte(id))
 		}
 	}
 	return nil
-}
-
-// storedCover returns the covering value of user id as stored, for a
-// claimant taking over a userName's key: from its record, or its id alone
-// when the record is missing or does not decode (the key then works as a
-// pointer, as for a record over maxCoverBytes).
-func storedCover(txn *writeTxn, tenant, id string) ([]byte, error) {
-	r, err := loadRecord(txn.Txn, resourceKey(tenant, typeUser, id))
-	if errors.Is(err, errBadState) || (err == nil && r == nil) {
-		return appendStr(nil, id), nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	v, cut, err := encodeRecordCut(r)
-	if err != nil {
-		return appendStr(nil, id), nil
-	}
-	return coverValue(id, v, cut, txn.coverLimit()), nil
 }

@@ -28,7 +28,7 @@
 //	t str(tenant) r str(type) str(id)      -> JSON {resource, version, created, lastModified, eventId, requestDigest}
 //	t str(tenant) c str(type)              -> i64(number of resources of the type)
 //	t str(tenant) u str(fold(userName)) str(id)              User userName (unique by the bridge)
-//	t str(tenant) n str(fold(userName))           -> str(id) [JSON record]  userName eq in one point read
+//	t str(tenant) n str(fold(userName))           -> id      userName eq in one point read
 //	t str(tenant) o str(memberID)                 -> i64(n) [str(groupID)...]  memberID's groups (absent: none)
 //	t str(tenant) x str(type) str(externalId) str(id)       externalId per type
 //	t str(tenant) e str(fold(emails.value)) str(id)          User emails
@@ -41,15 +41,6 @@
 //	t str(tenant) y str(type) str(id)          -> u32(slot) digest   a recent DELETE (tombstone)
 //	t str(tenant) w u32(slot)                  -> str(type) str(id)  the tenant's ring of tombstones
 //	t str(tenant) v                            -> i64(tombstones written)
-//
-// The n value names the user holding the userName (one user, since the
-// bridge keeps userNames unique; in a log that has several, the first
-// claimant, then the claimant of least id) and covers it: its record
-// follows, without eventId and requestDigest, which only applying and the
-// bridge read (from r). So userName eq, which Okta and Entra send before
-// every create, is one point read; every write of the holder's record
-// rewrites it. A record that would make the value larger than
-// maxCoverBytes is left out, and the list reads it from r.
 //
 // The o value counts memberID's h entries and, when there are at most
 // maxInlineGroups of them, lists their group ids in order, so User.groups

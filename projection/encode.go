@@ -13,24 +13,14 @@ import (
 // by scimjson.Append, without reflection. Applying writes one record per
 // event, and reflection was most of its cost.
 func encodeRecord(r *record) ([]byte, error) {
-	b, _, err := encodeRecordCut(r)
-	return b, err
-}
-
-// encodeRecordCut is encodeRecord, also returning where the fields that
-// only applying and the bridge read (eventId, requestDigest) start, so
-// that b[:cut] followed by '}' is the record without them: what a
-// userName's covering key holds (see coverValue).
-func encodeRecordCut(r *record) (b []byte, cut int, err error) {
 	if !jsonTime(r.Created) || !jsonTime(r.LastModified) {
-		b, err = json.Marshal(r) // encoding/json reports the error
-		return b, len(b), err
+		return json.Marshal(r) // encoding/json reports the error
 	}
-	b = make([]byte, 0, 512)
+	b := make([]byte, 0, 512)
 	b = append(b, `{"resource":`...)
-	b, err = scimjson.Append(b, map[string]any(r.Resource))
+	b, err := scimjson.Append(b, map[string]any(r.Resource))
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, r.Version, 10)
@@ -39,7 +29,6 @@ func encodeRecordCut(r *record) (b []byte, cut int, err error) {
 	b = append(b, `","lastModified":"`...)
 	b = r.LastModified.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, '"')
-	cut = len(b)
 	if r.EventID != "" {
 		b = append(b, `,"eventId":`...)
 		b = scimjson.AppendString(b, r.EventID)
@@ -48,7 +37,7 @@ func encodeRecordCut(r *record) (b []byte, cut int, err error) {
 		b = append(b, `,"requestDigest":`...)
 		b = scimjson.AppendString(b, r.RequestDigest)
 	}
-	return append(b, '}'), cut, nil
+	return append(b, '}'), nil
 }
 
 // jsonTime reports whether time.Time.MarshalJSON accepts t (a four-digit

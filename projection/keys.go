@@ -1,11 +1,8 @@
 package projection
 
 import (
-	"errors"
 	"fmt"
 	"time"
-
-	"github.com/dgraph-io/badger/v4"
 
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
@@ -17,7 +14,7 @@ import (
 // formatVersion is the version of the key layout written under keyFormat.
 // Open refuses a store written with another version: the projection must be
 // rebuilt from the log.
-const formatVersion = "7"
+const formatVersion = "6"
 
 // Top-level key tags. Everything a tenant owns sits under tagTenant.
 const (
@@ -34,7 +31,7 @@ const (
 	nsResource    = 'r' // str(type) str(id) -> JSON record
 	nsCount       = 'c' // str(type) -> i64(resources of that type)
 	nsUserName    = 'u' // str(lower(userName)) str(id) -> ""
-	nsUserNameID  = 'n' // str(lower(userName)) -> str(id) [record]: userName eq with one point read (coverValue)
+	nsUserNameID  = 'n' // str(lower(userName)) -> id: userName eq with one point read
 	nsExternalID  = 'x' // str(type) str(externalId) str(id) -> ""
 	nsEmail       = 'e' // str(lower(emails.value)) str(id) -> ""
 	nsDisplayName = 'd' // str(lower(group displayName)) str(id) -> ""
@@ -78,83 +75,6 @@ func userNamePrefix(tenant, lowered string) []byte {
 
 func userNameIDKey(tenant, lowered string) []byte {
 	return appendStr(tenantNS(tenant, nsUserNameID), lowered)
-}
-
-// maxCoverBytes bounds the value of a userName's key (userNameIDKey): a
-// user whose covering value (coverValue) would be larger is not copied
-// there, and the key holds its id alone. Ordinary users take well under a
-// kilobyte; for one of many kilobytes, decoding costs several times the
-// second point read the copy would save, while the copy would still cost
-// its size again on disk and in the page cache.
-const maxCoverBytes = 16 << 10
-
-// coverValue returns the value of the userName key that user id holds,
-// given the user's record as encodeRecordCut encodes it (rec, cut): str(id)
-// then the record without the fields only applying and the bridge read
-// (eventId, requestDigest), or str(id) alone when that would be over
-// limit bytes. The copy is what lets userName eq answer from one point
-// read; it is rewritten with every write of the user's record.
-func coverValue(id string, rec []byte, cut, limit int) []byte {
-	b := appendStr(make([]byte, 0, len(id)+2+cut+1), id)
-	if len(b)+cut+1 > limit {
-		return b
-	}
-	b = append(b, rec[:cut]...)
-	return append(b, '}')
-}
-
-// decodeCover reads a userName key's value: the holder's id and, when the
-// key covers the user, its record (else nil: read it from its resource key).
-// A record from a cover has no EventID and no RequestDigest.
-func decodeCover(v []byte) (id string, r *record, err error) {
-	id, rest, ok := readStr(v)
-	if !ok {
-		return "", nil, fmt.Errorf("%w: malformed userName key value of %d bytes", errBadState, len(v))
-	}
-	if len(rest) == 0 {
-		return id, nil, nil
-	}
-	if r, err = decodeRecord(rest); err != nil {
-		return "", nil, fmt.Errorf("%w: %w", errBadState, err)
-	}
-	return id, r, nil
-}
-
-// loadCover reads the userName key at key (decodeCover); found is false
-// when no user holds it.
-func loadCover(txn *badger.Txn, key []byte) (id string, r *record, found bool, err error) {
-	item, err := txn.Get(key)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return "", nil, false, nil
-	}
-	if err != nil {
-		return "", nil, false, err
-	}
-	err = item.Value(func(v []byte) error {
-		id, r, err = decodeCover(v)
-		return err
-	})
-	return id, r, err == nil, err
-}
-
-// coverHolder returns the id of the user holding the userName key at key,
-// reading no more of its value; found is false when no user does.
-func coverHolder(txn *badger.Txn, key []byte) (id string, found bool, err error) {
-	item, err := txn.Get(key)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, err
-	}
-	err = item.Value(func(v []byte) error {
-		var ok bool
-		if id, _, ok = readStr(v); !ok {
-			return fmt.Errorf("%w: malformed userName key value of %d bytes", errBadState, len(v))
-		}
-		return nil
-	})
-	return id, err == nil, err
 }
 
 func externalIDPrefix(tenant, typ, externalID string) []byte {

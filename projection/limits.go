@@ -124,10 +124,6 @@ func (s *Store) newWriteTxn() *writeTxn {
 	return &writeTxn{Txn: s.db.NewTransaction(true), lim: &s.lim}
 }
 
-// coverLimit is the largest value a userName's key may take (coverValue):
-// maxCoverBytes, or less in a Store whose value limit is lower (tests).
-func (t *writeTxn) coverLimit() int { return int(min(maxCoverBytes, t.lim.value)) }
-
 // mark starts the budget of the next record.
 func (t *writeTxn) mark() { t.entries, t.size = 0, 0 }
 

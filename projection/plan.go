@@ -18,17 +18,8 @@ import (
 // plan is the candidate set an index gives for a filter: a superset of
 // the filter's matches.
 type plan struct {
-	ids   []string  // sorted, distinct
-	recs  []*record // nil, or the records of ids where the index held them (else nil)
-	exact bool      // ids are exactly the matches: no need to evaluate the filter
-}
-
-// rec returns the record of the ith id if the plan holds it, else nil.
-func (p *plan) rec(i int) *record {
-	if p.recs == nil {
-		return nil
-	}
-	return p.recs[i]
+	ids   []string // sorted, distinct
+	exact bool     // ids are exactly the matches: no need to evaluate the filter
 }
 
 // The budget of one plan. Without it a filter of a few KiB could read an
@@ -298,17 +289,16 @@ func (l *lister) planCompare(ctx context.Context, e *schemas.CompareExpr) (*plan
 		switch {
 		case e.Op == schemas.OpEq && l.isPath(e.Path, "userName", ""):
 			// One point read (Okta's and Entra's lookup before every
-			// create), which also yields the record (coverValue); the u
-			// index would need an iterator.
+			// create); the u index would need an iterator.
 			if err := l.visitKey(ctx); err != nil {
 				return nil, err
 			}
 			l.stats.points++
-			id, r, found, err := loadCover(l.txn, userNameIDKey(l.tenant, fold(v)))
+			id, found, err := getValue(l.txn, userNameIDKey(l.tenant, fold(v)))
 			if err != nil || !found {
 				return &plan{exact: true}, err
 			}
-			return &plan{ids: []string{id}, recs: []*record{r}, exact: true}, nil
+			return &plan{ids: []string{string(id)}, exact: true}, nil
 		case e.Op == schemas.OpSw && l.isPath(e.Path, "userName", ""):
 			return l.prefixIDs(ctx, nsUserName, fold(v), true)
 		case e.Op == schemas.OpEq && (l.isPath(e.Path, "emails", "value") || l.isPath(e.Path, "emails", "")):
@@ -470,7 +460,7 @@ func inexact(p *plan) *plan {
 	if p == nil {
 		return nil
 	}
-	return &plan{ids: p.ids, recs: p.recs}
+	return &plan{ids: p.ids}
 }
 
 // isPath reports whether p names the core attribute name.sub of the type.

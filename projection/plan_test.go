@@ -104,9 +104,8 @@ func TestStore_ListPlanBounded(t *testing.T) {
 }
 
 // TestStore_ListPointReads: what Okta and Entra send before every create,
-// `userName eq`, costs List one point read, of the userName's key, which
-// holds the user's record too (coverValue), and it is the only read for a
-// userName nobody has; a plan reads
+// `userName eq`, costs List the point read of the userName's key and one of
+// the user's record, and nothing for a userName nobody has; a plan reads
 // the type's counter (for its key budget, maxPlanKeys) only once it has
 // read more index keys than the budget's slack, and then still plans what
 // the budget affords.
@@ -124,7 +123,7 @@ func TestStore_ListPointReads(t *testing.T) {
 		keys    int // index keys the planner read
 		records int // records the evaluator read
 	}{
-		{"UserNameEq", `userName eq "USER00042"`, 1, 1, 1, 0},
+		{"UserNameEq", `userName eq "USER00042"`, 1, 2, 1, 0},
 		{"UserNameEqNobody", `userName eq "nobody"`, 0, 1, 1, 0},
 		{"IDEq", `id eq "u00042"`, 1, 2, 1, 0},
 		{"SmallRange", `userName sw "user0004"`, 10, 5, 10, 0},

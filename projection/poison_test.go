@@ -391,8 +391,7 @@ func TestDecodeGroupsValue_Negative(t *testing.T) {
 // sizedUserCreated returns the creation of user id named userName, at the
 // time and with the ce_id the feed's next record would have and a request
 // digest, its record padded with a nickName so that measure (given the
-// record's bytes as applying stores them, and where the fields only
-// applying and the bridge read begin: encodeRecordCut) says target.
+// record's bytes as applying stores them) says target.
 func sizedUserCreated(t *testing.T, f *feed, id, userName string, measure func(rec []byte, cut int) int, target int) events.Event {
 	t.Helper()
 	n := len(f.recs)
@@ -403,12 +402,12 @@ func sizedUserCreated(t *testing.T, f *feed, id, userName string, measure func(r
 	}
 	size := func(ev events.Event) int {
 		at := ev.Time.UTC()
-		b, cut, err := encodeRecordCut(&record{Resource: ev.Resource, Version: ev.Version, Created: at, LastModified: at,
+		b, err := encodeRecord(&record{Resource: ev.Resource, Version: ev.Version, Created: at, LastModified: at,
 			EventID: ev.ID, RequestDigest: ev.RequestDigest})
 		if err != nil {
 			t.Fatalf("encode the record of %s: %v", id, err)
 		}
-		return measure(b, cut)
+		return measure(b, len(b))
 	}
 	e := ev(strings.Repeat("p", target-size(ev(""))))
 	if got := size(e); got != target {

@@ -80,9 +80,6 @@ func (s *Store) List(ctx context.Context, tenant, resourceType string, q view.Qu
 				continue // an index entry without its resource: not in this snapshot
 			}
 			st := r.stored(typ)
-			// Only Get answers with the digest: a userName's key, which
-			// answers userName eq, does not hold it (coverValue).
-			st.RequestDigest = ""
 			if err := attach(ctx, txn, tenant, id, &st, q.Get); err != nil {
 				return err
 			}
@@ -204,8 +201,8 @@ func (l *lister) fill(ctx context.Context, q view.Query, w *window) error {
 		}
 	}
 	if p != nil && p.exact && q.SortBy == nil {
-		for i, id := range p.ids {
-			w.offer(id, p.rec(i))
+		for _, id := range p.ids {
+			w.offer(id, nil)
 		}
 		return nil
 	}
@@ -289,16 +286,13 @@ func (l *lister) fillAll(ctx context.Context, w *window) error {
 // ctx is done (visitRecord).
 func (l *lister) each(ctx context.Context, p *plan, fn func(id string, r *record)) error {
 	if p != nil {
-		for i, id := range p.ids {
+		for _, id := range p.ids {
 			if err := l.visitRecord(ctx); err != nil {
 				return err
 			}
-			r := p.rec(i)
-			if r == nil {
-				var err error
-				if r, err = loadRecord(l.txn, resourceKey(l.tenant, l.typ, id)); err != nil {
-					return err
-				}
+			r, err := loadRecord(l.txn, resourceKey(l.tenant, l.typ, id))
+			if err != nil {
+				return err
 			}
 			if r != nil {
 				fn(id, r)

@@ -56,6 +56,6 @@ type Query struct {
 // Page is one page of a list.
 type Page struct {
 	Total      int
-	Resources  []Stored // with no RequestDigest: only a read by id has it
-	NextCursor string   // RFC 9865; "" on the last page
+	Resources  []Stored
+	NextCursor string // RFC 9865; "" on the last page
 }
