@@ -11,7 +11,8 @@ import (
 
 // FuzzStore_Apply applies an arbitrary event after a small state, alone
 // and inside a batch: applying never fails or panics (an event it cannot
-// apply is skipped), and both ways end with the same bytes.
+// apply is skipped), both ways end with the same bytes, and every
+// userName key names one of the userName's users.
 func FuzzStore_Apply(f *testing.F) {
 	f.Add("user.updated", "User", "acme", "u1", int64(2), int64(1), []byte(`{"id":"u1","userName":"x","emails":[{"value":"a@b"}]}`), []byte(`[]`))
 	f.Add("user.created", "User", "acme", "u9", int64(1), int64(0), []byte(`{"userName":7,"emails":"nope","externalId":["x"]}`), []byte(`null`))
@@ -61,5 +62,6 @@ func FuzzStore_Apply(f *testing.F) {
 		if d := diffLines(export(t, alone), export(t, batched)); d != "" {
 			t.Errorf("export of a batched replay differs from one-by-one Apply: %s", d)
 		}
+		checkUserNameKeys(t, alone)
 	})
 }

@@ -92,6 +92,16 @@ func replayFeed() *feed {
 	}
 	f.addMembers("acme", "g1", "u12", "u13", "u14")
 	f.emit(events.UserDeleted, "acme", "User", "u13", nil, nil, nil)
+	// Users sharing a userName (a hand-made log): the key of the userName
+	// stays with its first claimant through updates and passes to the
+	// claimant of least id when the holder lets go.
+	f.userCreated("acme", "u22", "Twin@Example.com", "title", "first")
+	f.userCreated("acme", "u21", "twin@example.com", "title", "second")
+	f.emit(events.UserUpdated, "acme", "User", "u21", user("u21", "TWIN@example.com", "title", "changed"), nil, nil)
+	f.emit(events.UserUpdated, "acme", "User", "u22", user("u22", "Twin@Example.com", "title", "changed too"), nil, nil)
+	f.userCreated("acme", "u20", "twin@example.COM")
+	f.emit(events.UserUpdated, "acme", "User", "u22", user("u22", "solo@example.com"), nil, nil) // to u20
+	f.emit(events.UserDeleted, "acme", "User", "u20", nil, nil, nil)                             // to u21
 	return f
 }
 
@@ -157,6 +167,9 @@ func TestStore_BatchedReplayMatchesOneByOne(t *testing.T) {
 	if voids != 6 {
 		t.Fatalf("reference export has %d void records, want the feed's 6", voids)
 	}
+	ref := openMem(t, Options{MemberBatch: replayMemberBatch})
+	applyAll(t, ref, recs)
+	checkUserNameKeys(t, ref)
 	for _, chunk := range []int{1, 2, 3, 7, 16, len(recs)} {
 		for _, limit := range []int{1, 5, 1000} {
 			t.Run(fmt.Sprintf("chunk%d/applyBatch%d", chunk, limit), func(t *testing.T) {

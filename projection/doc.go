@@ -142,7 +142,9 @@
 // are evaluated here, since meta is not part of a stored Resource. A plan
 // reads each distinct condition once and at most 32 index ranges and about
 // two scans' worth of index keys; what it cannot afford is evaluated on a
-// scan. Index reads and scans stop soon after the request's context is
+// scan. It reads the type's counter, which sizes that budget, only once it
+// has read more than 1024 index keys, so userName eq reads the userName's
+// key and the record, nothing else. Index reads and scans stop soon after the request's context is
 // done. Callers validate filters (schemas.ResourceType.CheckFilter) before
 // List. Default order is by id; SortBy collects (sort key, id) of every
 // match, sorts, and loads only the page. Cursors (RFC 9865) carry the last

@@ -20,7 +20,8 @@ import (
 // same, however records are batched into transactions.
 //
 // Badger refuses a key over 65000 bytes (txn.go, maxKeySize), a value over
-// the value threshold in memory (and over the value log file size on disk),
+// the value threshold in memory (and over the value log file size on disk;
+// in memory a value at the threshold is refused too, by a panic),
 // and a transaction past 15% of the memtable size or its entry count (for
 // the 32 MiB memtable Open uses: 5,033,164 bytes, 52,428 entries, counting
 // each entry as Badger's Entry.estimateSize does plus 10 bytes). The limits
@@ -73,7 +74,9 @@ func newLimits(db *badger.DB, inMemory bool, valueThreshold int64) limits {
 		valueThreshold: valueThreshold,
 	}
 	if inMemory {
-		l.value = min(l.value, valueThreshold)
+		// Badger sends a value at or over the threshold to the value log,
+		// which an in-memory Badger does not have (it panics).
+		l.value = min(l.value, valueThreshold-1)
 	}
 	return l
 }
@@ -246,7 +249,8 @@ func CheckEvent(ev *events.Event) error {
 		return nil
 	}
 	at := ev.Time.UTC()
-	next := &record{Resource: withoutMembers(ev.Resource), Version: ev.Version, Created: at, LastModified: at, EventID: ev.ID}
+	next := &record{Resource: withoutMembers(ev.Resource), Version: ev.Version, Created: at, LastModified: at, EventID: ev.ID,
+		RequestDigest: ev.RequestDigest}
 	v, err := encodeRecord(next)
 	if err != nil {
 		return fmt.Errorf("encode the stored resource: %w", err)

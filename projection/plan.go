@@ -65,6 +65,7 @@ type lister struct {
 
 	rangesLeft int // the plan's budget (set by plan)
 	keysLeft   int
+	counted    bool // keysLeft includes the part of the budget that grows with the type's count
 
 	probe *listProbe // tests; nil in production
 	stats listStats
@@ -81,6 +82,7 @@ type listStats struct {
 	keys    int // index keys the planner visited (a point read is one)
 	records int // records the evaluator loaded
 	skipped int // resource keys an unfiltered list skipped to its startIndex
+	points  int // point reads outside the evaluator's and the derived attributes': counters, point keys, the page's records
 }
 
 // listProbe lets tests watch a List and shrink its plan's budget.
@@ -105,6 +107,11 @@ func checkpoint(ctx context.Context, n int) error {
 // errOverBudget, without counting the key, when the budget is spent, and
 // the context's error every ctxCheckEvery keys.
 func (l *lister) visitKey(ctx context.Context) error {
+	if l.keysLeft <= 0 && !l.counted {
+		if err := l.countBudget(); err != nil {
+			return err
+		}
+	}
 	if l.keysLeft <= 0 {
 		return errOverBudget
 	}
@@ -160,15 +167,28 @@ func (l *lister) plan(ctx context.Context, e schemas.Expr) (*plan, error) {
 	if l.probe != nil && l.probe.maxRanges > 0 {
 		l.rangesLeft = l.probe.maxRanges
 	}
-	n, err := readCounter(l.txn, countKey(l.tenant, l.typ))
-	if err != nil {
-		return nil, err
-	}
-	l.keysLeft = maxPlanKeys(int(n))
+	// The key budget starts at its slack and grows by the part that
+	// depends on the type's count once the slack is spent (countBudget),
+	// so a plan that reads a few keys, such as userName eq, does not read
+	// the counter as well.
+	l.keysLeft, l.counted = planKeySlack, false
 	if l.probe != nil && l.probe.maxKeys > 0 {
-		l.keysLeft = l.probe.maxKeys
+		l.keysLeft, l.counted = l.probe.maxKeys, true
 	}
 	return l.planExpr(ctx, e)
+}
+
+// countBudget adds to the plan's key budget what maxPlanKeys gives for the
+// type's count beyond the slack, reading the counter once.
+func (l *lister) countBudget() error {
+	l.stats.points++
+	n, err := readCounter(l.txn, countKey(l.tenant, l.typ))
+	if err != nil {
+		return err
+	}
+	l.keysLeft += maxPlanKeys(int(n)) - planKeySlack
+	l.counted = true
+	return nil
 }
 
 func (l *lister) planExpr(ctx context.Context, e schemas.Expr) (*plan, error) {
@@ -250,6 +270,7 @@ func (l *lister) planCompare(ctx context.Context, e *schemas.CompareExpr) (*plan
 		if err := l.visitKey(ctx); err != nil {
 			return nil, err
 		}
+		l.stats.points++
 		_, err := l.txn.Get(resourceKey(l.tenant, l.typ, v))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return &plan{exact: true}, nil
@@ -272,6 +293,7 @@ func (l *lister) planCompare(ctx context.Context, e *schemas.CompareExpr) (*plan
 			if err := l.visitKey(ctx); err != nil {
 				return nil, err
 			}
+			l.stats.points++
 			id, found, err := getValue(l.txn, userNameIDKey(l.tenant, fold(v)))
 			if err != nil || !found {
 				return &plan{exact: true}, err

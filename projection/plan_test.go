@@ -103,6 +103,47 @@ func TestStore_ListPlanBounded(t *testing.T) {
 	}
 }
 
+// TestStore_ListPointReads: what Okta and Entra send before every create,
+// `userName eq`, costs List the point read of the userName's key and one of
+// the user's record, and nothing for a userName nobody has; a plan reads
+// the type's counter (for its key budget, maxPlanKeys) only once it has
+// read more index keys than the budget's slack, and then still plans what
+// the budget affords.
+func TestStore_ListPointReads(t *testing.T) {
+	const n = 3000
+	s := openMem(t, Options{})
+	manyUsers(t, s, n)
+	var stats listStats
+	s.probe = &listProbe{done: func(st listStats) { stats = st }}
+	for _, tc := range []struct {
+		name    string
+		filter  string
+		matches int
+		points  int // point reads: counters, point keys, the page's records
+		keys    int // index keys the planner read
+		records int // records the evaluator read
+	}{
+		{"UserNameEq", `userName eq "USER00042"`, 1, 2, 1, 0},
+		{"UserNameEqNobody", `userName eq "nobody"`, 0, 1, 1, 0},
+		{"IDEq", `id eq "u00042"`, 1, 2, 1, 0},
+		{"SmallRange", `userName sw "user0004"`, 10, 5, 10, 0},
+		// More keys than the slack: the counter is read and the whole
+		// range planned.
+		{"RangePastTheSlack", `userName sw "user"`, n, 1 + 5, n, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			page, err := s.List(context.Background(), "acme", "User", view.Query{Filter: mustParse(t, tc.filter), Count: 5})
+			if err != nil || page.Total != tc.matches {
+				t.Fatalf("List() = %d matches, %v, want %d", page.Total, err, tc.matches)
+			}
+			if stats.points != tc.points || stats.keys != tc.keys || stats.records != tc.records {
+				t.Errorf("List() made %d point reads, read %d index keys and %d records; want %d, %d and %d",
+					stats.points, stats.keys, stats.records, tc.points, tc.keys, tc.records)
+			}
+		})
+	}
+}
+
 // TestStore_ListStopsWhenCanceled cancels a List after it visited 100
 // index keys or records: it must stop soon after, wherever it is, with the
 // context's error.

@@ -70,6 +70,7 @@ func (s *Store) List(ctx context.Context, tenant, resourceType string, q view.Qu
 		for i, id := range w.ids {
 			r := w.recs[i]
 			if r == nil {
+				l.stats.points++
 				var err error
 				if r, err = loadRecord(txn, resourceKey(tenant, typ, id)); err != nil {
 					return err
@@ -227,6 +228,7 @@ func (l *lister) fill(ctx context.Context, q view.Query, w *window) error {
 // counter, the page by seeking and skipping over keys, reading only the
 // page's values.
 func (l *lister) fillAll(ctx context.Context, w *window) error {
+	l.stats.points++
 	n, err := readCounter(l.txn, countKey(l.tenant, l.typ))
 	if err != nil {
 		return err

@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"expvar"
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -365,13 +368,30 @@ func replayFinalState(b *testing.B, logDir string, n int64) *kvList {
 }
 
 func exportReplay(logDir string, n int64) (*kvList, error) {
-	ctx := context.Background()
 	start := time.Now()
 	dir, err := os.MkdirTemp("", "projection-export-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
+	s, err := replayInto(dir, logDir, n)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	kvs, err := exportKVs(s)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "replay final state: %d keys, %d bytes of keys and values, exported in %v\n",
+		kvs.len(), len(kvs.data), time.Since(start).Round(time.Millisecond))
+	return kvs, nil
+}
+
+// replayInto replays the log in logDir, of n records, into a new Store in
+// dir with Run's defaults, and returns it open, caught up.
+func replayInto(dir, logDir string, n int64) (*Store, error) {
+	ctx := context.Background()
 	log, err := events.OpenEmbedded(logDir, events.EmbeddedOptions{})
 	if err != nil {
 		return nil, err
@@ -381,7 +401,6 @@ func exportReplay(logDir string, n int64) (*kvList, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer s.Close()
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- s.Run(runCtx, log) }()
@@ -390,15 +409,21 @@ func exportReplay(logDir string, n int64) (*kvList, error) {
 	if rerr := <-done; err == nil && !errors.Is(rerr, context.Canceled) {
 		err = fmt.Errorf("run: %w", rerr)
 	}
+	if got := s.Applied()[0]; err == nil && got != n {
+		err = fmt.Errorf("applied %d records, want %d", got, n)
+	}
 	if err != nil {
+		s.Close()
 		return nil, err
 	}
-	if got := s.Applied()[0]; got != n {
-		return nil, fmt.Errorf("applied %d records, want %d", got, n)
-	}
+	return s, nil
+}
+
+// exportKVs returns every key and value of s, in key order.
+func exportKVs(s *Store) (*kvList, error) {
 	kvs := new(kvList)
 	var prev []byte
-	err = s.Export(ctx, func(key, value []byte) error {
+	err := s.Export(context.Background(), func(key, value []byte) error {
 		if kvs.len() > 0 && bytes.Compare(prev, key) >= 0 {
 			return fmt.Errorf("export: key %q after %q", key, prev)
 		}
@@ -409,9 +434,180 @@ func exportReplay(logDir string, n int64) (*kvList, error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(os.Stderr, "replay final state: %d keys, %d bytes of keys and values, exported in %v\n",
-		kvs.len(), len(kvs.data), time.Since(start).Round(time.Millisecond))
 	return kvs, nil
+}
+
+// BenchmarkProjectionSize measures the disk a projection of the replay log
+// (-replay.users users, see BenchmarkReplay) takes, and reports it per
+// user (its time means nothing; run it with -benchtime 1x):
+//
+//   - sst-B/user, vlog-B/user: the tables and value log of a Store that
+//     replayed the log with Run and was closed (memtables flushed), as a
+//     pod holds it; compaction may not have caught up, so overwritten
+//     versions (positions, counters) are partly still there.
+//   - compacted-sst-B/user: the same final keys and values loaded in key
+//     order through a StreamWriter into a fresh Badger with the Store's
+//     options: the tables of the state alone, fully compacted
+//     (deterministic).
+//   - kv-B/user: the exported keys and values, uncompressed.
+//   - txn-B/user: what the replay's transactions wrote, as Badger counts
+//     it (keys, values, metadata): the write amplification of applying.
+//   - tables-written-B/user: what Badger wrote to tables meanwhile,
+//     flushing memtables and compacting (compaction may still be behind
+//     when the Store closes, so this one varies between runs).
+//
+// It also logs, per key namespace, the keys and the bytes of keys and
+// values, where the bytes per user come from.
+func BenchmarkProjectionSize(b *testing.B) {
+	logDir, n := replayFixture(b)
+	if replayLog.temp {
+		b.Cleanup(func() { os.RemoveAll(replayLog.dir) })
+	}
+	users := float64(*replayUsers)
+	for b.Loop() {
+		dir := b.TempDir()
+		written := badgerWrites()
+		s, err := replayInto(dir, logDir, n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		kvs, err := exportKVs(s)
+		if err != nil {
+			s.Close()
+			b.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		after := badgerWrites()
+		b.ReportMetric(float64(after.user-written.user)/users, "txn-B/user")
+		b.ReportMetric(float64(after.tables-written.tables)/users, "tables-written-B/user")
+		sst, vlog, err := dirSizes(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		csst := compactedSize(b, kvs)
+		b.ReportMetric(float64(sst)/users, "sst-B/user")
+		b.ReportMetric(float64(vlog)/users, "vlog-B/user")
+		b.ReportMetric(float64(csst)/users, "compacted-sst-B/user")
+		b.ReportMetric(float64(len(kvs.data))/users, "kv-B/user")
+		b.ReportMetric(0, "ns/op")
+		logNamespaces(b, kvs, users)
+	}
+}
+
+// writes are Badger's counts of bytes written, for the whole process.
+type writes struct {
+	user   int64 // by transactions (keys, values and their metadata)
+	tables int64 // to tables: memtable flushes to level 0 and compactions
+}
+
+// badgerWrites reads Badger's write counters (its expvar metrics).
+func badgerWrites() writes {
+	var w writes
+	if v, ok := expvar.Get("badger_write_bytes_user").(*expvar.Int); ok {
+		w.user = v.Value()
+	}
+	if v, ok := expvar.Get("badger_write_bytes_l0").(*expvar.Int); ok {
+		w.tables = v.Value()
+	}
+	if m, ok := expvar.Get("badger_write_bytes_compaction").(*expvar.Map); ok {
+		m.Do(func(kv expvar.KeyValue) {
+			if v, ok := kv.Value.(*expvar.Int); ok {
+				w.tables += v.Value()
+			}
+		})
+	}
+	return w
+}
+
+// compactedSize returns the bytes of the tables that kvs, sorted, make when
+// loaded through a StreamWriter into a fresh Badger with the Store's
+// options.
+func compactedSize(b *testing.B, kvs *kvList) int64 {
+	b.Helper()
+	dir := b.TempDir()
+	db, err := badger.Open(badgerOptions(dir, false, defaultMemTableSize, slog.New(slog.DiscardHandler)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := loadStreamWriter(db, kvs); err != nil {
+		db.Close()
+		b.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		b.Fatal(err)
+	}
+	sst, _, err := dirSizes(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	os.RemoveAll(dir)
+	return sst
+}
+
+// dirSizes returns the bytes of the tables and of the value log files in
+// dir, the latter as allocated on disk (Badger preallocates them sparsely).
+func dirSizes(dir string) (sst, vlog int64, err error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil {
+			return 0, 0, err
+		}
+		switch filepath.Ext(e.Name()) {
+		case ".sst":
+			sst += fi.Size()
+		case ".vlog":
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				vlog += st.Blocks * 512
+			} else {
+				vlog += fi.Size()
+			}
+		}
+	}
+	return sst, vlog, nil
+}
+
+// logNamespaces logs, per namespace of kvs (tenant namespaces by their
+// letter, top-level keys by their tag), how many keys it holds, the bytes
+// of their keys and values, and the tables they make on their own, fully
+// compacted (compactedSize), per user: what the reads of that namespace
+// keep in the page cache.
+func logNamespaces(b *testing.B, kvs *kvList, users float64) {
+	type tally struct {
+		keys, keyBytes, valueBytes int
+		kvs                        kvList
+	}
+	by := map[string]*tally{}
+	for i := range kvs.len() {
+		k, v := kvs.at(i)
+		name := string(k[:1])
+		if k[0] == tagTenant {
+			if _, rest, ok := readStr(k[1:]); ok && len(rest) > 0 {
+				name = "t/" + string(rest[:1])
+			}
+		}
+		t := by[name]
+		if t == nil {
+			t = new(tally)
+			by[name] = t
+		}
+		t.keys++
+		t.keyBytes += len(k)
+		t.valueBytes += len(v)
+		t.kvs.add(k, v)
+	}
+	var sb strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(by)) {
+		t := by[name]
+		fmt.Fprintf(&sb, "\n  %-4s %9d keys %11d key bytes %11d value bytes %8.1f table B/user",
+			name, t.keys, t.keyBytes, t.valueBytes, float64(compactedSize(b, &t.kvs))/users)
+	}
+	b.Logf("keys and values by namespace:%s", sb.String())
 }
 
 // benchBadgerLoad writes kvs into a fresh Badger, opened with the Store's
