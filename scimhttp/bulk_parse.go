@@ -58,17 +58,8 @@ func parseBulkRequest(body []byte, maxOps int, reg *schemas.Registry) (bulkReque
 	if !ok {
 		return bulkRequest{}, schemas.Errorf(schemas.KindInvalidSyntax, "the BulkRequest is not a JSON object")
 	}
-	var schemasRaw, opsRaw, failRaw any
-	for k, v := range raw {
-		switch {
-		case strings.EqualFold(k, "schemas"):
-			schemasRaw = v
-		case strings.EqualFold(k, "Operations"):
-			opsRaw = v
-		case strings.EqualFold(k, "failOnErrors"):
-			failRaw = v
-		}
-	}
+	f := pick(raw, "schemas", "Operations", "failOnErrors")
+	schemasRaw, opsRaw, failRaw := f[0], f[1], f[2]
 	if !hasURN(schemasRaw, URNBulkRequest) {
 		return bulkRequest{}, schemas.Errorf(schemas.KindInvalidSyntax, `"schemas" must be an array holding %s`, URNBulkRequest)
 	}
@@ -127,21 +118,8 @@ func parseBulkRequest(body []byte, maxOps int, reg *schemas.Registry) (bulkReque
 // parseBulkOp reads one element of "Operations".
 func parseBulkOp(m map[string]any, reg *schemas.Registry) bulkOp {
 	var op bulkOp
-	var methodRaw, bulkIDRaw, versionRaw, pathRaw, dataRaw any
-	for k, v := range m {
-		switch {
-		case strings.EqualFold(k, "method"):
-			methodRaw = v
-		case strings.EqualFold(k, "bulkId"):
-			bulkIDRaw = v
-		case strings.EqualFold(k, "version"):
-			versionRaw = v
-		case strings.EqualFold(k, "path"):
-			pathRaw = v
-		case strings.EqualFold(k, "data"):
-			dataRaw = v
-		}
-	}
+	f := pick(m, "method", "bulkId", "version", "path", "data")
+	methodRaw, bulkIDRaw, versionRaw, pathRaw, dataRaw := f[0], f[1], f[2], f[3], f[4]
 	fail := func(kind schemas.Kind, format string, args ...any) bulkOp {
 		if op.err == nil {
 			op.err = schemas.Errorf(kind, format, args...)
@@ -317,4 +295,20 @@ func replaceBulkRefs(v any, ids map[string]string) any {
 		}
 	}
 	return v
+}
+
+// pick returns the values of m under names, keys matched case-insensitively
+// (attribute names are; a key given twice in any case was refused when the
+// body was read), nil for a name m lacks.
+func pick(m map[string]any, names ...string) []any {
+	out := make([]any, len(names))
+	for k, v := range m {
+		for i, n := range names {
+			if strings.EqualFold(k, n) {
+				out[i] = v
+				break
+			}
+		}
+	}
+	return out
 }
