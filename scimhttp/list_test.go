@@ -152,6 +152,33 @@ func TestServer_ListSort(t *testing.T) {
 	}
 }
 
+// Every list parameter is found however its name is spelled: camel case
+// as RFC 7644 writes it, all lower case, all upper case.
+func TestServer_ListParameterNamesAnyCase(t *testing.T) {
+	for _, spell := range []func(string) string{func(s string) string { return s }, strings.ToLower, strings.ToUpper} {
+		ts := newTestServer(t, Options{})
+		seedUsers(ts, 3)
+		query := "?" + spell("filter") + "=" + urlEscape(`userName sw "u"`) + "&" + spell("sortBy") + "=userName&" +
+			spell("sortOrder") + "=descending&" + spell("excludedAttributes") + "=groups&" + spell("startIndex") + "=2&" +
+			spell("count") + "=1"
+		rec := ts.do(http.MethodGet, "/scim/v2/Users"+query, "")
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s status = %d, want 200; body %s", query, rec.Code, rec.Body)
+		}
+		q := ts.store.lastQuery
+		if q.Filter == nil || q.SortBy == nil || !q.Descending || q.Get.Groups || q.StartIndex != 2 || q.Count != 1 {
+			t.Errorf("GET %s: Query = %+v, want the filter, sortBy userName descending, no groups, startIndex 2, count 1", query, q)
+		}
+		rec = ts.do(http.MethodGet, "/scim/v2/Users?"+spell("attributes")+"=userName&"+spell("cursor")+"=", "")
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET status = %d, want 200; body %s", rec.Code, rec.Body)
+		}
+		if q := ts.store.lastQuery; !q.UseCursor || q.Get.Groups {
+			t.Errorf("attributes and cursor spelled %q: Query = %+v, want a cursor list without groups", spell("cursor"), q)
+		}
+	}
+}
+
 func TestServer_ListCursor(t *testing.T) {
 	ts := newTestServer(t, Options{})
 	seedUsers(ts, 3)
