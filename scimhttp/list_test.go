@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -94,6 +95,28 @@ func TestServer_List(t *testing.T) {
 				t.Errorf("Query.Count = %d, want %d", got, tt.wantCount)
 			}
 		})
+	}
+}
+
+// A page small enough to go out in one Write and one that is not both
+// arrive whole: valid JSON, every resource, Content-Length the body's.
+func TestServer_ListResponseWrites(t *testing.T) {
+	ts := newTestServer(t, Options{MaxPageSize: 1000})
+	seedUsers(ts, 400)
+	for _, count := range []int{1, 400} {
+		rec := ts.do(http.MethodGet, fmt.Sprintf("/scim/v2/Users?count=%d", count), "")
+		if rec.Code != http.StatusOK {
+			t.Fatalf("count=%d: status = %d, want 200; body %.300s", count, rec.Code, rec.Body)
+		}
+		if got, want := rec.Header().Get("Content-Length"), strconv.Itoa(rec.Body.Len()); got != want {
+			t.Errorf("count=%d: Content-Length = %s, want %s", count, got, want)
+		}
+		if count > 1 && rec.Body.Len() <= maxOneWrite {
+			t.Fatalf("count=%d: body of %d bytes, want more than %d to send it in parts", count, rec.Body.Len(), maxOneWrite)
+		}
+		if ids := checkList(t, decode(t, rec), 400, 1); len(ids) != count {
+			t.Errorf("count=%d: %d resources, want %d", count, len(ids), count)
+		}
 	}
 }
 
