@@ -83,15 +83,15 @@ func (s *Store) UserIDByUserName(ctx context.Context, tenant, userName string) (
 	if err := ctx.Err(); err != nil {
 		return "", false, err
 	}
-	var id []byte
+	var id string
 	var found bool
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		id, found, err = getValue(txn, userNameIDKey(tenant, fold(userName)))
+		id, found, err = getString(txn, userNameIDKey(tenant, fold(userName)))
 		return err
 	})
 	if err != nil || !found {
 		return "", false, err
 	}
-	return string(id), true, nil
+	return id, true, nil
 }

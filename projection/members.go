@@ -85,6 +85,24 @@ func getValue(txn *badger.Txn, key []byte) ([]byte, bool, error) {
 	return v, err == nil, err
 }
 
+// getString is getValue for a value wanted as a string: one copy instead
+// of two.
+func getString(txn *badger.Txn, key []byte) (string, bool, error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	var s string
+	err = item.Value(func(v []byte) error {
+		s = string(v)
+		return nil
+	})
+	return s, err == nil, err
+}
+
 // keysUnder returns the last key component of up to limit keys under
 // prefix (limit < 0: all), in key order.
 func keysUnder(txn *badger.Txn, prefix []byte, limit int) ([]string, error) {

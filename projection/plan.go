@@ -294,11 +294,11 @@ func (l *lister) planCompare(ctx context.Context, e *schemas.CompareExpr) (*plan
 				return nil, err
 			}
 			l.stats.points++
-			id, found, err := getValue(l.txn, userNameIDKey(l.tenant, fold(v)))
+			id, found, err := getString(l.txn, userNameIDKey(l.tenant, fold(v)))
 			if err != nil || !found {
 				return &plan{exact: true}, err
 			}
-			return &plan{ids: []string{string(id)}, exact: true}, nil
+			return &plan{ids: []string{id}, exact: true}, nil
 		case e.Op == schemas.OpSw && l.isPath(e.Path, "userName", ""):
 			return l.prefixIDs(ctx, nsUserName, fold(v), true)
 		case e.Op == schemas.OpEq && (l.isPath(e.Path, "emails", "value") || l.isPath(e.Path, "emails", "")):

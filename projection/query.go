@@ -67,6 +67,7 @@ func (s *Store) List(ctx context.Context, tenant, resourceType string, q view.Qu
 			return err
 		}
 		page.Total = w.total
+		page.Resources = make([]view.Stored, 0, len(w.ids))
 		for i, id := range w.ids {
 			r := w.recs[i]
 			if r == nil {
@@ -201,6 +202,8 @@ func (l *lister) fill(ctx context.Context, q view.Query, w *window) error {
 		}
 	}
 	if p != nil && p.exact && q.SortBy == nil {
+		n := min(len(p.ids), w.count) // the most the page can take
+		w.ids, w.recs = make([]string, 0, n), make([]*record, 0, n)
 		for _, id := range p.ids {
 			w.offer(id, nil)
 		}

@@ -33,7 +33,7 @@ var encoders = sync.Pool{New: func() any { return new(encoder) }}
 func getEncoder() *encoder { return encoders.Get().(*encoder) }
 
 func putEncoder(e *encoder) {
-	if cap(e.buf) > maxPooledBuffer {
+	if cap(e.buf) > maxPooledBuffer || cap(e.scratch) > maxPooledBuffer {
 		return
 	}
 	e.buf, e.scratch, e.err = e.buf[:0], e.scratch[:0], nil

@@ -217,3 +217,18 @@ func (g valueGen) number() json.Number {
 		return json.Number(validNumbers[int(c/16)%len(validNumbers)])
 	}
 }
+
+// An encoder whose scratch buffer grew past maxPooledBuffer is not pooled,
+// as one whose output buffer did is not: the pool would keep it for good.
+func TestPutEncoder_DropsBigScratch(t *testing.T) {
+	e := getEncoder()
+	e.scratch = make([]byte, 0, maxPooledBuffer+1)
+	putEncoder(e)
+	for range 4 {
+		got := getEncoder()
+		if cap(got.scratch) > maxPooledBuffer {
+			t.Fatalf("getEncoder() returned a scratch buffer of %d bytes, want at most %d", cap(got.scratch), maxPooledBuffer)
+		}
+		defer putEncoder(got)
+	}
+}

@@ -50,16 +50,16 @@ type listRequest struct {
 func listRequestFromParams(p params) (listRequest, error) {
 	lr := listRequest{
 		attributes: p.get("attributes"),
-		excluded:   p.get("excludedAttributes"),
+		excluded:   p.get("excludedattributes"),
 		filter:     p.get("filter"),
-		sortBy:     p.get("sortBy"),
-		sortOrder:  p.get("sortOrder"),
+		sortBy:     p.get("sortby"),
+		sortOrder:  p.get("sortorder"),
 	}
 	for _, f := range []struct {
-		name string
-		dst  **int
-	}{{"startIndex", &lr.startIndex}, {"count", &lr.count}} {
-		if v := p.get(f.name); v != "" {
+		name, key string
+		dst       **int
+	}{{"startIndex", "startindex", &lr.startIndex}, {"count", "count", &lr.count}} {
+		if v := p.get(f.key); v != "" {
 			n, err := parseInt(f.name, v)
 			if err != nil {
 				return listRequest{}, err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -97,6 +98,28 @@ func TestServer_List(t *testing.T) {
 	}
 }
 
+// A page small enough to go out in one Write and one that is not both
+// arrive whole: valid JSON, every resource, Content-Length the body's.
+func TestServer_ListResponseWrites(t *testing.T) {
+	ts := newTestServer(t, Options{MaxPageSize: 1000})
+	seedUsers(ts, 400)
+	for _, count := range []int{1, 400} {
+		rec := ts.do(http.MethodGet, fmt.Sprintf("/scim/v2/Users?count=%d", count), "")
+		if rec.Code != http.StatusOK {
+			t.Fatalf("count=%d: status = %d, want 200; body %.300s", count, rec.Code, rec.Body)
+		}
+		if got, want := rec.Header().Get("Content-Length"), strconv.Itoa(rec.Body.Len()); got != want {
+			t.Errorf("count=%d: Content-Length = %s, want %s", count, got, want)
+		}
+		if count > 1 && rec.Body.Len() <= maxOneWrite {
+			t.Fatalf("count=%d: body of %d bytes, want more than %d to send it in parts", count, rec.Body.Len(), maxOneWrite)
+		}
+		if ids := checkList(t, decode(t, rec), 400, 1); len(ids) != count {
+			t.Errorf("count=%d: %d resources, want %d", count, len(ids), count)
+		}
+	}
+}
+
 func TestServer_ListEmptyJSON(t *testing.T) {
 	ts := newTestServer(t, Options{})
 	rec := ts.do(http.MethodGet, "/scim/v2/Groups", "")
@@ -149,6 +172,33 @@ func TestServer_ListSort(t *testing.T) {
 	q := ts.store.lastQuery
 	if q.SortBy == nil || q.SortBy.Name != "userName" || !q.Descending {
 		t.Errorf("Query sort = %+v desc=%v, want userName descending", q.SortBy, q.Descending)
+	}
+}
+
+// Every list parameter is found however its name is spelled: camel case
+// as RFC 7644 writes it, all lower case, all upper case.
+func TestServer_ListParameterNamesAnyCase(t *testing.T) {
+	for _, spell := range []func(string) string{func(s string) string { return s }, strings.ToLower, strings.ToUpper} {
+		ts := newTestServer(t, Options{})
+		seedUsers(ts, 3)
+		query := "?" + spell("filter") + "=" + urlEscape(`userName sw "u"`) + "&" + spell("sortBy") + "=userName&" +
+			spell("sortOrder") + "=descending&" + spell("excludedAttributes") + "=groups&" + spell("startIndex") + "=2&" +
+			spell("count") + "=1"
+		rec := ts.do(http.MethodGet, "/scim/v2/Users"+query, "")
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET %s status = %d, want 200; body %s", query, rec.Code, rec.Body)
+		}
+		q := ts.store.lastQuery
+		if q.Filter == nil || q.SortBy == nil || !q.Descending || q.Get.Groups || q.StartIndex != 2 || q.Count != 1 {
+			t.Errorf("GET %s: Query = %+v, want the filter, sortBy userName descending, no groups, startIndex 2, count 1", query, q)
+		}
+		rec = ts.do(http.MethodGet, "/scim/v2/Users?"+spell("attributes")+"=userName&"+spell("cursor")+"=", "")
+		if rec.Code != http.StatusOK {
+			t.Fatalf("GET status = %d, want 200; body %s", rec.Code, rec.Body)
+		}
+		if q := ts.store.lastQuery; !q.UseCursor || q.Get.Groups {
+			t.Errorf("attributes and cursor spelled %q: Query = %+v, want a cursor list without groups", spell("cursor"), q)
+		}
 	}
 }
 

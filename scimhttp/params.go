@@ -12,7 +12,8 @@ import (
 
 // params are a request's query parameters with lower-cased names: RFC 7644
 // spells them in camel case, clients do not always. Both "+" and "%20"
-// decode to a space (url.ParseQuery).
+// decode to a space (url.ParseQuery). Look names up in lower case
+// (get("startindex")): strings.ToLower allocates for every other spelling.
 type params map[string][]string
 
 func parseParams(r *http.Request) (params, error) {
@@ -22,15 +23,20 @@ func parseParams(r *http.Request) (params, error) {
 		// resource to an existence probe; refuse it instead.
 		return nil, &schemas.Error{Kind: schemas.KindInvalidSyntax, Detail: "the query string is malformed", Err: err}
 	}
-	p := make(params, len(q))
+	// Lower-case the names in place: most requests (a userName lookup,
+	// a GET) name nothing in upper case, and then nothing is copied. A
+	// name added here is lower case already, so meeting it again later in
+	// the loop moves nothing.
 	for k, v := range q {
-		lk := strings.ToLower(k)
-		p[lk] = append(p[lk], v...)
+		if lk := strings.ToLower(k); lk != k {
+			delete(q, k)
+			q[lk] = append(q[lk], v...)
+		}
 	}
-	return p, nil
+	return params(q), nil
 }
 
-// get returns the first value of the parameter, or "".
+// get returns the first value of the parameter, or "". name is lower case.
 func (p params) get(name string) string {
 	if v := p[strings.ToLower(name)]; len(v) > 0 {
 		return v[0]
@@ -38,7 +44,8 @@ func (p params) get(name string) string {
 	return ""
 }
 
-// has reports whether the parameter is present, even empty.
+// has reports whether the parameter is present, even empty. name is lower
+// case.
 func (p params) has(name string) bool {
 	_, ok := p[strings.ToLower(name)]
 	return ok
@@ -46,12 +53,12 @@ func (p params) has(name string) bool {
 
 // selection parses attributes and excludedAttributes (RFC 7644 §3.9).
 func (p params) selection(rt *schemas.ResourceType) (schemas.Selection, error) {
-	return rt.ParseSelection(p.get("attributes"), p.get("excludedAttributes"))
+	return rt.ParseSelection(p.get("attributes"), p.get("excludedattributes"))
 }
 
 // hasSelection reports whether the request asks for a projection.
 func (p params) hasSelection() bool {
-	return p.get("attributes") != "" || p.get("excludedAttributes") != ""
+	return p.get("attributes") != "" || p.get("excludedattributes") != ""
 }
 
 // parseInt parses an integer parameter; values beyond int range are

@@ -216,6 +216,10 @@ func (lw *listWriter) add(base string, rt *schemas.ResourceType, st view.Stored,
 	lw.n++
 }
 
+// maxOneWrite is the largest page of resources listWriter.write copies
+// behind the ListResponse's head to send both in one Write.
+const maxOneWrite = 64 << 10
+
 // write answers 200 with the ListResponse and releases the buffer. The
 // members come in listResponse's field order; startIndex is absent when
 // nil (cursor pagination, RFC 9865), nextCursor when "", and itemsPerPage
@@ -238,8 +242,17 @@ func (lw *listWriter) write(w http.ResponseWriter, total int, startIndex *int, n
 		head = scimjson.AppendString(head, nextCursor)
 	}
 	head = append(head, `,"Resources":[`...)
+	if len(e.buf) > maxOneWrite {
+		e.scratch = head
+		lw.s.writeEncoded(w, http.StatusOK, e.err, head, e.buf, []byte("]}"))
+		return
+	}
+	// A small page (a userName lookup's) goes out in one Write: copying it
+	// after the head costs less than two more Writes through the response's
+	// layers. A large one is not copied.
+	head = append(append(head, e.buf...), "]}"...)
 	e.scratch = head
-	lw.s.writeEncoded(w, http.StatusOK, e.err, head, e.buf, []byte("]}"))
+	lw.s.writeEncoded(w, http.StatusOK, e.err, head)
 }
 
 // writeEncoded answers status with the concatenation of parts, already
