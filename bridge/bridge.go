@@ -111,6 +111,11 @@ type Request struct {
 	// are ignored: the members that exist are added, the others skipped,
 	// and the write reports them (Applied.Ignored).
 	Strict bool
+
+	// Answer is what the read back of the written resource loads (its
+	// members, its groups): the answer the caller gives, in
+	// Applied.Stored, so that the caller need not read it again.
+	Answer view.GetOptions
 }
 
 // Unknowns is a fresh record of unknown input under req's policy, for
@@ -138,6 +143,9 @@ type Applied struct {
 	// Request.Strict): member ids that name nothing, and what PATCH
 	// operations named that the schema lacks.
 	Ignored []schemas.Ignored
+	// Stored is the resource as the projection held it once the write
+	// was applied, with what Request.Answer loads.
+	Stored view.Stored
 }
 
 // Bridge is the write path. Safe for concurrent use.

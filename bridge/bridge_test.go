@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -474,5 +475,44 @@ func TestBridge_Replace(t *testing.T) {
 	// The old userName is free again.
 	if _, err := e.b.Create(ctx, req, e.users, userBody("a@example.com")); err != nil {
 		t.Errorf("Create(freed userName) = %v", err)
+	}
+}
+
+// TestBridge_Answer: a write returns the resource as the projection holds
+// it once applied, loaded as Request.Answer says, so that its caller
+// answers without reading it again.
+func TestBridge_Answer(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	u, err := e.b.Create(ctx, req, e.users, userBody("ann@example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := u.Resource.ID()
+	if _, err := e.b.Create(ctx, req, e.grps, []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Sales","members":[{"value":"`+id+`"}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	rename := patchBody(`[{"op":"replace","path":"displayName","value":"Ann"}]`)
+	p, err := schemas.ParsePatch(rename, schemas.DefaultMaxOperations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, answer := range []view.GetOptions{{}, {Groups: true}} {
+		r := e.b.request(req, "PATCH", e.users, id, rename)
+		r.Answer = answer
+		a, err := e.b.Bridge.Patch(ctx, r, e.users, id, p)
+		if err != nil {
+			t.Fatalf("Patch(answer %+v) = %v", answer, err)
+		}
+		want, err := e.store.Get(ctx, req.Tenant, "User", id, answer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Stored.Version != a.Version || !reflect.DeepEqual(a.Stored.Resource, want.Resource) {
+			t.Errorf("Patch(answer %+v).Stored = %+v (version %d), want %+v", answer, a.Stored, a.Version, want)
+		}
+		if _, hasGroups := a.Stored.Resource["groups"]; hasGroups != answer.Groups {
+			t.Errorf("Patch(answer %+v).Stored has groups: %v", answer, hasGroups)
+		}
 	}
 }

@@ -105,14 +105,14 @@ func (b *Bridge) result(ctx context.Context, req Request, rt *schemas.ResourceTy
 	if err := b.await(ctx, o); err != nil {
 		return Applied{}, b.failed(d, err)
 	}
-	st, err := b.state.Get(ctx, req.Tenant, rt.Name, id, view.GetOptions{})
+	st, err := b.state.Get(ctx, req.Tenant, rt.Name, id, req.Answer)
 	if schemas.KindOf(err) == schemas.KindNotFound && o.n > 0 && created && d != "" {
 		// An earlier attempt of this POST landed after the plan read the
 		// state, and before this one: the projection kept that one
 		// (projection.Store.CreatedBy).
 		if prev, found, lerr := b.state.CreatedBy(ctx, req.Tenant, d); lerr == nil && found {
 			id = prev
-			st, err = b.state.Get(ctx, req.Tenant, rt.Name, id, view.GetOptions{})
+			st, err = b.state.Get(ctx, req.Tenant, rt.Name, id, req.Answer)
 		}
 	}
 	if err != nil {
@@ -123,7 +123,7 @@ func (b *Bridge) result(ctx context.Context, req Request, rt *schemas.ResourceTy
 		return Applied{}, err
 	}
 	b.accepted.add(d)
-	a := Applied{ID: id, Version: st.Version, Partition: o.partition, Offset: -1, Ignored: ignored}
+	a := Applied{ID: id, Version: st.Version, Partition: o.partition, Offset: -1, Ignored: ignored, Stored: st}
 	if o.n > 0 {
 		a.Offset = o.last
 	} else {

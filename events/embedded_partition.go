@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 const (
@@ -46,6 +47,8 @@ type partition struct {
 	next int64  // offset of the next record written
 	wbuf []byte // write buffer of a group
 	werr error  // sticky: after a failed write or fsync nothing more is written
+
+	syncs atomic.Int64 // fsyncs of segments by the committer (for tests and benchmarks)
 
 	mu     sync.RWMutex // guards segs, each segment's size and index, end, notify
 	segs   []*segment
@@ -339,6 +342,7 @@ func (p *partition) write(group []*appendReq) ([]pendingIndex, error) {
 	if err := p.flush(s); err != nil {
 		return nil, err
 	}
+	p.syncs.Add(1)
 	if err := s.f.Sync(); err != nil {
 		return nil, fmt.Errorf("sync %s: %w", s.path, err)
 	}
@@ -382,6 +386,7 @@ func (p *partition) roll(s *segment) (*segment, error) {
 	if err := p.flush(s); err != nil {
 		return nil, err
 	}
+	p.syncs.Add(1)
 	if err := s.f.Sync(); err != nil {
 		return nil, fmt.Errorf("sync %s: %w", s.path, err)
 	}

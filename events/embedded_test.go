@@ -2,7 +2,9 @@ package events_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -320,5 +322,35 @@ func TestEmbedded_GroupCommit(t *testing.T) {
 			t.Fatalf("offsets %v are not a permutation of 0..%d", offs, n-1)
 		}
 		seen[o] = true
+	}
+}
+
+// TestEmbedded_OneSyncPerGroup: an append is fsynced once however many
+// events it holds, and a lone append is never left to share a later one.
+func TestEmbedded_OneSyncPerGroup(t *testing.T) {
+	l, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	before := events.Syncs(l)
+	batch := make([]events.Event, 100)
+	for i := range batch {
+		batch[i] = eventstest.Event("acme", "User", fmt.Sprintf("u%d", i), 1)
+	}
+	if _, _, err := l.Append(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if got := events.Syncs(l) - before; got != 1 {
+		t.Errorf("fsyncs for one append of 100 events = %d, want 1", got)
+	}
+	for i := range 3 {
+		if _, _, err := l.Append(ctx, []events.Event{eventstest.Event("acme", "User", "u0", int64(i+2))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := events.Syncs(l) - before; got != 4 {
+		t.Errorf("fsyncs after 3 more appends one at a time = %d, want 4", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/scim-bridge/scim-bridge/bridge"
+	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 	"github.com/scim-bridge/scim-bridge/scimhttp/tenants"
 )
@@ -266,13 +267,13 @@ func (run *bulkRun) write(op *bulkOp, id string, body []byte) (bridge.Applied, i
 	s, r := run.s, run.r
 	switch op.method {
 	case http.MethodPost:
-		a, err := s.create(r, op.rt, "", body)
+		a, err := s.create(r, op.rt, "", body, view.GetOptions{})
 		return a, http.StatusCreated, err
 	case http.MethodPut:
-		a, err := s.replace(r, op.rt, id, op.version, body)
+		a, err := s.replace(r, op.rt, id, op.version, body, view.GetOptions{})
 		return a, http.StatusOK, err
 	case http.MethodPatch:
-		a, err := s.patch(r, op.rt, id, op.version, body)
+		a, err := s.patch(r, op.rt, id, op.version, body, view.GetOptions{})
 		return a, http.StatusOK, err
 	}
 	return bridge.Applied{}, http.StatusNoContent, s.delete(r, op.rt, id, op.version)

@@ -152,7 +152,8 @@ type faultStore struct {
 	mu        sync.Mutex
 	err       func(op string) error // non-nil: called first by every operation; an error is returned instead
 	lastGet   view.GetOptions
-	gets      int // reads by id
+	answer    view.GetOptions // Request.Answer of the last write
+	gets      int             // reads by id
 	lastQuery view.Query
 }
 
@@ -200,10 +201,17 @@ func (f *faultStore) List(ctx context.Context, tenant, typ string, q view.Query)
 	return f.r.List(ctx, tenant, typ, q)
 }
 
+func (f *faultStore) noteAnswer(req bridge.Request) {
+	f.mu.Lock()
+	f.answer = req.Answer
+	f.mu.Unlock()
+}
+
 func (f *faultStore) Create(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, r schemas.Resource) (bridge.Applied, error) {
 	if err := f.failure("create"); err != nil {
 		return bridge.Applied{}, err
 	}
+	f.noteAnswer(req)
 	return f.w.Create(ctx, req, rt, r)
 }
 
@@ -211,6 +219,7 @@ func (f *faultStore) Replace(ctx context.Context, req bridge.Request, rt *schema
 	if err := f.failure("replace"); err != nil {
 		return bridge.Applied{}, err
 	}
+	f.noteAnswer(req)
 	return f.w.Replace(ctx, req, rt, id, r)
 }
 
@@ -218,6 +227,7 @@ func (f *faultStore) Patch(ctx context.Context, req bridge.Request, rt *schemas.
 	if err := f.failure("patch"); err != nil {
 		return bridge.Applied{}, err
 	}
+	f.noteAnswer(req)
 	return f.w.Patch(ctx, req, rt, id, p)
 }
 

@@ -79,7 +79,7 @@ func (s *Server) handleCreate(rt *schemas.ResourceType, w http.ResponseWriter, r
 	if err != nil {
 		return err
 	}
-	a, err := s.create(r, rt, r.Header.Get("If-Match"), in.body)
+	a, err := s.create(r, rt, r.Header.Get("If-Match"), in.body, getOptions(rt, in.sel))
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func (s *Server) handleReplace(rt *schemas.ResourceType, w http.ResponseWriter, 
 	if err != nil {
 		return err
 	}
-	a, err := s.replace(r, rt, mux.Vars(r)["id"], r.Header.Get("If-Match"), in.body)
+	a, err := s.replace(r, rt, mux.Vars(r)["id"], r.Header.Get("If-Match"), in.body, getOptions(rt, in.sel))
 	if err != nil {
 		return err
 	}
@@ -108,11 +108,16 @@ func (s *Server) handlePatch(rt *schemas.ResourceType, w http.ResponseWriter, r 
 	if err != nil {
 		return err
 	}
-	a, err := s.patch(r, rt, mux.Vars(r)["id"], r.Header.Get("If-Match"), in.body)
+	noContent := (rt.IsGroup() || s.opts.UserPatchNoContent) && !in.params.hasSelection()
+	var answer view.GetOptions
+	if !noContent {
+		answer = getOptions(rt, in.sel)
+	}
+	a, err := s.patch(r, rt, mux.Vars(r)["id"], r.Header.Get("If-Match"), in.body, answer)
 	if err != nil {
 		return err
 	}
-	if (rt.IsGroup() || s.opts.UserPatchNoContent) && !in.params.hasSelection() {
+	if noContent {
 		// A 204 reads nothing back: never a group's members.
 		w.Header().Set("ETag", schemas.ETag(a.Version))
 		w.WriteHeader(http.StatusNoContent)
@@ -133,11 +138,15 @@ func (s *Server) handleDelete(rt *schemas.ResourceType, w http.ResponseWriter, r
 // The writes, as single requests and bulk operations run them: decode and
 // bound what the body writes, identify the request by its bytes as
 // received (writeRequest), hand the Writer the decoded values and note
-// what the write ignored. ifMatch is the If-Match header as sent.
+// what the write ignored. ifMatch is the If-Match header as sent; answer
+// is what the written resource is read back with (Applied.Stored): the
+// members and groups the answer shows, nothing for an answer without a
+// body.
 
 // create is POST: body decoded as a new resource of rt.
-func (s *Server) create(r *http.Request, rt *schemas.ResourceType, ifMatch string, body []byte) (bridge.Applied, error) {
+func (s *Server) create(r *http.Request, rt *schemas.ResourceType, ifMatch string, body []byte, answer view.GetOptions) (bridge.Applied, error) {
 	req := s.writeRequest(r, http.MethodPost, rt, "", ifMatch, body)
+	req.Answer = answer
 	u := req.Unknowns()
 	res, err := rt.DecodeWith(body, u)
 	if err != nil {
@@ -152,8 +161,9 @@ func (s *Server) create(r *http.Request, rt *schemas.ResourceType, ifMatch strin
 }
 
 // replace is PUT of resource id: body decoded as its new attributes.
-func (s *Server) replace(r *http.Request, rt *schemas.ResourceType, id, ifMatch string, body []byte) (bridge.Applied, error) {
+func (s *Server) replace(r *http.Request, rt *schemas.ResourceType, id, ifMatch string, body []byte, answer view.GetOptions) (bridge.Applied, error) {
 	req := s.writeRequest(r, http.MethodPut, rt, id, ifMatch, body)
+	req.Answer = answer
 	u := req.Unknowns()
 	res, err := rt.DecodeWith(body, u)
 	if err != nil {
@@ -169,12 +179,14 @@ func (s *Server) replace(r *http.Request, rt *schemas.ResourceType, id, ifMatch 
 
 // patch is PATCH of resource id: body parsed as at most
 // Options.MaxPatchOps operations.
-func (s *Server) patch(r *http.Request, rt *schemas.ResourceType, id, ifMatch string, body []byte) (bridge.Applied, error) {
+func (s *Server) patch(r *http.Request, rt *schemas.ResourceType, id, ifMatch string, body []byte, answer view.GetOptions) (bridge.Applied, error) {
 	p, err := schemas.ParsePatch(body, s.opts.MaxPatchOps)
 	if err != nil {
 		return bridge.Applied{}, err
 	}
-	a, err := s.w.Patch(r.Context(), s.writeRequest(r, http.MethodPatch, rt, id, ifMatch, body), rt, id, p)
+	req := s.writeRequest(r, http.MethodPatch, rt, id, ifMatch, body)
+	req.Answer = answer
+	a, err := s.w.Patch(r.Context(), req, rt, id, p)
 	if err != nil {
 		return bridge.Applied{}, err
 	}
@@ -213,15 +225,12 @@ func (s *Server) writeInput(rt *schemas.ResourceType, w http.ResponseWriter, r *
 	return writeInput{params: p, sel: sel, body: body}, nil
 }
 
-// writeWritten answers a write with status and the resource it wrote, read
-// back from the Reader as a GET reads it (the Writer has waited until the
-// read model applied the write), with what sel selects; a POST's answer
-// carries its Location.
+// writeWritten answers a write with status and the resource it wrote, as
+// the Writer read it back once the read model had applied the write
+// (Applied.Stored, loaded with getOptions(rt, sel), as a GET reads it),
+// with what sel selects; a POST's answer carries its Location.
 func (s *Server) writeWritten(w http.ResponseWriter, r *http.Request, status int, rt *schemas.ResourceType, a bridge.Applied, sel schemas.Selection) error {
-	st, err := s.r.Get(r.Context(), tenant(r), rt.Name, a.ID, getOptions(rt, sel))
-	if err != nil {
-		return err
-	}
+	st := a.Stored
 	if status == http.StatusCreated {
 		w.Header().Set("Location", location(s.baseURL(r), rt, a.ID))
 	}

@@ -1,0 +1,11 @@
+package events
+
+// Syncs returns how many times the committers of l have fsynced a segment
+// since it was opened.
+func Syncs(l *Embedded) int64 {
+	var n int64
+	for _, p := range l.parts {
+		n += p.syncs.Load()
+	}
+	return n
+}
