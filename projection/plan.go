@@ -182,7 +182,7 @@ func (l *lister) plan(ctx context.Context, e schemas.Expr) (*plan, error) {
 // type's count beyond the slack, reading the counter once.
 func (l *lister) countBudget() error {
 	l.stats.points++
-	n, err := readCounter(l.txn, countKey(l.tenant, l.typ))
+	n, err := readCounter(badgerReader{l.txn}, countKey(l.tenant, l.typ))
 	if err != nil {
 		return err
 	}
@@ -294,7 +294,7 @@ func (l *lister) planCompare(ctx context.Context, e *schemas.CompareExpr) (*plan
 				return nil, err
 			}
 			l.stats.points++
-			id, found, err := getValue(l.txn, userNameIDKey(l.tenant, fold(v)))
+			id, found, err := getValue(badgerReader{l.txn}, userNameIDKey(l.tenant, fold(v)))
 			if err != nil || !found {
 				return &plan{exact: true}, err
 			}

@@ -69,6 +69,7 @@ var ErrFormat = errors.New("the projection must be rebuilt from the log")
 // serialised per partition.
 type Store struct {
 	db          *badger.DB
+	kv          kvDB // what applying writes to: db, or the bulk engine of a first replay
 	reg         *schemas.Registry
 	logger      *slog.Logger
 	m           *metrics
@@ -113,6 +114,7 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 	}
 	s := &Store{
 		db:          db,
+		kv:          badgerDB{db},
 		reg:         reg,
 		logger:      logger,
 		pollEvery:   opts.PollInterval,
