@@ -256,36 +256,66 @@ func (s *Store) bulkProgress(ctx context.Context, done <-chan struct{}, start ti
 }
 
 // bulkWrite streams the engine's final state into Badger, then writes the
-// format key: until then the projection is not built (see Open).
+// format key: until then the projection is not built (see Open). Encoding
+// the merged pairs and the StreamWriter's Write run in two goroutines,
+// handing over two buffers of bulkWriteChunk bytes in turn.
 func (s *Store) bulkWrite(ctx context.Context, e *bulkKV) error {
 	sw := s.db.NewStreamWriter()
 	if err := sw.Prepare(); err != nil {
 		return fmt.Errorf("bulk replay: prepare the stream writer: %w", err)
 	}
-	buf := z.NewBuffer(bulkWriteChunk+bulkWriteChunk/4, "projection.bulk")
-	defer buf.Release()
-	var kv pb.KV
-	n := 0
-	err := e.merge(func(k, v []byte) error {
-		if n++; n%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
+	free := make(chan *z.Buffer, 2)
+	for range 2 {
+		buf := z.NewBuffer(bulkWriteChunk+bulkWriteChunk/4, "projection.bulk")
+		defer buf.Release()
+		free <- buf
+	}
+	full := make(chan *z.Buffer, 1)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	merged := make(chan error, 1)
+	go func() {
+		defer close(full)
+		buf := <-free
+		var kv pb.KV
+		n := 0
+		err := e.merge(func(k, v []byte) error {
+			if n++; n%4096 == 0 {
+				if err := wctx.Err(); err != nil {
+					return err
+				}
+			}
+			kv.Key, kv.Value, kv.Version = k, v, 1
+			badger.KVToBuffer(&kv, buf)
+			if buf.LenNoPadding() < bulkWriteChunk {
+				return nil
+			}
+			full <- buf
+			select {
+			case buf = <-free:
+				return nil
+			case <-wctx.Done():
+				return wctx.Err()
+			}
+		})
+		if err == nil && buf.LenNoPadding() > 0 {
+			full <- buf
+		}
+		merged <- err
+	}()
+	var err error
+	for buf := range full {
+		if err == nil {
+			// Write copies what it keeps, so buf can be refilled.
+			if err = sw.Write(buf); err != nil {
+				cancel()
 			}
 		}
-		kv.Key, kv.Value, kv.Version = k, v, 1
-		badger.KVToBuffer(&kv, buf)
-		if buf.LenNoPadding() < bulkWriteChunk {
-			return nil
-		}
-		// Write copies what it keeps, so buf can be refilled.
-		if err := sw.Write(buf); err != nil {
-			return err
-		}
 		buf.Reset()
-		return nil
-	})
-	if err == nil && buf.LenNoPadding() > 0 {
-		err = sw.Write(buf)
+		free <- buf
+	}
+	if merr := <-merged; err == nil {
+		err = merr
 	}
 	if err == nil {
 		err = sw.Flush()

@@ -60,6 +60,8 @@ type bulkKV struct {
 	mem  *skl.Skiplist
 	runs []*run // oldest first
 
+	maps sync.Pool // of map[string]pendingWrite: a transaction's, cleared for the next
+
 	beforeSpill func() error // tests: called before each spill; an error fails it
 }
 
@@ -93,7 +95,19 @@ func (e *bulkKV) close() error {
 }
 
 func (e *bulkKV) newTxn() kvTxn {
-	return &bulkTxn{e: e, pending: make(map[string]pendingWrite)}
+	w, _ := e.maps.Get().(map[string]pendingWrite)
+	if w == nil {
+		w = make(map[string]pendingWrite)
+	}
+	return &bulkTxn{e: e, pending: w}
+}
+
+// release hands a finished transaction's map back for the next.
+func (e *bulkKV) release(w map[string]pendingWrite) {
+	if w != nil {
+		clear(w)
+		e.maps.Put(w)
+	}
 }
 
 func (e *bulkKV) view(fn func(r kvReader) error) error {
@@ -222,7 +236,10 @@ func (t *bulkTxn) get(key []byte, fn func(v []byte) error) (bool, error) {
 
 func (t *bulkTxn) set(key, value []byte) error { return t.put(key, value, false) }
 func (t *bulkTxn) delete(key []byte) error     { return t.put(key, nil, true) }
-func (t *bulkTxn) discard()                    { t.pending, t.done = nil, true }
+func (t *bulkTxn) discard() {
+	t.e.release(t.pending)
+	t.pending, t.done = nil, true
+}
 func (t *bulkTxn) put(k, v []byte, d bool) error {
 	if t.done {
 		return errors.New("bulk replay: write to a finished transaction")
@@ -243,6 +260,7 @@ func (t *bulkTxn) commit() error {
 	}
 	t.done = true
 	err := t.e.commit(t.pending, t.size)
+	t.e.release(t.pending)
 	t.pending = nil
 	return err
 }
@@ -344,6 +362,10 @@ func (m *mergeIter) settle() {
 
 // advance moves every source past the current key.
 func (m *mergeIter) advance() {
+	if len(m.srcs) == 1 {
+		m.srcs[0].next()
+		return
+	}
 	m.last = append(m.last[:0], m.srcs[m.cur].key()...)
 	for _, s := range m.srcs {
 		for s.valid() && bytes.Equal(s.key(), m.last) {
