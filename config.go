@@ -17,7 +17,7 @@ import (
 // Replay memory (SCIM_REPLAY_MEMORY_BYTES): the default, and the least
 // that makes sense (less works, spilling at every transaction).
 const (
-	defaultReplayMemory = 256 << 20
+	defaultReplayMemory = 128 << 20
 	minReplayMemory     = 1 << 20
 )
 

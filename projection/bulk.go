@@ -37,7 +37,7 @@ import (
 
 const (
 	defaultBulkThreshold    = 10_000
-	defaultReplayMemory     = 256 << 20
+	defaultReplayMemory     = 128 << 20
 	defaultProgressInterval = 5 * time.Second
 
 	// bulkWriteChunk is how many bytes of encoded pairs the final write

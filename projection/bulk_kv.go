@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
@@ -35,9 +36,9 @@ import (
 // transaction, which is what lets the apply path run unchanged.
 
 const (
-	runBlockBytes  = 16 << 10 // a run's index names the first key of every block this size
-	runBloomBits   = 10       // bloom bits per key: about 1% false positives
-	runBloomHashes = 7
+	runBlockBytes  = 4 << 10 // a run's index names the first key of every block this size
+	runBloomBits   = 16      // bloom bits per key: about 0.2% false positives (blocked)
+	runBloomHashes = 8
 	runReadBuffer  = 64 << 10 // sequential reads of a run (scans, the final merge)
 
 	// skiplist entry meta bits.
@@ -199,7 +200,13 @@ func (e *bulkKV) spillLocked() error {
 		return err
 	}
 	e.runs = append(e.runs, r)
+	// Collect the full arena before allocating the next, so that the next
+	// reuses its pages: left to the GC's pace, the old arena stays
+	// resident while the new one fills (the arena counts as live heap,
+	// which puts the next collection far off).
 	e.mem.DecrRef()
+	e.mem = nil
+	runtime.GC()
 	e.mem = skl.NewSkiplist(e.arena)
 	return nil
 }
@@ -499,19 +506,22 @@ func writeRun(path string, seed maphash.Seed, fill func(emit func(key, value []b
 		return nil, fmt.Errorf("bulk replay: write run: %w", err)
 	}
 	r.size = off
-	nbits := max(64, uint64(len(hashes))*runBloomBits)
-	r.bloom = make([]uint64, (nbits+63)/64)
+	nbits := max(512, uint64(len(hashes))*runBloomBits)
+	r.bloom = make([]uint64, (nbits+511)/512*8)
 	for _, h := range hashes {
 		r.bloomAdd(h)
 	}
 	return r, nil
 }
 
+// bloomBits calls fn with the bits of hash h until it returns false. The
+// filter is blocked: all of a key's bits lie in one 512-bit block (one
+// cache line), so a lookup costs one cache miss per run.
 func (r *run) bloomBits(h uint64, fn func(bit uint64) bool) bool {
-	n := uint64(len(r.bloom)) * 64
-	h1, h2 := h, h>>32|h<<32|1
+	block := (h >> 32) % (uint64(len(r.bloom)) / 8) * 512
+	h1, h2 := h, h>>17|1
 	for i := range uint64(runBloomHashes) {
-		if !fn((h1 + i*h2) % n) {
+		if !fn(block + (h1+i*h2)%512) {
 			return false
 		}
 	}

@@ -48,7 +48,7 @@ type Options struct {
 
 	// ReplayMemory bounds the memory a bulk replay holds its writes in
 	// before it spills them to a run file beside the projection. Zero
-	// means 256 MiB.
+	// means 128 MiB.
 	ReplayMemory int64
 
 	// ProgressInterval is how often a bulk replay logs its progress. Zero
