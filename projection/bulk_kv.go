@@ -257,7 +257,9 @@ func (t *bulkTxn) put(k, v []byte, d bool) error {
 		return badger.ErrTxnTooBig
 	}
 	t.size += size
-	t.pending[string(k)] = pendingWrite{value: slices.Clone(v), del: d}
+	// Like a Badger transaction, this keeps v: callers do not modify what
+	// they have written (writeTxn's writes are fresh slices).
+	t.pending[string(k)] = pendingWrite{value: v, del: d}
 	return nil
 }
 
