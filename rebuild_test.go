@@ -258,3 +258,30 @@ func appendUnreadableRecord(t *testing.T, dataDir string) {
 		t.Fatal(err)
 	}
 }
+
+// SCIM_REPLAY_MEMORY_BYTES is a setting of serve and rebuild (both list
+// it in their help), a flag wins over it, and a budget under 1 MiB is
+// refused with the variable named.
+func TestConfig_ReplayMemory(t *testing.T) {
+	for _, cmd := range []string{"serve", "rebuild"} {
+		if _, help, _ := runCLI(t, nil, cmd, "--help"); !strings.Contains(help, "--replay-memory-bytes  [SCIM_REPLAY_MEMORY_BYTES]") {
+			t.Errorf("%s --help does not list SCIM_REPLAY_MEMORY_BYTES:\n%s", cmd, help)
+		}
+		c, err := parseConfig(cmd, []string{"--replay-memory-bytes", "2097152"}, func(k string) string {
+			return map[string]string{"SCIM_TOKEN": "x", "SCIM_REPLAY_MEMORY_BYTES": "3145728"}[k]
+		}, io.Discard)
+		if err != nil || c.ReplayMemory != 2<<20 {
+			t.Errorf("%s: --replay-memory-bytes over SCIM_REPLAY_MEMORY_BYTES: %d, %v; want %d", cmd, c.ReplayMemory, err, 2<<20)
+		}
+		c, err = parseConfig(cmd, nil, func(k string) string { return map[string]string{"SCIM_TOKEN": "x"}[k] }, io.Discard)
+		if err != nil || c.ReplayMemory != defaultReplayMemory {
+			t.Errorf("%s: default replay memory %d, %v; want %d", cmd, c.ReplayMemory, err, defaultReplayMemory)
+		}
+		_, err = parseConfig(cmd, nil, func(k string) string {
+			return map[string]string{"SCIM_TOKEN": "x", "SCIM_REPLAY_MEMORY_BYTES": "1000"}[k]
+		}, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "SCIM_REPLAY_MEMORY_BYTES") {
+			t.Errorf("%s: SCIM_REPLAY_MEMORY_BYTES=1000: %v, want an error naming it", cmd, err)
+		}
+	}
+}
