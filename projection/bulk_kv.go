@@ -3,6 +3,7 @@ package projection
 import (
 	"bufio"
 	"bytes"
+	"container/heap"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -334,9 +335,11 @@ type kvIter interface {
 }
 
 // mergeIter merges sources, given newest first: of entries with one key,
-// the newest is the one seen; deleted keys are skipped.
+// the newest is the one seen; deleted keys are skipped. The sources with
+// an entry are kept in a heap ordered by key, then age.
 type mergeIter struct {
 	srcs []kvIter
+	h    []int  // indexes of the valid sources, a heap
 	cur  int    // the source whose entry is current, -1 at the end
 	last []byte // advance's copy of the current key
 }
@@ -344,25 +347,42 @@ type mergeIter struct {
 func newMergeIter(srcs []kvIter) *mergeIter { return &mergeIter{srcs: srcs, cur: -1} }
 
 func (m *mergeIter) seek(key []byte) {
-	for _, s := range m.srcs {
-		s.seek(key)
+	m.h = m.h[:0]
+	for i, s := range m.srcs {
+		if s.seek(key); s.valid() {
+			m.h = append(m.h, i)
+		}
 	}
+	heap.Init(m)
 	m.settle()
+}
+
+// heap.Interface over m.h.
+func (m *mergeIter) Len() int { return len(m.h) }
+func (m *mergeIter) Less(a, b int) bool {
+	i, j := m.h[a], m.h[b]
+	if c := bytes.Compare(m.srcs[i].key(), m.srcs[j].key()); c != 0 {
+		return c < 0
+	}
+	return i < j // the newer first
+}
+func (m *mergeIter) Swap(a, b int) { m.h[a], m.h[b] = m.h[b], m.h[a] }
+func (m *mergeIter) Push(x any)    { m.h = append(m.h, x.(int)) }
+func (m *mergeIter) Pop() any {
+	x := m.h[len(m.h)-1]
+	m.h = m.h[:len(m.h)-1]
+	return x
 }
 
 // settle makes the smallest live key current.
 func (m *mergeIter) settle() {
 	for {
 		m.cur = -1
-		for i, s := range m.srcs {
-			if !s.valid() {
-				continue
-			}
-			if m.cur < 0 || bytes.Compare(s.key(), m.srcs[m.cur].key()) < 0 {
-				m.cur = i // ties keep the earlier (newer) source
-			}
+		if len(m.h) == 0 {
+			return
 		}
-		if m.cur < 0 || !m.srcs[m.cur].deleted() {
+		m.cur = m.h[0]
+		if !m.srcs[m.cur].deleted() {
 			return
 		}
 		m.advance()
@@ -371,14 +391,16 @@ func (m *mergeIter) settle() {
 
 // advance moves every source past the current key.
 func (m *mergeIter) advance() {
-	if len(m.srcs) == 1 {
-		m.srcs[0].next()
-		return
-	}
 	m.last = append(m.last[:0], m.srcs[m.cur].key()...)
-	for _, s := range m.srcs {
-		for s.valid() && bytes.Equal(s.key(), m.last) {
-			s.next()
+	for len(m.h) > 0 {
+		s := m.srcs[m.h[0]]
+		if !bytes.Equal(s.key(), m.last) {
+			return
+		}
+		if s.next(); s.valid() {
+			heap.Fix(m, 0)
+		} else {
+			heap.Pop(m)
 		}
 	}
 }
