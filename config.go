@@ -14,12 +14,20 @@ import (
 	"github.com/scim-bridge/scim-bridge/scimhttp"
 )
 
+// Replay memory (SCIM_REPLAY_MEMORY_BYTES): the default, and the least
+// that makes sense (less works, spilling at every transaction).
+const (
+	defaultReplayMemory = 128 << 20
+	minReplayMemory     = 1 << 20
+)
+
 // config is every setting; each is a flag and an environment variable.
 type config struct {
 	Listen        string
 	AdminListen   string
 	DebugListen   string
 	DataDir       string
+	ReplayMemory  int64
 	Token         string
 	TenantsFile   string
 	BaseURL       string
@@ -113,11 +121,12 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		fs.BoolVar(p, name, def, help)
 		all = append(all, setting{env, name, help})
 	}
-	var maxBody, maxInFlightBytes int
+	var maxBody, maxInFlightBytes, replayMemory int
 	str(&c.Listen, "SCIM_LISTEN", "listen", ":8080", "HTTP address for SCIM, /healthz and /readyz")
 	str(&c.AdminListen, "SCIM_ADMIN_LISTEN", "admin-listen", ":9090", "HTTP address for /metrics (and /healthz, /readyz), apart from SCIM: /metrics names every tenant; \"off\" (or an empty --admin-listen) disables it")
 	str(&c.DebugListen, "SCIM_DEBUG_LISTEN", "debug-listen", "", "address of a separate listener for Go's profiler (/debug/pprof/), e.g. 127.0.0.1:6060; empty: off. Keep it off public networks")
 	str(&c.DataDir, "SCIM_DATA_DIR", "data-dir", "./data", "directory of the Badger projection (and of the embedded log)")
+	num(&replayMemory, "SCIM_REPLAY_MEMORY_BYTES", "replay-memory-bytes", defaultReplayMemory, "memory a replay into an empty projection (rebuild, first start) holds its writes in before it spills them to disk beside the projection")
 	str(&c.Token, "SCIM_TOKEN", "token", "", "bearer token of the single tenant \"default\"; a flag is visible to every user of the machine in ps, so prefer the variable")
 	str(&c.TenantsFile, "SCIM_TENANTS_FILE", "tenants-file", "", "file of tenants and their token hashes (multi-tenant)")
 	str(&c.BaseURL, "SCIM_BASE_URL", "base-url", "", "public base URL of the SCIM API for meta.location, e.g. https://scim.example.com/scim/v2 (default: from the request)")
@@ -174,6 +183,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	}
 	c.MaxBodyBytes = int64(maxBody)
 	c.MaxInFlightBytes = int64(maxInFlightBytes)
+	c.ReplayMemory = int64(replayMemory)
 	if strings.EqualFold(c.AdminListen, "off") {
 		c.AdminListen = "" // an empty variable cannot say "off": it means "unset"
 	}
@@ -197,7 +207,7 @@ are those it uses.
 // rebuildUses reports whether rebuild reads the setting of env.
 func rebuildUses(env string) bool {
 	switch env {
-	case "SCIM_DATA_DIR", "SCIM_LOG_LEVEL", "SCIM_LOG_FORMAT", "SCIM_SCHEMAS_DIR":
+	case "SCIM_DATA_DIR", "SCIM_LOG_LEVEL", "SCIM_LOG_FORMAT", "SCIM_SCHEMAS_DIR", "SCIM_REPLAY_MEMORY_BYTES":
 		return true
 	}
 	switch env {
@@ -220,6 +230,9 @@ func (c config) validate(cmd string) error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("SCIM_DATA_DIR must not be empty"))
+	}
+	if c.ReplayMemory < minReplayMemory {
+		errs = append(errs, fmt.Errorf("SCIM_REPLAY_MEMORY_BYTES=%d: must be at least %d (1 MiB)", c.ReplayMemory, minReplayMemory))
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)

@@ -27,7 +27,8 @@ func openStore(c config, reg *schemas.Registry, logger *slog.Logger, promReg pro
 		return nil, fmt.Errorf("SCIM_DATA_DIR=%s: %w", c.DataDir, err)
 	}
 	dir := filepath.Join(c.DataDir, "projection")
-	opts := projection.Options{Logger: logger.With("component", "projection"), Registerer: promReg}
+	opts := projection.Options{Logger: logger.With("component", "projection"), Registerer: promReg,
+		ReplayMemory: c.ReplayMemory}
 	st, err := projection.Open(dir, reg, opts)
 	if errors.Is(err, projection.ErrFormat) {
 		logger.Warn("deleting the projection to replay the log into the current format", "err", err.Error())

@@ -66,12 +66,15 @@ func diffDumps(t *testing.T, what string, got, want []string) {
 // exactly: `scim-bridge rebuild`, and a start on an empty projection, both
 // produce the same keys and bytes as the live projection. The log also
 // holds claims and the void writes of former owners, which every replay
-// voids again.
+// voids again, and enough users that both replays take the bulk path
+// (projection/bulk.go) while the live projection applied them one
+// transaction at a time.
 func TestRun_Rebuild(t *testing.T) {
 	s := startService(t, nil)
 	provisioningSequence(t, s)
 	s.stop()
 	voids := appendFenced(t, s.dataDir)
+	appendUsers(t, s.dataDir, "bulk", 10_000)
 	s = startService(t, map[string]string{"SCIM_DATA_DIR": s.dataDir}) // applies them
 	s.stop()
 	live := exportProjection(t, s.dataDir)
@@ -79,22 +82,30 @@ func TestRun_Rebuild(t *testing.T) {
 		t.Fatalf("live projection has %d void records, want %d", got, voids)
 	}
 
-	env := map[string]string{"SCIM_DATA_DIR": s.dataDir, "SCIM_LOG_LEVEL": "warn"}
+	env := map[string]string{"SCIM_DATA_DIR": s.dataDir, "SCIM_LOG_LEVEL": "info", "SCIM_REPLAY_MEMORY_BYTES": "1048576"}
 	var stderr bytes.Buffer
 	if err := run(context.Background(), []string{"rebuild"}, func(k string) string { return env[k] }, io.Discard, &stderr, nil); err != nil {
 		t.Fatalf("rebuild: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "bulk replay done") {
+		t.Errorf("rebuild did not replay in bulk:\n%.3000s", stderr.String())
 	}
 	diffDumps(t, "after scim-bridge rebuild", exportProjection(t, s.dataDir), live)
 
 	if err := os.RemoveAll(filepath.Join(s.dataDir, "projection")); err != nil {
 		t.Fatal(err)
 	}
-	s2 := startService(t, map[string]string{"SCIM_DATA_DIR": s.dataDir})
+	logs := &logBuffer{t: t}
+	s2 := startServiceLogs(t, map[string]string{"SCIM_DATA_DIR": s.dataDir, "SCIM_LOG_LEVEL": "info"}, logs)
+	s2.waitReady()
 	r := s2.must(200, s2.do("GET", "/Users?count=0", nil))
 	if r.Body["totalResults"] != float64(2) {
 		t.Errorf("after replay: %s, want 2 users", r.Raw)
 	}
 	s2.stop()
+	if !strings.Contains(logs.String(), "bulk replay done") {
+		t.Errorf("the start on an empty projection did not replay in bulk")
+	}
 	diffDumps(t, "after a start on an empty projection", exportProjection(t, s.dataDir), live)
 
 	// A projection written in another key layout (an older version's) is
@@ -131,6 +142,29 @@ func appendFenced(t *testing.T, dataDir string) int {
 		}
 	}
 	return voids
+}
+
+// appendUsers appends n user.created events of tenant to the embedded log
+// of a stopped service.
+func appendUsers(t *testing.T, dataDir, tenant string, n int) {
+	t.Helper()
+	l, err := events.OpenEmbedded(filepath.Join(dataDir, "log"), events.EmbeddedOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var batch []events.Event
+	for i := range n {
+		ev := eventstest.Event(tenant, "User", fmt.Sprintf("bulk-%05d", i), 1)
+		ev.Epoch = 1 << 20 // above any claim appendFenced leaves in force
+		batch = append(batch, ev)
+		if len(batch) == 500 || i == n-1 {
+			if _, _, err := l.Append(context.Background(), batch); err != nil {
+				t.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
 }
 
 // countVoid counts the records an export says were skipped as void.
@@ -222,5 +256,32 @@ func appendUnreadableRecord(t *testing.T, dataDir string) {
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// SCIM_REPLAY_MEMORY_BYTES is a setting of serve and rebuild (both list
+// it in their help), a flag wins over it, and a budget under 1 MiB is
+// refused with the variable named.
+func TestConfig_ReplayMemory(t *testing.T) {
+	for _, cmd := range []string{"serve", "rebuild"} {
+		if _, help, _ := runCLI(t, nil, cmd, "--help"); !strings.Contains(help, "--replay-memory-bytes  [SCIM_REPLAY_MEMORY_BYTES]") {
+			t.Errorf("%s --help does not list SCIM_REPLAY_MEMORY_BYTES:\n%s", cmd, help)
+		}
+		c, err := parseConfig(cmd, []string{"--replay-memory-bytes", "2097152"}, func(k string) string {
+			return map[string]string{"SCIM_TOKEN": "x", "SCIM_REPLAY_MEMORY_BYTES": "3145728"}[k]
+		}, io.Discard)
+		if err != nil || c.ReplayMemory != 2<<20 {
+			t.Errorf("%s: --replay-memory-bytes over SCIM_REPLAY_MEMORY_BYTES: %d, %v; want %d", cmd, c.ReplayMemory, err, 2<<20)
+		}
+		c, err = parseConfig(cmd, nil, func(k string) string { return map[string]string{"SCIM_TOKEN": "x"}[k] }, io.Discard)
+		if err != nil || c.ReplayMemory != defaultReplayMemory {
+			t.Errorf("%s: default replay memory %d, %v; want %d", cmd, c.ReplayMemory, err, defaultReplayMemory)
+		}
+		_, err = parseConfig(cmd, nil, func(k string) string {
+			return map[string]string{"SCIM_TOKEN": "x", "SCIM_REPLAY_MEMORY_BYTES": "1000"}[k]
+		}, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "SCIM_REPLAY_MEMORY_BYTES") {
+			t.Errorf("%s: SCIM_REPLAY_MEMORY_BYTES=1000: %v, want an error naming it", cmd, err)
+		}
 	}
 }

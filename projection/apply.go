@@ -9,8 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
-
 	"github.com/scim-bridge/scim-bridge/events"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
@@ -143,7 +141,7 @@ func (s *Store) apply(rec events.Record) (string, error) {
 // way is returned as the reason to skip the record.
 func (s *Store) applyMembers(ev *events.Event, typ string, ops []memberOp) (string, error) {
 	var cur *record
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.kv.view(func(txn kvReader) error {
 		var err error
 		cur, err = loadRecord(txn, resourceKey(ev.Tenant, typ, ev.ResourceID))
 		return err
@@ -161,7 +159,7 @@ func (s *Store) applyMembers(ev *events.Event, typ string, ops []memberOp) (stri
 		t := s.newWriteTxn()
 		n, err := applyMemberOps(t, ev.Tenant, ev.ResourceID, ops, s.memberBatch)
 		if err == nil {
-			err = s.commit(t.Txn)
+			err = s.commit(t)
 		}
 		t.Discard()
 		if r := skipReason(err); r != "" {
@@ -205,7 +203,7 @@ func (s *Store) applyAlone(rec events.Record, reason string, ops []memberOp, f *
 	if err != nil {
 		return "", false, err
 	}
-	if err := s.commit(t.Txn); err != nil {
+	if err := s.commit(t); err != nil {
 		return "", false, err
 	}
 	*f = next
@@ -226,7 +224,7 @@ func (s *Store) skipAlone(rec events.Record, reason string) error {
 	if typ := canonicalType(ev.ResourceType); typ != "" && ev.ResourceID != "" &&
 		len(ev.Tenant) <= maxIDBytes && len(ev.ResourceID) <= maxIDBytes {
 		var err error
-		cur, err = loadRecord(t.Txn, resourceKey(ev.Tenant, typ, ev.ResourceID))
+		cur, err = loadRecord(t.kv, resourceKey(ev.Tenant, typ, ev.ResourceID))
 		if err != nil && !errors.Is(err, errBadState) {
 			return err
 		}
@@ -234,7 +232,7 @@ func (s *Store) skipAlone(rec events.Record, reason string) error {
 	if err := putSkip(t, rec, reason, cur, events.Fence{}); err != nil {
 		return err
 	}
-	return s.commit(t.Txn)
+	return s.commit(t)
 }
 
 // applyRecord writes one record into t: its state change and indexes (for
@@ -261,7 +259,7 @@ func (s *Store) applyRecord(t *writeTxn, rec *events.Record, reason string, ops 
 	typ := canonicalType(ev.ResourceType)
 	var cur *record
 	if reason == "" {
-		cur, err = loadRecord(t.Txn, resourceKey(ev.Tenant, typ, ev.ResourceID))
+		cur, err = loadRecord(t.kv, resourceKey(ev.Tenant, typ, ev.ResourceID))
 		if err != nil {
 			return "", false, err
 		}
@@ -499,7 +497,7 @@ func (s *Store) deleteResource(txn *writeTxn, tenant, typ, id string, cur *recor
 // addCounter adds d to the int64 counter at key, deleting it at zero so an
 // emptied tenant leaves no keys behind.
 func addCounter(txn *writeTxn, key []byte, d int64) error {
-	n, err := readCounter(txn.Txn, key)
+	n, err := readCounter(txn.kv, key)
 	if err != nil {
 		return err
 	}
@@ -510,16 +508,9 @@ func addCounter(txn *writeTxn, key []byte, d int64) error {
 	return txn.Set(key, appendI64(nil, n))
 }
 
-func readCounter(txn *badger.Txn, key []byte) (int64, error) {
-	item, err := txn.Get(key)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
+func readCounter(txn kvReader, key []byte) (int64, error) {
 	var n int64
-	err = item.Value(func(v []byte) error { n = decodeI64(v); return nil })
+	_, err := txn.get(key, func(v []byte) error { n = decodeI64(v); return nil })
 	return n, err
 }
 
@@ -567,12 +558,12 @@ func syncUserNameKey(txn *writeTxn, tenant, id, old, next string) error {
 	}
 	if old != "" {
 		k := userNameIDKey(tenant, old)
-		v, found, err := getValue(txn.Txn, k)
+		v, found, err := getValue(txn.kv, k)
 		if err != nil {
 			return err
 		}
 		if found && string(v) == id {
-			rest, err := keysUnder(txn.Txn, userNamePrefix(tenant, old), 1)
+			rest, err := keysUnder(txn.kv, userNamePrefix(tenant, old), 1)
 			if err != nil {
 				return err
 			}
@@ -588,7 +579,7 @@ func syncUserNameKey(txn *writeTxn, tenant, id, old, next string) error {
 	}
 	if next != "" {
 		k := userNameIDKey(tenant, next)
-		_, found, err := getValue(txn.Txn, k)
+		_, found, err := getValue(txn.kv, k)
 		if err != nil {
 			return err
 		}

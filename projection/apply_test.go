@@ -256,7 +256,7 @@ func TestStore_ApplyCleanupAfterCrash(t *testing.T) {
 	applyAll(t, s, f.recs[:2])
 	// The delete's own transaction, without the follow-up batches.
 	err := s.update(func(txn *writeTxn) error {
-		cur, err := loadRecord(txn.Txn, resourceKey("acme", typeGroup, "g1"))
+		cur, err := loadRecord(txn.kv, resourceKey("acme", typeGroup, "g1"))
 		if err != nil {
 			return err
 		}

@@ -124,7 +124,7 @@ func (s *Store) applyTxn(recs []events.Record) (int, error) {
 			return 1, s.applyLocked(recs[0])
 		}
 		if err == nil {
-			err = s.commit(txn.Txn)
+			err = s.commit(txn)
 		}
 		txn.Discard()
 		if err != nil {
@@ -312,16 +312,16 @@ func (s *Store) update(fn func(txn *writeTxn) error) error {
 	if err := fn(txn); err != nil {
 		return err
 	}
-	return s.commit(txn.Txn)
+	return s.commit(txn)
 }
 
 // commit commits a transaction of applying. Tests set s.beforeCommit to
 // stop the store at any commit, as a crash would.
-func (s *Store) commit(txn *badger.Txn) error {
+func (s *Store) commit(txn *writeTxn) error {
 	if s.beforeCommit != nil {
 		if err := s.beforeCommit(); err != nil {
 			return err
 		}
 	}
-	return txn.Commit()
+	return txn.kv.commit()
 }

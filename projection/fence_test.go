@@ -72,7 +72,7 @@ func checkFenced(t *testing.T, s *Store, recs []events.Record, void map[int64]bo
 	var cur *record
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		cur, err = loadRecord(txn, resourceKey("acme", typeUser, "u1"))
+		cur, err = loadRecord(badgerReader{txn}, resourceKey("acme", typeUser, "u1"))
 		return err
 	})
 	if err != nil || cur == nil {

@@ -18,7 +18,7 @@ func (s *Store) Get(ctx context.Context, tenant, resourceType, id string, o view
 	typ := canonicalType(resourceType)
 	var st view.Stored
 	err := s.db.View(func(txn *badger.Txn) error {
-		r, err := loadRecord(txn, resourceKey(tenant, typ, id))
+		r, err := loadRecord(badgerReader{txn}, resourceKey(tenant, typ, id))
 		if err != nil {
 			return err
 		}

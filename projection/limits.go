@@ -112,17 +112,20 @@ var errOwnTxns = errors.New("member delta needs transactions of its own")
 // Delete, which check it against the Store's limits before Badger sees it
 // and count it against the budget of the record being applied (since
 // mark), so a limit is found the same way whatever else the transaction
-// holds. Reads use the embedded *badger.Txn.
+// holds. Reads go to kv.
 type writeTxn struct {
-	*badger.Txn
+	kv      kvTxn
 	lim     *limits
 	entries int64 // entries written for the current record
 	size    int64 // their estimated size
 }
 
 func (s *Store) newWriteTxn() *writeTxn {
-	return &writeTxn{Txn: s.db.NewTransaction(true), lim: &s.lim}
+	return &writeTxn{kv: s.kv.newTxn(), lim: &s.lim}
 }
+
+// Discard drops what t holds that is not committed.
+func (t *writeTxn) Discard() { t.kv.discard() }
 
 // mark starts the budget of the next record.
 func (t *writeTxn) mark() { t.entries, t.size = 0, 0 }
@@ -144,7 +147,7 @@ func (t *writeTxn) Set(key, value []byte) error {
 	if err := t.count(key, value); err != nil {
 		return err
 	}
-	return storageError(t.Txn.Set(key, value))
+	return storageError(t.kv.set(key, value))
 }
 
 // Delete deletes key. A key over Badger's limit cannot have been written,
@@ -156,7 +159,7 @@ func (t *writeTxn) Delete(key []byte) error {
 	if err := t.count(key, nil); err != nil {
 		return err
 	}
-	return storageError(t.Txn.Delete(key))
+	return storageError(t.kv.delete(key))
 }
 
 // count adds one entry to the record's budget, sized as Badger's

@@ -31,7 +31,7 @@ func applyMemberOps(txn *writeTxn, tenant, groupID string, ops []memberOp, limit
 			continue
 		}
 		mk := memberKey(tenant, groupID, op.m.Value)
-		old, exists, err := getValue(txn.Txn, mk)
+		old, exists, err := getValue(txn.kv, mk)
 		if err != nil {
 			return 0, err
 		}
@@ -73,16 +73,13 @@ func applyMemberOps(txn *writeTxn, tenant, groupID string, ops []memberOp, limit
 }
 
 // getValue returns a copy of the value at key and whether it exists.
-func getValue(txn *badger.Txn, key []byte) ([]byte, bool, error) {
-	item, err := txn.Get(key)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	v, err := item.ValueCopy(nil)
-	return v, err == nil, err
+func getValue(txn kvReader, key []byte) ([]byte, bool, error) {
+	var v []byte
+	found, err := txn.get(key, func(b []byte) error {
+		v = append(make([]byte, 0, len(b)), b...)
+		return nil
+	})
+	return v, found && err == nil, err
 }
 
 // getString is getValue for a value wanted as a string: one copy instead
@@ -105,17 +102,22 @@ func getString(txn *badger.Txn, key []byte) (string, bool, error) {
 
 // keysUnder returns the last key component of up to limit keys under
 // prefix (limit < 0: all), in key order.
-func keysUnder(txn *badger.Txn, prefix []byte, limit int) ([]string, error) {
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-	defer it.Close()
+func keysUnder(txn kvReader, prefix []byte, limit int) ([]string, error) {
 	var out []string
-	for it.Seek(prefix); it.ValidForPrefix(prefix) && (limit < 0 || len(out) < limit); it.Next() {
-		id, ok := lastStr(it.Item().Key(), prefix)
+	if limit == 0 {
+		return nil, nil
+	}
+	err := txn.scan(prefix, func(key []byte) (bool, error) {
+		id, ok := lastStr(key, prefix)
 		if !ok {
 			// The key holds an indexed value: name its length only.
-			return nil, fmt.Errorf("%w: malformed index key of %d bytes", errBadState, len(it.Item().Key()))
+			return false, fmt.Errorf("%w: malformed index key of %d bytes", errBadState, len(key))
 		}
 		out = append(out, id)
+		return limit < 0 || len(out) < limit, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -124,7 +126,7 @@ func keysUnder(txn *badger.Txn, prefix []byte, limit int) ([]string, error) {
 // of. The bridge removes a deleted user from its groups with events first;
 // this keeps the index right when it did not.
 func removeFromAllGroups(txn *writeTxn, tenant, memberID string) error {
-	groups, err := keysUnder(txn.Txn, memberOfPrefix(tenant, memberID), -1)
+	groups, err := keysUnder(txn.kv, memberOfPrefix(tenant, memberID), -1)
 	if err != nil {
 		return err
 	}
@@ -140,7 +142,7 @@ func removeFromAllGroups(txn *writeTxn, tenant, memberID string) error {
 // directions), fewer once the record has written half its budget
 // (txn.full), and reports whether more remain.
 func dropMembers(txn *writeTxn, tenant, groupID string, limit int) (bool, error) {
-	ids, err := keysUnder(txn.Txn, memberPrefix(tenant, groupID), limit+1)
+	ids, err := keysUnder(txn.kv, memberPrefix(tenant, groupID), limit+1)
 	if err != nil {
 		return false, err
 	}
@@ -165,7 +167,7 @@ func dropMemberOf(txn *writeTxn, tenant, memberID, groupID string) error {
 		return err
 	}
 	key := groupCountKey(tenant, memberID)
-	g, err := loadGroupsValue(txn.Txn, key)
+	g, err := loadGroupsValue(txn.kv, key)
 	if err != nil {
 		return err
 	}
@@ -181,7 +183,7 @@ func dropMemberOf(txn *writeTxn, tenant, memberID, groupID string) error {
 		if g.inline() {
 			// Down to maxInlineGroups: list them again, from the entries
 			// this transaction has just updated.
-			if g.ids, err = keysUnder(txn.Txn, memberOfPrefix(tenant, memberID), -1); err != nil {
+			if g.ids, err = keysUnder(txn.kv, memberOfPrefix(tenant, memberID), -1); err != nil {
 				return err
 			}
 			g.n = int64(len(g.ids))
@@ -198,7 +200,7 @@ func dropMemberOf(txn *writeTxn, tenant, memberID, groupID string) error {
 // counts, so a group already in it is not counted twice.
 func addMemberOf(txn *writeTxn, tenant, memberID, groupID string) error {
 	key := groupCountKey(tenant, memberID)
-	g, err := loadGroupsValue(txn.Txn, key)
+	g, err := loadGroupsValue(txn.kv, key)
 	if err != nil {
 		return err
 	}
@@ -220,7 +222,7 @@ func addMemberOf(txn *writeTxn, tenant, memberID, groupID string) error {
 
 // loadGroupsValue reads the value under a groupCountKey; a missing key is
 // a member in no group.
-func loadGroupsValue(txn *badger.Txn, key []byte) (groupsValue, error) {
+func loadGroupsValue(txn kvReader, key []byte) (groupsValue, error) {
 	v, found, err := getValue(txn, key)
 	if err != nil || !found {
 		return groupsValue{}, err
@@ -439,13 +441,13 @@ func groupsOf(ctx context.Context, txn *badger.Txn, tenant, memberID string) ([]
 	// One point read lists the groups of most members (see groupsValue),
 	// where an iterator on the h prefix costs a seek in every table
 	// overlapping it.
-	g, err := loadGroupsValue(txn, groupCountKey(tenant, memberID))
+	g, err := loadGroupsValue(badgerReader{txn}, groupCountKey(tenant, memberID))
 	if err != nil || g.n == 0 {
 		return nil, err
 	}
 	ids := g.ids
 	if !g.inline() {
-		if ids, err = keysUnder(txn, memberOfPrefix(tenant, memberID), -1); err != nil {
+		if ids, err = keysUnder(badgerReader{txn}, memberOfPrefix(tenant, memberID), -1); err != nil {
 			return nil, err
 		}
 	}

@@ -119,7 +119,7 @@ func TestGroupsValue_ListIsTheCount(t *testing.T) {
 		var g groupsValue
 		err := s.db.View(func(txn *badger.Txn) error {
 			var err error
-			g, err = loadGroupsValue(txn, key)
+			g, err = loadGroupsValue(badgerReader{txn}, key)
 			return err
 		})
 		if err != nil {

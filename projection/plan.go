@@ -182,7 +182,7 @@ func (l *lister) plan(ctx context.Context, e schemas.Expr) (*plan, error) {
 // type's count beyond the slack, reading the counter once.
 func (l *lister) countBudget() error {
 	l.stats.points++
-	n, err := readCounter(l.txn, countKey(l.tenant, l.typ))
+	n, err := readCounter(badgerReader{l.txn}, countKey(l.tenant, l.typ))
 	if err != nil {
 		return err
 	}

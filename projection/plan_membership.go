@@ -68,6 +68,6 @@ func (l *lister) live(isGroup bool, id, value string) bool {
 }
 
 func (l *lister) anyUnder(prefix []byte) bool {
-	ids, err := keysUnder(l.txn, prefix, 1)
+	ids, err := keysUnder(badgerReader{l.txn}, prefix, 1)
 	return err == nil && len(ids) > 0
 }

@@ -73,7 +73,7 @@ func (s *Store) List(ctx context.Context, tenant, resourceType string, q view.Qu
 			if r == nil {
 				l.stats.points++
 				var err error
-				if r, err = loadRecord(txn, resourceKey(tenant, typ, id)); err != nil {
+				if r, err = loadRecord(badgerReader{txn}, resourceKey(tenant, typ, id)); err != nil {
 					return err
 				}
 			}
@@ -232,7 +232,7 @@ func (l *lister) fill(ctx context.Context, q view.Query, w *window) error {
 // page's values.
 func (l *lister) fillAll(ctx context.Context, w *window) error {
 	l.stats.points++
-	n, err := readCounter(l.txn, countKey(l.tenant, l.typ))
+	n, err := readCounter(badgerReader{l.txn}, countKey(l.tenant, l.typ))
 	if err != nil {
 		return err
 	}
@@ -293,7 +293,7 @@ func (l *lister) each(ctx context.Context, p *plan, fn func(id string, r *record
 			if err := l.visitRecord(ctx); err != nil {
 				return err
 			}
-			r, err := loadRecord(l.txn, resourceKey(l.tenant, l.typ, id))
+			r, err := loadRecord(badgerReader{l.txn}, resourceKey(l.tenant, l.typ, id))
 			if err != nil {
 				return err
 			}

@@ -120,23 +120,19 @@ func readRecordTime(r *scimjson.Reader, t *time.Time) error {
 }
 
 // loadRecord reads the resource at key, or nil when there is none.
-func loadRecord(txn *badger.Txn, key []byte) (*record, error) {
-	item, err := txn.Get(key)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
+func loadRecord(txn kvReader, key []byte) (*record, error) {
 	var r *record
-	err = item.Value(func(v []byte) error {
+	_, err := txn.get(key, func(v []byte) error {
 		var err error
 		if r, err = decodeRecord(v); err != nil {
 			return fmt.Errorf("%w: %w", errBadState, err)
 		}
 		return nil
 	})
-	return r, err
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // errBadState marks stored state that does not decode: written by another

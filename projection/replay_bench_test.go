@@ -35,8 +35,11 @@ import (
 // once per process, in -replay.log when set (and kept there, so a second
 // process measures the replay alone, peak RSS included), else in a temp dir.
 //
-// Batch and OneTxnPerRecord are the real thing (Run with ApplyBatch at its
-// default and at 1). The other sub-benchmarks are ceilings, each one part
+// Bulk is the real thing: Run on a fresh projection, which replays in bulk
+// (bulk.go) at the default ReplayMemory and streams the result into
+// Badger. Batch and OneTxnPerRecord are the incremental path (bulk replay
+// off) with ApplyBatch at its default and at 1. The other sub-benchmarks
+// are ceilings, each one part
 // of a rebuild alone, measured in the same run so that ratios can be read
 // off one output:
 //
@@ -60,6 +63,12 @@ import (
 //
 //	go test -run '^$' -bench Replay -benchtime 5x ./projection
 //	go test -run '^$' -bench Replay -benchtime 1x -replay.users 1000000 -replay.log /tmp/replay-1m ./projection
+//
+// The bulk path alone at a million users (its peak RSS must stay under
+// 1 GiB; build the log first, in a process of its own, with any other
+// sub-benchmark, so that the peak is the replay's):
+//
+//	go test -run '^$' -bench 'Replay/Bulk' -benchtime 1x -replay.users 1000000 -replay.log /tmp/replay-1m ./projection
 var (
 	replayUsers = flag.Int("replay.users", 100_000, "user.created events in the BenchmarkReplay log")
 	replayDir   = flag.String("replay.log", "", "directory of the BenchmarkReplay log (built if empty)")
@@ -180,14 +189,15 @@ func BenchmarkReplay(b *testing.B) {
 		b.Cleanup(func() { os.RemoveAll(replayLog.dir) })
 	}
 	for _, bc := range []struct {
-		name  string
-		batch int
+		name string
+		opts Options
 	}{
-		{"Batch", 0},
-		{"OneTxnPerRecord", 1},
+		{"Bulk", Options{}},
+		{"Batch", Options{BulkThreshold: -1}},
+		{"OneTxnPerRecord", Options{ApplyBatch: 1, BulkThreshold: -1}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			benchReplay(b, dir, n, Options{ApplyBatch: bc.batch})
+			benchReplay(b, dir, n, bc.opts)
 		})
 	}
 	b.Run("ReadLogOnly", func(b *testing.B) { benchReadLog(b, dir, n) })
@@ -236,6 +246,9 @@ func benchReplay(b *testing.B, logDir string, n int64, opts Options) {
 		<-done
 		if got := s.Applied()[0]; got != n {
 			b.Fatalf("Applied() = %d, want %d", got, n)
+		}
+		if s.bulked != (opts.BulkThreshold >= 0) {
+			b.Fatalf("replayed in bulk: %v, want %v", s.bulked, opts.BulkThreshold >= 0)
 		}
 		if err := s.Close(); err != nil {
 			b.Fatal(err)

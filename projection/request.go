@@ -72,7 +72,7 @@ func (s *Store) trackRequest(txn *writeTxn, ev *events.Event, typ string, cur *r
 	switch ev.Type {
 	case events.UserCreated, events.GroupCreated:
 		k := createdByKey(ev.Tenant, ev.RequestDigest)
-		v, found, err := getValue(txn.Txn, k)
+		v, found, err := getValue(txn.kv, k)
 		if err != nil {
 			return false, err
 		}
@@ -89,7 +89,7 @@ func (s *Store) trackRequest(txn *writeTxn, ev *events.Event, typ string, cur *r
 // dropCreatedBy deletes the POST index entry of digest if it names id.
 func dropCreatedBy(txn *writeTxn, tenant, digest, id string) error {
 	k := createdByKey(tenant, digest)
-	v, found, err := getValue(txn.Txn, k)
+	v, found, err := getValue(txn.kv, k)
 	if err != nil || !found || string(v) != id {
 		return err
 	}
@@ -99,13 +99,13 @@ func dropCreatedBy(txn *writeTxn, tenant, digest, id string) error {
 // putTombstone records that the DELETE with digest removed resource id of
 // typ, in the tenant's next ring slot, evicting the tombstone the slot held.
 func (s *Store) putTombstone(txn *writeTxn, tenant, typ, id, digest string) error {
-	n, err := readCounter(txn.Txn, deletedNextKey(tenant))
+	n, err := readCounter(txn.kv, deletedNextKey(tenant))
 	if err != nil {
 		return err
 	}
 	slot := uint32(n % int64(s.tombstones))
 	ring := deletedRingKey(tenant, slot)
-	old, found, err := getValue(txn.Txn, ring)
+	old, found, err := getValue(txn.kv, ring)
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func (s *Store) putTombstone(txn *writeTxn, tenant, typ, id, digest string) erro
 			return skipWith(reasonBadState) // a slot this code never writes
 		}
 		oldKey := deletedKey(tenant, otyp, oid)
-		v, found, err := getValue(txn.Txn, oldKey)
+		v, found, err := getValue(txn.kv, oldKey)
 		if err != nil {
 			return err
 		}
@@ -146,7 +146,7 @@ func (s *Store) CreatedBy(ctx context.Context, tenant, digest string) (id string
 	}
 	var v []byte
 	err = s.db.View(func(txn *badger.Txn) error {
-		v, found, err = getValue(txn, createdByKey(tenant, digest))
+		v, found, err = getValue(badgerReader{txn}, createdByKey(tenant, digest))
 		return err
 	})
 	return string(v), found && err == nil, err
@@ -163,7 +163,7 @@ func (s *Store) DeletedBy(ctx context.Context, tenant, resourceType, id string) 
 	typ := canonicalType(resourceType)
 	var v []byte
 	err = s.db.View(func(txn *badger.Txn) error {
-		v, found, err = getValue(txn, deletedKey(tenant, typ, id))
+		v, found, err = getValue(badgerReader{txn}, deletedKey(tenant, typ, id))
 		return err
 	})
 	if err != nil || !found || len(v) < 4 {

@@ -24,7 +24,6 @@ func (s *Store) Run(ctx context.Context, log events.Log) error {
 	n := log.Partitions()
 	s.mu.Lock()
 	s.growLocked(n)
-	from := append([]int64(nil), s.applied...)
 	s.mu.Unlock()
 
 	// The first end is read before any record is applied, so CaughtUp is
@@ -32,8 +31,27 @@ func (s *Store) Run(ctx context.Context, log events.Log) error {
 	if end, err := log.End(ctx); err != nil {
 		s.logger.Warn("poll log end", "err", err)
 	} else {
+		bulk, err := s.bulkWanted(end)
+		if err != nil {
+			return fmt.Errorf("check for a fresh projection: %w", err)
+		}
+		if bulk {
+			s.mu.Lock()
+			s.bulking = true
+			s.mu.Unlock()
+		}
 		s.setEnd(end)
+		if bulk {
+			// A fresh projection with a backlog: those records in bulk,
+			// then on from where that got (bulk.go).
+			if err := s.bulkReplay(ctx, log, end); err != nil {
+				return err
+			}
+		}
 	}
+	s.mu.Lock()
+	from := append([]int64(nil), s.applied...)
+	s.mu.Unlock()
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -39,6 +41,20 @@ type Options struct {
 	// transaction per record.
 	ApplyBatch int
 
+	// BulkThreshold is the backlog, in records, from which Run replays a
+	// fresh projection (nothing applied yet: a first start, a rebuild) in
+	// bulk (see bulk.go). Zero means 10,000; negative, never.
+	BulkThreshold int64
+
+	// ReplayMemory bounds the memory a bulk replay holds its writes in
+	// before it spills them to a run file beside the projection. Zero
+	// means 128 MiB.
+	ReplayMemory int64
+
+	// ProgressInterval is how often a bulk replay logs its progress. Zero
+	// means five seconds.
+	ProgressInterval time.Duration
+
 	memTableSize int64 // Badger memtable size; zero means 32 MiB (tests shrink it)
 	tombstones   int   // deletions remembered per tenant; zero means defaultTombstones (tests shrink it)
 }
@@ -69,6 +85,7 @@ var ErrFormat = errors.New("the projection must be rebuilt from the log")
 // serialised per partition.
 type Store struct {
 	db          *badger.DB
+	kv          kvDB // what applying writes to: db, or the bulk engine of a first replay
 	reg         *schemas.Registry
 	logger      *slog.Logger
 	m           *metrics
@@ -78,9 +95,17 @@ type Store struct {
 	lim         limits
 	tombstones  int
 
+	bulkDir       string // where a bulk replay keeps its runs; "" for a temp dir
+	bulkThreshold int64
+	replayMemory  int64
+	progressEvery time.Duration
+
 	beforeCommit func() error         // tests: called before every commit of applying; an error aborts it
 	beforeApply  func(*events.Record) // tests: called as each record is applied (may panic)
 	probe        *listProbe           // tests: watches the work of List (plan.go)
+	beforeSpill  func() error         // tests: called before a bulk replay spills; an error fails it
+	afterStream  func() error         // tests: called after a bulk replay's stream, before the format key
+	bulked       bool                 // tests: a bulk replay completed
 
 	locksMu sync.Mutex
 	locks   map[int]*sync.Mutex // per partition, serialises Apply
@@ -90,6 +115,7 @@ type Store struct {
 	fences   []events.Fence // per partition: the claim in force at applied (fence.go)
 	end      []int64        // per partition: log end last seen by Run (nil before)
 	caughtUp bool           // latched once applied >= end everywhere
+	bulking  bool           // a bulk replay runs: applied is not yet in Badger
 	changed  chan struct{}  // closed and replaced on every position change
 }
 
@@ -107,12 +133,21 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 		memTable = defaultMemTableSize
 	}
 	bo := badgerOptions(dir, opts.InMemory, memTable, logger)
+	var bulkDir string
+	if !opts.InMemory {
+		// The runs of a bulk replay a crash interrupted.
+		bulkDir = bulkDirOf(filepath.Clean(dir))
+		if err := os.RemoveAll(bulkDir); err != nil {
+			return nil, fmt.Errorf("delete the runs of an interrupted replay: %w", err)
+		}
+	}
 	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("open badger in %q: %w", dir, err)
 	}
 	s := &Store{
 		db:          db,
+		kv:          badgerDB{db},
 		reg:         reg,
 		logger:      logger,
 		pollEvery:   opts.PollInterval,
@@ -120,8 +155,13 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 		applyBatch:  opts.ApplyBatch,
 		lim:         newLimits(db, opts.InMemory, bo.ValueThreshold),
 		tombstones:  opts.tombstones,
-		locks:       make(map[int]*sync.Mutex),
-		changed:     make(chan struct{}),
+
+		bulkDir:       bulkDir,
+		bulkThreshold: opts.BulkThreshold,
+		replayMemory:  opts.ReplayMemory,
+		progressEvery: opts.ProgressInterval,
+		locks:         make(map[int]*sync.Mutex),
+		changed:       make(chan struct{}),
 	}
 	if s.pollEvery <= 0 {
 		s.pollEvery = defaultPollInterval
@@ -134,6 +174,15 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 	}
 	if s.tombstones <= 0 {
 		s.tombstones = defaultTombstones
+	}
+	if s.bulkThreshold == 0 {
+		s.bulkThreshold = defaultBulkThreshold
+	}
+	if s.replayMemory <= 0 {
+		s.replayMemory = defaultReplayMemory
+	}
+	if s.progressEvery <= 0 {
+		s.progressEvery = defaultProgressInterval
 	}
 	if err := s.init(); err != nil {
 		db.Close()
@@ -185,6 +234,10 @@ func (s *Store) init() error {
 	err := s.db.Update(func(txn *badger.Txn) error {
 		item, err := txn.Get(formatKey())
 		if errors.Is(err, badger.ErrKeyNotFound) {
+			empty, err := isEmpty(txn)
+			if err != nil || !empty {
+				return err
+			}
 			return txn.Set(formatKey(), []byte(formatVersion))
 		}
 		if err != nil {
@@ -201,6 +254,16 @@ func (s *Store) init() error {
 	})
 	if err != nil {
 		return fmt.Errorf("check format version: %w", err)
+	}
+	if ok, err := s.hasFormatKey(); err != nil {
+		return fmt.Errorf("check format version: %w", err)
+	} else if !ok {
+		// State without a format key: a bulk replay killed while it
+		// wrote the projection (bulk.go). Not built: start afresh.
+		s.logger.Warn("the projection was not fully written; emptying it to replay the log")
+		if err := s.resetFresh(); err != nil {
+			return fmt.Errorf("empty an unfinished projection: %w", err)
+		}
 	}
 	err = s.db.View(func(txn *badger.Txn) error {
 		prefix := []byte{tagPos}
@@ -228,6 +291,28 @@ func (s *Store) init() error {
 		return fmt.Errorf("finish deleted groups: %w", err)
 	}
 	return nil
+}
+
+// isEmpty reports whether txn sees no key at all.
+func isEmpty(txn *badger.Txn) (bool, error) {
+	it := txn.NewIterator(badger.IteratorOptions{})
+	defer it.Close()
+	it.Rewind()
+	return !it.Valid(), nil
+}
+
+// hasFormatKey reports whether the format key is there.
+func (s *Store) hasFormatKey() (bool, error) {
+	var ok bool
+	err := s.db.View(func(txn *badger.Txn) error {
+		_, err := txn.Get(formatKey())
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		ok = err == nil
+		return err
+	})
+	return ok, err
 }
 
 // Close closes Badger. The Store must not be used afterwards.
@@ -279,7 +364,7 @@ func (s *Store) setApplied(p int, next int64, at time.Time) {
 func (s *Store) WaitApplied(ctx context.Context, p int, off int64) error {
 	for {
 		s.mu.Lock()
-		done := p < len(s.applied) && s.applied[p] > off
+		done := !s.bulking && p < len(s.applied) && s.applied[p] > off
 		ch := s.changed
 		s.mu.Unlock()
 		if done {
@@ -338,7 +423,7 @@ func (s *Store) caughtUpLocked() bool {
 	if s.caughtUp {
 		return true
 	}
-	if s.end == nil {
+	if s.end == nil || s.bulking {
 		return false
 	}
 	for p, e := range s.end {

@@ -1,0 +1,703 @@
+package projection
+
+import (
+	"bufio"
+	"bytes"
+	"container/heap"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/skl"
+	"github.com/dgraph-io/badger/v4/y"
+)
+
+// The bulk engine: the kvDB a first replay applies to (see bulk.go). Writes
+// go to an ordered in-memory overlay, Badger's arena skiplist, bounded by a
+// byte budget; when it is full it is spilled, in key order, as an
+// immutable run file. Reads consult the overlay, then the runs newest
+// first: a point read checks each run's bloom filter first, so a key that
+// is nowhere (most reads of a replay: a new user's record, its userName)
+// costs no I/O; a prefix scan merges every source, the newest value of a
+// key winning and delete markers hiding what is older. merge, in the same
+// way, hands the final state in key order to Badger's StreamWriter.
+//
+// Transactions (bulkTxn) keep their writes in a map until commit, so that
+// a transaction dropped because its record is skipped, or redone with
+// fewer records, leaves nothing behind: the same semantics as a Badger
+// transaction, which is what lets the apply path run unchanged.
+
+const (
+	runBlockBytes  = 4 << 10 // a run's index names the first key of every block this size
+	runBloomBits   = 16      // bloom bits per key: about 0.2% false positives (blocked)
+	runBloomHashes = 8
+	runReadBuffer  = 64 << 10 // sequential reads of a run (scans, the final merge)
+
+	// skiplist entry meta bits.
+	metaPresent = 1
+	metaDeleted = 2
+)
+
+// bulkKV is the bulk engine. Safe for concurrent use: transactions of
+// different partitions read and commit concurrently (they write disjoint
+// keys), a spill excludes them.
+type bulkKV struct {
+	dir      string
+	budget   int64 // the overlay spills once it holds this much
+	arena    int64 // the skiplist's arena: budget plus room for one transaction
+	maxBatch int64 // bytes one transaction may hold (Badger's own limit)
+	maxCount int64
+	seed     maphash.Seed
+
+	mu   sync.RWMutex
+	mem  *skl.Skiplist
+	runs []*run // oldest first
+
+	maps sync.Pool // of map[string]pendingWrite: a transaction's, cleared for the next
+
+	beforeSpill func() error // tests: called before each spill; an error fails it
+}
+
+func newBulkKV(dir string, budget, maxBatch, maxCount int64) (*bulkKV, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("bulk replay: %w", err)
+	}
+	// The arena holds the largest transaction Badger would take on top
+	// of a full overlay, so that a commit always fits.
+	arena := budget + maxBatch + maxCount*(int64(skl.MaxNodeSize)+8) + 1<<10
+	return &bulkKV{dir: dir, budget: budget, arena: arena, maxBatch: maxBatch, maxCount: maxCount,
+		seed: maphash.MakeSeed(), mem: skl.NewSkiplist(arena)}, nil
+}
+
+// close deletes the runs.
+func (e *bulkKV) close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var first error
+	for _, r := range e.runs {
+		if err := r.f.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	e.runs = nil
+	e.mem = nil
+	if err := os.RemoveAll(e.dir); err != nil && first == nil {
+		first = err
+	}
+	return first
+}
+
+func (e *bulkKV) newTxn() kvTxn {
+	w, _ := e.maps.Get().(map[string]pendingWrite)
+	if w == nil {
+		w = make(map[string]pendingWrite)
+	}
+	return &bulkTxn{e: e, pending: w}
+}
+
+// release hands a finished transaction's map back for the next.
+func (e *bulkKV) release(w map[string]pendingWrite) {
+	if w != nil {
+		clear(w)
+		e.maps.Put(w)
+	}
+}
+
+func (e *bulkKV) view(fn func(r kvReader) error) error {
+	t := &bulkTxn{e: e}
+	return fn(t)
+}
+
+// memKey returns key as the skiplist holds it (with Badger's version
+// suffix, always version 0), in buf.
+func memKey(buf, key []byte) []byte {
+	buf = append(buf[:0], key...)
+	return binary.BigEndian.AppendUint64(buf, ^uint64(0))
+}
+
+// get finds key: in the overlay, then in the runs newest first. found is
+// false when the key is absent or deleted.
+func (e *bulkKV) get(key []byte, scratch *[]byte) (value []byte, found bool, err error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	*scratch = memKey(*scratch, key)
+	if vs := e.mem.Get(*scratch); vs.Meta&metaPresent != 0 {
+		return vs.Value, vs.Meta&metaDeleted == 0, nil
+	}
+	h := maphash.Bytes(e.seed, key)
+	for i := len(e.runs) - 1; i >= 0; i-- {
+		v, del, ok, err := e.runs[i].get(key, h, scratch)
+		if err != nil {
+			return nil, false, err
+		}
+		if ok {
+			return v, !del, nil
+		}
+	}
+	return nil, false, nil
+}
+
+// commit writes a transaction's writes into the overlay, spilling it first
+// when they might not fit.
+func (e *bulkKV) commit(w map[string]pendingWrite, size int64) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	need := size + int64(len(w))*(int64(skl.MaxNodeSize)+8)
+	if e.mem.MemSize()+need > e.arena && !e.mem.Empty() {
+		if err := e.spillLocked(); err != nil {
+			return err
+		}
+	}
+	var buf []byte
+	for k, p := range w {
+		buf = memKey(buf, []byte(k))
+		meta := byte(metaPresent)
+		if p.del {
+			meta |= metaDeleted
+		}
+		e.mem.Put(buf, y.ValueStruct{Meta: meta, Value: p.value})
+	}
+	if e.mem.MemSize() >= e.budget {
+		return e.spillLocked()
+	}
+	return nil
+}
+
+// spillLocked writes the overlay as a new run and starts an empty one.
+// e.mu is held.
+func (e *bulkKV) spillLocked() error {
+	if e.beforeSpill != nil {
+		if err := e.beforeSpill(); err != nil {
+			return err
+		}
+	}
+	it := e.mem.NewIterator()
+	defer it.Close()
+	path := filepath.Join(e.dir, fmt.Sprintf("run-%06d", len(e.runs)))
+	keepMarkers := len(e.runs) > 0 // with no older run, a marker hides nothing
+	r, err := writeRun(path, e.seed, func(emit func(key, value []byte, del bool) error) error {
+		for it.SeekToFirst(); it.Valid(); it.Next() {
+			vs := it.Value()
+			del := vs.Meta&metaDeleted != 0
+			if del && !keepMarkers {
+				continue
+			}
+			if err := emit(y.ParseKey(it.Key()), vs.Value, del); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	e.runs = append(e.runs, r)
+	// Collect the full arena before allocating the next, so that the next
+	// reuses its pages: left to the GC's pace, the old arena stays
+	// resident while the new one fills (the arena counts as live heap,
+	// which puts the next collection far off).
+	e.mem.DecrRef()
+	e.mem = nil
+	runtime.GC()
+	e.mem = skl.NewSkiplist(e.arena)
+	return nil
+}
+
+// pendingWrite is a transaction's write of one key.
+type pendingWrite struct {
+	value []byte
+	del   bool
+}
+
+// bulkTxn is a transaction of the bulk engine: its writes wait in pending
+// until commit. A view is a bulkTxn with no pending map.
+type bulkTxn struct {
+	e       *bulkKV
+	pending map[string]pendingWrite
+	size    int64
+	scratch []byte
+	done    bool
+}
+
+func (t *bulkTxn) get(key []byte, fn func(v []byte) error) (bool, error) {
+	if p, ok := t.pending[string(key)]; ok {
+		if p.del {
+			return false, nil
+		}
+		return true, fn(p.value)
+	}
+	v, found, err := t.e.get(key, &t.scratch)
+	if err != nil || !found {
+		return false, err
+	}
+	return true, fn(v)
+}
+
+func (t *bulkTxn) set(key, value []byte) error { return t.put(key, value, false) }
+func (t *bulkTxn) delete(key []byte) error     { return t.put(key, nil, true) }
+func (t *bulkTxn) discard() {
+	t.e.release(t.pending)
+	t.pending, t.done = nil, true
+}
+func (t *bulkTxn) put(k, v []byte, d bool) error {
+	if t.done {
+		return errors.New("bulk replay: write to a finished transaction")
+	}
+	// Badger's own bound on a transaction (applyTxn splits a batch on it).
+	size := int64(len(k) + len(v) + 10 + 2)
+	if t.size+size > t.e.maxBatch || int64(len(t.pending)) >= t.e.maxCount {
+		return badger.ErrTxnTooBig
+	}
+	t.size += size
+	// Like a Badger transaction, this keeps v: callers do not modify what
+	// they have written (writeTxn's writes are fresh slices).
+	t.pending[string(k)] = pendingWrite{value: v, del: d}
+	return nil
+}
+
+func (t *bulkTxn) commit() error {
+	if t.done {
+		return errors.New("bulk replay: commit of a finished transaction")
+	}
+	t.done = true
+	err := t.e.commit(t.pending, t.size)
+	t.e.release(t.pending)
+	t.pending = nil
+	return err
+}
+
+// scan merges the transaction's writes, the overlay and the runs under
+// prefix.
+func (t *bulkTxn) scan(prefix []byte, fn func(key []byte) (bool, error)) error {
+	t.e.mu.RLock()
+	defer t.e.mu.RUnlock()
+	srcs := make([]kvIter, 0, len(t.e.runs)+2)
+	if len(t.pending) > 0 {
+		srcs = append(srcs, newPendingIter(t.pending, prefix))
+	}
+	srcs = append(srcs, t.e.sourcesLocked()...)
+	m := newMergeIter(srcs)
+	defer m.close()
+	for m.seek(prefix); m.valid() && bytes.HasPrefix(m.key(), prefix); m.next() {
+		more, err := fn(m.key())
+		if err != nil || !more {
+			return err
+		}
+	}
+	return m.err()
+}
+
+// sourcesLocked returns iterators over the overlay and the runs, newest
+// first; e.mu is held (read) for as long as they are used.
+func (e *bulkKV) sourcesLocked() []kvIter {
+	srcs := []kvIter{&memIter{it: e.mem.NewIterator()}}
+	for i := len(e.runs) - 1; i >= 0; i-- {
+		srcs = append(srcs, e.runs[i].iter())
+	}
+	return srcs
+}
+
+// merge calls fn with every live key and its value in key order, newest
+// value winning, deleted keys left out. No transaction may run meanwhile.
+func (e *bulkKV) merge(fn func(key, value []byte) error) error {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	m := newMergeIter(e.sourcesLocked())
+	defer m.close()
+	for m.seek(nil); m.valid(); m.next() {
+		if err := fn(m.key(), m.value()); err != nil {
+			return err
+		}
+	}
+	return m.err()
+}
+
+// kvIter iterates one source in key order; key and value are valid until
+// the next call.
+type kvIter interface {
+	seek(key []byte) // to the first entry >= key
+	valid() bool
+	key() []byte
+	value() []byte
+	deleted() bool
+	next()
+	err() error
+	close()
+}
+
+// mergeIter merges sources, given newest first: of entries with one key,
+// the newest is the one seen; deleted keys are skipped. The sources with
+// an entry are kept in a heap ordered by key, then age.
+type mergeIter struct {
+	srcs []kvIter
+	h    []int  // indexes of the valid sources, a heap
+	cur  int    // the source whose entry is current, -1 at the end
+	last []byte // advance's copy of the current key
+}
+
+func newMergeIter(srcs []kvIter) *mergeIter { return &mergeIter{srcs: srcs, cur: -1} }
+
+func (m *mergeIter) seek(key []byte) {
+	m.h = m.h[:0]
+	for i, s := range m.srcs {
+		if s.seek(key); s.valid() {
+			m.h = append(m.h, i)
+		}
+	}
+	heap.Init(m)
+	m.settle()
+}
+
+// heap.Interface over m.h.
+func (m *mergeIter) Len() int { return len(m.h) }
+func (m *mergeIter) Less(a, b int) bool {
+	i, j := m.h[a], m.h[b]
+	if c := bytes.Compare(m.srcs[i].key(), m.srcs[j].key()); c != 0 {
+		return c < 0
+	}
+	return i < j // the newer first
+}
+func (m *mergeIter) Swap(a, b int) { m.h[a], m.h[b] = m.h[b], m.h[a] }
+func (m *mergeIter) Push(x any)    { m.h = append(m.h, x.(int)) }
+func (m *mergeIter) Pop() any {
+	x := m.h[len(m.h)-1]
+	m.h = m.h[:len(m.h)-1]
+	return x
+}
+
+// settle makes the smallest live key current.
+func (m *mergeIter) settle() {
+	for {
+		m.cur = -1
+		if len(m.h) == 0 {
+			return
+		}
+		m.cur = m.h[0]
+		if !m.srcs[m.cur].deleted() {
+			return
+		}
+		m.advance()
+	}
+}
+
+// advance moves every source past the current key.
+func (m *mergeIter) advance() {
+	m.last = append(m.last[:0], m.srcs[m.cur].key()...)
+	for len(m.h) > 0 {
+		s := m.srcs[m.h[0]]
+		if !bytes.Equal(s.key(), m.last) {
+			return
+		}
+		if s.next(); s.valid() {
+			heap.Fix(m, 0)
+		} else {
+			heap.Pop(m)
+		}
+	}
+}
+
+func (m *mergeIter) valid() bool   { return m.cur >= 0 }
+func (m *mergeIter) key() []byte   { return m.srcs[m.cur].key() }
+func (m *mergeIter) value() []byte { return m.srcs[m.cur].value() }
+func (m *mergeIter) next()         { m.advance(); m.settle() }
+
+func (m *mergeIter) err() error {
+	for _, s := range m.srcs {
+		if err := s.err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *mergeIter) close() {
+	for _, s := range m.srcs {
+		s.close()
+	}
+}
+
+// memIter iterates the overlay.
+type memIter struct {
+	it  *skl.Iterator
+	buf []byte
+}
+
+func (i *memIter) seek(key []byte) {
+	if key == nil {
+		i.it.SeekToFirst()
+		return
+	}
+	i.buf = memKey(i.buf, key)
+	i.it.Seek(i.buf)
+}
+func (i *memIter) valid() bool   { return i.it.Valid() }
+func (i *memIter) key() []byte   { return y.ParseKey(i.it.Key()) }
+func (i *memIter) value() []byte { return i.it.Value().Value }
+func (i *memIter) deleted() bool { return i.it.Value().Meta&metaDeleted != 0 }
+func (i *memIter) next()         { i.it.Next() }
+func (i *memIter) err() error    { return nil }
+func (i *memIter) close()        { i.it.Close() }
+
+// pendingIter iterates a transaction's writes under a prefix.
+type pendingIter struct {
+	keys []string
+	w    map[string]pendingWrite
+	i    int
+}
+
+func newPendingIter(w map[string]pendingWrite, prefix []byte) *pendingIter {
+	p := &pendingIter{w: w}
+	for k := range w {
+		if len(k) >= len(prefix) && k[:len(prefix)] == string(prefix) {
+			p.keys = append(p.keys, k)
+		}
+	}
+	slices.Sort(p.keys)
+	return p
+}
+
+func (p *pendingIter) seek(key []byte) {
+	p.i = sort.SearchStrings(p.keys, string(key))
+}
+func (p *pendingIter) valid() bool   { return p.i < len(p.keys) }
+func (p *pendingIter) key() []byte   { return []byte(p.keys[p.i]) }
+func (p *pendingIter) value() []byte { return p.w[p.keys[p.i]].value }
+func (p *pendingIter) deleted() bool { return p.w[p.keys[p.i]].del }
+func (p *pendingIter) next()         { p.i++ }
+func (p *pendingIter) err() error    { return nil }
+func (p *pendingIter) close()        {}
+
+// run is an immutable sorted file of entries, each uvarint(len(key)),
+// uvarint(len(value)<<1 | deleted), key, value. In memory it keeps the
+// first key and offset of each block (about runBlockBytes) and a bloom
+// filter of its keys.
+type run struct {
+	f     *os.File
+	size  int64
+	index []runBlock
+	bloom []uint64
+}
+
+type runBlock struct {
+	first []byte
+	off   int64
+}
+
+// writeRun writes the entries fill emits, in key order, to a new run at
+// path.
+func writeRun(path string, seed maphash.Seed, fill func(emit func(key, value []byte, del bool) error) error) (*run, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("bulk replay: create run: %w", err)
+	}
+	r := &run{f: f}
+	w := bufio.NewWriterSize(f, 1<<20)
+	var hashes []uint64
+	var off, blockStart int64 = 0, -runBlockBytes
+	var hdr [2 * binary.MaxVarintLen64]byte
+	err = fill(func(key, value []byte, del bool) error {
+		if off-blockStart >= runBlockBytes {
+			r.index = append(r.index, runBlock{first: slices.Clone(key), off: off})
+			blockStart = off
+		}
+		hashes = append(hashes, maphash.Bytes(seed, key))
+		n := binary.PutUvarint(hdr[:], uint64(len(key)))
+		vl := uint64(len(value)) << 1
+		if del {
+			vl |= 1
+		}
+		n += binary.PutUvarint(hdr[n:], vl)
+		w.Write(hdr[:n])
+		w.Write(key)
+		_, err := w.Write(value)
+		off += int64(n + len(key) + len(value))
+		return err
+	})
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("bulk replay: write run: %w", err)
+	}
+	r.size = off
+	nbits := max(512, uint64(len(hashes))*runBloomBits)
+	r.bloom = make([]uint64, (nbits+511)/512*8)
+	for _, h := range hashes {
+		r.bloomAdd(h)
+	}
+	return r, nil
+}
+
+// bloomBits calls fn with the bits of hash h until it returns false. The
+// filter is blocked: all of a key's bits lie in one 512-bit block (one
+// cache line), so a lookup costs one cache miss per run.
+func (r *run) bloomBits(h uint64, fn func(bit uint64) bool) bool {
+	block := (h >> 32) % (uint64(len(r.bloom)) / 8) * 512
+	h1, h2 := h, h>>17|1
+	for i := range uint64(runBloomHashes) {
+		if !fn(block + (h1+i*h2)%512) {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *run) bloomAdd(h uint64) {
+	r.bloomBits(h, func(b uint64) bool { r.bloom[b/64] |= 1 << (b % 64); return true })
+}
+
+func (r *run) mayHave(h uint64) bool {
+	return r.bloomBits(h, func(b uint64) bool { return r.bloom[b/64]&(1<<(b%64)) != 0 })
+}
+
+// block returns the index of the block that would hold key, -1 for none.
+func (r *run) block(key []byte) int {
+	return sort.Search(len(r.index), func(i int) bool { return bytes.Compare(r.index[i].first, key) > 0 }) - 1
+}
+
+func (r *run) blockEnd(i int) int64 {
+	if i+1 < len(r.index) {
+		return r.index[i+1].off
+	}
+	return r.size
+}
+
+// get looks key (whose hash is h) up; ok is false when the run does not
+// hold it. value aliases *buf.
+func (r *run) get(key []byte, h uint64, buf *[]byte) (value []byte, del, ok bool, err error) {
+	if !r.mayHave(h) {
+		return nil, false, false, nil
+	}
+	i := r.block(key)
+	if i < 0 {
+		return nil, false, false, nil
+	}
+	off, end := r.index[i].off, r.blockEnd(i)
+	b := slices.Grow((*buf)[:0], int(end-off))[:end-off]
+	*buf = b
+	if _, err := r.f.ReadAt(b, off); err != nil {
+		return nil, false, false, fmt.Errorf("bulk replay: read run: %w", err)
+	}
+	for len(b) > 0 {
+		k, v, d, rest, err := decodeRunEntry(b)
+		if err != nil {
+			return nil, false, false, err
+		}
+		switch c := bytes.Compare(k, key); {
+		case c == 0:
+			return v, d, true, nil
+		case c > 0:
+			return nil, false, false, nil
+		}
+		b = rest
+	}
+	return nil, false, false, nil
+}
+
+var errRunCorrupt = errors.New("bulk replay: run file corrupt")
+
+func decodeRunEntry(b []byte) (key, value []byte, del bool, rest []byte, err error) {
+	kl, n := binary.Uvarint(b)
+	if n <= 0 {
+		return nil, nil, false, nil, errRunCorrupt
+	}
+	b = b[n:]
+	vl, n := binary.Uvarint(b)
+	if n <= 0 {
+		return nil, nil, false, nil, errRunCorrupt
+	}
+	b = b[n:]
+	del, vl = vl&1 != 0, vl>>1
+	if uint64(len(b)) < kl+vl {
+		return nil, nil, false, nil, errRunCorrupt
+	}
+	return b[:kl], b[kl : kl+vl], del, b[kl+vl:], nil
+}
+
+func (r *run) iter() *runIter { return &runIter{r: r} }
+
+// runIter reads a run sequentially from where it seeks.
+type runIter struct {
+	r       *run
+	rd      *bufio.Reader
+	k, v    []byte
+	del, ok bool
+	failed  error
+	off     int64
+}
+
+func (i *runIter) seek(key []byte) {
+	b := 0
+	if key != nil {
+		if b = i.r.block(key); b < 0 {
+			b = 0
+		}
+	}
+	var off int64
+	if len(i.r.index) > 0 {
+		off = i.r.index[b].off
+	}
+	sr := io.NewSectionReader(i.r.f, off, i.r.size-off)
+	if i.rd == nil {
+		i.rd = bufio.NewReaderSize(sr, runReadBuffer)
+	} else {
+		i.rd.Reset(sr)
+	}
+	i.off = off
+	i.next()
+	for i.ok && key != nil && bytes.Compare(i.k, key) < 0 {
+		i.next()
+	}
+}
+
+func (i *runIter) next() {
+	i.ok = false
+	if i.failed != nil || i.off >= i.r.size {
+		return
+	}
+	kl, err := binary.ReadUvarint(i.rd)
+	if err != nil {
+		i.failed = fmt.Errorf("bulk replay: read run: %w", err)
+		return
+	}
+	vl, err := binary.ReadUvarint(i.rd)
+	if err != nil {
+		i.failed = fmt.Errorf("bulk replay: read run: %w", err)
+		return
+	}
+	i.del, vl = vl&1 != 0, vl>>1
+	i.k = slices.Grow(i.k[:0], int(kl))[:kl]
+	i.v = slices.Grow(i.v[:0], int(vl))[:vl]
+	if _, err := io.ReadFull(i.rd, i.k); err != nil {
+		i.failed = fmt.Errorf("bulk replay: read run: %w", err)
+		return
+	}
+	if _, err := io.ReadFull(i.rd, i.v); err != nil {
+		i.failed = fmt.Errorf("bulk replay: read run: %w", err)
+		return
+	}
+	i.off += int64(uvarintLen(kl)+uvarintLen(vl<<1)) + int64(kl+vl)
+	i.ok = true
+}
+
+func uvarintLen(x uint64) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(b[:], x)
+}
+
+func (i *runIter) valid() bool   { return i.ok }
+func (i *runIter) key() []byte   { return i.k }
+func (i *runIter) value() []byte { return i.v }
+func (i *runIter) deleted() bool { return i.del }
+func (i *runIter) err() error    { return i.failed }
+func (i *runIter) close()        {}
