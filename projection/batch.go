@@ -277,8 +277,8 @@ func (s *Store) applyRetrying(ctx context.Context, batch []events.Record) error 
 				continue
 			}
 		}
-		if err == nil {
-			return nil
+		if err == nil || errors.Is(err, errBulkFailed) {
+			return err
 		}
 		s.m.applyErrors.Inc()
 		s.logger.Warn("applying failed, retrying", "partition", batch[0].Partition, "offset", batch[0].Offset,

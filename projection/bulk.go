@@ -205,6 +205,12 @@ func (s *Store) bulkReplay(ctx context.Context, log events.Log, end []int64) (er
 		s.logger.Error("projection stopped", "err", first)
 		return fmt.Errorf("bulk replay: %w", first)
 	}
+	// The last transactions into the overlay: the committer's error, if
+	// the last of them failed it, is known only now.
+	if err := e.flush(); err != nil {
+		s.logger.Error("projection stopped", "err", err)
+		return err
+	}
 	s.mu.Lock()
 	for p, stop := range end {
 		if s.applied[p] < stop {

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/dgraph-io/badger/v4"
@@ -35,12 +36,21 @@ import (
 // a transaction dropped because its record is skipped, or redone with
 // fewer records, leaves nothing behind: the same semantics as a Badger
 // transaction, which is what lets the apply path run unchanged.
+//
+// Commit is a pipeline: it queues the map (bulkQueue at most, for
+// back-pressure) and returns, and the committer goroutine inserts it into
+// the overlay, spills when the budget is reached, and only then takes it
+// off the queue. Reads consult the queued maps, newest first, before the
+// overlay, so a transaction sees what every earlier commit wrote exactly
+// as if those had been inserted. A committer error is returned by the next
+// commit and by flush, which the final merge calls first.
 
 const (
 	runBlockBytes  = 4 << 10 // a run's index names the first key of every block this size
 	runBloomBits   = 16      // bloom bits per key: about 0.2% false positives (blocked)
 	runBloomHashes = 8
 	runReadBuffer  = 64 << 10 // sequential reads of a run (scans, the final merge)
+	bulkQueue      = 3        // committed transactions waiting for the committer, at most
 
 	// skiplist entry meta bits.
 	metaPresent = 1
@@ -49,7 +59,7 @@ const (
 
 // bulkKV is the bulk engine. Safe for concurrent use: transactions of
 // different partitions read and commit concurrently (they write disjoint
-// keys), a spill excludes them.
+// keys), a spill excludes their reads.
 type bulkKV struct {
 	dir      string
 	budget   int64 // the overlay spills once it holds this much
@@ -58,9 +68,23 @@ type bulkKV struct {
 	maxCount int64
 	seed     maphash.Seed
 
+	// mu guards mem and runs, which only the committer changes: it holds
+	// mu to spill, readers hold it (read) while they read either. The
+	// committer inserts into mem without it (the skiplist takes
+	// concurrent readers).
 	mu   sync.RWMutex
 	mem  *skl.Skiplist
 	runs []*run // oldest first
+
+	// qmu guards queue and failed. A map leaves queue once it is in mem
+	// (or a run), so a reader holding mu finds every committed write in
+	// queue, mem or the runs.
+	qmu    sync.RWMutex
+	queue  []*queuedTxn // committed, oldest first; the committer's next is the first
+	failed error        // the committer's first error
+	work   chan *queuedTxn
+	done   chan struct{} // closed when the committer has returned
+	stop   sync.Once
 
 	maps sync.Pool // of map[string]pendingWrite: a transaction's, cleared for the next
 
@@ -74,12 +98,75 @@ func newBulkKV(dir string, budget, maxBatch, maxCount int64) (*bulkKV, error) {
 	// The arena holds the largest transaction Badger would take on top
 	// of a full overlay, so that a commit always fits.
 	arena := budget + maxBatch + maxCount*(int64(skl.MaxNodeSize)+8) + 1<<10
-	return &bulkKV{dir: dir, budget: budget, arena: arena, maxBatch: maxBatch, maxCount: maxCount,
-		seed: maphash.MakeSeed(), mem: skl.NewSkiplist(arena)}, nil
+	e := &bulkKV{dir: dir, budget: budget, arena: arena, maxBatch: maxBatch, maxCount: maxCount,
+		seed: maphash.MakeSeed(), mem: skl.NewSkiplist(arena),
+		work: make(chan *queuedTxn, bulkQueue-1), done: make(chan struct{})}
+	go e.committer()
+	return e, nil
 }
 
-// close deletes the runs.
+// queuedTxn is a committed transaction's writes on their way to the
+// overlay.
+type queuedTxn struct {
+	w    map[string]pendingWrite
+	size int64
+}
+
+// committer inserts the queued transactions into the overlay in the order
+// they were committed until work is closed. After an error (or close) it
+// inserts nothing more, but still takes each off the queue, so that no
+// commit waits forever.
+func (e *bulkKV) committer() {
+	defer close(e.done)
+	for q := range e.work {
+		e.qmu.RLock()
+		failed := e.failed
+		e.qmu.RUnlock()
+		var err error
+		if failed == nil {
+			err = e.insert(q.w, q.size)
+		}
+		e.qmu.Lock()
+		if err != nil && e.failed == nil {
+			e.failed = fmt.Errorf("%w: insert a transaction into the overlay: %w", errBulkFailed, err)
+		}
+		i := slices.Index(e.queue, q)
+		e.queue = slices.Delete(e.queue, i, i+1)
+		e.qmu.Unlock()
+		e.release(q.w)
+	}
+}
+
+// flush waits until every committed transaction is in the overlay or a
+// run, stops the committer, and returns its error. No transaction may
+// commit after it.
+func (e *bulkKV) flush() error {
+	e.stop.Do(func() { close(e.work) })
+	<-e.done
+	e.qmu.RLock()
+	defer e.qmu.RUnlock()
+	return e.failed
+}
+
+// errBulkFailed marks the committer's error. Unlike a failed Badger
+// commit it is not retried (applyRetrying): the transactions queued behind
+// the one that failed were dropped, after their commits had succeeded, so
+// the overlay is no longer what was applied, and the replay must fail.
+var errBulkFailed = errors.New("bulk replay failed")
+
+// errBulkClosed stops the committer of a replay that ends: what is queued
+// is of no use anymore.
+var errBulkClosed = errors.New("bulk replay: engine closed")
+
+// close stops the committer, abandoning what is queued, and deletes the
+// runs.
 func (e *bulkKV) close() error {
+	e.qmu.Lock()
+	if e.failed == nil {
+		e.failed = errBulkClosed
+	}
+	e.qmu.Unlock()
+	e.flush()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var first error
@@ -129,6 +216,9 @@ func memKey(buf, key []byte) []byte {
 func (e *bulkKV) get(key []byte, scratch *[]byte) (value []byte, found bool, err error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
+	if p, ok := e.getQueued(key); ok {
+		return p.value, !p.del, nil
+	}
 	*scratch = memKey(*scratch, key)
 	if vs := e.mem.Get(*scratch); vs.Meta&metaPresent != 0 {
 		return vs.Value, vs.Meta&metaDeleted == 0, nil
@@ -146,14 +236,44 @@ func (e *bulkKV) get(key []byte, scratch *[]byte) (value []byte, found bool, err
 	return nil, false, nil
 }
 
-// commit writes a transaction's writes into the overlay, spilling it first
-// when they might not fit.
+// getQueued finds key's newest write among the queued transactions.
+func (e *bulkKV) getQueued(key []byte) (pendingWrite, bool) {
+	e.qmu.RLock()
+	defer e.qmu.RUnlock()
+	for i := len(e.queue) - 1; i >= 0; i-- {
+		if p, ok := e.queue[i].w[string(key)]; ok {
+			return p, true
+		}
+	}
+	return pendingWrite{}, false
+}
+
+// commit queues a transaction's writes for the committer, which owns w
+// from then on, waiting while the queue is full. It returns the
+// committer's error, if it had one, instead (w is then released).
 func (e *bulkKV) commit(w map[string]pendingWrite, size int64) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	q := &queuedTxn{w: w, size: size}
+	e.qmu.Lock()
+	err := e.failed
+	if err == nil {
+		e.queue = append(e.queue, q)
+	}
+	e.qmu.Unlock()
+	if err != nil {
+		e.release(w)
+		return err
+	}
+	e.work <- q
+	return nil
+}
+
+// insert writes a transaction's writes into the overlay, spilling it first
+// when they might not fit, and after them when it is full. Only the
+// committer inserts.
+func (e *bulkKV) insert(w map[string]pendingWrite, size int64) error {
 	need := size + int64(len(w))*(int64(skl.MaxNodeSize)+8)
 	if e.mem.MemSize()+need > e.arena && !e.mem.Empty() {
-		if err := e.spillLocked(); err != nil {
+		if err := e.spill(); err != nil {
 			return err
 		}
 	}
@@ -167,14 +287,16 @@ func (e *bulkKV) commit(w map[string]pendingWrite, size int64) error {
 		e.mem.Put(buf, y.ValueStruct{Meta: meta, Value: p.value})
 	}
 	if e.mem.MemSize() >= e.budget {
-		return e.spillLocked()
+		return e.spill()
 	}
 	return nil
 }
 
-// spillLocked writes the overlay as a new run and starts an empty one.
-// e.mu is held.
-func (e *bulkKV) spillLocked() error {
+// spill writes the overlay as a new run and starts an empty one, holding
+// e.mu: no read meanwhile.
+func (e *bulkKV) spill() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if e.beforeSpill != nil {
 		if err := e.beforeSpill(); err != nil {
 			return err
@@ -269,21 +391,29 @@ func (t *bulkTxn) commit() error {
 		return errors.New("bulk replay: commit of a finished transaction")
 	}
 	t.done = true
-	err := t.e.commit(t.pending, t.size)
-	t.e.release(t.pending)
+	err := t.e.commit(t.pending, t.size) // which owns the map now
 	t.pending = nil
 	return err
 }
 
-// scan merges the transaction's writes, the overlay and the runs under
-// prefix.
+// scan merges the transaction's writes, the queued transactions' (newest
+// first), the overlay and the runs under prefix.
 func (t *bulkTxn) scan(prefix []byte, fn func(key []byte) (bool, error)) error {
 	t.e.mu.RLock()
 	defer t.e.mu.RUnlock()
-	srcs := make([]kvIter, 0, len(t.e.runs)+2)
+	srcs := make([]kvIter, 0, len(t.e.runs)+2+bulkQueue)
 	if len(t.pending) > 0 {
 		srcs = append(srcs, newPendingIter(t.pending, prefix))
 	}
+	t.e.qmu.RLock()
+	for i := len(t.e.queue) - 1; i >= 0; i-- {
+		// Copied now: the committer releases the map once it is in
+		// the overlay, which the scan then reads instead.
+		if it := newPendingIter(t.e.queue[i].w, prefix); len(it.ws) > 0 {
+			srcs = append(srcs, it)
+		}
+	}
+	t.e.qmu.RUnlock()
 	srcs = append(srcs, t.e.sourcesLocked()...)
 	m := newMergeIter(srcs)
 	defer m.close()
@@ -307,8 +437,12 @@ func (e *bulkKV) sourcesLocked() []kvIter {
 }
 
 // merge calls fn with every live key and its value in key order, newest
-// value winning, deleted keys left out. No transaction may run meanwhile.
+// value winning, deleted keys left out, once the queued transactions are
+// in the overlay (flush). No transaction may run meanwhile or after.
 func (e *bulkKV) merge(fn func(key, value []byte) error) error {
+	if err := e.flush(); err != nil {
+		return err
+	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	m := newMergeIter(e.sourcesLocked())
@@ -447,31 +581,36 @@ func (i *memIter) next()         { i.it.Next() }
 func (i *memIter) err() error    { return nil }
 func (i *memIter) close()        { i.it.Close() }
 
-// pendingIter iterates a transaction's writes under a prefix.
+// pendingIter iterates a transaction's writes under a prefix, copied from
+// its map when it is made.
 type pendingIter struct {
-	keys []string
-	w    map[string]pendingWrite
-	i    int
+	ws []pendingEntry
+	i  int
+}
+
+type pendingEntry struct {
+	key string
+	pendingWrite
 }
 
 func newPendingIter(w map[string]pendingWrite, prefix []byte) *pendingIter {
-	p := &pendingIter{w: w}
-	for k := range w {
+	p := &pendingIter{}
+	for k, v := range w {
 		if len(k) >= len(prefix) && k[:len(prefix)] == string(prefix) {
-			p.keys = append(p.keys, k)
+			p.ws = append(p.ws, pendingEntry{k, v})
 		}
 	}
-	slices.Sort(p.keys)
+	slices.SortFunc(p.ws, func(a, b pendingEntry) int { return strings.Compare(a.key, b.key) })
 	return p
 }
 
 func (p *pendingIter) seek(key []byte) {
-	p.i = sort.SearchStrings(p.keys, string(key))
+	p.i = sort.Search(len(p.ws), func(i int) bool { return p.ws[i].key >= string(key) })
 }
-func (p *pendingIter) valid() bool   { return p.i < len(p.keys) }
-func (p *pendingIter) key() []byte   { return []byte(p.keys[p.i]) }
-func (p *pendingIter) value() []byte { return p.w[p.keys[p.i]].value }
-func (p *pendingIter) deleted() bool { return p.w[p.keys[p.i]].del }
+func (p *pendingIter) valid() bool   { return p.i < len(p.ws) }
+func (p *pendingIter) key() []byte   { return []byte(p.ws[p.i].key) }
+func (p *pendingIter) value() []byte { return p.ws[p.i].value }
+func (p *pendingIter) deleted() bool { return p.ws[p.i].del }
 func (p *pendingIter) next()         { p.i++ }
 func (p *pendingIter) err() error    { return nil }
 func (p *pendingIter) close()        {}

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -251,6 +252,7 @@ func TestStore_BulkReplayInterrupted(t *testing.T) {
 	if commits < len(recs)/3 {
 		t.Fatalf("only %d commits before Run returned", commits)
 	}
+	waitNoCommitter(t)
 	for p, a := range s.Applied() {
 		if a != 0 {
 			t.Errorf("Applied()[%d] = %d after an interrupted bulk replay, want 0", p, a)
@@ -392,5 +394,99 @@ func TestStore_BulkReplayNotWhenApplied(t *testing.T) {
 	runAndWait(t, s, newSliceLog(recs))
 	if s.bulked {
 		t.Error("bulk replay of a projection that had applied a record")
+	}
+}
+
+// TestStore_BulkReplayCommitterFails: a spill that fails in the
+// committer, which inserts committed transactions into the overlay behind
+// the applier, fails the replay as a failing commit would: Run returns
+// the error, the projection is fresh (nothing applied, only the format
+// key), the run files are gone and the committer has returned. The
+// failure is met by the next commit, or, at the last transaction, only by
+// the flush before the final write.
+func TestStore_BulkReplayCommitterFails(t *testing.T) {
+	recs := bulkFeed()
+	opts := bulkOptions()
+	opts.ReplayMemory, opts.ApplyBatch = 1, 1 // a spill after every commit
+
+	s := openAt(t, t.TempDir(), opts)
+	spills := 0
+	s.beforeSpill = func() error { spills++; return nil }
+	runAndWait(t, s, newSliceLog(recs))
+	if !s.bulked || spills < 10 {
+		t.Fatalf("bulked: %v, %d spills; want a bulk replay with many", s.bulked, spills)
+	}
+	total := spills
+
+	errSpill := errors.New("injected spill failure")
+	for _, tc := range []struct {
+		name string
+		at   int
+	}{{"NextCommit", total / 2}, {"Flush", total}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := openAt(t, dir, opts)
+			n, commits := 0, 0
+			s.beforeSpill = func() error {
+				if n++; n == tc.at {
+					return errSpill
+				}
+				return nil
+			}
+			s.beforeCommit = func() error { commits++; return nil }
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- s.Run(ctx, newSliceLog(recs)) }()
+			select {
+			case err := <-done:
+				if !errors.Is(err, errSpill) {
+					t.Fatalf("Run() = %v, want the spill's error", err)
+				}
+			case <-time.After(time.Minute):
+				t.Fatal("Run did not return after the committer failed")
+			}
+			if n < tc.at {
+				t.Fatalf("%d spills, the failure was meant for spill %d", n, tc.at)
+			}
+			// One spill per commit: the failure is met by one of the
+			// commits the queue holds behind the failed one.
+			if commits > tc.at+bulkQueue+1 {
+				t.Errorf("%d commits after the failure at commit %d: not stopped by the next commit", commits-tc.at, tc.at)
+			}
+			if s.bulked {
+				t.Error("the replay completed")
+			}
+			for p, a := range s.Applied() {
+				if a != 0 {
+					t.Errorf("Applied()[%d] = %d after a failed bulk replay, want 0", p, a)
+				}
+			}
+			if got := export(t, s); len(got) != 1 {
+				t.Errorf("projection after a failed bulk replay holds %d keys, want only the format key", len(got))
+			}
+			if _, err := os.Stat(bulkDirOf(dir)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the run files of the failed replay are left: %v", err)
+			}
+			waitNoCommitter(t)
+		})
+	}
+}
+
+// waitNoCommitter fails t unless the bulk engine's committer goroutine
+// is gone within a generous while (it may be exiting still).
+func waitNoCommitter(t *testing.T) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		if !strings.Contains(stacks, "(*bulkKV).committer") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the bulk engine's committer is still running:\n%s", stacks)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

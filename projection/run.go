@@ -19,7 +19,8 @@ import (
 // one that cannot be applied is skipped (see Apply), and a Badger failure
 // is retried with backoff (counted in scim_projection_apply_errors_total).
 // When reading a partition fails for good (a log record that does not
-// decode, say), Run logs it, stops the others and returns the error.
+// decode, say), Run logs it, stops the others and returns the error; so
+// does a bulk replay whose run files cannot be written (bulk.go).
 func (s *Store) Run(ctx context.Context, log events.Log) error {
 	n := log.Partitions()
 	s.mu.Lock()
