@@ -202,13 +202,11 @@ func (s *Store) bulkReplay(ctx context.Context, log events.Log, end []int64) (er
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		s.logger.Error("projection stopped", "err", first)
 		return fmt.Errorf("bulk replay: %w", first)
 	}
 	// The last transactions into the overlay: the committer's error, if
 	// the last of them failed it, is known only now.
 	if err := e.flush(); err != nil {
-		s.logger.Error("projection stopped", "err", err)
 		return err
 	}
 	s.mu.Lock()

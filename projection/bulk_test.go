@@ -399,11 +399,11 @@ func TestStore_BulkReplayNotWhenApplied(t *testing.T) {
 
 // TestStore_BulkReplayCommitterFails: a spill that fails in the
 // committer, which inserts committed transactions into the overlay behind
-// the applier, fails the replay as a failing commit would: Run returns
-// the error, the projection is fresh (nothing applied, only the format
-// key), the run files are gone and the committer has returned. The
-// failure is met by the next commit, or, at the last transaction, only by
-// the flush before the final write.
+// the applier, fails the bulk replay promptly (met by the next commit, or,
+// at the last transaction, only by the flush before the final write): its
+// run files are deleted, the committer returns, the failure is counted,
+// and Run does not stop but replays record by record from the empty
+// projection, to the same bytes as the bulk replay that did not fail.
 func TestStore_BulkReplayCommitterFails(t *testing.T) {
 	recs := bulkFeed()
 	opts := bulkOptions()
@@ -416,6 +416,7 @@ func TestStore_BulkReplayCommitterFails(t *testing.T) {
 	if !s.bulked || spills < 10 {
 		t.Fatalf("bulked: %v, %d spills; want a bulk replay with many", s.bulked, spills)
 	}
+	want := export(t, s)
 	total := spills
 
 	errSpill := errors.New("injected spill failure")
@@ -426,44 +427,48 @@ func TestStore_BulkReplayCommitterFails(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			s := openAt(t, dir, opts)
-			n, commits := 0, 0
+			n := 0
 			s.beforeSpill = func() error {
 				if n++; n == tc.at {
 					return errSpill
 				}
 				return nil
 			}
-			s.beforeCommit = func() error { commits++; return nil }
-			ctx, cancel := context.WithCancel(context.Background())
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			done := make(chan error, 1)
 			go func() { done <- s.Run(ctx, newSliceLog(recs)) }()
+			caughtUp := make(chan error, 1)
+			go func() { caughtUp <- s.WaitCaughtUp(ctx) }()
 			select {
-			case err := <-done:
-				if !errors.Is(err, errSpill) {
-					t.Fatalf("Run() = %v, want the spill's error", err)
+			case err := <-caughtUp:
+				if err != nil {
+					t.Fatalf("WaitCaughtUp() = %v", err)
 				}
-			case <-time.After(time.Minute):
-				t.Fatal("Run did not return after the committer failed")
+			case err := <-done:
+				t.Fatalf("Run() = %v after the failed bulk replay, want it to go on record by record", err)
+			}
+			cancel()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Fatalf("Run() = %v, want context.Canceled", err)
 			}
 			if n < tc.at {
 				t.Fatalf("%d spills, the failure was meant for spill %d", n, tc.at)
 			}
-			// One spill per commit: the failure is met by one of the
-			// commits the queue holds behind the failed one.
-			if commits > tc.at+bulkQueue+1 {
-				t.Errorf("%d commits after the failure at commit %d: not stopped by the next commit", commits-tc.at, tc.at)
+			// One spill per commit, and none once the replay goes on
+			// record by record: the failure is met by one of the commits
+			// the queue holds behind the failed one.
+			if n > tc.at+bulkQueue+1 {
+				t.Errorf("%d spills after the failure at spill %d: not stopped by the next commit", n-tc.at, tc.at)
 			}
 			if s.bulked {
-				t.Error("the replay completed")
+				t.Error("the failed bulk replay counts as completed")
 			}
-			for p, a := range s.Applied() {
-				if a != 0 {
-					t.Errorf("Applied()[%d] = %d after a failed bulk replay, want 0", p, a)
-				}
+			if got := counterValue(t, s.m.applyErrors); got != 1 {
+				t.Errorf("apply errors = %v, want the failed bulk replay counted once", got)
 			}
-			if got := export(t, s); len(got) != 1 {
-				t.Errorf("projection after a failed bulk replay holds %d keys, want only the format key", len(got))
+			if d := diffLines(want, export(t, s)); d != "" {
+				t.Errorf("projection after the record-by-record replay differs from the bulk replay's:\n%s", d)
 			}
 			if _, err := os.Stat(bulkDirOf(dir)); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("the run files of the failed replay are left: %v", err)

@@ -19,8 +19,9 @@ import (
 // one that cannot be applied is skipped (see Apply), and a Badger failure
 // is retried with backoff (counted in scim_projection_apply_errors_total).
 // When reading a partition fails for good (a log record that does not
-// decode, say), Run logs it, stops the others and returns the error; so
-// does a bulk replay whose run files cannot be written (bulk.go).
+// decode, say), Run logs it, stops the others and returns the error. A
+// bulk replay that fails otherwise (its run files cannot be written, say)
+// leaves the projection fresh, and Run replays record by record instead.
 func (s *Store) Run(ctx context.Context, log events.Log) error {
 	n := log.Partitions()
 	s.mu.Lock()
@@ -46,7 +47,20 @@ func (s *Store) Run(ctx context.Context, log events.Log) error {
 			// A fresh projection with a backlog: those records in bulk,
 			// then on from where that got (bulk.go).
 			if err := s.bulkReplay(ctx, log, end); err != nil {
-				return err
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				// A failed bulk replay (a run file it could not write:
+				// a full disk, say) wrote nothing to Badger, or emptied
+				// it again: the record-by-record path below starts from
+				// zero, and retries what Badger refuses as it always does.
+				fresh, ferr := s.onlyFormatKey()
+				if ferr != nil || !fresh {
+					s.logger.Error("projection stopped", "err", err)
+					return err
+				}
+				s.m.applyErrors.Inc()
+				s.logger.Warn("bulk replay failed; replaying record by record instead", "err", err)
 			}
 		}
 	}
