@@ -62,13 +62,13 @@ import (
 // outside the timer.
 //
 //	go test -run '^$' -bench Replay -benchtime 5x ./projection
-//	go test -run '^$' -bench Replay -benchtime 1x -replay.users 1000000 -replay.log /tmp/replay-1m ./projection
+//	go test ./projection -run '^$' -bench Replay -benchtime 1x -args -replay.users 1000000 -replay.log /tmp/replay-1m
 //
 // The bulk path alone at a million users (its peak RSS must stay under
 // 1 GiB; build the log first, in a process of its own, with any other
 // sub-benchmark, so that the peak is the replay's):
 //
-//	go test -run '^$' -bench 'Replay/Bulk' -benchtime 1x -replay.users 1000000 -replay.log /tmp/replay-1m ./projection
+//	go test ./projection -run '^$' -bench 'Replay/Bulk' -benchtime 1x -args -replay.users 1000000 -replay.log /tmp/replay-1m
 var (
 	replayUsers = flag.Int("replay.users", 100_000, "user.created events in the BenchmarkReplay log")
 	replayDir   = flag.String("replay.log", "", "directory of the BenchmarkReplay log (built if empty)")
