@@ -478,19 +478,20 @@ func TestStore_BulkReplayCommitterFails(t *testing.T) {
 	}
 }
 
-// waitNoCommitter fails t unless the bulk engine's committer goroutine
-// is gone within a generous while (it may be exiting still).
+// waitNoCommitter fails t unless the bulk engine's committer and spiller
+// goroutines are gone within a generous while (they may be exiting
+// still).
 func waitNoCommitter(t *testing.T) {
 	t.Helper()
 	buf := make([]byte, 1<<20)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		stacks := string(buf[:runtime.Stack(buf, true)])
-		if !strings.Contains(stacks, "(*bulkKV).committer") {
+		if !strings.Contains(stacks, "(*bulkKV).committer") && !strings.Contains(stacks, "(*bulkKV).spill") {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the bulk engine's committer is still running:\n%s", stacks)
+			t.Fatalf("the bulk engine's committer or spiller is still running:\n%s", stacks)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
