@@ -72,6 +72,7 @@ import (
 var (
 	replayUsers = flag.Int("replay.users", 100_000, "user.created events in the BenchmarkReplay log")
 	replayDir   = flag.String("replay.log", "", "directory of the BenchmarkReplay log (built if empty)")
+	replayVerb  = flag.Bool("replay.v", false, "log the Store's messages (the bulk replay's phases) to stderr")
 )
 
 var replayLog struct {
@@ -221,6 +222,9 @@ func benchReplay(b *testing.B, logDir string, n int64, opts Options) {
 		b.Fatal(err)
 	}
 	opts.Logger = slog.New(slog.DiscardHandler)
+	if *replayVerb {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
 	opts.PollInterval = time.Hour // the first End is read at start; no polls needed
 	var total, cpu time.Duration
 	for b.Loop() {
