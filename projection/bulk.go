@@ -2,7 +2,6 @@ package projection
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -44,9 +43,6 @@ const (
 	// hands the StreamWriter at a time.
 	bulkWriteChunk = 4 << 20
 )
-
-// errReachedEnd stops a bulk reader at the end captured at start.
-var errReachedEnd = errors.New("reached the end captured at start")
 
 // bulkWanted reports whether Run should replay in bulk up to end: the
 // projection is fresh and the backlog large enough.
@@ -150,34 +146,7 @@ func (s *Store) bulkReplay(ctx context.Context, log events.Log, end []int64) (er
 		if stop <= 0 {
 			continue
 		}
-		recs := make(chan events.Record, s.applyBatch)
-		wg.Go(func() {
-			err := log.Read(runCtx, p, 0, func(rec events.Record) error {
-				select {
-				case recs <- rec:
-				case <-runCtx.Done():
-					return runCtx.Err()
-				}
-				if rec.Offset+1 >= stop {
-					return errReachedEnd
-				}
-				return nil
-			})
-			close(recs)
-			if errors.Is(err, errReachedEnd) {
-				err = nil
-			} else if err != nil && runCtx.Err() == nil {
-				err = fmt.Errorf("partition %d: read: %w", p, err)
-			}
-			errc <- err
-		})
-		wg.Go(func() {
-			err := s.consume(runCtx, recs)
-			if err != nil && runCtx.Err() == nil {
-				err = fmt.Errorf("partition %d: %w", p, err)
-			}
-			errc <- err
-		})
+		s.startPartition(runCtx, &wg, log, p, 0, stop, errc)
 	}
 	progressDone := make(chan struct{})
 	var progressWG sync.WaitGroup
