@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
-	"github.com/dgraph-io/badger/v4/pb"
 	"github.com/dgraph-io/ristretto/v2/z"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -691,7 +690,7 @@ func loadStreamWriter(db *badger.DB, kvs *kvList) error {
 	defer buf.Release()
 	for i := range kvs.len() {
 		k, v := kvs.at(i)
-		badger.KVToBuffer(&pb.KV{Key: k, Value: v, Version: 1}, buf)
+		appendStreamKV(buf, k, v) // as the bulk replay encodes them
 		if buf.LenNoPadding() < streamChunk && i < kvs.len()-1 {
 			continue
 		}
