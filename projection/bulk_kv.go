@@ -39,11 +39,16 @@ import (
 //
 // Commit is a pipeline: it queues the map (bulkQueue at most, for
 // back-pressure) and returns, and the committer goroutine inserts it into
-// the overlay, spills when the budget is reached, and only then takes it
-// off the queue. Reads consult the queued maps, newest first, before the
-// overlay, so a transaction sees what every earlier commit wrote exactly
-// as if those had been inserted. A committer error is returned by the next
-// commit and by flush, which the final merge calls first.
+// the overlay and only then takes it off the queue. Reads consult the
+// queued maps, newest first, before the overlay, so a transaction sees
+// what every earlier commit wrote exactly as if those had been inserted.
+// When the overlay reaches the budget, the committer freezes it (reads go
+// on seeing it, between the overlay and the runs) and goes on inserting
+// into a new one while a spiller goroutine writes the frozen one as a run:
+// neither the applier nor the committer waits for a spill unless the new
+// overlay fills before it is done (two overlays at most). A committer or
+// spill error is returned by the next commit and by flush, which the final
+// merge calls first.
 
 const (
 	runBlockBytes  = 4 << 10 // a run's index names the first key of every block this size
@@ -68,13 +73,15 @@ type bulkKV struct {
 	maxCount int64
 	seed     maphash.Seed
 
-	// mu guards mem and runs, which only the committer changes: it holds
-	// mu to spill, readers hold it (read) while they read either. The
-	// committer inserts into mem without it (the skiplist takes
+	// mu guards mem, frozen and runs, which the committer and its
+	// spiller change holding it; readers hold it (read) while they read
+	// them. The committer inserts into mem without it (the skiplist takes
 	// concurrent readers).
-	mu   sync.RWMutex
-	mem  *skl.Skiplist
-	runs []*run // oldest first
+	mu       sync.RWMutex
+	mem      *skl.Skiplist
+	frozen   *skl.Skiplist // being spilled, newer than every run; nil when no spill runs
+	runs     []*run        // oldest first
+	spilling chan error    // the running spill's result; the committer's alone
 
 	// qmu guards queue and failed. A map leaves queue once it is in mem
 	// (or a run), so a reader holding mu finds every committed write in
@@ -118,6 +125,16 @@ type queuedTxn struct {
 // commit waits forever.
 func (e *bulkKV) committer() {
 	defer close(e.done)
+	defer func() {
+		// The last spill: its run is part of the state flush promises.
+		if err := e.waitSpill(); err != nil {
+			e.qmu.Lock()
+			if e.failed == nil {
+				e.failed = fmt.Errorf("%w: %w", errBulkFailed, err)
+			}
+			e.qmu.Unlock()
+		}
+	}()
 	for q := range e.work {
 		e.qmu.RLock()
 		failed := e.failed
@@ -138,7 +155,7 @@ func (e *bulkKV) committer() {
 }
 
 // flush waits until every committed transaction is in the overlay or a
-// run, stops the committer, and returns its error. No transaction may
+// run and no spill runs, stops the committer, and returns its error. No transaction may
 // commit after it.
 func (e *bulkKV) flush() error {
 	e.stop.Do(func() { close(e.work) })
@@ -176,7 +193,7 @@ func (e *bulkKV) close() error {
 		}
 	}
 	e.runs = nil
-	e.mem = nil
+	e.mem, e.frozen = nil, nil
 	if err := os.RemoveAll(e.dir); err != nil && first == nil {
 		first = err
 	}
@@ -223,6 +240,11 @@ func (e *bulkKV) get(key []byte, scratch *[]byte) (value []byte, found bool, err
 	if vs := e.mem.Get(*scratch); vs.Meta&metaPresent != 0 {
 		return vs.Value, vs.Meta&metaDeleted == 0, nil
 	}
+	if e.frozen != nil {
+		if vs := e.frozen.Get(*scratch); vs.Meta&metaPresent != 0 {
+			return vs.Value, vs.Meta&metaDeleted == 0, nil
+		}
+	}
 	h := maphash.Bytes(e.seed, key)
 	for i := len(e.runs) - 1; i >= 0; i-- {
 		v, del, ok, err := e.runs[i].get(key, h, scratch)
@@ -267,13 +289,13 @@ func (e *bulkKV) commit(w map[string]pendingWrite, size int64) error {
 	return nil
 }
 
-// insert writes a transaction's writes into the overlay, spilling it first
-// when they might not fit, and after them when it is full. Only the
+// insert writes a transaction's writes into the overlay, freezing it
+// first when they might not fit, and after them when it is full. Only the
 // committer inserts.
 func (e *bulkKV) insert(w map[string]pendingWrite, size int64) error {
 	need := size + int64(len(w))*(int64(skl.MaxNodeSize)+8)
 	if e.mem.MemSize()+need > e.arena && !e.mem.Empty() {
-		if err := e.spill(); err != nil {
+		if err := e.freeze(); err != nil {
 			return err
 		}
 	}
@@ -287,25 +309,55 @@ func (e *bulkKV) insert(w map[string]pendingWrite, size int64) error {
 		e.mem.Put(buf, y.ValueStruct{Meta: meta, Value: p.value})
 	}
 	if e.mem.MemSize() >= e.budget {
-		return e.spill()
+		return e.freeze()
 	}
 	return nil
 }
 
-// spill writes the overlay as a new run and starts an empty one, holding
-// e.mu: no read meanwhile.
-func (e *bulkKV) spill() error {
+// freeze hands the overlay to a spiller goroutine, which writes it as a
+// new run, and starts an empty one; it waits for the previous spill first
+// (so at most two overlays exist) and returns that spill's error. Only
+// the committer freezes.
+func (e *bulkKV) freeze() error {
+	if err := e.waitSpill(); err != nil {
+		return err
+	}
+	// The arena of the previous spill was collected at its end, so
+	// this one reuses its pages.
+	mem := skl.NewSkiplist(e.arena)
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	frozen := e.mem
+	e.frozen, e.mem = frozen, mem
+	seq := len(e.runs)
+	e.mu.Unlock()
+	done := make(chan error, 1)
+	e.spilling = done
+	go func() { done <- e.spill(frozen, seq) }()
+	return nil
+}
+
+// waitSpill waits for the running spill, if any, and returns its error.
+func (e *bulkKV) waitSpill() error {
+	if e.spilling == nil {
+		return nil
+	}
+	err := <-e.spilling
+	e.spilling = nil
+	return err
+}
+
+// spill writes the frozen overlay as run number seq (every older run is
+// written), then puts the run in its place for readers. After an error
+// the frozen overlay stays where readers find it, and the replay fails.
+func (e *bulkKV) spill(frozen *skl.Skiplist, seq int) error {
 	if e.beforeSpill != nil {
 		if err := e.beforeSpill(); err != nil {
 			return err
 		}
 	}
-	it := e.mem.NewIterator()
-	defer it.Close()
-	path := filepath.Join(e.dir, fmt.Sprintf("run-%06d", len(e.runs)))
-	keepMarkers := len(e.runs) > 0 // with no older run, a marker hides nothing
+	it := frozen.NewIterator()
+	path := filepath.Join(e.dir, fmt.Sprintf("run-%06d", seq))
+	keepMarkers := seq > 0 // with no older run, a marker hides nothing
 	r, err := writeRun(path, e.seed, func(emit func(key, value []byte, del bool) error) error {
 		for it.SeekToFirst(); it.Valid(); it.Next() {
 			vs := it.Value()
@@ -319,18 +371,20 @@ func (e *bulkKV) spill() error {
 		}
 		return nil
 	})
+	it.Close()
 	if err != nil {
 		return err
 	}
+	e.mu.Lock()
 	e.runs = append(e.runs, r)
-	// Collect the full arena before allocating the next, so that the next
-	// reuses its pages: left to the GC's pace, the old arena stays
-	// resident while the new one fills (the arena counts as live heap,
-	// which puts the next collection far off).
-	e.mem.DecrRef()
-	e.mem = nil
+	e.frozen = nil
+	e.mu.Unlock()
+	// Collect the full arena now, so that the next overlay reuses its
+	// pages: left to the GC's pace, the old arena stays resident while
+	// the new one fills (the arena counts as live heap, which puts the
+	// next collection far off).
+	frozen.DecrRef()
 	runtime.GC()
-	e.mem = skl.NewSkiplist(e.arena)
 	return nil
 }
 
@@ -401,7 +455,7 @@ func (t *bulkTxn) commit() error {
 func (t *bulkTxn) scan(prefix []byte, fn func(key []byte) (bool, error)) error {
 	t.e.mu.RLock()
 	defer t.e.mu.RUnlock()
-	srcs := make([]kvIter, 0, len(t.e.runs)+2+bulkQueue)
+	srcs := make([]kvIter, 0, len(t.e.runs)+3+bulkQueue)
 	if len(t.pending) > 0 {
 		srcs = append(srcs, newPendingIter(t.pending, prefix))
 	}
@@ -430,6 +484,9 @@ func (t *bulkTxn) scan(prefix []byte, fn func(key []byte) (bool, error)) error {
 // first; e.mu is held (read) for as long as they are used.
 func (e *bulkKV) sourcesLocked() []kvIter {
 	srcs := []kvIter{&memIter{it: e.mem.NewIterator()}}
+	if e.frozen != nil {
+		srcs = append(srcs, &memIter{it: e.frozen.NewIterator()})
+	}
 	for i := len(e.runs) - 1; i >= 0; i-- {
 		srcs = append(srcs, e.runs[i].iter())
 	}

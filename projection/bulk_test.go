@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/pb"
+	"github.com/dgraph-io/ristretto/v2/z"
 
 	"github.com/scim-bridge/scim-bridge/events"
 )
@@ -478,20 +480,46 @@ func TestStore_BulkReplayCommitterFails(t *testing.T) {
 	}
 }
 
-// waitNoCommitter fails t unless the bulk engine's committer goroutine
-// is gone within a generous while (it may be exiting still).
+// waitNoCommitter fails t unless the bulk engine's committer and spiller
+// goroutines are gone within a generous while (they may be exiting
+// still).
 func waitNoCommitter(t *testing.T) {
 	t.Helper()
 	buf := make([]byte, 1<<20)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		stacks := string(buf[:runtime.Stack(buf, true)])
-		if !strings.Contains(stacks, "(*bulkKV).committer") {
+		if !strings.Contains(stacks, "(*bulkKV).committer") && !strings.Contains(stacks, "(*bulkKV).spill") {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the bulk engine's committer is still running:\n%s", stacks)
+			t.Fatalf("the bulk engine's committer or spiller is still running:\n%s", stacks)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestAppendStreamKV: the final write's own encoding of a pair is byte for
+// byte what badger.KVToBuffer makes of it, for empty and long values and
+// keys whose lengths take one, two and three varint bytes.
+func TestAppendStreamKV(t *testing.T) {
+	got := z.NewBuffer(1<<10, "projection.test")
+	defer got.Release()
+	want := z.NewBuffer(1<<10, "projection.test")
+	defer want.Release()
+	long := bytes.Repeat([]byte("v"), 20_000)
+	for _, kv := range [][2][]byte{
+		{[]byte("k"), nil},
+		{[]byte("k"), []byte("v")},
+		{bytes.Repeat([]byte("k"), 127), []byte{0}},
+		{bytes.Repeat([]byte("k"), 128), long[:128]},
+		{bytes.Repeat([]byte("k"), 20_000), long},
+		{[]byte{0, 0xff, 1}, long[:16_383]},
+	} {
+		appendStreamKV(got, kv[0], kv[1])
+		badger.KVToBuffer(&pb.KV{Key: kv[0], Value: kv[1], Version: 1}, want)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatalf("appendStreamKV wrote\n%x\nKVToBuffer\n%x", got.Bytes(), want.Bytes())
 	}
 }

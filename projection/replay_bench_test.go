@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
-	"github.com/dgraph-io/badger/v4/pb"
 	"github.com/dgraph-io/ristretto/v2/z"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -72,6 +71,7 @@ import (
 var (
 	replayUsers = flag.Int("replay.users", 100_000, "user.created events in the BenchmarkReplay log")
 	replayDir   = flag.String("replay.log", "", "directory of the BenchmarkReplay log (built if empty)")
+	replayVerb  = flag.Bool("replay.v", false, "log the Store's messages (the bulk replay's phases) to stderr")
 )
 
 var replayLog struct {
@@ -221,6 +221,9 @@ func benchReplay(b *testing.B, logDir string, n int64, opts Options) {
 		b.Fatal(err)
 	}
 	opts.Logger = slog.New(slog.DiscardHandler)
+	if *replayVerb {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
 	opts.PollInterval = time.Hour // the first End is read at start; no polls needed
 	var total, cpu time.Duration
 	for b.Loop() {
@@ -687,7 +690,7 @@ func loadStreamWriter(db *badger.DB, kvs *kvList) error {
 	defer buf.Release()
 	for i := range kvs.len() {
 		k, v := kvs.at(i)
-		badger.KVToBuffer(&pb.KV{Key: k, Value: v, Version: 1}, buf)
+		appendStreamKV(buf, k, v) // as the bulk replay encodes them
 		if buf.LenNoPadding() < streamChunk && i < kvs.len()-1 {
 			continue
 		}

@@ -73,34 +73,7 @@ func (s *Store) Run(ctx context.Context, log events.Log) error {
 	errc := make(chan error, 2*n+1)
 	var wg sync.WaitGroup
 	for p := range n {
-		// The reader decodes and queues records; the applier takes what is
-		// queued, so it applies a backlog in batches and a lone record at
-		// once (see consume).
-		recs := make(chan events.Record, s.applyBatch)
-		wg.Go(func() {
-			err := log.Read(runCtx, p, from[p], func(rec events.Record) error {
-				select {
-				case recs <- rec:
-					return nil
-				case <-runCtx.Done():
-					return runCtx.Err()
-				}
-			})
-			close(recs)
-			if err != nil && runCtx.Err() == nil {
-				err = fmt.Errorf("partition %d: read: %w", p, err)
-				s.logger.Error("projection stopped", "partition", p, "err", err)
-			}
-			errc <- err
-		})
-		wg.Go(func() {
-			err := s.consume(runCtx, recs)
-			if err != nil && runCtx.Err() == nil {
-				err = fmt.Errorf("partition %d: %w", p, err)
-				s.logger.Error("projection stopped", "partition", p, "err", err)
-			}
-			errc <- err
-		})
+		s.startPartition(runCtx, &wg, log, p, from[p], 0, errc)
 	}
 	wg.Go(func() { errc <- s.pollEnd(runCtx, log) })
 
@@ -111,6 +84,7 @@ func (s *Store) Run(ctx context.Context, log events.Log) error {
 			continue
 		}
 		first = err
+		s.logger.Error("projection stopped", "err", err)
 		cancel()
 	}
 	wg.Wait()
@@ -119,6 +93,48 @@ func (s *Store) Run(ctx context.Context, log events.Log) error {
 	}
 	return ctx.Err()
 }
+
+// startPartition starts partition p's two goroutines in wg: one reads
+// log from offset from and queues the records it decodes, the other
+// applies what is queued (consume), so a backlog is applied many records
+// per transaction (Options.ApplyBatch) while a lone record is applied at
+// once. With stop > 0 the reader ends after the record before stop, and
+// consume when it has applied what was queued. Each sends its result to
+// errc: nil when it reached its end, ctx.Err() once ctx is done, else the
+// error, naming the partition.
+func (s *Store) startPartition(ctx context.Context, wg *sync.WaitGroup, log events.Log, p int, from, stop int64, errc chan<- error) {
+	recs := make(chan events.Record, s.applyBatch)
+	wg.Go(func() {
+		err := log.Read(ctx, p, from, func(rec events.Record) error {
+			select {
+			case recs <- rec:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if stop > 0 && rec.Offset+1 >= stop {
+				return errReachedEnd
+			}
+			return nil
+		})
+		close(recs)
+		if errors.Is(err, errReachedEnd) {
+			err = nil
+		} else if err != nil && ctx.Err() == nil {
+			err = fmt.Errorf("partition %d: read: %w", p, err)
+		}
+		errc <- err
+	})
+	wg.Go(func() {
+		err := s.consume(ctx, recs)
+		if err != nil && ctx.Err() == nil {
+			err = fmt.Errorf("partition %d: %w", p, err)
+		}
+		errc <- err
+	})
+}
+
+// errReachedEnd stops a reader at the stop offset it was given.
+var errReachedEnd = errors.New("reached the stop offset")
 
 // pollEnd records the log's end every poll interval until ctx is done. A
 // failed poll is logged and retried at the next tick.
