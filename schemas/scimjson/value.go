@@ -91,6 +91,12 @@ func NewReader(data []byte) *Reader {
 	return &Reader{b: data, s: string(data)}
 }
 
+// NewStringReader returns a reader of s without copying it: strings it
+// returns are slices of s.
+func NewStringReader(s string) *Reader {
+	return &Reader{s: s}
+}
+
 func (r *Reader) errorf(format string, args ...any) error {
 	return &Error{Offset: r.pos, Msg: fmt.Sprintf(format, args...)}
 }
@@ -162,7 +168,26 @@ func (r *Reader) RawString() ([]byte, error) {
 	if _, err := r.skipString(); err != nil {
 		return nil, err
 	}
+	if r.b == nil {
+		return []byte(r.s[start:r.pos]), nil // a string reader's input is immutable
+	}
 	return r.b[start:r.pos], nil
+}
+
+// Offset returns the position in the input of the next byte to read; after
+// Peek, that of the next value's first byte, after reading a value, that
+// of the byte right after it.
+func (r *Reader) Offset() int { return r.pos }
+
+// RawValue reads any value, as Skip does, and returns it as written: a
+// slice of the input (as a string, which never needs a copy).
+func (r *Reader) RawValue() (string, error) {
+	r.Peek()
+	start := r.pos
+	if err := r.Skip(); err != nil {
+		return "", err
+	}
+	return r.s[start:r.pos], nil
 }
 
 // Number reads a number and returns it as written.
