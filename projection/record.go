@@ -74,7 +74,10 @@ func decodeRecord(v []byte) (*record, error) {
 // decodeRecordRaw is decodeRecord keeping the resource as its stored JSON
 // (record.raw) instead of decoding it, for a reader that renders it as it
 // is (view.GetOptions.Raw). A record whose resource is not one object
-// (null, or named twice, which decodeRecord merges) is decoded whole.
+// (null, or named twice, which decodeRecord merges) is decoded whole. The
+// resource's JSON is only delimited (scimjson.Reader.RawComposite), not
+// checked: its reader validates it (view.Stored.Raw), so that a GET walks
+// it once.
 func decodeRecordRaw(v []byte) (*record, error) {
 	var rec record
 	r := scimjson.NewReader(v)
@@ -90,7 +93,7 @@ func decodeRecordRaw(v []byte) (*record, error) {
 			}
 			seen = true
 			var err error
-			rec.raw, err = r.RawValue()
+			rec.raw, err = r.RawComposite()
 			return err
 		case "version":
 			return r.Int64Into(&rec.Version)

@@ -19,30 +19,53 @@ func TestDecodeRecordRaw_MatchesDecodeRecord(t *testing.T) {
 		`{"resource":null,"resource":{"a":1}}`, `{"Resource":{"a":1}}`, `{"resource":"x"}`, `{"resource":{"a":1},"version":"x"}`,
 	}, decodeRecordCases...)
 	for _, in := range cases {
-		t.Run(in, func(t *testing.T) {
-			want, wantErr := decodeRecord([]byte(in))
-			got, err := decodeRecordRaw([]byte(in))
-			if (err != nil) != (wantErr != nil) {
-				t.Fatalf("decodeRecordRaw() error %v, decodeRecord error %v", err, wantErr)
-			}
-			if err != nil {
-				return
-			}
-			if got.raw != "" {
-				if got.Resource != nil {
-					t.Errorf("decodeRecordRaw() = %#v: both raw and Resource", got)
-				}
-				r, err := scimjson.ParseObject([]byte(got.raw))
-				if err != nil {
-					t.Fatalf("raw %q: %v", got.raw, err)
-				}
-				got.Resource, got.raw = r, ""
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("decodeRecordRaw() = %#v\ndecodeRecord gives %#v", got, want)
-			}
-		})
+		t.Run(in, func(t *testing.T) { checkDecodeRecordRaw(t, []byte(in)) })
 	}
+}
+
+// checkDecodeRecordRaw: decodeRecordRaw reads what decodeRecord reads, or
+// fails where it fails, except that a resource it keeps as JSON is not
+// checked (scimjson.Reader.RawComposite): where decodeRecord finds it
+// invalid, the JSON kept does not parse.
+func checkDecodeRecordRaw(t *testing.T, in []byte) {
+	t.Helper()
+	want, wantErr := decodeRecord(in)
+	got, err := decodeRecordRaw(in)
+	if err != nil && wantErr == nil {
+		t.Fatalf("decodeRecordRaw(%q) error %v, decodeRecord none", in, err)
+	}
+	if err != nil {
+		return
+	}
+	if got.raw != "" {
+		if got.Resource != nil {
+			t.Errorf("decodeRecordRaw(%q) = %#v: both raw and Resource", in, got)
+		}
+		r, perr := scimjson.ParseObject([]byte(got.raw))
+		if wantErr != nil {
+			if perr == nil {
+				t.Fatalf("decodeRecordRaw(%q) kept %q, which parses, where decodeRecord fails: %v", in, got.raw, wantErr)
+			}
+			return
+		}
+		if perr != nil {
+			t.Fatalf("raw %q: %v", got.raw, perr)
+		}
+		got.Resource, got.raw = r, ""
+	}
+	if wantErr != nil {
+		t.Fatalf("decodeRecordRaw(%q) = %#v, decodeRecord error %v", in, got, wantErr)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("decodeRecordRaw(%q) = %#v\ndecodeRecord gives %#v", in, got, want)
+	}
+}
+
+func FuzzDecodeRecordRaw(f *testing.F) {
+	for _, in := range decodeRecordCases {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) { checkDecodeRecordRaw(t, in) })
 }
 
 // TestGet_Raw checks that a read asking for the stored JSON gets the bytes

@@ -173,3 +173,19 @@ func TestServer_RawMatchesDecoded(t *testing.T) {
 		})
 	}
 }
+
+// TestServer_RawDamaged: stored JSON that does not parse (the store hands
+// it over unchecked, see view.Stored.Raw) answers 500 with a SCIM error,
+// as a record that does not decode does.
+func TestServer_RawDamaged(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	rt, _ := ts.srv.reg.ResourceType("User")
+	req := httptest.NewRequest(http.MethodGet, Prefix+"/Users/u", nil)
+	for _, raw := range []string{`{"id":"u","userName":]`, `{"id":"u"`, `{"id":"u"} x`, `{"id":"\q"}`} {
+		st := view.Stored{Type: "User", Raw: raw, Resource: schemas.Resource{"groups": []any{}}}
+		got := recorded(func(w http.ResponseWriter) { ts.srv.writeResource(w, req, http.StatusOK, rt, st, schemas.Selection{}) })
+		if got.Code != http.StatusInternalServerError || !strings.Contains(got.Body.String(), schemas.URNError) {
+			t.Errorf("Raw %s: answered %d %s, want 500 and a SCIM error", raw, got.Code, got.Body)
+		}
+	}
+}

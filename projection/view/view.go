@@ -37,7 +37,10 @@ type Stored struct {
 	// Raw, when not "", is the resource's JSON as stored (an object, keys
 	// sorted, encoded as scimjson.Append encodes; see GetOptions.Raw), and
 	// Resource then holds only the derived attributes loaded with it
-	// (members, groups), nil when there are none.
+	// (members, groups), nil when there are none. The store does not check
+	// it beyond its strings and brackets: a reader validates it as it reads
+	// it (schemas.ResourceType.RawMembers, decoding), and damaged state
+	// fails there.
 	Raw string
 }
 

@@ -3,6 +3,7 @@ package scimjson
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -323,6 +324,54 @@ func (r *Reader) Value() (any, error) {
 		}
 		return nil, r.unexpected("value")
 	}
+}
+
+// RawComposite reads an object or an array and returns it as written, as
+// RawValue does, but follows only its strings and brackets: nothing else
+// in it is checked, so what it returns may not be valid JSON. It is for a
+// caller that hands the value to one that validates it as it reads it.
+// An unbalanced or unterminated value is an error.
+func (r *Reader) RawComposite() (string, error) {
+	s := r.s
+	if c := r.Peek(); c != '{' && c != '[' {
+		return "", r.unexpected("object or array")
+	}
+	start := r.pos
+	depth := 0
+	for i := start; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			for {
+				j := strings.IndexByte(s[i+1:], '"')
+				if j < 0 {
+					r.pos = len(s)
+					return "", r.unexpected("closing quote of string")
+				}
+				i += 1 + j
+				bs := 0 // backslashes right before the quote: an odd count escapes it
+				for k := i - 1; k > start && s[k] == '\\'; k-- {
+					bs++
+				}
+				if bs%2 == 0 {
+					break
+				}
+			}
+		case '{', '[':
+			depth++
+			if depth > maxDepth {
+				r.pos = i
+				return "", r.errorf("exceeded max depth %d", maxDepth)
+			}
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				r.pos = i + 1
+				return s[start:r.pos], nil
+			}
+		}
+	}
+	r.pos = len(s)
+	return "", r.unexpected("end of object or array")
 }
 
 // Skip reads any value and discards it.
