@@ -116,39 +116,56 @@ func settle(db *badger.DB) {
 // BenchmarkGet reads one user by id per iteration, visiting the fixture's
 // users in a scattered order (the same sequence in every sub-benchmark):
 //
-//   - Store: Get with no derived attributes, as a SCIM GET of a user.
-//   - StoreWithGroups: Get deriving the user's "groups"; every fixture user
-//     is a member of the 100k-member group "big", so each read finds one.
+//   - Store: Get with no derived attributes, the resource as its stored
+//     JSON (GetOptions.Raw), as a SCIM GET without an attributes list
+//     asks for it.
+//   - StoreDecoded: the same, the resource decoded into a Resource, as a
+//     GET with an attributes list and a write's read-back get it (and as
+//     every GET did before rendering from the stored JSON).
+//   - StoreWithGroups: Store deriving the user's "groups"; every fixture
+//     user is a member of the 100k-member group "big", so each read finds
+//     one.
 //   - BadgerPointRead: the floor every Get pays: one read-only Badger
 //     transaction getting the user's record and copying its value into a
 //     reused buffer, with no decoding.
 //
-// Store/BadgerPointRead is our overhead on top of Badger (decoding the
-// record into a Resource, mostly); StoreWithGroups/Store is the cost of
-// deriving "groups". Building the id (benchID) is in all three. Each also
-// reports the process's CPU time per read (reportCPU).
+// Store/BadgerPointRead is our overhead on top of Badger; StoreWithGroups/
+// Store is the cost of deriving "groups". Building the id (benchID) is in
+// all of them. Each also reports the process's CPU time per read
+// (reportCPU). The rendering of what Store returns, which decoding no
+// longer does for it, is in scimhttp's BenchmarkServeGet (the whole GET)
+// and BenchmarkWriteUser.
 func BenchmarkGet(b *testing.B) {
 	s := benchStore(b)
 	ctx := context.Background()
-	b.Run("Store", func(b *testing.B) {
-		b.ReportAllocs()
-		i := 0
-		cpu := cpuTime()
-		for b.Loop() {
-			if _, err := s.Get(ctx, "acme", "User", benchID(i*7919%benchUsers), view.GetOptions{}); err != nil {
-				b.Fatal(err)
+	for _, bc := range []struct {
+		name string
+		get  view.GetOptions
+	}{{"Store", view.GetOptions{Raw: true}}, {"StoreDecoded", view.GetOptions{}}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			cpu := cpuTime()
+			for b.Loop() {
+				st, err := s.Get(ctx, "acme", "User", benchID(i*7919%benchUsers), bc.get)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if bc.get.Raw && st.Raw == "" {
+					b.Fatal("Get(Raw) gave no stored JSON")
+				}
+				i++
 			}
-			i++
-		}
-		reportCPU(b, cpu)
-	})
+			reportCPU(b, cpu)
+		})
+	}
 	b.Run("StoreWithGroups", func(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
 		cpu := cpuTime()
 		for b.Loop() {
 			id := benchID(i * 7919 % benchUsers)
-			st, err := s.Get(ctx, "acme", "User", id, view.GetOptions{Groups: true})
+			st, err := s.Get(ctx, "acme", "User", id, view.GetOptions{Groups: true, Raw: true})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -170,7 +187,8 @@ func BenchmarkGet(b *testing.B) {
 // Entra send before every create), visiting the fixture's users in the
 // scattered order of BenchmarkGet, so the figures compare with its own:
 //
-//   - Store: List with no derived attributes (BenchmarkGet/Store's peer).
+//   - Store: List with no derived attributes, resources as their stored
+//     JSON as a SCIM list asks for them (BenchmarkGet/Store's peer).
 //   - StoreWithGroups: List deriving each user's "groups", as a SCIM list
 //     does by default (BenchmarkGet/StoreWithGroups's peer).
 //   - BadgerPointRead: one read-only Badger transaction getting the
@@ -189,7 +207,7 @@ func BenchmarkListUserNameEq(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		get  view.GetOptions
-	}{{"Store", view.GetOptions{}}, {"StoreWithGroups", view.GetOptions{Groups: true}}} {
+	}{{"Store", view.GetOptions{Raw: true}}, {"StoreWithGroups", view.GetOptions{Groups: true, Raw: true}}} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			i := 0

@@ -18,7 +18,7 @@ func (s *Store) Get(ctx context.Context, tenant, resourceType, id string, o view
 	typ := canonicalType(resourceType)
 	var st view.Stored
 	err := s.db.View(func(txn *badger.Txn) error {
-		r, err := loadRecord(badgerReader{txn}, resourceKey(tenant, typ, id))
+		r, err := loadRecordAs(badgerReader{txn}, resourceKey(tenant, typ, id), o.Raw)
 		if err != nil {
 			return err
 		}
@@ -33,7 +33,7 @@ func (s *Store) Get(ctx context.Context, tenant, resourceType, id string, o view
 
 // attach adds the derived attributes o asks for to st.Resource: a group's
 // "members" and a user's "groups" (RFC 7643 §4.1.2, §4.2), both ordered by
-// id.
+// id. A nil Resource (one held as Raw) gets a map for them.
 func attach(ctx context.Context, txn *badger.Txn, tenant, id string, st *view.Stored, o view.GetOptions) error {
 	switch {
 	case st.Type == typeGroup && o.Members:
@@ -55,7 +55,7 @@ func attach(ctx context.Context, txn *badger.Txn, tenant, id string, st *view.St
 			}
 			list[i] = v
 		}
-		st.Resource["members"] = list
+		st.SetDerived("members", list)
 	case st.Type == typeUser && o.Groups:
 		gs, err := groupsOf(ctx, txn, tenant, id)
 		if err != nil {
@@ -72,7 +72,7 @@ func attach(ctx context.Context, txn *badger.Txn, tenant, id string, st *view.St
 			}
 			list[i] = v
 		}
-		st.Resource["groups"] = list
+		st.SetDerived("groups", list)
 	}
 	return nil
 }

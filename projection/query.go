@@ -73,7 +73,7 @@ func (s *Store) List(ctx context.Context, tenant, resourceType string, q view.Qu
 			if r == nil {
 				l.stats.points++
 				var err error
-				if r, err = loadRecord(badgerReader{txn}, resourceKey(tenant, typ, id)); err != nil {
+				if r, err = loadRecordAs(badgerReader{txn}, resourceKey(tenant, typ, id), q.Get.Raw); err != nil {
 					return err
 				}
 			}
@@ -187,7 +187,7 @@ func (w *window) sorted(es []entry) {
 // fill feeds every match of q to w.
 func (l *lister) fill(ctx context.Context, q view.Query, w *window) error {
 	if q.Filter == nil && q.SortBy == nil {
-		return l.fillAll(ctx, w)
+		return l.fillAll(ctx, w, q.Get.Raw)
 	}
 	var p *plan
 	filter := q.Filter
@@ -229,8 +229,13 @@ func (l *lister) fill(ctx context.Context, q view.Query, w *window) error {
 
 // fillAll pages an unfiltered list ordered by id: the total from the
 // counter, the page by seeking and skipping over keys, reading only the
-// page's values.
-func (l *lister) fillAll(ctx context.Context, w *window) error {
+// page's values (their resources as stored JSON when raw, see
+// decodeRecordRaw).
+func (l *lister) fillAll(ctx context.Context, w *window, raw bool) error {
+	decode := decodeRecord
+	if raw {
+		decode = decodeRecordRaw
+	}
 	l.stats.points++
 	n, err := readCounter(badgerReader{l.txn}, countKey(l.tenant, l.typ))
 	if err != nil {
@@ -273,7 +278,7 @@ func (l *lister) fillAll(ctx context.Context, w *window) error {
 		var r *record
 		err := it.Item().Value(func(v []byte) error {
 			var err error
-			r, err = decodeRecord(v)
+			r, err = decode(v)
 			return err
 		})
 		if err != nil {

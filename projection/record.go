@@ -46,11 +46,15 @@ type record struct {
 	// RequestDigest is the events.Event.RequestDigest of the last applied
 	// event: the request that produced this state ("" before digests).
 	RequestDigest string `json:"requestDigest,omitempty"`
+
+	// raw is the resource's JSON as stored, when read by decodeRecordRaw
+	// (and Resource is then nil); never written.
+	raw string
 }
 
 func (r *record) stored(typ string) view.Stored {
 	return view.Stored{Type: typ, Resource: r.Resource, Version: r.Version, Created: r.Created, LastModified: r.LastModified,
-		RequestDigest: r.RequestDigest}
+		RequestDigest: r.RequestDigest, Raw: r.raw}
 }
 
 // decodeRecord decodes a record as encoding/json's Decoder with UseNumber
@@ -66,6 +70,55 @@ func decodeRecord(v []byte) (*record, error) {
 	}
 	return &r, nil
 }
+
+// decodeRecordRaw is decodeRecord keeping the resource as its stored JSON
+// (record.raw) instead of decoding it, for a reader that renders it as it
+// is (view.GetOptions.Raw). A record whose resource is not one object
+// (null, or named twice, which decodeRecord merges) is decoded whole. The
+// resource's JSON is only delimited (scimjson.Reader.RawComposite), not
+// checked: its reader validates it (view.Stored.Raw), so that a GET walks
+// it once.
+func decodeRecordRaw(v []byte) (*record, error) {
+	var rec record
+	r := scimjson.NewReader(v)
+	if r.Peek() != '{' {
+		return decodeRecord(v)
+	}
+	seen := false
+	err := r.Object(func(key string) error {
+		switch scimjson.MatchField(key, recordFields) {
+		case "resource":
+			if seen || r.Peek() != '{' {
+				return errWhole
+			}
+			seen = true
+			var err error
+			rec.raw, err = r.RawComposite()
+			return err
+		case "version":
+			return r.Int64Into(&rec.Version)
+		case "created":
+			return readRecordTime(r, &rec.Created)
+		case "lastModified":
+			return readRecordTime(r, &rec.LastModified)
+		case "eventId":
+			return r.StringInto(&rec.EventID)
+		case "requestDigest":
+			return r.StringInto(&rec.RequestDigest)
+		}
+		return r.Skip()
+	})
+	if errors.Is(err, errWhole) || err == nil && !seen {
+		return decodeRecord(v)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decode stored resource: %w", err)
+	}
+	return &rec, nil
+}
+
+// errWhole stops decodeRecordRaw at a record it leaves to decodeRecord.
+var errWhole = errors.New("decode the whole record")
 
 // recordFields are the JSON names of record's fields.
 var recordFields = []string{"resource", "version", "created", "lastModified", "eventId", "requestDigest"}
@@ -121,10 +174,19 @@ func readRecordTime(r *scimjson.Reader, t *time.Time) error {
 
 // loadRecord reads the resource at key, or nil when there is none.
 func loadRecord(txn kvReader, key []byte) (*record, error) {
+	return loadRecordAs(txn, key, false)
+}
+
+// loadRecordAs is loadRecord, with decodeRecordRaw when raw.
+func loadRecordAs(txn kvReader, key []byte, raw bool) (*record, error) {
+	decode := decodeRecord
+	if raw {
+		decode = decodeRecordRaw
+	}
 	var r *record
 	_, err := txn.get(key, func(v []byte) error {
 		var err error
-		if r, err = decodeRecord(v); err != nil {
+		if r, err = decode(v); err != nil {
 			return fmt.Errorf("%w: %w", errBadState, err)
 		}
 		return nil

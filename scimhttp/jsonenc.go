@@ -20,8 +20,9 @@ type encoder struct {
 	buf     []byte
 	keys    []string // a stack of key slices, one per open object
 	values  scimjson.Writer
-	scratch []byte // a URL being assembled before it is escaped
-	err     error  // the first failure of encoding/json on a value
+	scratch []byte              // a URL being assembled before it is escaped
+	members []schemas.RawMember // a stored resource's members (appendRaw)
+	err     error               // the first failure of encoding/json on a value
 }
 
 // maxPooledBuffer keeps the pool from holding on to the buffer of one huge

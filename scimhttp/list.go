@@ -212,7 +212,7 @@ func (s *Server) query(rt *schemas.ResourceType, lr listRequest) (view.Query, sc
 	if err != nil {
 		return view.Query{}, schemas.Selection{}, err
 	}
-	q := view.Query{Filter: filter, SortBy: sortBy, Descending: desc, Get: getOptions(rt, sel)}
+	q := view.Query{Filter: filter, SortBy: sortBy, Descending: desc, Get: readOptions(rt, sel)}
 	q.StartIndex, q.Count = s.paging(lr)
 	if lr.cursor != nil {
 		if len(*lr.cursor) > maxCursorLength {

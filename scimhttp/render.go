@@ -68,8 +68,22 @@ func location(base string, rt *schemas.ResourceType, id string) string {
 // §3.1) and $ref on members and groups. It encodes meta and the $refs as it
 // goes instead of building a merged map, so the bytes are those of
 // encoding/json.Marshal on the map that would hold them (render_bench_test.go
-// keeps that map-building path as the reference).
+// keeps that map-building path as the reference). A resource held as its
+// stored JSON (view.Stored.Raw) is copied from it when the projection
+// leaves it as it is (appendRaw), else decoded first.
 func (s *Server) appendResource(e *encoder, base string, rt *schemas.ResourceType, st view.Stored, sel schemas.Selection) {
+	if st.Raw != "" {
+		if s.appendRaw(e, base, rt, st, sel) {
+			return
+		}
+		var err error
+		if st, err = decodeRaw(st); err != nil {
+			if e.err == nil {
+				e.err = err
+			}
+			return
+		}
+	}
 	projected := rt.Project(st.Resource, sel)
 	wantMeta := sel.Wants(rt, "meta")
 	memberRefs := wantsAttr(sel, "members", "$ref")
@@ -78,6 +92,7 @@ func (s *Server) appendResource(e *encoder, base string, rt *schemas.ResourceTyp
 	if wantMeta {
 		extra = "meta" // replaces a stored "meta", which a Resource never has
 	}
+	id := st.Resource.ID()
 	start := e.sortedKeys(projected, extra)
 	e.buf = append(e.buf, '{')
 	for i := start; i < len(e.keys); i++ {
@@ -86,23 +101,119 @@ func (s *Server) appendResource(e *encoder, base string, rt *schemas.ResourceTyp
 		}
 		k := e.keys[i]
 		e.key(k)
-		switch {
-		case k == "meta" && wantMeta:
-			appendMeta(e, base, rt, st)
-		case k == "members" && memberRefs:
-			s.appendRefs(e, base, projected[k], "")
-		case k == "groups" && groupRefs:
-			s.appendRefs(e, base, projected[k], schemas.Group)
-		default:
-			e.value(projected[k])
-		}
+		s.appendMember(e, base, rt, st, id, k, projected[k], wantMeta, memberRefs, groupRefs)
 	}
 	e.buf = append(e.buf, '}')
 	e.popKeys(start)
 }
 
-// appendMeta appends the meta attribute (RFC 7643 §3.1), keys sorted.
-func appendMeta(e *encoder, base string, rt *schemas.ResourceType, st view.Stored) {
+// appendMember appends the value of the resource's member k (v, unless k is
+// the meta appendResource adds), keyed already.
+func (s *Server) appendMember(e *encoder, base string, rt *schemas.ResourceType, st view.Stored, id, k string, v any, wantMeta, memberRefs, groupRefs bool) {
+	switch {
+	case k == "meta" && wantMeta:
+		appendMeta(e, base, rt, st, id)
+	case k == "members" && memberRefs:
+		s.appendRefs(e, base, v, "")
+	case k == "groups" && groupRefs:
+		s.appendRefs(e, base, v, schemas.Group)
+	default:
+		e.value(v)
+	}
+}
+
+// appendRaw is appendResource for a resource held as its stored JSON
+// (st.Raw, with the derived attributes loaded in st.Resource), when the
+// projection returns it as it is (schemas.ResourceType.RawMembers): the
+// stored members are copied as written and meta and the derived attributes
+// are encoded between them, all in key order, the bytes appendResource
+// writes for the decoded resource. It appends nothing and reports false
+// otherwise.
+func (s *Server) appendRaw(e *encoder, base string, rt *schemas.ResourceType, st view.Stored, sel schemas.Selection) bool {
+	members, ok := rt.RawMembers(e.members[:0], st.Raw, sel)
+	defer func() {
+		clear(members) // the pool must not keep the strings alive
+		e.members = members[:0]
+	}()
+	if !ok || !rt.ProjectsAsIs(st.Resource, sel) {
+		return false
+	}
+	wantMeta := sel.Wants(rt, "meta")
+	extra := ""
+	if wantMeta {
+		extra = "meta"
+	}
+	id := ""
+	for _, m := range members {
+		if m.Key == "id" {
+			if id, ok = rawString(m.Value); !ok {
+				return false
+			}
+			break
+		}
+	}
+	mark := len(e.buf)
+	start := e.sortedKeys(st.Resource, extra)
+	defer e.popKeys(start)
+	memberRefs := len(st.Resource) > 0 && wantsAttr(sel, "members", "$ref")
+	groupRefs := len(st.Resource) > 0 && wantsAttr(sel, "groups", "$ref")
+	e.buf = append(e.buf, '{')
+	i, j := 0, start
+	for n := 0; i < len(members) || j < len(e.keys); n++ {
+		if n > 0 {
+			e.buf = append(e.buf, ',')
+		}
+		if j == len(e.keys) || i < len(members) && members[i].Key < e.keys[j] {
+			e.key(members[i].Key)
+			e.buf = append(e.buf, members[i].Value...)
+			i++
+			continue
+		}
+		k := e.keys[j]
+		if i < len(members) && members[i].Key == k {
+			e.buf = e.buf[:mark] // a stored member meta or a derived one replaces
+			return false
+		}
+		e.key(k)
+		s.appendMember(e, base, rt, st, id, k, st.Resource[k], wantMeta, memberRefs, groupRefs)
+		j++
+	}
+	e.buf = append(e.buf, '}')
+	return true
+}
+
+// rawString returns what Resource.ID returns for the stored member value
+// v: the string it encodes, "" for any other value. ok is false when v
+// does not decode.
+func rawString(v string) (string, bool) {
+	if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' && !strings.ContainsAny(v[1:len(v)-1], `"\`) {
+		return v[1 : len(v)-1], true // no escapes: the string as written
+	}
+	if !strings.HasPrefix(v, `"`) {
+		return "", true
+	}
+	str, err := scimjson.NewStringReader(v).String()
+	return str, err == nil
+}
+
+// decodeRaw returns st with its stored JSON decoded into Resource, with
+// the derived attributes set on it as the store sets them on a decoded
+// resource.
+func decodeRaw(st view.Stored) (view.Stored, error) {
+	m, err := scimjson.ParseObject([]byte(st.Raw))
+	if err != nil {
+		return st, err
+	}
+	for k, v := range st.Resource {
+		m[k] = v
+	}
+	st.Resource, st.Raw = m, ""
+	return st, nil
+}
+
+// appendMeta appends the meta attribute (RFC 7643 §3.1), keys sorted; id
+// is the resource's.
+func appendMeta(e *encoder, base string, rt *schemas.ResourceType, st view.Stored, id string) {
 	e.buf = append(e.buf, `{"created":`...)
 	e.scratch = st.Created.UTC().AppendFormat(e.scratch[:0], time.RFC3339)
 	e.buf = scimjson.AppendString(e.buf, e.scratch)
@@ -110,7 +221,7 @@ func appendMeta(e *encoder, base string, rt *schemas.ResourceType, st view.Store
 	e.scratch = st.LastModified.UTC().AppendFormat(e.scratch[:0], time.RFC3339)
 	e.buf = scimjson.AppendString(e.buf, e.scratch)
 	e.buf = append(e.buf, `,"location":`...)
-	appendLocation(e, base, rt, st.Resource.ID())
+	appendLocation(e, base, rt, id)
 	e.buf = append(e.buf, `,"resourceType":`...)
 	e.buf = scimjson.AppendString(e.buf, rt.Name)
 	e.buf = append(e.buf, `,"version":`...)
@@ -314,6 +425,16 @@ func getOptions(rt *schemas.ResourceType, sel schemas.Selection) view.GetOptions
 		Members: hasAttr(rt, "members") && sel.Wants(rt, "members"),
 		Groups:  hasAttr(rt, "groups") && sel.Wants(rt, "groups"),
 	}
+}
+
+// readOptions are getOptions for a read the handler renders itself (GET,
+// a list): without an attributes list, which always changes the
+// resource, it asks for the resource as stored (view.GetOptions.Raw), which
+// appendResource copies instead of decoding when it can.
+func readOptions(rt *schemas.ResourceType, sel schemas.Selection) view.GetOptions {
+	o := getOptions(rt, sel)
+	o.Raw = len(sel.Attributes) == 0
+	return o
 }
 
 func hasAttr(rt *schemas.ResourceType, name string) bool {

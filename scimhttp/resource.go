@@ -59,7 +59,7 @@ func (s *Server) handleGet(rt *schemas.ResourceType, w http.ResponseWriter, r *h
 	if err != nil {
 		return err
 	}
-	st, err := s.r.Get(r.Context(), tenant(r), rt.Name, mux.Vars(r)["id"], getOptions(rt, sel))
+	st, err := s.r.Get(r.Context(), tenant(r), rt.Name, mux.Vars(r)["id"], readOptions(rt, sel))
 	if err != nil {
 		return err
 	}

@@ -93,13 +93,13 @@ func TestServer_GetOptions(t *testing.T) {
 		target string
 		want   view.GetOptions
 	}{
-		{"GroupDefault", "/scim/v2/Groups/g1", view.GetOptions{Members: true}},
-		{"GroupExcludedMembers", "/scim/v2/Groups/g1?excludedAttributes=members", view.GetOptions{}},
+		{"GroupDefault", "/scim/v2/Groups/g1", view.GetOptions{Members: true, Raw: true}},
+		{"GroupExcludedMembers", "/scim/v2/Groups/g1?excludedAttributes=members", view.GetOptions{Raw: true}},
 		{"GroupAttributesDisplayName", "/scim/v2/Groups/g1?attributes=displayName", view.GetOptions{}},
 		{"GroupAttributesMembersValue", "/scim/v2/Groups/g1?attributes=members.value", view.GetOptions{Members: true}},
-		{"UserDefault", "/scim/v2/Users/u1", view.GetOptions{Groups: true}},
+		{"UserDefault", "/scim/v2/Users/u1", view.GetOptions{Groups: true, Raw: true}},
 		{"UserAttributesUserName", "/scim/v2/Users/u1?attributes=userName", view.GetOptions{}},
-		{"UserExcludedGroups", "/scim/v2/Users/u1?excludedAttributes=groups", view.GetOptions{}},
+		{"UserExcludedGroups", "/scim/v2/Users/u1?excludedAttributes=groups", view.GetOptions{Raw: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

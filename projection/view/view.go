@@ -33,12 +33,35 @@ type Stored struct {
 	// RequestDigest names the request whose write produced this state (its
 	// last event's events.Event.RequestDigest), "" when that event had none.
 	RequestDigest string
+
+	// Raw, when not "", is the resource's JSON as stored (an object, keys
+	// sorted, encoded as scimjson.Append encodes; see GetOptions.Raw), and
+	// Resource then holds only the derived attributes loaded with it
+	// (members, groups), nil when there are none. The store does not check
+	// it beyond its strings and brackets: a reader validates it as it reads
+	// it (schemas.ResourceType.RawMembers, decoding), and damaged state
+	// fails there.
+	Raw string
+}
+
+// SetDerived sets the derived attribute name (members, groups) to v,
+// making Resource when it is nil (as it is beside Raw).
+func (st *Stored) SetDerived(name string, v any) {
+	if st.Resource == nil {
+		st.Resource = schemas.Resource{}
+	}
+	st.Resource[name] = v
 }
 
 // GetOptions say what derived attributes to load with a resource.
 type GetOptions struct {
 	Members bool // a Group's "members" (from the membership index)
 	Groups  bool // a User's "groups" (derived from group memberships)
+
+	// Raw asks for the stored JSON of the resource in Stored.Raw instead of
+	// its decoded attributes, for a reader that renders it as it is. A
+	// record that cannot give it is decoded as without Raw.
+	Raw bool
 }
 
 // Query is a list request (RFC 7644 §3.4.2).

@@ -3,6 +3,7 @@ package scimjson
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -91,6 +92,12 @@ func NewReader(data []byte) *Reader {
 	return &Reader{b: data, s: string(data)}
 }
 
+// NewStringReader returns a reader of s without copying it: strings it
+// returns are slices of s.
+func NewStringReader(s string) *Reader {
+	return &Reader{s: s}
+}
+
 func (r *Reader) errorf(format string, args ...any) error {
 	return &Error{Offset: r.pos, Msg: fmt.Sprintf(format, args...)}
 }
@@ -162,7 +169,26 @@ func (r *Reader) RawString() ([]byte, error) {
 	if _, err := r.skipString(); err != nil {
 		return nil, err
 	}
+	if r.b == nil {
+		return []byte(r.s[start:r.pos]), nil // a string reader's input is immutable
+	}
 	return r.b[start:r.pos], nil
+}
+
+// Offset returns the position in the input of the next byte to read; after
+// Peek, that of the next value's first byte, after reading a value, that
+// of the byte right after it.
+func (r *Reader) Offset() int { return r.pos }
+
+// RawValue reads any value, as Skip does, and returns it as written: a
+// slice of the input (as a string, which never needs a copy).
+func (r *Reader) RawValue() (string, error) {
+	r.Peek()
+	start := r.pos
+	if err := r.Skip(); err != nil {
+		return "", err
+	}
+	return r.s[start:r.pos], nil
 }
 
 // Number reads a number and returns it as written.
@@ -298,6 +324,54 @@ func (r *Reader) Value() (any, error) {
 		}
 		return nil, r.unexpected("value")
 	}
+}
+
+// RawComposite reads an object or an array and returns it as written, as
+// RawValue does, but follows only its strings and brackets: nothing else
+// in it is checked, so what it returns may not be valid JSON. It is for a
+// caller that hands the value to one that validates it as it reads it.
+// An unbalanced or unterminated value is an error.
+func (r *Reader) RawComposite() (string, error) {
+	s := r.s
+	if c := r.Peek(); c != '{' && c != '[' {
+		return "", r.unexpected("object or array")
+	}
+	start := r.pos
+	depth := 0
+	for i := start; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			for {
+				j := strings.IndexByte(s[i+1:], '"')
+				if j < 0 {
+					r.pos = len(s)
+					return "", r.unexpected("closing quote of string")
+				}
+				i += 1 + j
+				bs := 0 // backslashes right before the quote: an odd count escapes it
+				for k := i - 1; k > start && s[k] == '\\'; k-- {
+					bs++
+				}
+				if bs%2 == 0 {
+					break
+				}
+			}
+		case '{', '[':
+			depth++
+			if depth > maxDepth {
+				r.pos = i
+				return "", r.errorf("exceeded max depth %d", maxDepth)
+			}
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				r.pos = i + 1
+				return s[start:r.pos], nil
+			}
+		}
+	}
+	r.pos = len(s)
+	return "", r.unexpected("end of object or array")
 }
 
 // Skip reads any value and discards it.

@@ -166,6 +166,26 @@ func TestReader_Object(t *testing.T) {
 func TestReader_SkipMatchesValue(t *testing.T) {
 	for _, in := range valueCases {
 		checkSkip(t, []byte(in))
+		checkRawComposite(t, []byte(in))
+	}
+	for _, in := range []string{`{"a":"}\\"}`, `["\"]"]`, `{"a":"\\\"}"}`, `[[]]]`, `{"a":"[{"}`} {
+		checkRawComposite(t, []byte(in))
+	}
+}
+
+// checkRawComposite: RawComposite returns what RawValue does for every
+// valid object or array (its errors may differ on invalid ones: it checks
+// only strings and brackets).
+func checkRawComposite(t *testing.T, in []byte) {
+	t.Helper()
+	r := NewReader(in)
+	want, err := r.RawValue()
+	if err != nil || r.End() != nil || (want[0] != '{' && want[0] != '[') {
+		return
+	}
+	got, err := NewStringReader(string(in)).RawComposite()
+	if err != nil || got != want {
+		t.Fatalf("RawComposite(%q) = %q, %v; want %q", in, got, err, want)
 	}
 }
 
@@ -191,6 +211,7 @@ func FuzzParseValue(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		checkParseValue(t, in)
 		checkSkip(t, in)
+		checkRawComposite(t, in)
 	})
 }
 
