@@ -1,6 +1,7 @@
 package scimjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -26,6 +27,11 @@ func Append(dst []byte, v any) ([]byte, error) {
 // ready to use; a Writer is not safe for concurrent use.
 type Writer struct {
 	keys []string // a stack of key slices, one per open object
+
+	// NoHTMLEscape writes <, > and & as they are (AppendStringNoHTML),
+	// as a json.Encoder after SetEscapeHTML(false) writes them: the
+	// bytes that encoder writes for v, without its trailing newline.
+	NoHTMLEscape bool
 }
 
 // Append is the package-level Append, reusing w's key buffer.
@@ -34,6 +40,9 @@ func (w *Writer) Append(dst []byte, v any) ([]byte, error) {
 	case nil:
 		return append(dst, "null"...), nil
 	case string:
+		if w.NoHTMLEscape {
+			return AppendStringNoHTML(dst, v), nil
+		}
 		return AppendString(dst, v), nil
 	case bool:
 		return strconv.AppendBool(dst, v), nil
@@ -62,6 +71,15 @@ func (w *Writer) Append(dst []byte, v any) ([]byte, error) {
 		}
 		return append(dst, ']'), nil
 	}
+	if w.NoHTMLEscape {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			return dst, err
+		}
+		return append(dst, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...), nil
+	}
 	enc, err := json.Marshal(v)
 	if err != nil {
 		return dst, err
@@ -88,7 +106,11 @@ func (w *Writer) object(dst []byte, m map[string]any) ([]byte, error) {
 			dst = append(dst, ',')
 		}
 		k := w.keys[i] // re-read: nested objects may grow w.keys
-		dst = AppendString(dst, k)
+		if w.NoHTMLEscape {
+			dst = AppendStringNoHTML(dst, k)
+		} else {
+			dst = AppendString(dst, k)
+		}
 		dst = append(dst, ':')
 		var err error
 		if dst, err = w.Append(dst, m[k]); err != nil {
@@ -155,11 +177,28 @@ var plain = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
+// plainNoHTML is plain with <, > and & unescaped.
+var plainNoHTML = func() (t [utf8.RuneSelf]bool) {
+	t = plain
+	t['<'], t['>'], t['&'] = true, true, true
+	return t
+}()
+
 // AppendString appends s as a JSON string, escaped byte for byte as
 // encoding/json.Marshal escapes it: <, > and & as \u003c, \u003e and
 // \u0026, control characters escaped, invalid UTF-8 as \ufffd, U+2028 and
 // U+2029 escaped.
 func AppendString[S []byte | string](dst []byte, s S) []byte {
+	return appendString(dst, s, &plain)
+}
+
+// AppendStringNoHTML is AppendString leaving <, > and & as they are, as a
+// json.Encoder does after SetEscapeHTML(false).
+func AppendStringNoHTML[S []byte | string](dst []byte, s S) []byte {
+	return appendString(dst, s, &plainNoHTML)
+}
+
+func appendString[S []byte | string](dst []byte, s S, plain *[utf8.RuneSelf]bool) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
