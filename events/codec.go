@@ -225,28 +225,47 @@ var requiredHeaders = [...]string{
 // SCIMEventURI(Type, Operation). Empty lists and an empty resource decode
 // as nil. Errors wrap ErrMalformed.
 func Decode(key []byte, headers []Header, value []byte) (Event, error) {
-	h := make(map[string]string, len(requiredHeaders))
+	// The required headers' values by their index in requiredHeaders; seen
+	// tells a repeated header, even an empty one.
+	var (
+		h    [len(requiredHeaders)]string
+		seen [len(requiredHeaders)]bool
+	)
 	for _, hd := range headers {
-		if !isRequired(hd.Key) {
+		i := requiredIndex(hd.Key)
+		if i < 0 {
 			continue
 		}
-		if _, dup := h[hd.Key]; dup {
+		if seen[i] {
 			return Event{}, fmt.Errorf("%w: duplicate header %s", ErrMalformed, hd.Key)
 		}
-		h[hd.Key] = string(hd.Value)
+		seen[i] = true
+		h[i] = string(hd.Value)
 	}
-	for _, name := range requiredHeaders {
-		if h[name] == "" {
+	for i, name := range requiredHeaders {
+		if h[i] == "" {
 			return Event{}, fmt.Errorf("%w: missing header %s", ErrMalformed, name)
 		}
 	}
-	if v := h[HeaderSpecVersion]; v != SpecVersion {
+	const (
+		iSpecVersion = iota
+		iID
+		iSource
+		iType
+		iSubject
+		iTime
+		iContentType
+		iTenant
+	)
+	if v := h[iSpecVersion]; v != SpecVersion {
 		return Event{}, fmt.Errorf("%w: unsupported %s %q", ErrMalformed, HeaderSpecVersion, v)
 	}
-	if mt, _, err := mime.ParseMediaType(h[HeaderContentType]); err != nil || mt != ContentType {
-		return Event{}, fmt.Errorf("%w: %s %q is not %s", ErrMalformed, HeaderContentType, h[HeaderContentType], ContentType)
+	if ct := h[iContentType]; ct != ContentType { // what Encode writes needs no parsing
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != ContentType {
+			return Event{}, fmt.Errorf("%w: %s %q is not %s", ErrMalformed, HeaderContentType, ct, ContentType)
+		}
 	}
-	t, err := time.Parse(time.RFC3339Nano, h[HeaderTime])
+	t, err := time.Parse(time.RFC3339Nano, h[iTime])
 	if err != nil {
 		return Event{}, fmt.Errorf("%w: %s: %w", ErrMalformed, HeaderTime, err)
 	}
@@ -255,18 +274,18 @@ func Decode(key []byte, headers []Header, value []byte) (Event, error) {
 	if err := decodeData(value, &e); err != nil {
 		return Event{}, fmt.Errorf("%w: value: %w", ErrMalformed, err)
 	}
-	e.ID, e.Source, e.Type, e.Time = h[HeaderID], h[HeaderSource], h[HeaderType], t.UTC()
-	if e.Tenant != h[HeaderTenant] {
-		return Event{}, fmt.Errorf("%w: %s %q differs from data tenant %q", ErrMalformed, HeaderTenant, h[HeaderTenant], e.Tenant)
+	e.ID, e.Source, e.Type, e.Time = h[iID], h[iSource], h[iType], t.UTC()
+	if e.Tenant != h[iTenant] {
+		return Event{}, fmt.Errorf("%w: %s %q differs from data tenant %q", ErrMalformed, HeaderTenant, h[iTenant], e.Tenant)
 	}
 	if err := e.Validate(); err != nil {
 		return Event{}, err
 	}
-	if s := subject(&e); h[HeaderSubject] != s {
-		return Event{}, fmt.Errorf("%w: %s %q differs from data %q", ErrMalformed, HeaderSubject, h[HeaderSubject], s)
+	if sub := h[iSubject]; !isJoined(sub, "", e.ResourceType, e.ResourceID) {
+		return Event{}, fmt.Errorf("%w: %s %q differs from data %q", ErrMalformed, HeaderSubject, sub, subject(&e))
 	}
-	if k := e.Key(); string(key) != k {
-		return Event{}, fmt.Errorf("%w: key %q differs from data %q", ErrMalformed, key, k)
+	if !isJoined(key, e.Tenant, e.ResourceType, e.ResourceID) {
+		return Event{}, fmt.Errorf("%w: key %q differs from data %q", ErrMalformed, key, e.Key())
 	}
 	if e.SCIMEvent == "" {
 		e.SCIMEvent = SCIMEventURI(e.Type, e.Operation)
@@ -286,13 +305,26 @@ func Decode(key []byte, headers []Header, value []byte) (Event, error) {
 	return e, nil
 }
 
-func isRequired(name string) bool {
-	for _, r := range requiredHeaders {
+// isJoined reports whether s is tenant+"/"+typ+"/"+id (typ+"/"+id for an
+// empty tenant), without building that string.
+func isJoined[S string | []byte](s S, tenant, typ, id string) bool {
+	if tenant != "" {
+		if len(s) <= len(tenant) || string(s[:len(tenant)]) != tenant || s[len(tenant)] != '/' {
+			return false
+		}
+		s = s[len(tenant)+1:]
+	}
+	return len(s) == len(typ)+1+len(id) && string(s[:len(typ)]) == typ && s[len(typ)] == '/' && string(s[len(typ)+1:]) == id
+}
+
+// requiredIndex returns the index of name in requiredHeaders, or -1.
+func requiredIndex(name string) int {
+	for i, r := range requiredHeaders {
 		if r == name {
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 // decodeData decodes the event data into e as encoding/json with UseNumber

@@ -101,10 +101,13 @@ func decodePayload(p []byte) (key []byte, hs []Header, value []byte, err error) 
 	if nh > uint64(len(p)) {
 		d.err = errBadFrame
 	}
+	if d.err == nil {
+		hs = make([]Header, 0, min(nh, 16))
+	}
 	for i := uint64(0); i < nh && d.err == nil; i++ {
 		k := d.bytes()
 		v := d.bytes()
-		hs = append(hs, Header{Key: string(k), Value: v})
+		hs = append(hs, Header{Key: headerName(k), Value: v})
 	}
 	value = d.bytes()
 	if d.err == nil && len(d.p) != 0 {
@@ -114,6 +117,17 @@ func decodePayload(p []byte) (key []byte, hs []Header, value []byte, err error) 
 		return nil, nil, nil, fmt.Errorf("%w: payload: %w", ErrCorrupt, d.err)
 	}
 	return key, hs, value, nil
+}
+
+// headerName returns k as a string, without a copy for the names Encode
+// writes (EncodeClaim writes some of them).
+func headerName(k []byte) string {
+	for _, name := range requiredHeaders {
+		if string(k) == name {
+			return name
+		}
+	}
+	return string(k)
 }
 
 type payloadDecoder struct {
