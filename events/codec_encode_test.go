@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,6 +100,33 @@ func TestEncode_Slices(t *testing.T) {
 	for i, h := range hs {
 		if string(h.Value) != wantHs[i] {
 			t.Errorf("appending changed header %s: %q, want %q", h.Key, h.Value, wantHs[i])
+		}
+	}
+}
+
+// TestEncodedSize checks EncodedSize against the size of what Encode
+// returns, and that it fails where Encode fails.
+func TestEncodedSize(t *testing.T) {
+	evs := []Event{{ID: "x", Type: UserCreated, Source: "s", Time: time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		Tenant: "t", ResourceType: "User", ResourceID: "<&>", Resource: schemas.Resource{"c": make(chan int)}}}
+	for _, tc := range codecCases {
+		evs = append(evs, tc.ev)
+		big := tc.ev
+		big.Resource = schemas.Resource{"x": strings.Repeat("<ü>", 30000)}
+		evs = append(evs, big)
+	}
+	for _, e := range evs {
+		key, hs, val, encErr := Encode(&e)
+		want := len(key) + len(val)
+		for _, h := range hs {
+			want += len(h.Key) + len(h.Value)
+		}
+		got, err := EncodedSize(&e)
+		switch {
+		case (err != nil) != (encErr != nil):
+			t.Errorf("EncodedSize(%s) error %v, Encode error %v", e.ID, err, encErr)
+		case err == nil && got != want:
+			t.Errorf("EncodedSize(%s) = %d, want %d", e.ID, got, want)
 		}
 	}
 }
