@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -18,9 +19,14 @@ import (
 // without reflection. Storing a resource and answering with one both go
 // through here.
 func Append(dst []byte, v any) ([]byte, error) {
-	var w Writer
-	return w.Append(dst, v)
+	w := writers.Get().(*Writer)
+	dst, err := w.Append(dst, v)
+	writers.Put(w)
+	return dst, err
 }
+
+// writers keeps the Writers of Append, whose key buffers have grown.
+var writers = sync.Pool{New: func() any { return new(Writer) }}
 
 // Writer is Append with a key buffer kept between calls, so that
 // writing allocates nothing once the buffer has grown. The zero value is
