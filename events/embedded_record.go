@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"slices"
 )
 
 // On disk, a segment is a sequence of frames, one per record:
@@ -39,6 +40,11 @@ var (
 
 // appendFrame appends the frame of one encoded record to buf.
 func appendFrame(buf, key []byte, hs []Header, value []byte) ([]byte, error) {
+	n := frameHeaderLen + 3*binary.MaxVarintLen64 + len(key) + len(value)
+	for _, h := range hs {
+		n += 2*binary.MaxVarintLen64 + len(h.Key) + len(h.Value)
+	}
+	buf = slices.Grow(buf, n) // once: n bounds the frame's size
 	start := len(buf)
 	buf = append(buf, make([]byte, frameHeaderLen)...)
 	buf = binary.AppendUvarint(buf, uint64(len(key)))
