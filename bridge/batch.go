@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -277,18 +278,7 @@ func pastDeadline(ctx context.Context) bool {
 type keySet map[string]struct{}
 
 func (k keySet) add(parts ...string) {
-	n := 0
-	for _, p := range parts {
-		n += len(p) + 1
-	}
-	b := make([]byte, 0, n)
-	for i, p := range parts {
-		if i > 0 {
-			b = append(b, '/')
-		}
-		b = append(b, p...)
-	}
-	k[string(b)] = struct{}{}
+	k[strings.Join(parts, "/")] = struct{}{} // one allocation, the key's
 }
 
 func (k keySet) meets(other keySet) bool {

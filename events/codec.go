@@ -1,12 +1,12 @@
 package events
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
 	"slices"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/schemas"
@@ -62,34 +62,154 @@ func Encode(e *Event) (key []byte, headers []Header, value []byte, err error) {
 	if err := e.Validate(); err != nil {
 		return nil, nil, nil, fmt.Errorf("encode event: %w", err)
 	}
-	ev := *e
-	if ev.SCIMEvent == "" {
-		ev.SCIMEvent = SCIMEventURI(ev.Type, ev.Operation)
+	scimEvent := e.SCIMEvent
+	if scimEvent == "" {
+		scimEvent = SCIMEventURI(e.Type, e.Operation)
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(&ev); err != nil {
-		return nil, nil, nil, fmt.Errorf("encode event %s: %w: %w", ev.ID, ErrMalformed, err)
+	// The value, the key and the headers' values share one buffer, sliced
+	// once it is complete (full slice expressions: appending to one never
+	// overwrites another).
+	buf := make([]byte, 0, 1024)
+	buf, err = encodeData(buf, e, scimEvent)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("encode event %s: %w: %w", e.ID, ErrMalformed, err)
 	}
-	value = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-	headers = []Header{
-		{HeaderSpecVersion, []byte(SpecVersion)},
-		{HeaderID, []byte(ev.ID)},
-		{HeaderSource, []byte(ev.Source)},
-		{HeaderType, []byte(ev.Type)},
-		{HeaderSubject, []byte(subject(&ev))},
-		{HeaderTime, []byte(ev.Time.UTC().Format(timeLayout))},
-		{HeaderContentType, []byte(ContentType)},
-		{HeaderTenant, []byte(ev.Tenant)},
+	var ends [2 + len(requiredHeaders)]int
+	ends[0] = len(buf)
+	buf = append(buf, e.Tenant...)
+	buf = append(buf, '/')
+	buf = append(buf, e.ResourceType...)
+	buf = append(buf, '/')
+	buf = append(buf, e.ResourceID...)
+	ends[1] = len(buf)
+	// The header values in requiredHeaders' order.
+	buf = append(buf, SpecVersion...)
+	ends[2] = len(buf)
+	buf = append(buf, e.ID...)
+	ends[3] = len(buf)
+	buf = append(buf, e.Source...)
+	ends[4] = len(buf)
+	buf = append(buf, e.Type...)
+	ends[5] = len(buf)
+	buf = append(buf, e.ResourceType...)
+	buf = append(buf, '/')
+	buf = append(buf, e.ResourceID...)
+	ends[6] = len(buf)
+	buf = e.Time.UTC().AppendFormat(buf, timeLayout)
+	ends[7] = len(buf)
+	buf = append(buf, ContentType...)
+	ends[8] = len(buf)
+	buf = append(buf, e.Tenant...)
+	ends[9] = len(buf)
+
+	value = buf[:ends[0]:ends[0]]
+	key = buf[ends[0]:ends[1]:ends[1]]
+	headers = make([]Header, len(requiredHeaders))
+	for i, name := range requiredHeaders {
+		headers[i] = Header{name, buf[ends[i+1]:ends[i+2]:ends[i+2]]}
 	}
-	return []byte(ev.Key()), headers, value, nil
+	return key, headers, value, nil
+}
+
+// encodeData appends the JSON of e's data to dst with scimEvent as its
+// scimEvent: byte for byte what a json.Encoder with SetEscapeHTML(false)
+// writes for the Event (fields in declaration order, omitempty ones left
+// out when empty, the resource's keys sorted), without its newline and
+// without reflection, which was most of the cost of encoding an event.
+func encodeData(dst []byte, e *Event, scimEvent string) ([]byte, error) {
+	str := scimjson.AppendStringNoHTML[string]
+	dst = append(dst, `{"tenant":`...)
+	dst = str(dst, e.Tenant)
+	dst = append(dst, `,"resourceType":`...)
+	dst = str(dst, e.ResourceType)
+	dst = append(dst, `,"id":`...)
+	dst = str(dst, e.ResourceID)
+	if e.ExternalID != "" {
+		dst = append(dst, `,"externalId":`...)
+		dst = str(dst, e.ExternalID)
+	}
+	dst = append(dst, `,"version":`...)
+	dst = strconv.AppendInt(dst, e.Version, 10)
+	dst = append(dst, `,"prevVersion":`...)
+	dst = strconv.AppendInt(dst, e.PrevVersion, 10)
+	if e.Epoch != 0 {
+		dst = append(dst, `,"epoch":`...)
+		dst = strconv.AppendInt(dst, e.Epoch, 10)
+	}
+	if len(e.ChangedAttributes) > 0 {
+		dst = append(dst, `,"changedAttributes":[`...)
+		for i, a := range e.ChangedAttributes {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = str(dst, a)
+		}
+		dst = append(dst, ']')
+	}
+	if len(e.Resource) > 0 {
+		dst = append(dst, `,"resource":`...)
+		w := dataWriters.Get().(*scimjson.Writer)
+		var err error
+		dst, err = w.Append(dst, map[string]any(e.Resource))
+		dataWriters.Put(w)
+		if err != nil {
+			return dst, err
+		}
+	}
+	if len(e.MembersAdded) > 0 {
+		dst = append(dst, `,"membersAdded":`...)
+		dst = appendMembers(dst, e.MembersAdded)
+	}
+	if len(e.MembersRemoved) > 0 {
+		dst = append(dst, `,"membersRemoved":`...)
+		dst = appendMembers(dst, e.MembersRemoved)
+	}
+	if e.RequestID != "" {
+		dst = append(dst, `,"requestId":`...)
+		dst = str(dst, e.RequestID)
+	}
+	if e.RequestDigest != "" {
+		dst = append(dst, `,"requestDigest":`...)
+		dst = str(dst, e.RequestDigest)
+	}
+	if e.Operation != "" {
+		dst = append(dst, `,"operation":`...)
+		dst = str(dst, e.Operation)
+	}
+	dst = append(dst, `,"scimEvent":`...)
+	dst = str(dst, scimEvent)
+	return append(dst, '}'), nil
+}
+
+// dataWriters keeps Writers, whose key buffers have grown, between events.
+var dataWriters = sync.Pool{New: func() any { return &scimjson.Writer{NoHTMLEscape: true} }}
+
+// appendMembers appends ms as encoding/json writes []schemas.Member.
+func appendMembers(dst []byte, ms []schemas.Member) []byte {
+	dst = append(dst, '[')
+	for i, m := range ms {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"value":`...)
+		dst = scimjson.AppendStringNoHTML(dst, m.Value)
+		if m.Type != "" {
+			dst = append(dst, `,"type":`...)
+			dst = scimjson.AppendStringNoHTML(dst, m.Type)
+		}
+		if m.Display != "" {
+			dst = append(dst, `,"display":`...)
+			dst = scimjson.AppendStringNoHTML(dst, m.Display)
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, ']')
 }
 
 func subject(e *Event) string { return e.ResourceType + "/" + e.ResourceID }
 
 // requiredHeaders are the headers Decode insists on, in Encode's order.
-var requiredHeaders = []string{
+var requiredHeaders = [...]string{
 	HeaderSpecVersion, HeaderID, HeaderSource, HeaderType,
 	HeaderSubject, HeaderTime, HeaderContentType, HeaderTenant,
 }
@@ -105,28 +225,47 @@ var requiredHeaders = []string{
 // SCIMEventURI(Type, Operation). Empty lists and an empty resource decode
 // as nil. Errors wrap ErrMalformed.
 func Decode(key []byte, headers []Header, value []byte) (Event, error) {
-	h := make(map[string]string, len(requiredHeaders))
+	// The required headers' values by their index in requiredHeaders; seen
+	// tells a repeated header, even an empty one.
+	var (
+		h    [len(requiredHeaders)]string
+		seen [len(requiredHeaders)]bool
+	)
 	for _, hd := range headers {
-		if !isRequired(hd.Key) {
+		i := requiredIndex(hd.Key)
+		if i < 0 {
 			continue
 		}
-		if _, dup := h[hd.Key]; dup {
+		if seen[i] {
 			return Event{}, fmt.Errorf("%w: duplicate header %s", ErrMalformed, hd.Key)
 		}
-		h[hd.Key] = string(hd.Value)
+		seen[i] = true
+		h[i] = string(hd.Value)
 	}
-	for _, name := range requiredHeaders {
-		if h[name] == "" {
+	for i, name := range requiredHeaders {
+		if h[i] == "" {
 			return Event{}, fmt.Errorf("%w: missing header %s", ErrMalformed, name)
 		}
 	}
-	if v := h[HeaderSpecVersion]; v != SpecVersion {
+	const (
+		iSpecVersion = iota
+		iID
+		iSource
+		iType
+		iSubject
+		iTime
+		iContentType
+		iTenant
+	)
+	if v := h[iSpecVersion]; v != SpecVersion {
 		return Event{}, fmt.Errorf("%w: unsupported %s %q", ErrMalformed, HeaderSpecVersion, v)
 	}
-	if mt, _, err := mime.ParseMediaType(h[HeaderContentType]); err != nil || mt != ContentType {
-		return Event{}, fmt.Errorf("%w: %s %q is not %s", ErrMalformed, HeaderContentType, h[HeaderContentType], ContentType)
+	if ct := h[iContentType]; ct != ContentType { // what Encode writes needs no parsing
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != ContentType {
+			return Event{}, fmt.Errorf("%w: %s %q is not %s", ErrMalformed, HeaderContentType, ct, ContentType)
+		}
 	}
-	t, err := time.Parse(time.RFC3339Nano, h[HeaderTime])
+	t, err := time.Parse(time.RFC3339Nano, h[iTime])
 	if err != nil {
 		return Event{}, fmt.Errorf("%w: %s: %w", ErrMalformed, HeaderTime, err)
 	}
@@ -135,18 +274,18 @@ func Decode(key []byte, headers []Header, value []byte) (Event, error) {
 	if err := decodeData(value, &e); err != nil {
 		return Event{}, fmt.Errorf("%w: value: %w", ErrMalformed, err)
 	}
-	e.ID, e.Source, e.Type, e.Time = h[HeaderID], h[HeaderSource], h[HeaderType], t.UTC()
-	if e.Tenant != h[HeaderTenant] {
-		return Event{}, fmt.Errorf("%w: %s %q differs from data tenant %q", ErrMalformed, HeaderTenant, h[HeaderTenant], e.Tenant)
+	e.ID, e.Source, e.Type, e.Time = h[iID], h[iSource], h[iType], t.UTC()
+	if e.Tenant != h[iTenant] {
+		return Event{}, fmt.Errorf("%w: %s %q differs from data tenant %q", ErrMalformed, HeaderTenant, h[iTenant], e.Tenant)
 	}
 	if err := e.Validate(); err != nil {
 		return Event{}, err
 	}
-	if s := subject(&e); h[HeaderSubject] != s {
-		return Event{}, fmt.Errorf("%w: %s %q differs from data %q", ErrMalformed, HeaderSubject, h[HeaderSubject], s)
+	if sub := h[iSubject]; !isJoined(sub, "", e.ResourceType, e.ResourceID) {
+		return Event{}, fmt.Errorf("%w: %s %q differs from data %q", ErrMalformed, HeaderSubject, sub, subject(&e))
 	}
-	if k := e.Key(); string(key) != k {
-		return Event{}, fmt.Errorf("%w: key %q differs from data %q", ErrMalformed, key, k)
+	if !isJoined(key, e.Tenant, e.ResourceType, e.ResourceID) {
+		return Event{}, fmt.Errorf("%w: key %q differs from data %q", ErrMalformed, key, e.Key())
 	}
 	if e.SCIMEvent == "" {
 		e.SCIMEvent = SCIMEventURI(e.Type, e.Operation)
@@ -166,13 +305,26 @@ func Decode(key []byte, headers []Header, value []byte) (Event, error) {
 	return e, nil
 }
 
-func isRequired(name string) bool {
-	for _, r := range requiredHeaders {
+// isJoined reports whether s is tenant+"/"+typ+"/"+id (typ+"/"+id for an
+// empty tenant), without building that string.
+func isJoined[S string | []byte](s S, tenant, typ, id string) bool {
+	if tenant != "" {
+		if len(s) <= len(tenant) || string(s[:len(tenant)]) != tenant || s[len(tenant)] != '/' {
+			return false
+		}
+		s = s[len(tenant)+1:]
+	}
+	return len(s) == len(typ)+1+len(id) && string(s[:len(typ)]) == typ && s[len(typ)] == '/' && string(s[len(typ)+1:]) == id
+}
+
+// requiredIndex returns the index of name in requiredHeaders, or -1.
+func requiredIndex(name string) int {
+	for i, r := range requiredHeaders {
 		if r == name {
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 // decodeData decodes the event data into e as encoding/json with UseNumber

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"slices"
 )
 
 // On disk, a segment is a sequence of frames, one per record:
@@ -39,6 +40,11 @@ var (
 
 // appendFrame appends the frame of one encoded record to buf.
 func appendFrame(buf, key []byte, hs []Header, value []byte) ([]byte, error) {
+	n := frameHeaderLen + 3*binary.MaxVarintLen64 + len(key) + len(value)
+	for _, h := range hs {
+		n += 2*binary.MaxVarintLen64 + len(h.Key) + len(h.Value)
+	}
+	buf = slices.Grow(buf, n) // once: n bounds the frame's size
 	start := len(buf)
 	buf = append(buf, make([]byte, frameHeaderLen)...)
 	buf = binary.AppendUvarint(buf, uint64(len(key)))
@@ -101,10 +107,13 @@ func decodePayload(p []byte) (key []byte, hs []Header, value []byte, err error) 
 	if nh > uint64(len(p)) {
 		d.err = errBadFrame
 	}
+	if d.err == nil {
+		hs = make([]Header, 0, min(nh, 16))
+	}
 	for i := uint64(0); i < nh && d.err == nil; i++ {
 		k := d.bytes()
 		v := d.bytes()
-		hs = append(hs, Header{Key: string(k), Value: v})
+		hs = append(hs, Header{Key: headerName(k), Value: v})
 	}
 	value = d.bytes()
 	if d.err == nil && len(d.p) != 0 {
@@ -114,6 +123,17 @@ func decodePayload(p []byte) (key []byte, hs []Header, value []byte, err error) 
 		return nil, nil, nil, fmt.Errorf("%w: payload: %w", ErrCorrupt, d.err)
 	}
 	return key, hs, value, nil
+}
+
+// headerName returns k as a string, without a copy for the names Encode
+// writes (EncodeClaim writes some of them).
+func headerName(k []byte) string {
+	for _, name := range requiredHeaders {
+		if string(k) == name {
+			return name
+		}
+	}
+	return string(k)
 }
 
 type payloadDecoder struct {

@@ -1,9 +1,11 @@
 package scimjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -17,15 +19,25 @@ import (
 // without reflection. Storing a resource and answering with one both go
 // through here.
 func Append(dst []byte, v any) ([]byte, error) {
-	var w Writer
-	return w.Append(dst, v)
+	w := writers.Get().(*Writer)
+	dst, err := w.Append(dst, v)
+	writers.Put(w)
+	return dst, err
 }
+
+// writers keeps the Writers of Append, whose key buffers have grown.
+var writers = sync.Pool{New: func() any { return new(Writer) }}
 
 // Writer is Append with a key buffer kept between calls, so that
 // writing allocates nothing once the buffer has grown. The zero value is
 // ready to use; a Writer is not safe for concurrent use.
 type Writer struct {
 	keys []string // a stack of key slices, one per open object
+
+	// NoHTMLEscape writes <, > and & as they are (AppendStringNoHTML),
+	// as a json.Encoder after SetEscapeHTML(false) writes them: the
+	// bytes that encoder writes for v, without its trailing newline.
+	NoHTMLEscape bool
 }
 
 // Append is the package-level Append, reusing w's key buffer.
@@ -34,6 +46,9 @@ func (w *Writer) Append(dst []byte, v any) ([]byte, error) {
 	case nil:
 		return append(dst, "null"...), nil
 	case string:
+		if w.NoHTMLEscape {
+			return AppendStringNoHTML(dst, v), nil
+		}
 		return AppendString(dst, v), nil
 	case bool:
 		return strconv.AppendBool(dst, v), nil
@@ -62,6 +77,15 @@ func (w *Writer) Append(dst []byte, v any) ([]byte, error) {
 		}
 		return append(dst, ']'), nil
 	}
+	if w.NoHTMLEscape {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(v); err != nil {
+			return dst, err
+		}
+		return append(dst, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...), nil
+	}
 	enc, err := json.Marshal(v)
 	if err != nil {
 		return dst, err
@@ -88,7 +112,11 @@ func (w *Writer) object(dst []byte, m map[string]any) ([]byte, error) {
 			dst = append(dst, ',')
 		}
 		k := w.keys[i] // re-read: nested objects may grow w.keys
-		dst = AppendString(dst, k)
+		if w.NoHTMLEscape {
+			dst = AppendStringNoHTML(dst, k)
+		} else {
+			dst = AppendString(dst, k)
+		}
 		dst = append(dst, ':')
 		var err error
 		if dst, err = w.Append(dst, m[k]); err != nil {
@@ -155,11 +183,28 @@ var plain = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
+// plainNoHTML is plain with <, > and & unescaped.
+var plainNoHTML = func() (t [utf8.RuneSelf]bool) {
+	t = plain
+	t['<'], t['>'], t['&'] = true, true, true
+	return t
+}()
+
 // AppendString appends s as a JSON string, escaped byte for byte as
 // encoding/json.Marshal escapes it: <, > and & as \u003c, \u003e and
 // \u0026, control characters escaped, invalid UTF-8 as \ufffd, U+2028 and
 // U+2029 escaped.
 func AppendString[S []byte | string](dst []byte, s S) []byte {
+	return appendString(dst, s, &plain)
+}
+
+// AppendStringNoHTML is AppendString leaving <, > and & as they are, as a
+// json.Encoder does after SetEscapeHTML(false).
+func AppendStringNoHTML[S []byte | string](dst []byte, s S) []byte {
+	return appendString(dst, s, &plainNoHTML)
+}
+
+func appendString[S []byte | string](dst []byte, s S, plain *[utf8.RuneSelf]bool) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {

@@ -11,7 +11,8 @@ import (
 type namedMap map[string]any
 
 // checkAppend fails unless Append and encoding/json.Marshal agree on
-// v: the same bytes, or both an error.
+// v: the same bytes, or both an error; and so for a Writer with
+// NoHTMLEscape and a json.Encoder with SetEscapeHTML(false).
 func checkAppend(t *testing.T, v any) {
 	t.Helper()
 	want, wantErr := json.Marshal(v)
@@ -22,6 +23,20 @@ func checkAppend(t *testing.T, v any) {
 	case wantErr == nil && !bytes.Equal(got, want):
 		t.Fatalf("Append(%#v) =\n%s\njson.Marshal =\n%s", v, got, want)
 	}
+
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	wantErr = enc.Encode(v)
+	want = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	w := Writer{NoHTMLEscape: true}
+	got, err = w.Append([]byte("prefix"), v)
+	switch {
+	case (err != nil) != (wantErr != nil):
+		t.Fatalf("NoHTMLEscape Append(%#v) error = %v, json.Encoder error = %v", v, err, wantErr)
+	case wantErr == nil && !bytes.Equal(got, append([]byte("prefix"), want...)):
+		t.Fatalf("NoHTMLEscape Append(%#v) =\n%s\njson.Encoder without HTML escaping =\nprefix%s", v, got, want)
+	}
 }
 
 func TestAppend_MatchesMarshal(t *testing.T) {
@@ -30,6 +45,8 @@ func TestAppend_MatchesMarshal(t *testing.T) {
 		"bools":          []any{true, false},
 		"escapes":        "a\"b\\c\b\f\n\r\t\x00\x1f\x7f",
 		"html":           "<a href=\"x\">&amp;</a>",
+		"html key":       map[string]any{"<&>": "&", "a": []any{"<"}},
+		"html other":     map[string]any{"x": struct{ S string }{"<b>&"}},
 		"separators":     "a\u2028b\u2029c",
 		"non-ASCII":      "Zoë 日本 🎉",
 		"invalid UTF-8":  "a\xffb\xc3(c\xed\xa0\x80",
