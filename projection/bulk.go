@@ -322,7 +322,7 @@ func appendStreamKV(buf *z.Buffer, k, v []byte) {
 	const (
 		tagKey     = 1<<3 | 2 // field 1, length-delimited
 		tagValue   = 2<<3 | 2 // field 2, length-delimited
-		tagVersion = 4<<3 | 0 // field 4, varint
+		tagVersion = 4 << 3   // field 4, wire type 0 (varint)
 	)
 	n := 1 + uvarintLen(uint64(len(k))) + len(k) + 2
 	if len(v) > 0 {
