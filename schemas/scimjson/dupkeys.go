@@ -84,7 +84,7 @@ func (s *keySet) add(r *Reader, k string, off int) error {
 		}
 		s.folded[f] = k
 	}
-	r.keys = append(r.keys, k)
+	r.keys = append(grow(r.keys), k)
 	return nil
 }
 

@@ -417,7 +417,7 @@ func (r *Reader) object() (map[string]any, error) {
 		if err != nil {
 			return err
 		}
-		r.kvs = append(r.kvs, member{k, v})
+		r.kvs = append(grow(r.kvs), member{k, v})
 		return nil
 	})
 	if err != nil {
@@ -439,7 +439,7 @@ func (r *Reader) array() ([]any, error) {
 		if err != nil {
 			return err
 		}
-		r.elems = append(r.elems, v)
+		r.elems = append(grow(r.elems), v)
 		return nil
 	})
 	if err != nil {
@@ -450,6 +450,20 @@ func (r *Reader) array() ([]any, error) {
 	clear(r.elems[base:])
 	r.elems = r.elems[:base]
 	return a, nil
+}
+
+// grow returns s with room for one more element, doubling its capacity
+// when it is full. The scratch slices of a Reader grow by it rather than
+// by append's own rule (a quarter at a time past 256 elements), which for
+// an array or object of many small values allocated about five times the
+// scratch's final size; doubling allocates at most twice it.
+func grow[T any](s []T) []T {
+	if len(s) < cap(s) {
+		return s
+	}
+	next := make([]T, len(s), max(2*cap(s), 16))
+	copy(next, s)
+	return next
 }
 
 // number reads -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at r.pos.
