@@ -52,7 +52,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
-	if err := schemas.CheckRequestJSON(body, "the request body"); err != nil {
+	if err := schemas.CheckRequestJSON(body, "the request body", s.opts.MaxBodyValues); err != nil {
 		return nil, err // not JSON, or a key given twice in one object
 	}
 	return body, nil

@@ -64,7 +64,7 @@ func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	tbl, policy := s.policy(tenant(r))
-	req, err := parseBulkRequest(body, s.maxBulkOps(policy.RateLimit), s.reg)
+	req, err := parseBulkRequest(body, s.maxBulkOps(policy.RateLimit), s.opts.MaxBodyValues, s.reg)
 	if err != nil {
 		return err
 	}

@@ -41,6 +41,11 @@ const (
 	// once peaked at 810 MB of RSS. That fits beside what serving a
 	// million users takes (about 350 MB) in the Deployment's 2 GiB.
 	DefaultMaxInFlightBytes = 16 << 20
+	// DefaultMaxBodyValues is a quarter of DefaultMaxBodyBytes: the densest
+	// real bodies (a group's members, a bulk request of users) hold one
+	// JSON value or key per 12 bytes or more, while the shapes that cost
+	// the most memory to decode hold one per 2 to 3 bytes (docs/decisions.md).
+	DefaultMaxBodyValues = 1 << 18
 )
 
 // Writer is the write path (met by *bridge.Bridge). It takes what the
@@ -84,6 +89,10 @@ type Options struct {
 	// bulk.maxOperations; a rate-limited tenant's burst may bound it
 	// lower). 0: DefaultMaxBulkOps.
 	MaxBulkOps int
+	// MaxBodyValues bounds the JSON values and object keys of one request
+	// body (schemas.CheckRequestJSON), checked before any of them is
+	// decoded: more is 413. 0: DefaultMaxBodyValues.
+	MaxBodyValues int
 
 	// BaseURL is the external URL of the SCIM root, e.g.
 	// "https://scim.example.com/scim/v2", used for meta.location, Location and
@@ -181,7 +190,7 @@ func New(reg *schemas.Registry, w Writer, r Reader, auth Authenticator, opts Opt
 	case auth == nil:
 		return nil, errors.New("scimhttp: nil authenticator")
 	case opts.MaxBodyBytes < 0, opts.DefaultPageSize < 0, opts.MaxPageSize < 0,
-		opts.MaxPatchOps < 0, opts.MaxFilterLength < 0, opts.MaxBulkOps < 0, opts.RetryAfter < 0,
+		opts.MaxPatchOps < 0, opts.MaxFilterLength < 0, opts.MaxBulkOps < 0, opts.MaxBodyValues < 0, opts.RetryAfter < 0,
 		opts.RequestTimeout < 0, opts.TenantMaxInFlight < 0, opts.MaxInFlightBytes < 0:
 		return nil, errors.New("scimhttp: negative limit in options")
 	}
@@ -206,6 +215,9 @@ func New(reg *schemas.Registry, w Writer, r Reader, auth Authenticator, opts Opt
 	}
 	if opts.MaxBulkOps == 0 {
 		opts.MaxBulkOps = DefaultMaxBulkOps
+	}
+	if opts.MaxBodyValues == 0 {
+		opts.MaxBodyValues = DefaultMaxBodyValues
 	}
 	if opts.MaxFilterLength == 0 {
 		opts.MaxFilterLength = DefaultMaxFilterLength

@@ -79,6 +79,9 @@ type Reader struct {
 
 	noDup bool     // DisallowDuplicateKeys
 	keys  []string // scratch with noDup: keys of the objects being read
+
+	maxValues int // LimitValues; 0: no limit
+	values    int // values and keys read, counted with maxValues
 }
 
 type member struct {
@@ -222,6 +225,9 @@ func (r *Reader) Object(fn func(key string) error) error {
 			return r.unexpected("string key")
 		}
 		start := r.pos
+		if err := r.count(); err != nil {
+			return err
+		}
 		k, err := r.str()
 		if err != nil {
 			return err
@@ -297,6 +303,9 @@ func (r *Reader) enter() error {
 
 // Value reads any value, as ParseValue does.
 func (r *Reader) Value() (any, error) {
+	if err := r.count(); err != nil {
+		return nil, err
+	}
 	switch c := r.Peek(); c {
 	case '{':
 		return r.object()
@@ -376,6 +385,9 @@ func (r *Reader) RawComposite() (string, error) {
 
 // Skip reads any value and discards it.
 func (r *Reader) Skip() error {
+	if err := r.count(); err != nil {
+		return err
+	}
 	switch c := r.Peek(); c {
 	case '{':
 		return r.Object(func(string) error { return r.Skip() })
@@ -450,6 +462,40 @@ func (r *Reader) array() ([]any, error) {
 	clear(r.elems[base:])
 	r.elems = r.elems[:base]
 	return a, nil
+}
+
+// TooManyValuesError is the error of a Reader limited by LimitValues for
+// a text holding more than Limit values and object keys; Offset is where
+// the first one over the limit starts.
+type TooManyValuesError struct {
+	Offset int
+	Limit  int
+}
+
+func (e *TooManyValuesError) Error() string {
+	return fmt.Sprintf("json: offset %d: more than %d values and object keys", e.Offset, e.Limit)
+}
+
+// LimitValues makes the reader refuse, with a *TooManyValuesError, to read
+// more than n values and object keys in all, counting every value Value
+// and Skip read, nested ones included, and every key Object reads. What a
+// tree of values costs in memory grows with their number far more than
+// with the bytes of the text (an empty object, "{}", becomes a map of
+// hundreds of bytes), so a bound on the number bounds the memory of
+// decoding a text of any shape; Skip reaches the limit without building
+// anything. n <= 0: no limit.
+func (r *Reader) LimitValues(n int) { r.maxValues = n }
+
+// count counts one value or key against LimitValues.
+func (r *Reader) count() error {
+	if r.maxValues <= 0 {
+		return nil
+	}
+	if r.values++; r.values > r.maxValues {
+		r.skipSpace()
+		return &TooManyValuesError{Offset: r.pos, Limit: r.maxValues}
+	}
+	return nil
 }
 
 // grow returns s with room for one more element, doubling its capacity
