@@ -3,6 +3,7 @@ package scimjson
 import (
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -77,11 +78,12 @@ type Reader struct {
 	kvs   []member // scratch: members of the objects being parsed
 	elems []any    // scratch: elements of the arrays being parsed
 
-	noDup bool     // DisallowDuplicateKeys
-	keys  []string // scratch with noDup: keys of the objects being read
+	noDup bool         // DisallowDuplicateKeys
+	keys  []string     // scratch with noDup: keys of the objects being read
+	seed  maphash.Seed // with noDup, of the hashes of large objects' keys (keySet)
 
 	maxValues int // LimitValues; 0: no limit
-	values    int // values and keys read, counted with maxValues
+	values    int // values and keys read
 }
 
 type member struct {
