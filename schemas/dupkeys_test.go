@@ -110,7 +110,7 @@ func TestParseRequestJSON(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, perr := ParseRequestJSON([]byte(tt.body), "the body", 0)
-			cerr := CheckRequestJSON([]byte(tt.body), "the body", 0)
+			_, cerr := CheckRequestJSON([]byte(tt.body), "the body", 0)
 			for call, err := range map[string]error{"ParseRequestJSON": perr, "CheckRequestJSON": cerr} {
 				var e *Error
 				if !errors.As(err, &e) || e.Kind != KindInvalidSyntax || e.Detail != tt.detail {
@@ -126,8 +126,8 @@ func TestParseRequestJSON(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(v, map[string]any{"a": []any{json.Number("1")}}) {
 		t.Errorf(`ParseRequestJSON({"a":[1]}) = %v, %v`, v, err)
 	}
-	if err := CheckRequestJSON([]byte(`{"a":[1]}`), "the body", 0); err != nil {
-		t.Errorf(`CheckRequestJSON({"a":[1]}) = %v`, err)
+	if n, err := CheckRequestJSON([]byte(`{"a":[1]}`), "the body", 0); err != nil || n != 4 {
+		t.Errorf(`CheckRequestJSON({"a":[1]}) = %d, %v; want 4, nil`, n, err)
 	}
 }
 
@@ -140,14 +140,14 @@ func TestParseRequestJSON_MaxValues(t *testing.T) {
 		if _, err := ParseRequestJSON([]byte(body), "the body", limit); err != nil {
 			t.Errorf("ParseRequestJSON(%s, %d) = %v, want nil", body, limit, err)
 		}
-		if err := CheckRequestJSON([]byte(body), "the body", limit); err != nil {
-			t.Errorf("CheckRequestJSON(%s, %d) = %v, want nil", body, limit, err)
+		if n, err := CheckRequestJSON([]byte(body), "the body", limit); err != nil || n != 7 {
+			t.Errorf("CheckRequestJSON(%s, %d) = %d, %v; want 7, nil", body, limit, n, err)
 		}
 	}
 	const want = "the body holds more than 6 JSON values (object keys included)"
 	for _, in := range []string{body, `{"a":[1,2],"b":{}, x`} {
 		_, perr := ParseRequestJSON([]byte(in), "the body", 6)
-		cerr := CheckRequestJSON([]byte(in), "the body", 6)
+		_, cerr := CheckRequestJSON([]byte(in), "the body", 6)
 		for call, err := range map[string]error{"ParseRequestJSON": perr, "CheckRequestJSON": cerr} {
 			var e *Error
 			if !errors.As(err, &e) || e.Kind != KindTooLarge || e.Detail != want {
@@ -176,7 +176,7 @@ func TestParseRequestJSON_Allocs(t *testing.T) {
 		t.Errorf("ParseRequestJSON: %v allocations, scimjson.ParseValue %v: want at most one more", strict, plain)
 	}
 	if n := testing.AllocsPerRun(100, func() {
-		if err := CheckRequestJSON(data, "body", 0); err != nil {
+		if _, err := CheckRequestJSON(data, "body", 0); err != nil {
 			t.Fatal(err)
 		}
 	}); n > 3 {

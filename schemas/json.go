@@ -31,19 +31,21 @@ func ParseRequestJSON(body []byte, what string, maxValues int) (any, error) {
 // CheckRequestJSON reports, as ParseRequestJSON does, whether body is one
 // JSON text without duplicate keys and of at most maxValues values and
 // object keys (maxValues > 0), without building its value: a body over
-// the limit is refused before any memory is spent on its values.
-func CheckRequestJSON(body []byte, what string, maxValues int) error {
+// the limit is refused before any memory is spent on its values. It
+// returns the number of values and keys, which decoding the body costs
+// memory by.
+func CheckRequestJSON(body []byte, what string, maxValues int) (values int, err error) {
 	r := scimjson.NewReader(body)
 	r.DisallowDuplicateKeys()
 	r.LimitValues(maxValues)
-	err := r.Skip()
+	err = r.Skip()
 	if err == nil {
 		err = r.End()
 	}
 	if err != nil {
-		return requestJSONError(err, what)
+		return 0, requestJSONError(err, what)
 	}
-	return nil
+	return r.Values(), nil
 }
 
 func requestJSONError(err error, what string) *Error {

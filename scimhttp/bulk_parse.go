@@ -43,20 +43,14 @@ type bulkOp struct {
 // request's: the body is not a BulkRequest (KindInvalidSyntax), it holds
 // more than maxOps operations (KindTooLarge, RFC 7644 §3.7.4), or two
 // operations give the same bulkId (KindInvalidValue: a reference to it
-// would be ambiguous), or it holds more than maxValues JSON values and
-// object keys (KindTooLarge). Everything else wrong with one operation is that
+// would be ambiguous). Everything else wrong with one operation is that
 // operation's err.
 //
 // Names match case-insensitively and unknown members are ignored, as in a
 // PatchOp body (schemas.ParsePatch); a key given twice in one object is
 // refused by the same reader as every other body.
-func parseBulkRequest(body []byte, maxOps, maxValues int, reg *schemas.Registry) (bulkRequest, error) {
-	// Counted first without building anything, as readBody does for the
-	// other bodies: one over maxValues (KindTooLarge) costs no memory.
-	if err := schemas.CheckRequestJSON(body, "the BulkRequest", maxValues); err != nil {
-		return bulkRequest{}, err
-	}
-	v, err := schemas.ParseRequestJSON(body, "the BulkRequest", 0)
+func parseBulkRequest(body []byte, maxOps int, reg *schemas.Registry) (bulkRequest, error) {
+	v, err := schemas.ParseRequestJSON(body, "the BulkRequest", 0) // checked and counted by checkBody
 	if err != nil {
 		return bulkRequest{}, err
 	}

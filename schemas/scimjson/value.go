@@ -488,12 +488,13 @@ func (e *TooManyValuesError) Error() string {
 // anything. n <= 0: no limit.
 func (r *Reader) LimitValues(n int) { r.maxValues = n }
 
-// count counts one value or key against LimitValues.
+// Values returns the number of values and object keys read so far, as
+// LimitValues counts them.
+func (r *Reader) Values() int { return r.values }
+
+// count counts one value or key, against LimitValues if set.
 func (r *Reader) count() error {
-	if r.maxValues <= 0 {
-		return nil
-	}
-	if r.values++; r.values > r.maxValues {
+	if r.values++; r.maxValues > 0 && r.values > r.maxValues {
 		r.skipSpace()
 		return &TooManyValuesError{Offset: r.pos, Limit: r.maxValues}
 	}
