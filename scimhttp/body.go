@@ -60,11 +60,11 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 // bytesPerValue is what each JSON value and object key of a body counts
 // for in the budget of bodies in flight, at least. Decoding costs memory
 // by the values more than by the bytes: an empty object, "{}", becomes a
-// map of about a hundred bytes. Real bodies hold one value or key per 12
-// bytes or more and are counted by their size; a body of tiny values (at
-// most Options.MaxBodyValues of them) is counted as if it were 16 bytes a
-// value, so that what decoding takes stays within a small multiple of
-// what the budget counts (docs/decisions.md, D32).
+// map of about a hundred bytes. A real IdP body holds about one value or
+// key per 10 bytes and counts for up to 1.6 times its size; a body of tiny
+// values (at most Options.MaxBodyValues of them) counts for up to 8 times
+// its size, so that what decoding takes stays within about 13 times what
+// the budget counts (docs/decisions.md, "Memory of decoding a request body").
 const bytesPerValue = 16
 
 // checkBody checks body, as read by readRawBody: one JSON text (what

@@ -35,16 +35,21 @@ const (
 	// pod busy with many times as many clients as an IdP uses, while
 	// another tenant's requests still get their turn.
 	DefaultTenantMaxInFlight = 32
-	// DefaultMaxInFlightBytes: decoding a body takes up to about 50 times
-	// its size in memory at its peak (a generic JSON tree of small values,
-	// then the resource built from it): 16 MiB of 1 MB bodies decoding at
-	// once peaked at 810 MB of RSS. That fits beside what serving a
-	// million users takes (about 350 MB) in the Deployment's 2 GiB.
+	// DefaultMaxInFlightBytes: decoding a body allocates at most about 13
+	// times what it counts for in this budget (its size, or 16 bytes per
+	// JSON value and key when it is denser: checkBody), for the costliest
+	// shape, an object of many short keys; a 56 KB PATCH of Entra ID's
+	// member adds, 6.5 times (TestDecode_MemoryPerReservedByte; before,
+	// 98 and 60 times the body's size for short keys and "[1,1,…]":
+	// docs/decisions.md, "Memory of decoding a request body").
+	// 16 MiB of the costliest shapes decoding at once peaked at 73 to 122
+	// MB of RSS (848 MB before), beside what serving a million users takes
+	// (about 350 MB) in the Deployment's 2 GiB.
 	DefaultMaxInFlightBytes = 16 << 20
-	// DefaultMaxBodyValues is a quarter of DefaultMaxBodyBytes: the densest
-	// real bodies (a group's members, a bulk request of users) hold one
-	// JSON value or key per 12 bytes or more, while the shapes that cost
-	// the most memory to decode hold one per 2 to 3 bytes (docs/decisions.md).
+	// DefaultMaxBodyValues is a quarter of DefaultMaxBodyBytes: real IdP
+	// bodies hold about one JSON value or key per 10 bytes (8 to 12), so a
+	// body of the largest size about 100,000, while the shapes that cost
+	// the most memory to decode hold one per 2 to 3 bytes.
 	DefaultMaxBodyValues = 1 << 18
 )
 
