@@ -47,6 +47,7 @@ type config struct {
 	RequestTimeout    time.Duration
 	TenantMaxInFlight int
 	MaxInFlightBytes  int64
+	MaxBodyValues     int
 
 	KafkaBrokers       string
 	KafkaTopic         string
@@ -133,6 +134,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	str(&c.LogLevel, "SCIM_LOG_LEVEL", "log-level", "info", "log level: debug, info, warn or error")
 	str(&c.LogFormat, "SCIM_LOG_FORMAT", "log-format", "json", "log format: json or text")
 	num(&maxBody, "SCIM_MAX_BODY_BYTES", "max-body-bytes", 1<<20, "largest request body accepted, a bulk request's too (advertised as bulk.maxPayloadSize); larger ones get 413")
+	num(&c.MaxBodyValues, "SCIM_MAX_BODY_VALUES", "max-body-values", scimhttp.DefaultMaxBodyValues, "most JSON values and object keys in one request body, counted before any is decoded; more get 413. Raise it with SCIM_MAX_BODY_BYTES")
 	num(&c.MaxPatchOps, "SCIM_MAX_PATCH_OPS", "max-patch-ops", scimhttp.DefaultMaxPatchOps, "most operations in one PATCH request")
 	num(&c.MaxBulkOps, "SCIM_BULK_MAX_OPERATIONS", "bulk-max-operations", 1000, "most operations in one bulk request (advertised as bulk.maxOperations); more get 413")
 	dur(&c.RetryAfter, "SCIM_RETRY_AFTER", "retry-after", 5*time.Second, "Retry-After given with 503 when the event log is unavailable")
@@ -242,6 +244,9 @@ func (c config) validate(cmd string) error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("SCIM_MAX_BODY_BYTES=%d: must be at least 1024", c.MaxBodyBytes))
+	}
+	if c.MaxBodyValues < 1 {
+		errs = append(errs, fmt.Errorf("SCIM_MAX_BODY_VALUES=%d: must be at least 1", c.MaxBodyValues))
 	}
 	if c.MaxPatchOps < 1 {
 		errs = append(errs, fmt.Errorf("SCIM_MAX_PATCH_OPS=%d: must be at least 1", c.MaxPatchOps))

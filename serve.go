@@ -108,6 +108,7 @@ func serve(ctx context.Context, c config, stderr io.Writer, started chan<- strin
 		Logger:                logger.With("component", "http"),
 		Registerer:            promReg,
 		MaxBodyBytes:          c.MaxBodyBytes,
+		MaxBodyValues:         c.MaxBodyValues,
 		MaxPatchOps:           c.MaxPatchOps,
 		MaxBulkOps:            c.MaxBulkOps,
 		BaseURL:               c.BaseURL,

@@ -109,8 +109,8 @@ func TestParseRequestJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, perr := ParseRequestJSON([]byte(tt.body), "the body")
-			cerr := CheckRequestJSON([]byte(tt.body), "the body")
+			_, perr := ParseRequestJSON([]byte(tt.body), "the body", 0)
+			_, cerr := CheckRequestJSON([]byte(tt.body), "the body", 0)
 			for call, err := range map[string]error{"ParseRequestJSON": perr, "CheckRequestJSON": cerr} {
 				var e *Error
 				if !errors.As(err, &e) || e.Kind != KindInvalidSyntax || e.Detail != tt.detail {
@@ -122,12 +122,38 @@ func TestParseRequestJSON(t *testing.T) {
 			}
 		})
 	}
-	v, err := ParseRequestJSON([]byte(`{"a":[1]}`), "the body")
+	v, err := ParseRequestJSON([]byte(`{"a":[1]}`), "the body", 0)
 	if err != nil || !reflect.DeepEqual(v, map[string]any{"a": []any{json.Number("1")}}) {
 		t.Errorf(`ParseRequestJSON({"a":[1]}) = %v, %v`, v, err)
 	}
-	if err := CheckRequestJSON([]byte(`{"a":[1]}`), "the body"); err != nil {
-		t.Errorf(`CheckRequestJSON({"a":[1]}) = %v`, err)
+	if n, err := CheckRequestJSON([]byte(`{"a":[1]}`), "the body", 0); err != nil || n != 4 {
+		t.Errorf(`CheckRequestJSON({"a":[1]}) = %d, %v; want 4, nil`, n, err)
+	}
+}
+
+// TestParseRequestJSON_MaxValues: a body of more values and keys than the
+// limit is KindTooLarge, naming the limit, whether or not it is valid JSON
+// past the limit; one at the limit is read.
+func TestParseRequestJSON_MaxValues(t *testing.T) {
+	const body = `{"a":[1,2],"b":{}}` // 7 values and keys
+	for _, limit := range []int{0, 7} {
+		if _, err := ParseRequestJSON([]byte(body), "the body", limit); err != nil {
+			t.Errorf("ParseRequestJSON(%s, %d) = %v, want nil", body, limit, err)
+		}
+		if n, err := CheckRequestJSON([]byte(body), "the body", limit); err != nil || n != 7 {
+			t.Errorf("CheckRequestJSON(%s, %d) = %d, %v; want 7, nil", body, limit, n, err)
+		}
+	}
+	const want = "the body holds more than 6 JSON values (object keys included)"
+	for _, in := range []string{body, `{"a":[1,2],"b":{}, x`} {
+		_, perr := ParseRequestJSON([]byte(in), "the body", 6)
+		_, cerr := CheckRequestJSON([]byte(in), "the body", 6)
+		for call, err := range map[string]error{"ParseRequestJSON": perr, "CheckRequestJSON": cerr} {
+			var e *Error
+			if !errors.As(err, &e) || e.Kind != KindTooLarge || e.Detail != want {
+				t.Errorf("%s(%s, 6) error = %#v, want *Error of KindTooLarge with detail %q", call, in, err, want)
+			}
+		}
 	}
 }
 
@@ -142,7 +168,7 @@ func TestParseRequestJSON_Allocs(t *testing.T) {
 		}
 	})
 	strict := testing.AllocsPerRun(100, func() {
-		if _, err := ParseRequestJSON(data, "body"); err != nil {
+		if _, err := ParseRequestJSON(data, "body", 0); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -150,7 +176,7 @@ func TestParseRequestJSON_Allocs(t *testing.T) {
 		t.Errorf("ParseRequestJSON: %v allocations, scimjson.ParseValue %v: want at most one more", strict, plain)
 	}
 	if n := testing.AllocsPerRun(100, func() {
-		if err := CheckRequestJSON(data, "body"); err != nil {
+		if _, err := CheckRequestJSON(data, "body", 0); err != nil {
 			t.Fatal(err)
 		}
 	}); n > 3 {

@@ -35,31 +35,71 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // readBody checks the request's content type and reads its body, at most
-// MaxBodyBytes of it, and checks that it is JSON at all, with no key given
-// twice in one object in any case (SCIM attribute names are
-// case-insensitive, RFC 7643 §2.1; "the last one wins" would drop what the
-// client sent), which covers every body: resources, PATCH and SearchRequest.
-// Decoding against the schema is the bridge's job.
+// MaxBodyBytes of it, and checks it (checkBody), which covers every body:
+// resources, PATCH and SearchRequest. Decoding against the schema is the
+// bridge's job.
 //
 // The body's bytes are reserved from the budget of bodies in flight
 // (Options.MaxInFlightBytes) before they are read, all of a declared
 // Content-Length at once, and released when the request ends: a body that
 // does not fit is refused with 503 without reading it. Reading stops at
 // the request's deadline, so a client sending slowly cannot hold its
-// reservation longer than that.
+// reservation longer than that. checkBody then reserves more for a body
+// dense in values.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := s.readRawBody(w, r)
 	if err != nil {
 		return nil, err
 	}
-	if err := schemas.CheckRequestJSON(body, "the request body"); err != nil {
-		return nil, err // not JSON, or a key given twice in one object
+	if err := s.checkBody(r, body, "the request body"); err != nil {
+		return nil, err
 	}
 	return body, nil
 }
 
+// bytesPerValue is what each JSON value and object key of a body counts
+// for in the budget of bodies in flight, at least. Decoding costs memory
+// by the values more than by the bytes: an empty object, "{}", becomes a
+// map of about a hundred bytes. A real IdP body holds about one value or
+// key per 10 bytes and counts for up to 1.6 times its size; a body of tiny
+// values (at most Options.MaxBodyValues of them) counts for up to 8 times
+// its size, so that what decoding takes stays within about 13 times what
+// the budget counts (docs/decisions.md, "Memory of decoding a request body").
+const bytesPerValue = 16
+
+// checkBody checks body, as read by readRawBody: one JSON text (what
+// names it in errors), no key given twice in one object in any case (SCIM
+// attribute names are case-insensitive, RFC 7643 §2.1; "the last one wins"
+// would drop what the client sent), at most Options.MaxBodyValues values
+// and keys (413 before any is decoded). It then reserves, for the request,
+// what the body counts for beyond the bytes already reserved
+// (bytesPerValue), at most a tenant's share of the budget so that a body
+// always fits once the tenant's other requests end; 503 if it does not fit
+// now.
+func (s *Server) checkBody(r *http.Request, body []byte, what string) error {
+	n, err := schemas.CheckRequestJSON(body, what, s.opts.MaxBodyValues)
+	if err != nil {
+		return err
+	}
+	st := stateFrom(r.Context())
+	if st == nil {
+		return nil // not under the middleware: nothing to account to
+	}
+	if more := bodyReserve(len(body), n, s.bodies.perTenant) - st.bodyBytes; more > 0 {
+		return s.reserveBody(st, more)
+	}
+	return nil
+}
+
+// bodyReserve is what a body of size bytes holding values JSON values and
+// keys counts for in the budget of bodies in flight: its size, or
+// bytesPerValue per value, at most perTenant, a tenant's share.
+func bodyReserve(size, values int, perTenant int64) int64 {
+	return max(int64(size), min(int64(values)*bytesPerValue, perTenant))
+}
+
 // readRawBody is readBody without the JSON check, for a handler that
-// parses the body with schemas.ParseRequestJSON itself.
+// checks the body with checkBody itself.
 func (s *Server) readRawBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 		return nil, err

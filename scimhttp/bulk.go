@@ -55,12 +55,15 @@ type bulkResponse struct {
 // handleBulk is POST /Bulk (RFC 7644 §3.7): 200 with a BulkResponse once
 // the request is a valid BulkRequest, whatever its operations answered.
 func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request) error {
-	body, err := s.readRawBody(w, r) // parseBulkRequest checks the JSON as readBody would
+	body, err := s.readRawBody(w, r) // checked as readBody would, naming the BulkRequest
 	if schemas.KindOf(err) == schemas.KindTooLarge {
 		// RFC 7644 §3.7.4: the error names the limit exceeded.
 		return schemas.Errorf(schemas.KindTooLarge, "the bulk request exceeds maxPayloadSize (%d bytes)", s.opts.MaxBodyBytes)
 	}
 	if err != nil {
+		return err
+	}
+	if err := s.checkBody(r, body, "the BulkRequest"); err != nil {
 		return err
 	}
 	tbl, policy := s.policy(tenant(r))

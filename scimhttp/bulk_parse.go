@@ -50,7 +50,7 @@ type bulkOp struct {
 // PatchOp body (schemas.ParsePatch); a key given twice in one object is
 // refused by the same reader as every other body.
 func parseBulkRequest(body []byte, maxOps int, reg *schemas.Registry) (bulkRequest, error) {
-	v, err := schemas.ParseRequestJSON(body, "the BulkRequest")
+	v, err := schemas.ParseRequestJSON(body, "the BulkRequest", 0) // checked and counted by checkBody
 	if err != nil {
 		return bulkRequest{}, err
 	}

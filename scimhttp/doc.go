@@ -57,7 +57,8 @@
 //     Options.TenantMaxInFlight requests being served (429 beyond), and
 //     bodies being read and decoded share Options.MaxInFlightBytes, half of
 //     it at most per tenant (503 for a body that does not fit, before it is
-//     read). See limits.go.
+//     read). See limits.go. A body of more than Options.MaxBodyValues JSON
+//     values and keys is 413 before any of them is decoded (body.go).
 //   - /Bulk (RFC 7644 §3.7, bulk.go) runs its operations one after another
 //     through the same Writer methods as single requests, so each is atomic
 //     and validated against what the ones before it did; the request as a

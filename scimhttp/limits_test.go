@@ -418,6 +418,7 @@ func TestNew_BadLimits(t *testing.T) {
 		{RequestTimeout: -time.Second},
 		{TenantMaxInFlight: -1},
 		{MaxInFlightBytes: -1},
+		{MaxBodyValues: -1},
 		{MaxBodyBytes: 2 << 20, MaxInFlightBytes: 1 << 20},
 	} {
 		if _, err := New(reg, store, store, StaticToken("x", "default"), o); err == nil {

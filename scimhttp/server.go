@@ -35,12 +35,22 @@ const (
 	// pod busy with many times as many clients as an IdP uses, while
 	// another tenant's requests still get their turn.
 	DefaultTenantMaxInFlight = 32
-	// DefaultMaxInFlightBytes: decoding a body takes up to about 50 times
-	// its size in memory at its peak (a generic JSON tree of small values,
-	// then the resource built from it): 16 MiB of 1 MB bodies decoding at
-	// once peaked at 810 MB of RSS. That fits beside what serving a
-	// million users takes (about 350 MB) in the Deployment's 2 GiB.
+	// DefaultMaxInFlightBytes: decoding a body allocates at most about 13
+	// times what it counts for in this budget (its size, or 16 bytes per
+	// JSON value and key when it is denser: checkBody), for the costliest
+	// shape, an object of many short keys; a 56 KB PATCH of Entra ID's
+	// member adds, 6.5 times (TestDecode_MemoryPerReservedByte; before,
+	// 98 and 60 times the body's size for short keys and "[1,1,…]":
+	// docs/decisions.md, "Memory of decoding a request body").
+	// 16 MiB of the costliest shapes decoding at once peaked at 73 to 122
+	// MB of RSS (848 MB before), beside what serving a million users takes
+	// (about 350 MB) in the Deployment's 2 GiB.
 	DefaultMaxInFlightBytes = 16 << 20
+	// DefaultMaxBodyValues is a quarter of DefaultMaxBodyBytes: real IdP
+	// bodies hold about one JSON value or key per 10 bytes (8 to 12), so a
+	// body of the largest size about 100,000, while the shapes that cost
+	// the most memory to decode hold one per 2 to 3 bytes.
+	DefaultMaxBodyValues = 1 << 18
 )
 
 // Writer is the write path (met by *bridge.Bridge). It takes what the
@@ -84,6 +94,10 @@ type Options struct {
 	// bulk.maxOperations; a rate-limited tenant's burst may bound it
 	// lower). 0: DefaultMaxBulkOps.
 	MaxBulkOps int
+	// MaxBodyValues bounds the JSON values and object keys of one request
+	// body (schemas.CheckRequestJSON), checked before any of them is
+	// decoded: more is 413. 0: DefaultMaxBodyValues.
+	MaxBodyValues int
 
 	// BaseURL is the external URL of the SCIM root, e.g.
 	// "https://scim.example.com/scim/v2", used for meta.location, Location and
@@ -181,7 +195,7 @@ func New(reg *schemas.Registry, w Writer, r Reader, auth Authenticator, opts Opt
 	case auth == nil:
 		return nil, errors.New("scimhttp: nil authenticator")
 	case opts.MaxBodyBytes < 0, opts.DefaultPageSize < 0, opts.MaxPageSize < 0,
-		opts.MaxPatchOps < 0, opts.MaxFilterLength < 0, opts.MaxBulkOps < 0, opts.RetryAfter < 0,
+		opts.MaxPatchOps < 0, opts.MaxFilterLength < 0, opts.MaxBulkOps < 0, opts.MaxBodyValues < 0, opts.RetryAfter < 0,
 		opts.RequestTimeout < 0, opts.TenantMaxInFlight < 0, opts.MaxInFlightBytes < 0:
 		return nil, errors.New("scimhttp: negative limit in options")
 	}
@@ -206,6 +220,9 @@ func New(reg *schemas.Registry, w Writer, r Reader, auth Authenticator, opts Opt
 	}
 	if opts.MaxBulkOps == 0 {
 		opts.MaxBulkOps = DefaultMaxBulkOps
+	}
+	if opts.MaxBodyValues == 0 {
+		opts.MaxBodyValues = DefaultMaxBodyValues
 	}
 	if opts.MaxFilterLength == 0 {
 		opts.MaxFilterLength = DefaultMaxFilterLength

@@ -2,6 +2,7 @@ package scimjson
 
 import (
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -49,15 +50,18 @@ func (r *Reader) DisallowDuplicateKeys() {
 
 // maxLinearKeys is the number of keys of one object up to which duplicates
 // are looked for by comparing each key with the ones before it; beyond it a
-// map of folded keys makes the check linear.
+// map of the keys' case-folded hashes makes the check linear.
 const maxLinearKeys = 16
 
 // keySet holds the keys of one object being read: r.keys[base:], and,
-// once there are more than maxLinearKeys of them, a map from each key's
-// case-folded form to the key.
+// once there are more than maxLinearKeys of them, a map from the hash of
+// each key's case-folded form (foldHash) to its index there. A hash rather
+// than the folded key itself keeps an object of many short keys, the
+// costliest shape of a client's body to decode, from allocating a folded
+// copy of every key and a map of twice the size.
 type keySet struct {
 	base   int
-	folded map[string]string
+	folded map[uint64]int32
 }
 
 // add records key k of the object, read at offset off, or reports it as a
@@ -65,52 +69,78 @@ type keySet struct {
 func (s *keySet) add(r *Reader, k string, off int) error {
 	prev := r.keys[s.base:]
 	if s.folded == nil {
-		for _, p := range prev {
-			if strings.EqualFold(p, k) {
-				return &DuplicateKeyError{Offset: off, Key: k, First: p}
-			}
+		if p, dup := findFold(prev, k); dup {
+			return &DuplicateKeyError{Offset: off, Key: k, First: p}
 		}
 		if len(prev) == maxLinearKeys {
-			s.folded = make(map[string]string, 2*maxLinearKeys)
-			for _, p := range prev {
-				s.folded[foldKey(p)] = p
+			if r.seed == (maphash.Seed{}) {
+				r.seed = maphash.MakeSeed()
+			}
+			s.folded = make(map[uint64]int32, 2*maxLinearKeys)
+			for i, p := range prev {
+				s.folded[foldHash(r.seed, p)] = int32(i)
 			}
 		}
 	}
 	if s.folded != nil {
-		f := foldKey(k)
-		if p, ok := s.folded[f]; ok {
-			return &DuplicateKeyError{Offset: off, Key: k, First: p}
+		h := foldHash(r.seed, k)
+		if i, ok := s.folded[h]; ok {
+			if p := prev[i]; strings.EqualFold(p, k) {
+				return &DuplicateKeyError{Offset: off, Key: k, First: p}
+			}
+			// Two keys of one hash: compare with every key. The
+			// seed is random, so a client cannot make this common.
+			if p, dup := findFold(prev, k); dup {
+				return &DuplicateKeyError{Offset: off, Key: k, First: p}
+			}
+		} else {
+			s.folded[h] = int32(len(prev))
 		}
-		s.folded[f] = k
 	}
-	r.keys = append(r.keys, k)
+	r.keys = append(grow(r.keys), k)
 	return nil
 }
 
-// foldKey maps s to a form equal for two strings exactly when
-// strings.EqualFold reports them equal: each rune becomes the least rune of
-// its simple case-folding orbit ('k', 'K' and U+212A KELVIN SIGN all
-// become 'K').
-func foldKey(s string) string {
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			ascii = false
-			break
+// findFold returns the key of keys equal to k ignoring case, if any.
+func findFold(keys []string, k string) (string, bool) {
+	for _, p := range keys {
+		if strings.EqualFold(p, k) {
+			return p, true
 		}
 	}
-	if ascii {
-		return strings.ToUpper(s) // the least of an ASCII letter's orbit is its upper case
-	}
-	var b strings.Builder
-	b.Grow(len(s))
-	for _, c := range s {
-		least := c
-		for f := unicode.SimpleFold(c); f != c; f = unicode.SimpleFold(f) {
-			least = min(least, f)
+	return "", false
+}
+
+// foldHash hashes s in a form equal for two strings exactly when
+// strings.EqualFold reports them equal: each rune as the least rune of its
+// simple case-folding orbit ('k', 'K' and U+212A KELVIN SIGN all as 'K';
+// invalid UTF-8 as U+FFFD, as EqualFold reads it), without allocating.
+func foldHash(seed maphash.Seed, s string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	var buf [64]byte
+	b := buf[:0]
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A' // the least of an ASCII letter's orbit is its upper case
+			}
+			b = append(b, c)
+			i++
+		} else {
+			c, size := utf8.DecodeRuneInString(s[i:])
+			least := c
+			for f := unicode.SimpleFold(c); f != c; f = unicode.SimpleFold(f) {
+				least = min(least, f)
+			}
+			b = utf8.AppendRune(b, least)
+			i += size
 		}
-		b.WriteRune(least)
+		if len(b) > len(buf)-utf8.UTFMax {
+			h.Write(b)
+			b = b[:0]
+		}
 	}
-	return b.String()
+	h.Write(b)
+	return h.Sum64()
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"reflect"
 	"strings"
 	"testing"
@@ -193,4 +194,23 @@ func FuzzDuplicateKeys(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		checkDuplicateKeys(t, in)
 	})
+}
+
+// TestFoldHash: two keys hash alike exactly when strings.EqualFold says
+// they are equal, long ones (hashed in pieces) included.
+func TestFoldHash(t *testing.T) {
+	seed := maphash.MakeSeed()
+	long := strings.Repeat("é", 40) + "k"
+	pairs := [][2]string{
+		{"a", "A"}, {"k", "\u212a"}, {"s", "\u017f"}, {"é", "É"}, {"\xff", "\xfe"}, {"\xff", "\ufffd"},
+		{"straße", "STRASSE"}, {"userName", "USERNAME"}, {"a", "b"}, {"ab", "a"}, {"", "a"},
+		{long, strings.ToUpper(long)}, {long, strings.ToUpper(long) + "x"}, {long + "k", long + "\u212a"},
+		{"k" + long, "\u212a" + strings.ToUpper(long)},
+	}
+	for _, p := range pairs {
+		same := foldHash(seed, p[0]) == foldHash(seed, p[1])
+		if want := strings.EqualFold(p[0], p[1]); same != want {
+			t.Errorf("foldHash(%q) == foldHash(%q) is %v, want %v (strings.EqualFold)", p[0], p[1], same, want)
+		}
+	}
 }

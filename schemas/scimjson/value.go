@@ -3,6 +3,7 @@ package scimjson
 import (
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -77,8 +78,12 @@ type Reader struct {
 	kvs   []member // scratch: members of the objects being parsed
 	elems []any    // scratch: elements of the arrays being parsed
 
-	noDup bool     // DisallowDuplicateKeys
-	keys  []string // scratch with noDup: keys of the objects being read
+	noDup bool         // DisallowDuplicateKeys
+	keys  []string     // scratch with noDup: keys of the objects being read
+	seed  maphash.Seed // with noDup, of the hashes of large objects' keys (keySet)
+
+	maxValues int // LimitValues; 0: no limit
+	values    int // values and keys read
 }
 
 type member struct {
@@ -222,6 +227,9 @@ func (r *Reader) Object(fn func(key string) error) error {
 			return r.unexpected("string key")
 		}
 		start := r.pos
+		if err := r.count(); err != nil {
+			return err
+		}
 		k, err := r.str()
 		if err != nil {
 			return err
@@ -297,6 +305,9 @@ func (r *Reader) enter() error {
 
 // Value reads any value, as ParseValue does.
 func (r *Reader) Value() (any, error) {
+	if err := r.count(); err != nil {
+		return nil, err
+	}
 	switch c := r.Peek(); c {
 	case '{':
 		return r.object()
@@ -376,6 +387,9 @@ func (r *Reader) RawComposite() (string, error) {
 
 // Skip reads any value and discards it.
 func (r *Reader) Skip() error {
+	if err := r.count(); err != nil {
+		return err
+	}
 	switch c := r.Peek(); c {
 	case '{':
 		return r.Object(func(string) error { return r.Skip() })
@@ -417,7 +431,7 @@ func (r *Reader) object() (map[string]any, error) {
 		if err != nil {
 			return err
 		}
-		r.kvs = append(r.kvs, member{k, v})
+		r.kvs = append(grow(r.kvs), member{k, v})
 		return nil
 	})
 	if err != nil {
@@ -439,7 +453,7 @@ func (r *Reader) array() ([]any, error) {
 		if err != nil {
 			return err
 		}
-		r.elems = append(r.elems, v)
+		r.elems = append(grow(r.elems), v)
 		return nil
 	})
 	if err != nil {
@@ -450,6 +464,55 @@ func (r *Reader) array() ([]any, error) {
 	clear(r.elems[base:])
 	r.elems = r.elems[:base]
 	return a, nil
+}
+
+// TooManyValuesError is the error of a Reader limited by LimitValues for
+// a text holding more than Limit values and object keys; Offset is where
+// the first one over the limit starts.
+type TooManyValuesError struct {
+	Offset int
+	Limit  int
+}
+
+func (e *TooManyValuesError) Error() string {
+	return fmt.Sprintf("json: offset %d: more than %d values and object keys", e.Offset, e.Limit)
+}
+
+// LimitValues makes the reader refuse, with a *TooManyValuesError, to read
+// more than n values and object keys in all, counting every value Value
+// and Skip read, nested ones included, and every key Object reads. What a
+// tree of values costs in memory grows with their number far more than
+// with the bytes of the text (an empty object, "{}", becomes a map of
+// hundreds of bytes), so a bound on the number bounds the memory of
+// decoding a text of any shape; Skip reaches the limit without building
+// anything. n <= 0: no limit.
+func (r *Reader) LimitValues(n int) { r.maxValues = n }
+
+// Values returns the number of values and object keys read so far, as
+// LimitValues counts them.
+func (r *Reader) Values() int { return r.values }
+
+// count counts one value or key, against LimitValues if set.
+func (r *Reader) count() error {
+	if r.values++; r.maxValues > 0 && r.values > r.maxValues {
+		r.skipSpace()
+		return &TooManyValuesError{Offset: r.pos, Limit: r.maxValues}
+	}
+	return nil
+}
+
+// grow returns s with room for one more element, doubling its capacity
+// when it is full. The scratch slices of a Reader grow by it rather than
+// by append's own rule (a quarter at a time past 256 elements), which for
+// an array or object of many small values allocated about five times the
+// scratch's final size; doubling allocates at most twice it.
+func grow[T any](s []T) []T {
+	if len(s) < cap(s) {
+		return s
+	}
+	next := make([]T, len(s), max(2*cap(s), 16))
+	copy(next, s)
+	return next
 }
 
 // number reads -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at r.pos.

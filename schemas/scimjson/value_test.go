@@ -245,3 +245,40 @@ func BenchmarkParseValue(b *testing.B) {
 		}
 	})
 }
+
+// TestReader_LimitValues: every value, nested ones and the top level
+// included, and every object key counts once; Value and Skip count alike
+// and refuse the first one over the limit, where it starts.
+func TestReader_LimitValues(t *testing.T) {
+	tests := []struct {
+		in     string
+		values int // values and keys in it
+		offset int // where the one after the limit's starts, with the limit values-1
+	}{ // (a limit of 0 is none)
+		{` [[]]`, 2, 2},
+		{`[1, 2]`, 3, 4},
+		{`[[], {}]`, 3, 5},
+		{`{"a": 1}`, 3, 6},
+		{`{"a": [true, null], "bc": {"d": "e"}}`, 9, 32},
+	}
+	for _, tt := range tests {
+		read := map[string]func(*Reader) error{
+			"Value": func(r *Reader) error { _, err := r.Value(); return err },
+			"Skip":  (*Reader).Skip,
+		}
+		for name, read := range read {
+			r := NewReader([]byte(tt.in))
+			r.LimitValues(tt.values)
+			if err := read(r); err != nil {
+				t.Errorf("%s(%s) with LimitValues(%d) = %v, want nil", name, tt.in, tt.values, err)
+			}
+			r = NewReader([]byte(tt.in))
+			r.LimitValues(tt.values - 1)
+			err := read(r)
+			var tm *TooManyValuesError
+			if !errors.As(err, &tm) || tm.Limit != tt.values-1 || tm.Offset != tt.offset {
+				t.Errorf("%s(%s) with LimitValues(%d) = %v, want a TooManyValuesError at offset %d", name, tt.in, tt.values-1, err, tt.offset)
+			}
+		}
+	}
+}
