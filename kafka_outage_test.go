@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -60,6 +61,52 @@ func (s *service) status(path string) int {
 	return resp.StatusCode
 }
 
+// freeze stops the process pid with SIGSTOP and waits until every one of
+// its threads is stopped: kill returns once the signal is queued, and a
+// thread running on another core goes on until it notices it, long enough
+// on a loaded machine for a broker to answer one more request. Safe from
+// any goroutine (it returns the failure instead of ending the test).
+func freeze(pid int) error {
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("stop process %d: %w", pid, err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		stopped, err := allStopped(pid)
+		if err != nil || stopped {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("process %d: threads still running 30s after SIGSTOP", pid)
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition
+	}
+}
+
+// allStopped reports whether every thread of pid is in state T (stopped)
+// or t (traced), from /proc/<pid>/task/*/stat.
+func allStopped(pid int) (bool, error) {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(tasks) == 0 {
+		return false, fmt.Errorf("threads of process %d: %v (%d found)", pid, err, len(tasks))
+	}
+	for _, f := range tasks {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return false, nil // a thread ending as we look: look again
+		}
+		// The state follows the command's closing parenthesis.
+		i := bytes.LastIndexByte(raw, ')')
+		if i < 0 || i+2 >= len(raw) {
+			return false, fmt.Errorf("%s: unexpected %q", f, raw)
+		}
+		if st := raw[i+2]; st != 'T' && st != 't' {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 // checkUnavailable checks that a write during an outage gets 503, a
 // Retry-After and a SCIM error body.
 func checkUnavailable(t *testing.T, s *service, name string) {
@@ -83,7 +130,7 @@ func TestKafka_BrokerOutage(t *testing.T) {
 	env["KAFKA_APPEND_TIMEOUT"] = "2s"
 
 	// Start with the broker down.
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+	if err := freeze(pid); err != nil {
 		t.Fatal(err)
 	}
 	s := startServiceNoWait(t, env)
@@ -102,7 +149,9 @@ func TestKafka_BrokerOutage(t *testing.T) {
 	id := str(r.Body["id"])
 
 	// Down again while serving: writes fail in bounded time, reads work.
-	syscall.Kill(pid, syscall.SIGSTOP)
+	if err := freeze(pid); err != nil {
+		t.Fatal(err)
+	}
 	checkUnavailable(t, s, "bob@example.com")
 	s.must(200, s.do("GET", "/Users/"+id, nil))
 	s.must(200, s.do("GET", "/Users?filter="+q(`userName eq "alice@example.com"`), nil))

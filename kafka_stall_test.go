@@ -50,7 +50,7 @@ func stallWrites(t *testing.T, pid, workers, warm int, write func(w, i int) (res
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
-			if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			if err := freeze(pid); err != nil {
 				t.Errorf("stop the broker: %v", err)
 			}
 		})
