@@ -86,8 +86,8 @@ func decodeRecordRaw(v []byte) (*record, error) {
 	}
 	seen := false
 	err := r.Object(func(key string) error {
-		switch scimjson.MatchField(key, recordFields) {
-		case "resource":
+		field := scimjson.MatchField(key, recordFields)
+		if field == "resource" {
 			if seen || r.Peek() != '{' {
 				return errWhole
 			}
@@ -95,18 +95,8 @@ func decodeRecordRaw(v []byte) (*record, error) {
 			var err error
 			rec.raw, err = r.RawComposite()
 			return err
-		case "version":
-			return r.Int64Into(&rec.Version)
-		case "created":
-			return readRecordTime(r, &rec.Created)
-		case "lastModified":
-			return readRecordTime(r, &rec.LastModified)
-		case "eventId":
-			return r.StringInto(&rec.EventID)
-		case "requestDigest":
-			return r.StringInto(&rec.RequestDigest)
 		}
-		return r.Skip()
+		return rec.readMeta(r, field)
 	})
 	if errors.Is(err, errWhole) || err == nil && !seen {
 		return decodeRecord(v)
@@ -125,22 +115,29 @@ var recordFields = []string{"resource", "version", "created", "lastModified", "e
 
 func decodeRecordInto(v []byte, rec *record) error {
 	return walkRecord(v, func(r *scimjson.Reader, field string) error {
-		switch field {
-		case "resource":
+		if field == "resource" {
 			return scimjson.ObjectInto(r, &rec.Resource)
-		case "version":
-			return r.Int64Into(&rec.Version)
-		case "created":
-			return readRecordTime(r, &rec.Created)
-		case "lastModified":
-			return readRecordTime(r, &rec.LastModified)
-		case "eventId":
-			return r.StringInto(&rec.EventID)
-		case "requestDigest":
-			return r.StringInto(&rec.RequestDigest)
 		}
-		return r.Skip()
+		return rec.readMeta(r, field)
 	})
+}
+
+// readMeta reads the value r is at into the record field field names
+// (recordFields), other than the resource; any other value is skipped.
+func (rec *record) readMeta(r *scimjson.Reader, field string) error {
+	switch field {
+	case "version":
+		return r.Int64Into(&rec.Version)
+	case "created":
+		return readRecordTime(r, &rec.Created)
+	case "lastModified":
+		return readRecordTime(r, &rec.LastModified)
+	case "eventId":
+		return r.StringInto(&rec.EventID)
+	case "requestDigest":
+		return r.StringInto(&rec.RequestDigest)
+	}
+	return r.Skip()
 }
 
 // walkRecord reads the first JSON value of a stored record as
