@@ -18,14 +18,15 @@ func (s *Store) Get(ctx context.Context, tenant, resourceType, id string, o view
 	typ := canonicalType(resourceType)
 	var st view.Stored
 	err := s.db.View(func(txn *badger.Txn) error {
-		r, err := loadRecordAs(badgerReader{txn}, resourceKey(tenant, typ, id), o.Raw)
+		var rec record
+		found, err := readRecord(txn, resourceKey(tenant, typ, id), o.Raw, &rec)
 		if err != nil {
 			return err
 		}
-		if r == nil || typ == "" {
+		if !found || typ == "" {
 			return schemas.Errorf(schemas.KindNotFound, "%s %q not found", resourceType, id)
 		}
-		st = r.stored(typ)
+		st = rec.stored(typ)
 		return attach(ctx, txn, tenant, id, &st, o)
 	})
 	return st, err

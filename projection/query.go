@@ -69,18 +69,21 @@ func (s *Store) List(ctx context.Context, tenant, resourceType string, q view.Qu
 		page.Total = w.total
 		page.Resources = make([]view.Stored, 0, len(w.ids))
 		for i, id := range w.ids {
-			r := w.recs[i]
-			if r == nil {
+			var st view.Stored
+			if r := w.recs[i]; r != nil {
+				st = r.stored(typ)
+			} else {
 				l.stats.points++
-				var err error
-				if r, err = loadRecordAs(badgerReader{txn}, resourceKey(tenant, typ, id), q.Get.Raw); err != nil {
+				var rec record
+				found, err := readRecord(txn, resourceKey(tenant, typ, id), q.Get.Raw, &rec)
+				if err != nil {
 					return err
 				}
+				if !found {
+					continue // an index entry without its resource: not in this snapshot
+				}
+				st = rec.stored(typ)
 			}
-			if r == nil {
-				continue // an index entry without its resource: not in this snapshot
-			}
-			st := r.stored(typ)
 			if err := attach(ctx, txn, tenant, id, &st, q.Get); err != nil {
 				return err
 			}

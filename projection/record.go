@@ -65,8 +65,8 @@ func (r *record) stored(typ string) view.Stored {
 // first, and what follows the first value is not looked at.
 func decodeRecord(v []byte) (*record, error) {
 	var r record
-	if err := decodeRecordInto(v, &r); err != nil {
-		return nil, fmt.Errorf("decode stored resource: %w", err)
+	if err := decodeWholeInto(v, &r); err != nil {
+		return nil, err
 	}
 	return &r, nil
 }
@@ -80,9 +80,17 @@ func decodeRecord(v []byte) (*record, error) {
 // it once.
 func decodeRecordRaw(v []byte) (*record, error) {
 	var rec record
+	if err := decodeRecordRawInto(v, &rec); err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}
+
+// decodeRecordRawInto is decodeRecordRaw into rec, which must be zero.
+func decodeRecordRawInto(v []byte, rec *record) error {
 	r := scimjson.NewReader(v)
 	if r.Peek() != '{' {
-		return decodeRecord(v)
+		return decodeWholeInto(v, rec)
 	}
 	seen := false
 	err := r.Object(func(key string) error {
@@ -99,12 +107,21 @@ func decodeRecordRaw(v []byte) (*record, error) {
 		return rec.readMeta(r, field)
 	})
 	if errors.Is(err, errWhole) || err == nil && !seen {
-		return decodeRecord(v)
+		*rec = record{}
+		return decodeWholeInto(v, rec)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("decode stored resource: %w", err)
+		return fmt.Errorf("decode stored resource: %w", err)
 	}
-	return &rec, nil
+	return nil
+}
+
+// decodeWholeInto is decodeRecord into rec.
+func decodeWholeInto(v []byte, rec *record) error {
+	if err := decodeRecordInto(v, rec); err != nil {
+		return fmt.Errorf("decode stored resource: %w", err)
+	}
+	return nil
 }
 
 // errWhole stops decodeRecordRaw at a record it leaves to decodeRecord.
@@ -171,19 +188,10 @@ func readRecordTime(r *scimjson.Reader, t *time.Time) error {
 
 // loadRecord reads the resource at key, or nil when there is none.
 func loadRecord(txn kvReader, key []byte) (*record, error) {
-	return loadRecordAs(txn, key, false)
-}
-
-// loadRecordAs is loadRecord, with decodeRecordRaw when raw.
-func loadRecordAs(txn kvReader, key []byte, raw bool) (*record, error) {
-	decode := decodeRecord
-	if raw {
-		decode = decodeRecordRaw
-	}
 	var r *record
 	_, err := txn.get(key, func(v []byte) error {
 		var err error
-		if r, err = decode(v); err != nil {
+		if r, err = decodeRecord(v); err != nil {
 			return fmt.Errorf("%w: %w", errBadState, err)
 		}
 		return nil
@@ -192,6 +200,35 @@ func loadRecordAs(txn kvReader, key []byte, raw bool) (*record, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// readRecord reads the record at key into rec, which must be zero, as
+// loadRecord does (decodeRecordRaw when raw), for the reads of GET and
+// of list pages: straight from Badger, the record on the caller's stack,
+// where the kv interface's callback and the record it returns cost three
+// allocations of a point read's few dozen. found is false when there is
+// none.
+func readRecord(txn *badger.Txn, key []byte, raw bool, rec *record) (found bool, err error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	err = item.Value(func(v []byte) error {
+		var err error
+		if raw {
+			err = decodeRecordRawInto(v, rec)
+		} else {
+			err = decodeWholeInto(v, rec)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %w", errBadState, err)
+		}
+		return nil
+	})
+	return err == nil, err
 }
 
 // errBadState marks stored state that does not decode: written by another
