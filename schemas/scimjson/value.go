@@ -185,17 +185,6 @@ func (r *Reader) RawString() ([]byte, error) {
 // of the byte right after it.
 func (r *Reader) Offset() int { return r.pos }
 
-// RawValue reads any value, as Skip does, and returns it as written: a
-// slice of the input (as a string, which never needs a copy).
-func (r *Reader) RawValue() (string, error) {
-	r.Peek()
-	start := r.pos
-	if err := r.Skip(); err != nil {
-		return "", err
-	}
-	return r.s[start:r.pos], nil
-}
-
 // Number reads a number and returns it as written.
 func (r *Reader) Number() (string, error) {
 	switch c := r.Peek(); {
@@ -337,8 +326,8 @@ func (r *Reader) Value() (any, error) {
 	}
 }
 
-// RawComposite reads an object or an array and returns it as written, as
-// RawValue does, but follows only its strings and brackets: nothing else
+// RawComposite reads an object or an array and returns it as written (a
+// slice of the input), following only its strings and brackets: nothing else
 // in it is checked, so what it returns may not be valid JSON. It is for a
 // caller that hands the value to one that validates it as it reads it.
 // An unbalanced or unterminated value is an error.
