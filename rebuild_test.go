@@ -247,11 +247,17 @@ func appendUnreadableRecord(t *testing.T, dataDir string) {
 	frame := be.BigEndian.AppendUint32(nil, uint32(len(payload)))
 	frame = be.BigEndian.AppendUint32(frame, crc32.Checksum(payload, crc32.MakeTable(crc32.Castagnoli)))
 	frame = append(frame, payload...)
-	f, err := os.OpenFile(segs[len(segs)-1], os.O_APPEND|os.O_WRONLY, 0)
+	// Where the next record would go: before the zeros the log keeps
+	// ahead of its records (a record's last byte is never zero).
+	seg, err := os.ReadFile(segs[len(segs)-1])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Write(frame); err != nil {
+	f, err := os.OpenFile(segs[len(segs)-1], os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(frame, int64(len(bytes.TrimRight(seg, "\x00")))); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {

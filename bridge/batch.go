@@ -15,18 +15,25 @@ import (
 // the tenant in arrival order and handles them in batches:
 //
 //  1. barrier: wait until the projection has applied everything in the log
-//     for the tenant's partition (so the previous batch too);
+//     for the tenant's partition, except the tenant's previous batch when
+//     nothing follows it in the log (the batch in flight, below);
 //  2. plan each write in order against that state, recording what it reads;
 //     a write that reads something an earlier write of the batch changes
 //     (the same resource, userName, membership) ends the batch and waits
-//     for the next one, where it sees that change applied;
+//     for the next one, where it sees that change applied; a write that
+//     reads something the batch in flight changes waits until the
+//     projection has applied that batch and is planned again;
 //  3. append the events of the whole batch in one Append (one round trip,
 //     one fsync), and hand each write the offset of its last event, which
-//     the caller waits for before reading its result back.
+//     the caller waits for before reading its result back. The batch is
+//     now the one in flight.
 //
 // So writes are validated in arrival order against exactly the state their
 // predecessors produced, as if they ran one at a time, while concurrent
-// writes of a tenant share the round trips.
+// writes of a tenant share the round trips. The projection applies one
+// batch while the worker plans and appends the next (a pipeline one batch
+// deep): a plan that reads nothing the batch in flight changes sees the
+// same state with or without it.
 //
 // A batch waits no longer than the latest deadline of its writes, and a
 // write whose deadline passed while it waited for its turn (behind a batch
@@ -61,9 +68,25 @@ type queue struct {
 	pending []*command
 	wake    chan struct{}
 
+	// Only the tenant's worker touches the rest.
+
 	// lastOffset is the offset of the tenant's last acknowledged append,
-	// -1 before the first; only the tenant's worker touches it.
+	// -1 before the first.
 	lastOffset int64
+
+	// flight is what the tenant's last appended batch changes, which the
+	// projection may not have applied yet: its records are first..last
+	// (last == lastOffset), appended under epoch. nil when the next batch
+	// must see everything applied.
+	flight *inFlight
+}
+
+// inFlight is a batch appended whose application the next batch does not
+// wait for unless it reads what the batch changes.
+type inFlight struct {
+	writes      keySet
+	first, last int64
+	epoch       int64
 }
 
 // submit queues a write of tenant and waits for its outcome, until ctx (the
@@ -172,7 +195,7 @@ func (b *Bridge) runBatch(tenant string, q *queue, batch []*command) {
 	defer cancel()
 	epoch, err := b.ownedEpoch(tenant) // owner.go
 	if err == nil {
-		err = b.barrier(ctx, tenant, q)
+		err = b.barrier(ctx, tenant, q, epoch)
 	}
 	if err != nil {
 		for _, c := range batch {
@@ -191,6 +214,16 @@ func (b *Bridge) runBatch(tenant string, q *queue, batch []*command) {
 		}
 		rec := &recorder{State: b.state, reads: keySet{}, userNames: map[string]string{}}
 		cevs, err := c.plan(c.ctx, rec)
+		if q.flight != nil && q.flight.writes.meets(rec.reads) {
+			// It read what the batch in flight changes: plan it again
+			// once that is applied.
+			if serr := b.settle(ctx, tenant, q); serr != nil {
+				q.requeue(batch[i:]) // the next barrier waits again, or fails them
+				break
+			}
+			rec = &recorder{State: b.state, reads: keySet{}, userNames: map[string]string{}}
+			cevs, err = c.plan(c.ctx, rec)
+		}
 		if written.meets(rec.reads) {
 			q.requeue(batch[i:])
 			break
@@ -232,6 +265,9 @@ func (b *Bridge) runBatch(tenant string, q *queue, batch []*command) {
 		return
 	}
 	b.metrics.appendSeconds.Observe(time.Since(start).Seconds())
+	// The batch before it is now wholly before it in the log: a barrier
+	// waiting for everything before this one covers it.
+	q.flight = &inFlight{writes: written, first: last - int64(len(evs)) + 1, last: last, epoch: epoch}
 	q.lastOffset = last
 	for _, e := range evs {
 		b.metrics.events.WithLabelValues(e.Type).Inc()

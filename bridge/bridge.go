@@ -235,7 +235,13 @@ func (b *Bridge) Close() error {
 // end (which also fails fast, before anything is appended, when the log is
 // unreachable) and waits for the later of that end and the tenant's own
 // last append. Concurrent barriers of all tenants share one end query.
-func (b *Bridge) barrier(ctx context.Context, tenant string, q *queue) error {
+//
+// When that last record is the end of the tenant's batch in flight
+// (queue.flight), appended under the batch's epoch, the barrier waits only
+// for the records before that batch: the plans see the batch's writes
+// through its key set (settle) instead. Otherwise it waits for the batch
+// too, and there is none in flight.
+func (b *Bridge) barrier(ctx context.Context, tenant string, q *queue, epoch int64) error {
 	end, err := b.end(ctx)
 	if err != nil {
 		return unavailable("read the log's end", err)
@@ -245,12 +251,30 @@ func (b *Bridge) barrier(ctx context.Context, tenant string, q *queue) error {
 	if p < len(end) {
 		last = max(last, end[p]-1)
 	}
+	if f := q.flight; f != nil {
+		if last == f.last && epoch == f.epoch {
+			last = f.first - 1
+		} else {
+			q.flight = nil
+		}
+	}
 	if last < 0 {
 		return nil
 	}
 	if err := b.state.WaitApplied(ctx, p, last); err != nil && !errors.Is(err, view.ErrVoid) {
 		return fmt.Errorf("await the projection: %w", err) // a void last record was applied as void: done
 	}
+	return nil
+}
+
+// settle waits until the projection has applied the tenant's batch in
+// flight; then there is none.
+func (b *Bridge) settle(ctx context.Context, tenant string, q *queue) error {
+	p := events.PartitionFor(tenant, b.log.Partitions())
+	if err := b.state.WaitApplied(ctx, p, q.flight.last); err != nil && !errors.Is(err, view.ErrVoid) {
+		return fmt.Errorf("await the projection: %w", err) // applied as void: done
+	}
+	q.flight = nil
 	return nil
 }
 

@@ -72,6 +72,14 @@ func newEnv(t *testing.T) *env {
 // bridge appends to and of the state it reads (nil: none).
 func newEnvWith(t *testing.T, opts bridge.Options, wrapLog func(events.Log) events.Log, wrapState func(bridge.State) bridge.State) *env {
 	t.Helper()
+	return newEnvProjecting(t, opts, wrapLog, wrapState, nil)
+}
+
+// newEnvProjecting is newEnvWith with a wrapper of the log the projection
+// reads (nil: none).
+func newEnvProjecting(t *testing.T, opts bridge.Options, wrapLog func(events.Log) events.Log, wrapState func(bridge.State) bridge.State,
+	wrapRead func(events.Log) events.Log) *env {
+	t.Helper()
 	reg, err := schemas.NewRegistry()
 	if err != nil {
 		t.Fatal(err)
@@ -88,7 +96,11 @@ func newEnvWith(t *testing.T, opts bridge.Options, wrapLog func(events.Log) even
 	t.Cleanup(func() { store.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- store.Run(ctx, el) }()
+	var read events.Log = el
+	if wrapRead != nil {
+		read = wrapRead(el)
+	}
+	go func() { done <- store.Run(ctx, read) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {

@@ -8,8 +8,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/scim-bridge/scim-bridge/bridge"
 	"github.com/scim-bridge/scim-bridge/events"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
@@ -30,14 +33,75 @@ type diffWrite func(ctx context.Context, b client, e *env, r request, tr func(st
 // refuses or as different events.
 func TestGroupCommit_MatchesOneByOne(t *testing.T) {
 	for seed := range uint64(3) {
-		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) { groupCommitDiff(t, seed) })
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) { groupCommitDiff(t, seed, newEnv(t)) })
 	}
 }
 
-func groupCommitDiff(t *testing.T, seed uint64) {
+// TestGroupCommit_PipelinedMatchesOneByOne is the same with a projection
+// slower than the bridge, so that writes are planned while the batch
+// before theirs is in the log and not yet applied: one that reads what
+// that batch changes must wait for it and be planned again, and every
+// other must come out as if it had waited.
+func TestGroupCommit_PipelinedMatchesOneByOne(t *testing.T) {
+	for seed := range uint64(3) {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			var a *env
+			var early atomic.Int64 // userName checks made while a batch was in flight
+			lagging := func() bool {
+				end, err := a.log.End(context.Background())
+				if err != nil {
+					t.Error(err)
+					return false
+				}
+				p := events.PartitionFor(req.Tenant, a.log.Partitions())
+				var applied int64
+				if done := a.store.Applied(); p < len(done) {
+					applied = done[p]
+				}
+				return applied < end[p]
+			}
+			a = newEnvProjecting(t, bridge.Options{}, nil,
+				func(st bridge.State) bridge.State { return &lagState{State: st, lagging: lagging, early: &early} },
+				func(l events.Log) events.Log { return slowRead{Log: l, each: time.Millisecond} })
+			groupCommitDiff(t, seed, a)
+			if early.Load() == 0 {
+				t.Error("no write was planned while the batch before it was in flight")
+			}
+		})
+	}
+}
+
+// slowRead delays every record the projection reads.
+type slowRead struct {
+	events.Log
+	each time.Duration
+}
+
+func (l slowRead) Read(ctx context.Context, p int, from int64, fn func(events.Record) error) error {
+	return l.Log.Read(ctx, p, from, func(r events.Record) error {
+		time.Sleep(l.each)
+		return fn(r)
+	})
+}
+
+// lagState counts the userName checks (made by plans only) that find the
+// projection behind the log.
+type lagState struct {
+	bridge.State
+	lagging func() bool
+	early   *atomic.Int64
+}
+
+func (s *lagState) UserIDByUserName(ctx context.Context, tenant, userName string) (string, bool, error) {
+	if s.lagging() {
+		s.early.Add(1)
+	}
+	return s.State.UserIDByUserName(ctx, tenant, userName)
+}
+
+func groupCommitDiff(t *testing.T, seed uint64, a *env) {
 	ctx := context.Background()
 	rnd := rand.New(rand.NewPCG(seed, 42))
-	a := newEnv(t)
 	writes := map[string]diffWrite{}
 	var mu sync.Mutex // guards writes while a round runs
 	do := func(reqID string, w diffWrite) {

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -31,11 +32,17 @@ func TestEmbedded_ReadPassesMalformedRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	segs, _ := filepath.Glob(filepath.Join(dir, "partition-0000", "*.log"))
-	f, err := os.OpenFile(segs[len(segs)-1], os.O_WRONLY|os.O_APPEND, 0)
+	// Where the next record would go: before the zeros ahead of the
+	// records (a record's last byte is never zero).
+	seg, err := os.ReadFile(segs[len(segs)-1])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Write(frame); err != nil {
+	f, err := os.OpenFile(segs[len(segs)-1], os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(frame, int64(len(bytes.TrimRight(seg, "\x00")))); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()

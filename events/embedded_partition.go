@@ -26,7 +26,18 @@ const (
 	maxGroup = 1024
 	// readBuffer is the read-ahead of a Read (and of the scan on open).
 	readBuffer = 32 << 10
+	// zeroAhead is how far past its records the committer fills the
+	// current segment with zeros, in one write and fsync when an append
+	// reaches past the zeros. An append over zeros changes neither the
+	// file's size nor its blocks, so fdatasync makes it durable without a
+	// journal commit: about half the time and CPU of an fsync that grows
+	// the file. The zeros end the segment's records on open (openSegment)
+	// and are cut off when the segment is sealed (roll).
+	zeroAhead = 1 << 20
 )
+
+// zeros is what zeroAhead writes.
+var zeros [zeroAhead]byte
 
 // partition is one partition of the embedded log: its segments, the
 // committer goroutine that writes and fsyncs them, and the end offset that
@@ -64,6 +75,7 @@ type segment struct {
 	index []indexEntry // sparse, ascending (under partition.mu)
 
 	wsize   int64 // bytes written (committer only)
+	alloc   int64 // the file's size: wsize and the zeros after it (committer only)
 	lastIdx int64 // position of the last index entry (committer only)
 }
 
@@ -142,9 +154,11 @@ func openPartition(dir string, id int, segBytes int64, log *slog.Logger, closing
 	return p, nil
 }
 
-// openSegment scans a segment, building its sparse index. A bad or torn
-// frame in the last segment is a crash mid-write (never acknowledged): the
-// file is truncated there. Anywhere else it is corruption.
+// openSegment scans a segment, building its sparse index. In the last
+// segment, zeros from a frame's start to the end of the file are the zeros
+// ahead of the records (zeroAhead), kept for the next appends; a bad or torn
+// frame is a crash mid-write (never acknowledged): the file is truncated
+// there. Anywhere else either is corruption.
 func (p *partition) openSegment(base int64, last bool) (*segment, int64, error) {
 	path := filepath.Join(p.dir, segmentName(base))
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -177,6 +191,15 @@ func (p *partition) openSegment(base int64, last bool) (*segment, int64, error) 
 				f.Close()
 				return nil, 0, serr
 			}
+			zero, zerr := zeroFrom(f, pos, fi.Size())
+			if zerr != nil {
+				f.Close()
+				return nil, 0, fmt.Errorf("read %s: %w", path, zerr)
+			}
+			if zero {
+				s.size, s.wsize, s.alloc = pos, pos, fi.Size()
+				return s, n, nil
+			}
 			if err := f.Truncate(pos); err != nil {
 				f.Close()
 				return nil, 0, fmt.Errorf("truncate torn tail of %s: %w", path, err)
@@ -197,8 +220,29 @@ func (p *partition) openSegment(base int64, last bool) (*segment, int64, error) 
 		pos += frameHeaderLen + int64(len(payload))
 		n++
 	}
-	s.size, s.wsize = pos, pos
+	s.size, s.wsize, s.alloc = pos, pos, pos
 	return s, n, nil
+}
+
+// zeroFrom reports whether the bytes of f from pos to size are all zero.
+func zeroFrom(f *os.File, pos, size int64) (bool, error) {
+	buf := make([]byte, min(size-pos, readBuffer))
+	for pos < size {
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-pos)], pos)
+		for _, c := range buf[:n] {
+			if c != 0 {
+				return false, nil
+			}
+		}
+		pos += int64(n)
+		if err == io.EOF {
+			return true, nil // shrunk meanwhile: nothing of ours writes it
+		}
+		if err != nil {
+			return false, err
+		}
+	}
+	return true, nil
 }
 
 // createSegment creates the empty segment starting at base and makes its
@@ -322,8 +366,9 @@ type pendingIndex struct {
 
 // write writes the frames of group after the partition's end, rolling to a
 // new segment before an append that would grow the current one past
-// segBytes, and syncs them. It returns the segments written to, with their
-// new index entries, in order.
+// segBytes, and syncs them: with fdatasync when they overwrite the zeros
+// ahead, else with the next zeros written after them and an fsync. It
+// returns the segments written to, with their new index entries, in order.
 func (p *partition) write(group []*appendReq) ([]pendingIndex, error) {
 	s := p.segs[len(p.segs)-1]
 	p.wbuf = p.wbuf[:0]
@@ -339,14 +384,39 @@ func (p *partition) write(group []*appendReq) ([]pendingIndex, error) {
 		}
 		p.buffer(&touched[len(touched)-1], r)
 	}
+	grows := s.wsize+int64(len(p.wbuf)) > s.alloc
 	if err := p.flush(s); err != nil {
 		return nil, err
 	}
 	p.syncs.Add(1)
+	if !grows {
+		if err := syncData(s.f); err != nil {
+			return nil, fmt.Errorf("sync %s: %w", s.path, err)
+		}
+		return touched, nil
+	}
+	if err := p.zeroAhead(s); err != nil {
+		return nil, err
+	}
 	if err := s.f.Sync(); err != nil {
 		return nil, fmt.Errorf("sync %s: %w", s.path, err)
 	}
 	return touched, nil
+}
+
+// zeroAhead fills segment s with zeros from its end to zeroAhead bytes
+// past it, as far as the segment may grow (segBytes).
+func (p *partition) zeroAhead(s *segment) error {
+	n := min(zeroAhead, p.segBytes-s.wsize)
+	s.alloc = s.wsize
+	if n <= 0 {
+		return nil
+	}
+	if _, err := s.f.WriteAt(zeros[:n], s.wsize); err != nil {
+		return fmt.Errorf("write %s: %w", s.path, err)
+	}
+	s.alloc = s.wsize + n
+	return nil
 }
 
 // buffer adds the frames of r to the write buffer of segment pd.s, noting
@@ -379,12 +449,19 @@ func (p *partition) flush(s *segment) error {
 	return nil
 }
 
-// roll flushes and syncs segment s and starts a new one at the next
-// offset, which readers may list at once: it holds nothing they can read
-// until publish.
+// roll flushes segment s, cuts off its zeros ahead, syncs it and starts a
+// new one at the next offset, which readers may list at once: it holds
+// nothing they can read until publish. Only the last segment has zeros
+// after its records.
 func (p *partition) roll(s *segment) (*segment, error) {
 	if err := p.flush(s); err != nil {
 		return nil, err
+	}
+	if s.alloc > s.wsize {
+		if err := s.f.Truncate(s.wsize); err != nil {
+			return nil, fmt.Errorf("trim %s: %w", s.path, err)
+		}
+		s.alloc = s.wsize
 	}
 	p.syncs.Add(1)
 	if err := s.f.Sync(); err != nil {

@@ -100,31 +100,41 @@ func lastSegment(t *testing.T, dir string) string {
 func TestEmbedded_TornTail(t *testing.T) {
 	tests := []struct {
 		name string
-		// damage changes the last segment, whose last record starts at lastPos.
+		// damage changes the last segment, whose last record starts at
+		// lastPos; its records end where the zeros ahead of them start.
 		damage func(t *testing.T, path string, lastPos int64)
 		keep   int // records of 5 still readable
 	}{
 		{"Garbage", func(t *testing.T, path string, _ int64) {
-			appendFile(t, path, []byte("\x00\x00\x01\x00garbage that is no record"))
+			writeAtEnd(t, path, []byte("\x00\x00\x01\x00garbage that is no record"))
+		}, 5},
+		{"GarbageAfterZeros", func(t *testing.T, path string, _ int64) {
+			appendFile(t, path, []byte("garbage past the zeros ahead"))
 		}, 5},
 		{"HeaderOnly", func(t *testing.T, path string, _ int64) {
-			appendFile(t, path, []byte{0, 0, 0})
+			writeAtEnd(t, path, []byte{0, 0, 1})
 		}, 5},
 		{"HalfRecord", func(t *testing.T, path string, _ int64) {
-			fi, err := os.Stat(path)
+			if err := os.Truncate(path, recordsEnd(t, path)-10); err != nil {
+				t.Fatal(err)
+			}
+		}, 4},
+		{"HalfRecordBeforeZeros", func(t *testing.T, path string, lastPos int64) {
+			// The last record's write reached the disk in part: its
+			// header, and zeros where the rest of it was to go.
+			end := recordsEnd(t, path)
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := os.Truncate(path, fi.Size()-10); err != nil {
+			defer f.Close()
+			if _, err := f.WriteAt(make([]byte, end-lastPos-8), lastPos+8); err != nil {
 				t.Fatal(err)
 			}
 		}, 4},
 		{"CRCMismatch", func(t *testing.T, path string, lastPos int64) {
 			flipByte(t, path, lastPos+20)
 		}, 4},
-		{"ZeroLength", func(t *testing.T, path string, _ int64) {
-			appendFile(t, path, make([]byte, 64)) // a preallocated, unwritten tail
-		}, 5},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -132,15 +142,12 @@ func TestEmbedded_TornTail(t *testing.T) {
 			l := openEmbedded(t, dir, events.EmbeddedOptions{})
 			evs := appendEach(t, l, 4)
 			path := lastSegment(t, dir)
-			fi, err := os.Stat(path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			lastPos := recordsEnd(t, path)
 			evs = append(evs, appendEach(t, l, 1)...)
 			if err := l.Close(); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
-			tc.damage(t, path, fi.Size())
+			tc.damage(t, path, lastPos)
 
 			var logs bytes.Buffer
 			l = openEmbedded(t, dir, events.EmbeddedOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
@@ -166,6 +173,84 @@ func TestEmbedded_TornTail(t *testing.T) {
 				t.Errorf("second reopen logged %q, want no truncation", logs.String())
 			}
 		})
+	}
+}
+
+// TestEmbedded_ZeroTail: the current segment holds zeros ahead of its
+// records, which a reopen takes for the end of the records (no torn tail)
+// and the next appends overwrite; a sealed segment holds none.
+func TestEmbedded_ZeroTail(t *testing.T) {
+	dir := t.TempDir()
+	opts := events.EmbeddedOptions{SegmentBytes: 8 << 10}
+	l := openEmbedded(t, dir, opts)
+	evs := appendEach(t, l, 3)
+	path := lastSegment(t, dir)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if end := recordsEnd(t, path); fi.Size() <= end {
+		t.Errorf("segment of %d bytes with records up to %d: no zeros ahead", fi.Size(), end)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	l = openEmbedded(t, dir, events.EmbeddedOptions{SegmentBytes: opts.SegmentBytes, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	defer func() { l.Close() }()
+	if strings.Contains(logs.String(), "truncated") {
+		t.Errorf("reopen over zeros ahead logged %q, want no truncation", logs.String())
+	}
+	evs = append(evs, appendEach(t, l, 20)...)
+	if got := readAll(t, l); !reflect.DeepEqual(got, evs) {
+		t.Errorf("read %d events, want %d", len(got), len(evs))
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "partition-0000", "*.log"))
+	if len(segs) < 3 {
+		t.Fatalf("%d segments, want several", len(segs))
+	}
+	for _, s := range segs[:len(segs)-1] {
+		fi, err := os.Stat(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if end := recordsEnd(t, s); fi.Size() != end {
+			t.Errorf("sealed segment %s: %d bytes, its records end at %d", filepath.Base(s), fi.Size(), end)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openEmbedded(t, dir, opts)
+	if got := readAll(t, l); !reflect.DeepEqual(got, evs) {
+		t.Errorf("after reopen read %d events, want %d", len(got), len(evs))
+	}
+}
+
+// recordsEnd is where the records of the segment at path end: before the
+// zeros ahead of them (a record's last byte, its value's, is never zero).
+func recordsEnd(t *testing.T, path string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int64(len(bytes.TrimRight(b, "\x00")))
+}
+
+// writeAtEnd writes b where the next record would go.
+func writeAtEnd(t *testing.T, path string, b []byte) {
+	t.Helper()
+	end := recordsEnd(t, path)
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(b, end); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 

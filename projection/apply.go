@@ -76,6 +76,11 @@ func (s *Store) applyLocked(rec events.Record) error {
 		return fmt.Errorf("apply %s %s/%s at %d/%d: %w", clip(rec.Event.Type), clip(rec.Event.ResourceType),
 			clip(rec.Event.ResourceID), rec.Partition, rec.Offset, err)
 	}
+	if reason == reasonVoid {
+		s.mu.Lock()
+		s.noteVoidLocked(rec.Partition, rec.Offset)
+		s.mu.Unlock()
+	}
 	s.setApplied(rec.Partition, rec.Offset+1, rec.Event.Time)
 	s.reportApplied(&rec, reason, time.Since(start))
 	return err

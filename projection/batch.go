@@ -135,6 +135,13 @@ func (s *Store) applyTxn(recs []events.Record) (int, error) {
 		break
 	}
 	last := recs[n-1]
+	s.mu.Lock()
+	for i := range recs[:n] {
+		if reasons[i] == reasonVoid {
+			s.noteVoidLocked(last.Partition, recs[i].Offset)
+		}
+	}
+	s.mu.Unlock()
 	s.setFence(last.Partition, fence)
 	s.setApplied(last.Partition, last.Offset+1, last.Event.Time)
 	each := time.Since(start) / time.Duration(n)

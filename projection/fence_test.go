@@ -280,3 +280,85 @@ func TestStore_WaitAppliedVoid(t *testing.T) {
 		t.Errorf("Run() = %v, want context.Canceled", err)
 	}
 }
+
+// WaitApplied learns the outcome of a record Run applied from what Run
+// noted, without reading it back, up to the first void record; from there
+// on, and for records applied before Run, it reads it.
+func TestStore_WaitAppliedKnowsWhatRunApplied(t *testing.T) {
+	ctx := context.Background()
+	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 1, Logger: testutil.Logger(t, slog.LevelWarn)})
+	if err != nil {
+		t.Fatalf("OpenEmbedded() = %v", err)
+	}
+	t.Cleanup(func() { log.Close() })
+	s := openMem(t, Options{})
+	before := eventstest.Event("acme", "User", "u0", 1)
+	_, beforeOff, err := log.Append(ctx, []events.Event{before})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A first Run applies it, a second goes on from after it.
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(runCtx, log) }()
+	if err := s.WaitApplied(ctx, 0, beforeOff); err != nil {
+		t.Fatalf("WaitApplied(%d) = %v", beforeOff, err)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run() = %v, want context.Canceled", err)
+	}
+	s.voidReads.Store(0)
+	runCtx, cancel = context.WithCancel(ctx)
+	defer cancel()
+	go func() { done <- s.Run(runCtx, log) }()
+
+	var offs []int64
+	for i := range 5 {
+		_, off, err := log.Append(ctx, []events.Event{eventstest.Event("acme", "User", fmt.Sprint("u", i+1), 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		offs = append(offs, off)
+	}
+	for _, off := range offs {
+		if err := s.WaitApplied(ctx, 0, off); err != nil {
+			t.Fatalf("WaitApplied(%d) = %v", off, err)
+		}
+	}
+	if n := s.voidReads.Load(); n != 0 {
+		t.Errorf("WaitApplied read the outcome of %d records Run applied, want none", n)
+	}
+	if err := s.WaitApplied(ctx, 0, beforeOff); err != nil {
+		t.Fatalf("WaitApplied(%d) = %v", beforeOff, err)
+	}
+	if n := s.voidReads.Load(); n != 1 {
+		t.Errorf("WaitApplied read the outcome of %d records, want 1: the record applied before Run started", n)
+	}
+
+	if _, err := log.AppendClaim(ctx, eventstest.Claim(0, 2, "http://b.example:8080")); err != nil {
+		t.Fatal(err)
+	}
+	stale := eventstest.Event("acme", "User", "u1", 2)
+	stale.Epoch = 1
+	_, voidOff, err := log.Append(ctx, []events.Event{stale})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WaitApplied(ctx, 0, voidOff); !errors.Is(err, ErrVoid) {
+		t.Errorf("WaitApplied(stale write) = %v, want ErrVoid", err)
+	}
+	later := eventstest.Event("acme", "User", "u9", 1)
+	later.Epoch = 2
+	_, laterOff, err := log.Append(ctx, []events.Event{later})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WaitApplied(ctx, 0, laterOff); err != nil {
+		t.Errorf("WaitApplied(write after the void) = %v, want nil", err)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run() = %v, want context.Canceled", err)
+	}
+}

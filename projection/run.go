@@ -66,6 +66,7 @@ func (s *Store) Run(ctx context.Context, log events.Log) error {
 	}
 	s.mu.Lock()
 	from := append([]int64(nil), s.applied...)
+	s.live = append([]int64(nil), from...) // WaitApplied knows what it applies from here
 	s.mu.Unlock()
 
 	runCtx, cancel := context.WithCancel(ctx)

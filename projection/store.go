@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -106,6 +107,7 @@ type Store struct {
 	beforeSpill  func() error         // tests: called before a bulk replay spills; an error fails it
 	afterStream  func() error         // tests: called after a bulk replay's stream, before the format key
 	bulked       bool                 // tests: a bulk replay completed
+	voidReads    atomic.Int64         // tests: WaitApplied's reads of a record's outcome
 
 	locksMu sync.Mutex
 	locks   map[int]*sync.Mutex // per partition, serialises Apply
@@ -117,6 +119,14 @@ type Store struct {
 	caughtUp bool           // latched once applied >= end everywhere
 	bulking  bool           // a bulk replay runs: applied is not yet in Badger
 	changed  chan struct{}  // closed and replaced on every position change
+
+	// live holds, per partition, the position from which Run applies
+	// records one by one or in batches (nil before Run): every record
+	// from there on was applied by this Store, which noted the lowest
+	// void among them in firstVoid (absent: none). WaitApplied knows
+	// such a record's outcome without reading it (knownNotVoid).
+	live      []int64
+	firstVoid map[int]int64
 }
 
 // Open opens (creating if needed) the projection in dir. reg resolves the
@@ -354,6 +364,29 @@ func (s *Store) setApplied(p int, next int64, at time.Time) {
 	}
 }
 
+// noteVoidLocked notes that the record at offset off of partition p is
+// void, before its position is published (setApplied); s.mu is held.
+func (s *Store) noteVoidLocked(p int, off int64) {
+	if s.firstVoid == nil {
+		s.firstVoid = map[int]int64{}
+	}
+	if v, ok := s.firstVoid[p]; !ok || off < v {
+		s.firstVoid[p] = off
+	}
+}
+
+// knownNotVoidLocked reports whether the applied record at offset off of
+// partition p is known not to be void without reading its outcome: Run
+// applied it, and no record from the lowest void it applied on. s.mu is
+// held.
+func (s *Store) knownNotVoidLocked(p int, off int64) bool {
+	if p >= len(s.live) || off < s.live[p] {
+		return false
+	}
+	v, ok := s.firstVoid[p]
+	return !ok || off < v
+}
+
 // WaitApplied blocks until the record at offset off of partition p has been
 // applied (Applied()[p] > off), or ctx is done (returning ctx.Err()). It
 // returns ErrVoid when that record is void (see ErrVoid): a writer waiting
@@ -365,9 +398,14 @@ func (s *Store) WaitApplied(ctx context.Context, p int, off int64) error {
 	for {
 		s.mu.Lock()
 		done := !s.bulking && p < len(s.applied) && s.applied[p] > off
+		known := done && s.knownNotVoidLocked(p, off)
 		ch := s.changed
 		s.mu.Unlock()
+		if known {
+			return nil
+		}
 		if done {
+			s.voidReads.Add(1)
 			void, err := s.voided(p, off)
 			if err != nil {
 				return err
