@@ -224,12 +224,13 @@ func (h *userNameHints) markDup(tenant, folded string) {
 // scan hints every userName of the u index (t str(tenant) u str(folded)
 // str(id)) in one snapshot, marks those two users hold, and then lets
 // lookups use the table. It reads keys only, seeking from tenant to
-// tenant past their other namespaces, and stops with ctx's error.
-func (h *userNameHints) scan(ctx context.Context, db *badger.DB) error {
+// tenant past their other namespaces, and stops with ctx's error. It
+// returns the number of userNames it hinted.
+func (h *userNameHints) scan(ctx context.Context, db *badger.DB) (hinted int, err error) {
 	if h == nil {
-		return nil
+		return 0, nil
 	}
-	err := db.View(func(txn *badger.Txn) error {
+	err = db.View(func(txn *badger.Txn) error {
 		all := []byte{tagTenant}
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: all})
 		defer it.Close()
@@ -244,6 +245,7 @@ func (h *userNameHints) scan(ctx context.Context, db *badger.DB) error {
 			switch {
 			case held == 1:
 				h.put(tenant, prevName, prevID)
+				hinted++
 			case held > 1:
 				h.markDup(tenant, prevName)
 			}
@@ -286,10 +288,10 @@ func (h *userNameHints) scan(ctx context.Context, db *badger.DB) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return hinted, err
 	}
 	h.ready.Store(true)
-	return nil
+	return hinted, nil
 }
 
 // parseUUID decodes a canonical UUID: 36 characters, lower-case hex in

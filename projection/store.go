@@ -355,13 +355,14 @@ func (s *Store) startHintScan() {
 	go func() {
 		defer close(done)
 		start := time.Now()
-		if err := s.hints.scan(ctx, s.db); err != nil {
+		n, err := s.hints.scan(ctx, s.db)
+		if err != nil {
 			if ctx.Err() == nil {
 				s.logger.Warn("userName hints: scan of the userName index failed; userName eq reads its key", "err", err)
 			}
 			return
 		}
-		s.logger.Debug("userName hints: scanned the userName index", "took", time.Since(start))
+		s.logger.Info("userName hints: scanned the userName index", "hinted", n, "took", time.Since(start).Round(time.Millisecond))
 	}()
 }
 
