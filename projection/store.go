@@ -362,7 +362,7 @@ func (s *Store) startHintScan() {
 			}
 			return
 		}
-		s.logger.Info("userName hints: scanned the userName index", "hinted", n, "took", time.Since(start).Round(time.Millisecond))
+		s.logger.Debug("userName hints: scanned the userName index", "hinted", n, "took", time.Since(start).Round(time.Millisecond))
 	}()
 }
 
