@@ -21,6 +21,14 @@ const (
 	minReplayMemory     = 1 << 20
 )
 
+// userName hints (SCIM_USERNAME_HINT_BYTES): the default, enough for a
+// million users (projection.Options.UserNameHintBytes), and the least
+// table that is not off.
+const (
+	defaultUserNameHints = 32 << 20
+	minUserNameHints     = 4096
+)
+
 // config is every setting; each is a flag and an environment variable.
 type config struct {
 	Listen        string
@@ -28,6 +36,7 @@ type config struct {
 	DebugListen   string
 	DataDir       string
 	ReplayMemory  int64
+	UserNameHints int64
 	Token         string
 	TenantsFile   string
 	BaseURL       string
@@ -122,12 +131,13 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		fs.BoolVar(p, name, def, help)
 		all = append(all, setting{env, name, help})
 	}
-	var maxBody, maxInFlightBytes, replayMemory int
+	var maxBody, maxInFlightBytes, replayMemory, userNameHints int
 	str(&c.Listen, "SCIM_LISTEN", "listen", ":8080", "HTTP address for SCIM, /healthz and /readyz")
 	str(&c.AdminListen, "SCIM_ADMIN_LISTEN", "admin-listen", ":9090", "HTTP address for /metrics (and /healthz, /readyz), apart from SCIM: /metrics names every tenant; \"off\" (or an empty --admin-listen) disables it")
 	str(&c.DebugListen, "SCIM_DEBUG_LISTEN", "debug-listen", "", "address of a separate listener for Go's profiler (/debug/pprof/), e.g. 127.0.0.1:6060; empty: off. Keep it off public networks")
 	str(&c.DataDir, "SCIM_DATA_DIR", "data-dir", "./data", "directory of the Badger projection (and of the embedded log)")
 	num(&replayMemory, "SCIM_REPLAY_MEMORY_BYTES", "replay-memory-bytes", defaultReplayMemory, "memory a replay into an empty projection (rebuild, first start) holds its writes in before it spills them to disk beside the projection")
+	num(&userNameHints, "SCIM_USERNAME_HINT_BYTES", "username-hint-bytes", defaultUserNameHints, "memory of the table that lets userName eq filters read a user's record without reading its userName's key first (32 MiB: a million users); 0: off")
 	str(&c.Token, "SCIM_TOKEN", "token", "", "bearer token of the single tenant \"default\"; a flag is visible to every user of the machine in ps, so prefer the variable")
 	str(&c.TenantsFile, "SCIM_TENANTS_FILE", "tenants-file", "", "file of tenants and their token hashes (multi-tenant)")
 	str(&c.BaseURL, "SCIM_BASE_URL", "base-url", "", "public base URL of the SCIM API for meta.location, e.g. https://scim.example.com/scim/v2 (default: from the request)")
@@ -186,6 +196,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	c.MaxBodyBytes = int64(maxBody)
 	c.MaxInFlightBytes = int64(maxInFlightBytes)
 	c.ReplayMemory = int64(replayMemory)
+	c.UserNameHints = int64(userNameHints)
 	if strings.EqualFold(c.AdminListen, "off") {
 		c.AdminListen = "" // an empty variable cannot say "off": it means "unset"
 	}
@@ -235,6 +246,9 @@ func (c config) validate(cmd string) error {
 	}
 	if c.ReplayMemory < minReplayMemory {
 		errs = append(errs, fmt.Errorf("SCIM_REPLAY_MEMORY_BYTES=%d: must be at least %d (1 MiB)", c.ReplayMemory, minReplayMemory))
+	}
+	if c.UserNameHints != 0 && c.UserNameHints < minUserNameHints {
+		errs = append(errs, fmt.Errorf("SCIM_USERNAME_HINT_BYTES=%d: must be 0 (off) or at least %d", c.UserNameHints, minUserNameHints))
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		errs = append(errs, err)

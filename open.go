@@ -28,7 +28,10 @@ func openStore(c config, reg *schemas.Registry, logger *slog.Logger, promReg pro
 	}
 	dir := filepath.Join(c.DataDir, "projection")
 	opts := projection.Options{Logger: logger.With("component", "projection"), Registerer: promReg,
-		ReplayMemory: c.ReplayMemory}
+		ReplayMemory: c.ReplayMemory, UserNameHintBytes: c.UserNameHints}
+	if c.UserNameHints == 0 {
+		opts.UserNameHintBytes = -1 // off
+	}
 	st, err := projection.Open(dir, reg, opts)
 	if errors.Is(err, projection.ErrFormat) {
 		logger.Warn("deleting the projection to replay the log into the current format", "err", err.Error())

@@ -56,6 +56,7 @@ func rebuild(ctx context.Context, c config, stderr io.Writer) error {
 	if err := os.RemoveAll(filepath.Join(c.DataDir, "projection")); err != nil {
 		return fmt.Errorf("delete the projection: %w", err)
 	}
+	c.UserNameHints = 0 // a rebuild serves no lookups
 	store, err := openStore(c, reg, logger, promReg)
 	if err != nil {
 		return err

@@ -291,3 +291,38 @@ func TestConfig_ReplayMemory(t *testing.T) {
 		}
 	}
 }
+
+// SCIM_USERNAME_HINT_BYTES is a setting of serve: a flag wins over it, 0
+// turns the table off, and a size that is neither 0 nor at least 4096 is
+// refused with the variable named.
+func TestConfig_UserNameHints(t *testing.T) {
+	if _, help, _ := runCLI(t, nil, "serve", "--help"); !strings.Contains(help, "--username-hint-bytes  [SCIM_USERNAME_HINT_BYTES]") {
+		t.Errorf("serve --help does not list SCIM_USERNAME_HINT_BYTES:\n%s", help)
+	}
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			return map[string]string{"SCIM_TOKEN": "x", "SCIM_USERNAME_HINT_BYTES": v}[k]
+		}
+	}
+	for _, tc := range []struct {
+		env  string
+		args []string
+		want int64
+	}{
+		{"", nil, defaultUserNameHints},
+		{"0", nil, 0},
+		{"8388608", nil, 8 << 20},
+		{"8388608", []string{"--username-hint-bytes", "4096"}, 4096},
+	} {
+		c, err := parseConfig("serve", tc.args, env(tc.env), io.Discard)
+		if err != nil || c.UserNameHints != tc.want {
+			t.Errorf("SCIM_USERNAME_HINT_BYTES=%q %v: %d, %v; want %d", tc.env, tc.args, c.UserNameHints, err, tc.want)
+		}
+	}
+	for _, v := range []string{"-1", "100", "4095"} {
+		_, err := parseConfig("serve", nil, env(v), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "SCIM_USERNAME_HINT_BYTES") {
+			t.Errorf("SCIM_USERNAME_HINT_BYTES=%s: %v, want an error naming it", v, err)
+		}
+	}
+}

@@ -557,8 +557,14 @@ func foldedUserName(r *record) string {
 // bridge keeps userNames unique, so there is one claimant; should a log ever
 // hold two users with one userName, the key names the first claimant still
 // holding it, so applying stays deterministic.
+//
+// It also tells the userName hints (hints.go) who holds next, and which
+// userNames two users claim: those are never hinted, since the key names
+// only one of them. A hint set for a write that then does not commit is
+// harmless: a hint is checked against the record before it is used.
 func syncUserNameKey(txn *writeTxn, tenant, id, old, next string) error {
 	if old == next {
+		txn.hints.put(tenant, next, id) // a replace or patch keeping it: the hint may have been evicted
 		return nil
 	}
 	if old != "" {
@@ -566,6 +572,9 @@ func syncUserNameKey(txn *writeTxn, tenant, id, old, next string) error {
 		v, found, err := getValue(txn.kv, k)
 		if err != nil {
 			return err
+		}
+		if found && string(v) != id {
+			txn.hints.markDup(tenant, old)
 		}
 		if found && string(v) == id {
 			rest, err := keysUnder(txn.kv, userNamePrefix(tenant, old), 1)
@@ -584,12 +593,16 @@ func syncUserNameKey(txn *writeTxn, tenant, id, old, next string) error {
 	}
 	if next != "" {
 		k := userNameIDKey(tenant, next)
-		_, found, err := getValue(txn.kv, k)
+		v, found, err := getValue(txn.kv, k)
 		if err != nil {
 			return err
 		}
 		if !found {
+			txn.hints.put(tenant, next, id)
 			return txn.Set(k, []byte(id))
+		}
+		if string(v) != id {
+			txn.hints.markDup(tenant, next)
 		}
 	}
 	return nil

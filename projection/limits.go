@@ -116,12 +116,13 @@ var errOwnTxns = errors.New("member delta needs transactions of its own")
 type writeTxn struct {
 	kv      kvTxn
 	lim     *limits
-	entries int64 // entries written for the current record
-	size    int64 // their estimated size
+	hints   *userNameHints // told which user takes a userName (nil: none)
+	entries int64          // entries written for the current record
+	size    int64          // their estimated size
 }
 
 func (s *Store) newWriteTxn() *writeTxn {
-	return &writeTxn{kv: s.kv.newTxn(), lim: &s.lim}
+	return &writeTxn{kv: s.kv.newTxn(), lim: &s.lim, hints: s.hints}
 }
 
 // Discard drops what t holds that is not committed.

@@ -70,6 +70,14 @@ type lister struct {
 	probe *listProbe // tests; nil in production
 	stats listStats
 
+	// userName eq: the hints it takes its candidate from, whether the
+	// page reads records raw (view.GetOptions.Raw), and the record a
+	// hint led to, read as the page reads it, for the page to take.
+	hints    *userNameHints
+	raw      bool
+	hinted   *record
+	hintedID string
+
 	// What match gives the evaluator besides the resource, reused from
 	// one record to the next.
 	derived schemas.Derived
@@ -288,17 +296,7 @@ func (l *lister) planCompare(ctx context.Context, e *schemas.CompareExpr) (*plan
 	case typeUser:
 		switch {
 		case e.Op == schemas.OpEq && l.isPath(e.Path, "userName", ""):
-			// One point read (Okta's and Entra's lookup before every
-			// create); the u index would need an iterator.
-			if err := l.visitKey(ctx); err != nil {
-				return nil, err
-			}
-			l.stats.points++
-			id, found, err := getString(l.txn, userNameIDKey(l.tenant, fold(v)))
-			if err != nil || !found {
-				return &plan{exact: true}, err
-			}
-			return &plan{ids: []string{id}, exact: true}, nil
+			return l.planUserName(ctx, fold(v))
 		case e.Op == schemas.OpSw && l.isPath(e.Path, "userName", ""):
 			return l.prefixIDs(ctx, nsUserName, fold(v), true)
 		case e.Op == schemas.OpEq && (l.isPath(e.Path, "emails", "value") || l.isPath(e.Path, "emails", "")):
@@ -313,6 +311,36 @@ func (l *lister) planCompare(ctx context.Context, e *schemas.CompareExpr) (*plan
 		}
 	}
 	return nil, nil
+}
+
+// planUserName plans `userName eq` (Okta's and Entra's lookup before
+// every create) with one point read: the record of the user a hint names,
+// if it holds the userName (kept for the page: l.hinted), else the
+// userName's key (the u index would need an iterator), which then
+// corrects the hint.
+func (l *lister) planUserName(ctx context.Context, folded string) (*plan, error) {
+	if err := l.visitKey(ctx); err != nil {
+		return nil, err
+	}
+	if id, ok := l.hints.lookup(l.tenant, folded); ok {
+		l.stats.points++
+		rec := new(record)
+		held, err := readHolder(l.txn, resourceKey(l.tenant, typeUser, id), folded, l.raw, rec)
+		if err != nil {
+			return nil, err
+		}
+		if held {
+			l.hinted, l.hintedID = rec, id
+			return &plan{ids: []string{id}, exact: true}, nil
+		}
+	}
+	l.stats.points++
+	id, found, err := getString(l.txn, userNameIDKey(l.tenant, folded))
+	if err != nil || !found {
+		return &plan{exact: true}, err
+	}
+	l.hints.put(l.tenant, folded, id)
+	return &plan{ids: []string{id}, exact: true}, nil
 }
 
 // readRange reads the index keys from `from` up to `to` (exclusive; nil:

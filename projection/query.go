@@ -57,7 +57,7 @@ func (s *Store) List(ctx context.Context, tenant, resourceType string, q view.Qu
 		w.after = &c
 	}
 	var page view.Page
-	l := &lister{tenant: tenant, typ: typ, rt: rt, probe: s.probe}
+	l := &lister{tenant: tenant, typ: typ, rt: rt, probe: s.probe, hints: s.hints, raw: q.Get.Raw}
 	if s.probe != nil && s.probe.done != nil {
 		defer func() { s.probe.done(l.stats) }()
 	}
@@ -208,7 +208,11 @@ func (l *lister) fill(ctx context.Context, q view.Query, w *window) error {
 		n := min(len(p.ids), w.count) // the most the page can take
 		w.ids, w.recs = make([]string, 0, n), make([]*record, 0, n)
 		for _, id := range p.ids {
-			w.offer(id, nil)
+			var r *record
+			if l.hinted != nil && id == l.hintedID {
+				r = l.hinted // read by the plan as the page reads it
+			}
+			w.offer(id, r)
 		}
 		return nil
 	}

@@ -216,19 +216,48 @@ func readRecord(txn *badger.Txn, key []byte, raw bool, rec *record) (found bool,
 	if err != nil {
 		return false, err
 	}
-	err = item.Value(func(v []byte) error {
-		var err error
-		if raw {
-			err = decodeRecordRawInto(v, rec)
-		} else {
-			err = decodeWholeInto(v, rec)
-		}
-		if err != nil {
-			return fmt.Errorf("%w: %w", errBadState, err)
-		}
-		return nil
-	})
+	err = item.Value(func(v []byte) error { return decodeRecordAs(v, raw, rec) })
 	return err == nil, err
+}
+
+// decodeRecordAs decodes v into rec, which must be zero, as readRecord
+// does.
+func decodeRecordAs(v []byte, raw bool, rec *record) error {
+	var err error
+	if raw {
+		err = decodeRecordRawInto(v, rec)
+	} else {
+		err = decodeWholeInto(v, rec)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", errBadState, err)
+	}
+	return nil
+}
+
+// readHolder is readRecord for the user at key that a hint names as the
+// holder of the folded userName: it reads the record into rec, and
+// reports held, only when the record is there and its userName folds to
+// folded (foldedUserName), checked on the stored bytes before they are
+// decoded. A record whose userName cannot be read is not the holder (the
+// caller reads the userName's key instead).
+func readHolder(txn *badger.Txn, key []byte, folded string, raw bool, rec *record) (held bool, err error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	err = item.Value(func(v []byte) error {
+		un, err := decodeResourceString(v, "userName")
+		if err != nil || fold(un) != folded {
+			return nil
+		}
+		held = true
+		return decodeRecordAs(v, raw, rec)
+	})
+	return held && err == nil, err
 }
 
 // errBadState marks stored state that does not decode: written by another
@@ -259,7 +288,11 @@ func loadDisplayName(txn *badger.Txn, key []byte) (dn string, found bool, err er
 
 // decodeDisplayName returns what decodeRecord(v).Resource["displayName"]
 // holds when it is a string, else "", reading only that member.
-func decodeDisplayName(v []byte) (string, error) {
+func decodeDisplayName(v []byte) (string, error) { return decodeResourceString(v, "displayName") }
+
+// decodeResourceString returns what decodeRecord(v).Resource[name] holds
+// when it is a string, else "", reading only that member.
+func decodeResourceString(v []byte, name string) (string, error) {
 	var dn string
 	err := walkRecord(v, func(r *scimjson.Reader, field string) error {
 		if field != "resource" {
@@ -270,7 +303,7 @@ func decodeDisplayName(v []byte) (string, error) {
 			return nil
 		}
 		return r.Object(func(key string) error {
-			if key != "displayName" {
+			if key != name {
 				return r.Skip()
 			}
 			if r.Peek() != '"' {

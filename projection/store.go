@@ -56,6 +56,11 @@ type Options struct {
 	// means five seconds.
 	ProgressInterval time.Duration
 
+	// UserNameHintBytes sizes the table of userName hints that spares
+	// `userName eq` the read of the userName's key (hints.go). Zero
+	// means 32 MiB (a million users); negative, no table.
+	UserNameHintBytes int64
+
 	memTableSize int64 // Badger memtable size; zero means 32 MiB (tests shrink it)
 	tombstones   int   // deletions remembered per tenant; zero means defaultTombstones (tests shrink it)
 }
@@ -108,6 +113,9 @@ type Store struct {
 	afterStream  func() error         // tests: called after a bulk replay's stream, before the format key
 	bulked       bool                 // tests: a bulk replay completed
 	voidReads    atomic.Int64         // tests: WaitApplied's reads of a record's outcome
+
+	hints     *userNameHints // nil: none
+	stopHints func()         // stops the scan that fills hints at open and waits for it
 
 	locksMu sync.Mutex
 	locks   map[int]*sync.Mutex // per partition, serialises Apply
@@ -198,6 +206,15 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	hintBytes := opts.UserNameHintBytes
+	if hintBytes == 0 {
+		hintBytes = defaultUserNameHintBytes
+	}
+	if s.hints, err = newUserNameHints(hintBytes); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.startHintScan()
 	s.m = newMetrics(opts.Registerer, db, s.CaughtUp)
 	for p, off := range s.applied {
 		s.m.appliedOffset.WithLabelValues(partitionLabel(p)).Set(float64(off))
@@ -327,10 +344,36 @@ func (s *Store) hasFormatKey() (bool, error) {
 
 // Close closes Badger. The Store must not be used afterwards.
 func (s *Store) Close() error {
+	s.stopHints()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close badger: %w", err)
 	}
-	return nil
+	return s.hints.close()
+}
+
+// startHintScan fills the userName hints from the projection in the
+// background (userNameHints.scan): serving does not wait for it, and
+// `userName eq` reads the userName's key until it is done.
+func (s *Store) startHintScan() {
+	if s.hints == nil {
+		s.stopHints = func() {}
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	s.stopHints = func() { cancel(); <-done }
+	go func() {
+		defer close(done)
+		start := time.Now()
+		n, err := s.hints.scan(ctx, s.db)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.logger.Warn("userName hints: scan of the userName index failed; userName eq reads its key", "err", err)
+			}
+			return
+		}
+		s.logger.Debug("userName hints: scanned the userName index", "hinted", n, "took", time.Since(start).Round(time.Millisecond))
+	}()
 }
 
 // growLocked extends the per-partition slices to n partitions; s.mu is held

@@ -1,0 +1,344 @@
+package projection
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"hash/maphash"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// userNameHints remembers, for `userName eq`, which user holds a folded
+// userName: hash(tenant, folded userName) -> the holder's id, so that the
+// plan can read the holder's record straight away instead of the
+// userName's key first (D25, D30: that read was what a filter cost over a
+// GET). A hint is only a candidate: the plan accepts it when the record,
+// read in the list's own transaction, holds a userName that folds to the
+// same value. Since the projection holds one user per folded userName in
+// a tenant, that record is then the key's holder in that snapshot, and the
+// answer is the one the key would have given. A userName that two users
+// of a tenant held at once (a log the bridge did not write) is marked and
+// never hinted again (dups), since the key names only one of them. So no
+// write has to remove a hint: a stale one fails the check, and the plan
+// falls back to the key and corrects it.
+//
+// The table has a fixed size, mapped outside the Go heap (hints_unix.go):
+// the collector neither scans it nor counts it towards its goal, and the
+// system backs a page of it only once a hint is written there. It is
+// set-associative: a name hashes to a set of hintWays slots, each a
+// 32-bit tag (the low half of the hash, never 0, 0 marking a free slot)
+// and a 16-byte id; ids that are not canonical UUIDs (what the bridge
+// gives) are not hinted. A put into a full set replaces a random slot:
+// lookups write nothing (no state to age, no cache line bounced between
+// readers), and with hashed names spread evenly over the sets, a hit is
+// about as likely as under LRU, which would need a write on every read.
+//
+// Lookups take no lock: a slot is read word by word with atomic loads and
+// its tag read again after the id; a torn read gives a wrong candidate at
+// worst, which the check rejects. Puts take the lock of their set's
+// stripe, so that a name is in at most one slot of its set.
+type userNameHints struct {
+	words []uint32 // sets × hintSetWords: hintWays tags, then hintWays ids of 4 words
+	sets  uint64
+	free  func() error // unmaps words
+
+	seed maphash.Seed
+	hash func(tenant, folded string) uint64 // tests force collisions; nil: maphash
+
+	// ready is set once the scan of the userName index at open finished:
+	// until then, lookups miss (the plan reads the key) so that a userName
+	// two users held before the Store opened is known as such first.
+	ready atomic.Bool
+
+	locks [hintStripes]sync.Mutex
+
+	dupMu sync.Mutex
+	dups  atomic.Pointer[map[uint64]struct{}] // hashes of names never hinted; copied on write
+}
+
+const (
+	hintWays     = 16
+	hintSetWords = hintWays * 5 // a tag and four id words per way
+	// HintSetBytes is the size of one set: the table holds
+	// size/HintSetBytes sets.
+	hintSetBytes = hintSetWords * 4
+	hintStripes  = 64
+
+	// defaultUserNameHintBytes holds a million users with about 0.4%
+	// of them not fitting their set (1.68M slots in sets of 16).
+	defaultUserNameHintBytes = 32 << 20
+)
+
+// newUserNameHints returns a table of size bytes (rounded down to whole
+// sets), or nil, which hints nothing, when that is less than one set.
+func newUserNameHints(size int64) (*userNameHints, error) {
+	sets := uint64(size) / hintSetBytes
+	if size <= 0 || sets == 0 {
+		return nil, nil
+	}
+	words, free, err := mapWords(sets * hintSetWords)
+	if err != nil {
+		return nil, fmt.Errorf("userName hints of %d bytes: %w", size, err)
+	}
+	return &userNameHints{words: words, sets: sets, free: free, seed: maphash.MakeSeed()}, nil
+}
+
+// close releases the table; h must not be used afterwards.
+func (h *userNameHints) close() error {
+	if h == nil || h.free == nil {
+		return nil
+	}
+	err := h.free()
+	h.words, h.free = nil, nil
+	return err
+}
+
+func (h *userNameHints) key(tenant, folded string) uint64 {
+	if h.hash != nil {
+		return h.hash(tenant, folded)
+	}
+	var m maphash.Hash
+	m.SetSeed(h.seed)
+	m.WriteString(tenant)
+	m.WriteByte(0)
+	m.WriteString(folded)
+	return m.Sum64()
+}
+
+// set returns the index of the first word of k's set and k's tag.
+func (h *userNameHints) set(k uint64) (base int, tag uint32) {
+	s := (k >> 32) * h.sets >> 32 // the high half, scaled to the sets
+	if h.sets > 1<<32 {
+		s = (k >> 32) % h.sets
+	}
+	return int(s) * hintSetWords, uint32(k) | 1
+}
+
+func (h *userNameHints) dup(k uint64) bool {
+	m := h.dups.Load()
+	if m == nil {
+		return false
+	}
+	_, ok := (*m)[k]
+	return ok
+}
+
+// lookup returns the hinted holder of folded in tenant.
+func (h *userNameHints) lookup(tenant, folded string) (string, bool) {
+	if h == nil || folded == "" || !h.ready.Load() {
+		return "", false
+	}
+	k := h.key(tenant, folded)
+	if h.dup(k) {
+		return "", false
+	}
+	base, tag := h.set(k)
+	w := h.words
+	for way := range hintWays {
+		if atomic.LoadUint32(&w[base+way]) != tag {
+			continue
+		}
+		var id [16]byte
+		at := base + hintWays + way*4
+		for i := range 4 {
+			binary.LittleEndian.PutUint32(id[i*4:], atomic.LoadUint32(&w[at+i]))
+		}
+		if atomic.LoadUint32(&w[base+way]) != tag {
+			return "", false // rewritten meanwhile
+		}
+		return formatUUID(id), true
+	}
+	return "", false
+}
+
+// put hints that id holds folded in tenant.
+func (h *userNameHints) put(tenant, folded, id string) {
+	if h == nil || folded == "" {
+		return
+	}
+	u, ok := parseUUID(id)
+	if !ok {
+		return
+	}
+	base, tag := h.set(h.key(tenant, folded))
+	mu := &h.locks[(base/hintSetWords)%hintStripes]
+	mu.Lock()
+	defer mu.Unlock()
+	w := h.words
+	way, free := -1, -1
+	for i := range hintWays {
+		switch atomic.LoadUint32(&w[base+i]) {
+		case tag:
+			way = i
+		case 0:
+			if free < 0 {
+				free = i
+			}
+		}
+		if way >= 0 {
+			break
+		}
+	}
+	switch {
+	case way >= 0:
+	case free >= 0:
+		way = free
+	default:
+		way = rand.IntN(hintWays)
+	}
+	atomic.StoreUint32(&w[base+way], 0) // readers skip the slot while its id changes
+	at := base + hintWays + way*4
+	for i := range 4 {
+		atomic.StoreUint32(&w[at+i], binary.LittleEndian.Uint32(u[i*4:]))
+	}
+	atomic.StoreUint32(&w[base+way], tag)
+}
+
+// markDup records that two users of tenant hold folded: it is never hinted
+// again (until the Store is opened anew, when the scan finds whether they
+// still do).
+func (h *userNameHints) markDup(tenant, folded string) {
+	if h == nil || folded == "" {
+		return
+	}
+	k := h.key(tenant, folded)
+	if h.dup(k) {
+		return
+	}
+	h.dupMu.Lock()
+	defer h.dupMu.Unlock()
+	next := map[uint64]struct{}{k: {}}
+	if m := h.dups.Load(); m != nil {
+		for d := range *m {
+			next[d] = struct{}{}
+		}
+	}
+	h.dups.Store(&next)
+}
+
+// scan hints every userName of the u index (t str(tenant) u str(folded)
+// str(id)) in one snapshot, marks those two users hold, and then lets
+// lookups use the table. It reads keys only, seeking from tenant to
+// tenant past their other namespaces, and stops with ctx's error. It
+// returns the number of userNames it hinted.
+func (h *userNameHints) scan(ctx context.Context, db *badger.DB) (hinted int, err error) {
+	if h == nil {
+		return 0, nil
+	}
+	err = db.View(func(txn *badger.Txn) error {
+		all := []byte{tagTenant}
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: all})
+		defer it.Close()
+		var (
+			tenant   string
+			prevName string
+			prevID   string
+			held     int // users of prevName seen
+			n        int
+		)
+		flush := func() {
+			switch {
+			case held == 1:
+				h.put(tenant, prevName, prevID)
+				hinted++
+			case held > 1:
+				h.markDup(tenant, prevName)
+			}
+			held = 0
+		}
+		for it.Seek(all); it.ValidForPrefix(all); {
+			if n++; n%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			k := it.Item().Key()
+			t, rest, ok := readStr(k[1:])
+			if !ok || len(rest) == 0 {
+				it.Next()
+				continue
+			}
+			base := tenantNS(t, nsUserName)
+			switch {
+			case rest[0] < nsUserName:
+				it.Seek(base)
+				continue
+			case rest[0] > nsUserName:
+				it.Seek(tenantNS(t, 0xFF)) // the next tenant
+				continue
+			}
+			name, rest, ok1 := readStr(rest[1:])
+			id, rest, ok2 := readStr(rest)
+			if ok1 && ok2 && len(rest) == 0 {
+				if t != tenant || name != prevName {
+					flush()
+					tenant, prevName = t, name
+				}
+				held++
+				prevID = id
+			}
+			it.Next()
+		}
+		flush()
+		return nil
+	})
+	if err != nil {
+		return hinted, err
+	}
+	h.ready.Store(true)
+	return hinted, nil
+}
+
+// parseUUID decodes a canonical UUID: 36 characters, lower-case hex in
+// groups of 8-4-4-4-12. Anything else is not hinted.
+func parseUUID(s string) (u [16]byte, ok bool) {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, false
+	}
+	j := 0
+	for i := 0; i < 36; {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i++
+			continue
+		}
+		hi, ok1 := lowerHex(s[i])
+		lo, ok2 := lowerHex(s[i+1])
+		if !ok1 || !ok2 {
+			return u, false
+		}
+		u[j] = hi<<4 | lo
+		j++
+		i += 2
+	}
+	return u, true
+}
+
+func lowerHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// formatUUID is parseUUID's inverse.
+func formatUUID(u [16]byte) string {
+	var s [36]byte
+	hex.Encode(s[0:8], u[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], u[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], u[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], u[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:36], u[10:16])
+	return string(s[:])
+}

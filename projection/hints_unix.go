@@ -1,0 +1,18 @@
+//go:build unix
+
+package projection
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// mapWords maps n zeroed words outside the Go heap, backed by memory only
+// as they are written; free unmaps them.
+func mapWords(n uint64) (words []uint32, free func() error, err error) {
+	b, err := syscall.Mmap(-1, 0, int(n*4), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		return nil, nil, err
+	}
+	return unsafe.Slice((*uint32)(unsafe.Pointer(&b[0])), n), func() error { return syscall.Munmap(b) }, nil
+}
