@@ -11,21 +11,19 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/dgraph-io/badger/v4"
-	"github.com/dgraph-io/badger/v4/skl"
-	"github.com/dgraph-io/badger/v4/y"
 )
 
 // The bulk engine: the kvDB a first replay applies to (see bulk.go). Writes
-// go to an ordered in-memory overlay, Badger's arena skiplist, bounded by a
-// byte budget; when it is full it is spilled, in key order, as an
-// immutable run file. Reads consult the overlay, then the runs newest
+// go to an in-memory overlay (bulk_overlay.go: an arena and a hash index),
+// bounded by a byte budget; when it is full it is sorted and spilled, in
+// key order, as an immutable run file. Reads consult the overlay, then the runs newest
 // first: a point read checks each run's bloom filter first, so a key that
 // is nowhere (most reads of a replay: a new user's record, its userName)
 // costs no I/O; a prefix scan merges every source, the newest value of a
@@ -57,9 +55,11 @@ const (
 	runReadBuffer  = 64 << 10 // sequential reads of a run (scans, the final merge)
 	bulkQueue      = 3        // committed transactions waiting for the committer, at most
 
-	// skiplist entry meta bits.
-	metaPresent = 1
-	metaDeleted = 2
+	// overlayEntryBytes sizes an overlay's index: one key for this many
+	// bytes of its arena (a replay of users averages about 107: records of
+	// several hundred, index keys of a few dozen). An overlay whose index
+	// fills first spills early.
+	overlayEntryBytes = 96
 )
 
 // bulkKV is the bulk engine. Safe for concurrent use: transactions of
@@ -68,20 +68,23 @@ const (
 type bulkKV struct {
 	dir      string
 	budget   int64 // the overlay spills once it holds this much
-	arena    int64 // the skiplist's arena: budget plus room for one transaction
+	arena    int64 // an overlay's arena: budget plus room for one transaction
+	entries  int   // keys an overlay's index holds
 	maxBatch int64 // bytes one transaction may hold (Badger's own limit)
 	maxCount int64
 	seed     maphash.Seed
 
 	// mu guards mem, frozen and runs, which the committer and its
 	// spiller change holding it; readers hold it (read) while they read
-	// them. The committer inserts into mem without it (the skiplist takes
+	// them. The committer inserts into mem without it (the overlay takes
 	// concurrent readers).
 	mu       sync.RWMutex
-	mem      *skl.Skiplist
-	frozen   *skl.Skiplist // being spilled, newer than every run; nil when no spill runs
-	runs     []*run        // oldest first
-	spilling chan error    // the running spill's result; the committer's alone
+	mem      *overlay
+	frozen   *overlay   // being spilled, newer than every run; nil when no spill runs
+	spare    *overlay   // spilled, for the next freeze to reuse
+	runs     []*run     // oldest first
+	spilling chan error // the running spill's result; the committer's alone
+	sorted   []sortEnt  // the spiller's (then merge's) buffer
 
 	// qmu guards queue and failed. A map leaves queue once it is in mem
 	// (or a run), so a reader holding mu finds every committed write in
@@ -102,11 +105,13 @@ func newBulkKV(dir string, budget, maxBatch, maxCount int64) (*bulkKV, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("bulk replay: %w", err)
 	}
-	// The arena holds the largest transaction Badger would take on top
-	// of a full overlay, so that a commit always fits.
-	arena := budget + maxBatch + maxCount*(int64(skl.MaxNodeSize)+8) + 1<<10
-	e := &bulkKV{dir: dir, budget: budget, arena: arena, maxBatch: maxBatch, maxCount: maxCount,
-		seed: maphash.MakeSeed(), mem: skl.NewSkiplist(arena),
+	// The arena and the index hold the largest transaction Badger would
+	// take on top of a full overlay, so that a commit always fits.
+	arena := budget + maxBatch + maxCount*overlayHeader
+	entries := int(arena/overlayEntryBytes + maxCount)
+	seed := maphash.MakeSeed()
+	e := &bulkKV{dir: dir, budget: budget, arena: arena, entries: entries, maxBatch: maxBatch, maxCount: maxCount,
+		seed: seed, mem: newOverlay(arena, entries, seed),
 		work: make(chan *queuedTxn, bulkQueue-1), done: make(chan struct{})}
 	go e.committer()
 	return e, nil
@@ -193,7 +198,7 @@ func (e *bulkKV) close() error {
 		}
 	}
 	e.runs = nil
-	e.mem, e.frozen = nil, nil
+	e.mem, e.frozen, e.spare, e.sorted = nil, nil, nil, nil
 	if err := os.RemoveAll(e.dir); err != nil && first == nil {
 		first = err
 	}
@@ -221,41 +226,45 @@ func (e *bulkKV) view(fn func(r kvReader) error) error {
 	return fn(t)
 }
 
-// memKey returns key as the skiplist holds it (with Badger's version
-// suffix, always version 0), in buf.
-func memKey(buf, key []byte) []byte {
-	buf = append(buf[:0], key...)
-	return binary.BigEndian.AppendUint64(buf, ^uint64(0))
-}
-
-// get finds key: in the overlay, then in the runs newest first. found is
-// false when the key is absent or deleted.
-func (e *bulkKV) get(key []byte, scratch *[]byte) (value []byte, found bool, err error) {
+// get finds key: in the queued transactions, the overlays, then in the
+// runs newest first, and calls fn with its value (valid during the call
+// only: an overlay is reused once spilled) unless it is absent or
+// deleted.
+func (e *bulkKV) get(key []byte, scratch *[]byte, fn func(v []byte) error) (found bool, err error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	if p, ok := e.getQueued(key); ok {
-		return p.value, !p.del, nil
-	}
-	*scratch = memKey(*scratch, key)
-	if vs := e.mem.Get(*scratch); vs.Meta&metaPresent != 0 {
-		return vs.Value, vs.Meta&metaDeleted == 0, nil
-	}
-	if e.frozen != nil {
-		if vs := e.frozen.Get(*scratch); vs.Meta&metaPresent != 0 {
-			return vs.Value, vs.Meta&metaDeleted == 0, nil
+		if p.del {
+			return false, nil
 		}
+		return true, fn(p.value)
 	}
 	h := maphash.Bytes(e.seed, key)
+	for _, o := range [2]*overlay{e.mem, e.frozen} {
+		if o == nil {
+			continue
+		}
+		if off := o.find(key, h); off >= 0 {
+			_, v, del := o.entry(off)
+			if del {
+				return false, nil
+			}
+			return true, fn(v)
+		}
+	}
 	for i := len(e.runs) - 1; i >= 0; i-- {
 		v, del, ok, err := e.runs[i].get(key, h, scratch)
 		if err != nil {
-			return nil, false, err
+			return false, err
 		}
 		if ok {
-			return v, !del, nil
+			if del {
+				return false, nil
+			}
+			return true, fn(v)
 		}
 	}
-	return nil, false, nil
+	return false, nil
 }
 
 // getQueued finds key's newest write among the queued transactions.
@@ -293,22 +302,18 @@ func (e *bulkKV) commit(w map[string]pendingWrite, size int64) error {
 // first when they might not fit, and after them when it is full. Only the
 // committer inserts.
 func (e *bulkKV) insert(w map[string]pendingWrite, size int64) error {
-	need := size + int64(len(w))*(int64(skl.MaxNodeSize)+8)
-	if e.mem.MemSize()+need > e.arena && !e.mem.Empty() {
+	if !e.mem.fits(len(w), size) && !e.mem.empty() {
 		if err := e.freeze(); err != nil {
 			return err
 		}
 	}
-	var buf []byte
 	for k, p := range w {
-		buf = memKey(buf, []byte(k))
-		meta := byte(metaPresent)
-		if p.del {
-			meta |= metaDeleted
-		}
-		e.mem.Put(buf, y.ValueStruct{Meta: meta, Value: p.value})
+		key := unsafe.Slice(unsafe.StringData(k), len(k)) // read only
+		e.mem.put(key, p.value, p.del, maphash.Bytes(e.seed, key))
 	}
-	if e.mem.MemSize() >= e.budget {
+	// Full: its bytes reached the budget, or its index could not take
+	// the largest transaction.
+	if e.mem.used.Load() >= e.budget || !e.mem.fits(int(e.maxCount), 0) {
 		return e.freeze()
 	}
 	return nil
@@ -322,9 +327,16 @@ func (e *bulkKV) freeze() error {
 	if err := e.waitSpill(); err != nil {
 		return err
 	}
-	// The arena of the previous spill was collected at its end, so
-	// this one reuses its pages.
-	mem := skl.NewSkiplist(e.arena)
+	// The overlay of the previous spill, whose pages are resident.
+	e.mu.Lock()
+	mem := e.spare
+	e.spare = nil
+	e.mu.Unlock()
+	if mem != nil {
+		mem.reset()
+	} else {
+		mem = newOverlay(e.arena, e.entries, e.seed)
+	}
 	e.mu.Lock()
 	frozen := e.mem
 	e.frozen, e.mem = frozen, mem
@@ -349,42 +361,37 @@ func (e *bulkKV) waitSpill() error {
 // spill writes the frozen overlay as run number seq (every older run is
 // written), then puts the run in its place for readers. After an error
 // the frozen overlay stays where readers find it, and the replay fails.
-func (e *bulkKV) spill(frozen *skl.Skiplist, seq int) error {
+func (e *bulkKV) spill(frozen *overlay, seq int) error {
 	if e.beforeSpill != nil {
 		if err := e.beforeSpill(); err != nil {
 			return err
 		}
 	}
-	it := frozen.NewIterator()
+	e.sorted = frozen.sorted(e.sorted)
 	path := filepath.Join(e.dir, fmt.Sprintf("run-%06d", seq))
 	keepMarkers := seq > 0 // with no older run, a marker hides nothing
 	r, err := writeRun(path, e.seed, func(emit func(key, value []byte, del bool) error) error {
-		for it.SeekToFirst(); it.Valid(); it.Next() {
-			vs := it.Value()
-			del := vs.Meta&metaDeleted != 0
+		for _, s := range e.sorted {
+			k, v, del := frozen.entry(s.off)
 			if del && !keepMarkers {
 				continue
 			}
-			if err := emit(y.ParseKey(it.Key()), vs.Value, del); err != nil {
+			if err := emit(k, v, del); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	it.Close()
 	if err != nil {
 		return err
 	}
 	e.mu.Lock()
 	e.runs = append(e.runs, r)
 	e.frozen = nil
+	// No reader holds frozen now (they hold mu): the next freeze reuses
+	// it, pages resident, rather than leave a new arena to the GC.
+	e.spare = frozen
 	e.mu.Unlock()
-	// Collect the full arena now, so that the next overlay reuses its
-	// pages: left to the GC's pace, the old arena stays resident while
-	// the new one fills (the arena counts as live heap, which puts the
-	// next collection far off).
-	frozen.DecrRef()
-	runtime.GC()
 	return nil
 }
 
@@ -411,11 +418,7 @@ func (t *bulkTxn) get(key []byte, fn func(v []byte) error) (bool, error) {
 		}
 		return true, fn(p.value)
 	}
-	v, found, err := t.e.get(key, &t.scratch)
-	if err != nil || !found {
-		return false, err
-	}
-	return true, fn(v)
+	return t.e.get(key, &t.scratch, fn)
 }
 
 func (t *bulkTxn) set(key, value []byte) error { return t.put(key, value, false) }
@@ -468,7 +471,7 @@ func (t *bulkTxn) scan(prefix []byte, fn func(key []byte) (bool, error)) error {
 		}
 	}
 	t.e.qmu.RUnlock()
-	srcs = append(srcs, t.e.sourcesLocked()...)
+	srcs = append(srcs, t.e.sourcesLocked(prefix)...)
 	m := newMergeIter(srcs)
 	defer m.close()
 	for m.seek(prefix); m.valid() && bytes.HasPrefix(m.key(), prefix); m.next() {
@@ -480,12 +483,15 @@ func (t *bulkTxn) scan(prefix []byte, fn func(key []byte) (bool, error)) error {
 	return m.err()
 }
 
-// sourcesLocked returns iterators over the overlay and the runs, newest
-// first; e.mu is held (read) for as long as they are used.
-func (e *bulkKV) sourcesLocked() []kvIter {
-	srcs := []kvIter{&memIter{it: e.mem.NewIterator()}}
-	if e.frozen != nil {
-		srcs = append(srcs, &memIter{it: e.frozen.NewIterator()})
+// sourcesLocked returns iterators over the overlays' keys under prefix
+// and the runs, newest first; e.mu is held (read) for as long as they are
+// used.
+func (e *bulkKV) sourcesLocked(prefix []byte) []kvIter {
+	var srcs []kvIter
+	for _, o := range [2]*overlay{e.mem, e.frozen} {
+		if o != nil {
+			srcs = append(srcs, &overlayIter{o: o, ents: o.scan(prefix, nil)})
+		}
 	}
 	for i := len(e.runs) - 1; i >= 0; i-- {
 		srcs = append(srcs, e.runs[i].iter())
@@ -500,9 +506,23 @@ func (e *bulkKV) merge(fn func(key, value []byte) error) error {
 	if err := e.flush(); err != nil {
 		return err
 	}
+	e.mu.Lock()
+	e.spare = nil // for the collector: the final write needs the memory
+	e.mu.Unlock()
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	m := newMergeIter(e.sourcesLocked())
+	// flush waited for the last spill: mem is the one overlay.
+	e.sorted = e.mem.sorted(e.sorted)
+	ents := make([]int64, len(e.sorted))
+	for i, s := range e.sorted {
+		ents[i] = s.off
+	}
+	e.sorted = nil
+	srcs := []kvIter{&overlayIter{o: e.mem, ents: ents}}
+	for i := len(e.runs) - 1; i >= 0; i-- {
+		srcs = append(srcs, e.runs[i].iter())
+	}
+	m := newMergeIter(srcs)
 	defer m.close()
 	for m.seek(nil); m.valid(); m.next() {
 		if err := fn(m.key(), m.value()); err != nil {
@@ -615,28 +635,6 @@ func (m *mergeIter) close() {
 		s.close()
 	}
 }
-
-// memIter iterates the overlay.
-type memIter struct {
-	it  *skl.Iterator
-	buf []byte
-}
-
-func (i *memIter) seek(key []byte) {
-	if key == nil {
-		i.it.SeekToFirst()
-		return
-	}
-	i.buf = memKey(i.buf, key)
-	i.it.Seek(i.buf)
-}
-func (i *memIter) valid() bool   { return i.it.Valid() }
-func (i *memIter) key() []byte   { return y.ParseKey(i.it.Key()) }
-func (i *memIter) value() []byte { return i.it.Value().Value }
-func (i *memIter) deleted() bool { return i.it.Value().Meta&metaDeleted != 0 }
-func (i *memIter) next()         { i.it.Next() }
-func (i *memIter) err() error    { return nil }
-func (i *memIter) close()        { i.it.Close() }
 
 // pendingIter iterates a transaction's writes under a prefix, copied from
 // its map when it is made.
