@@ -15,7 +15,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"unsafe"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -30,15 +29,15 @@ import (
 // key winning and delete markers hiding what is older. merge, in the same
 // way, hands the final state in key order to Badger's StreamWriter.
 //
-// Transactions (bulkTxn) keep their writes in a map until commit, so that
+// Transactions (bulkTxn) keep their writes (txnWrites) until commit, so that
 // a transaction dropped because its record is skipped, or redone with
 // fewer records, leaves nothing behind: the same semantics as a Badger
 // transaction, which is what lets the apply path run unchanged.
 //
-// Commit is a pipeline: it queues the map (bulkQueue at most, for
-// back-pressure) and returns, and the committer goroutine inserts it into
-// the overlay and only then takes it off the queue. Reads consult the
-// queued maps, newest first, before the overlay, so a transaction sees
+// Commit is a pipeline: it queues the writes (bulkQueue at most, for
+// back-pressure) and returns, and the committer goroutine inserts them into
+// the overlay and only then takes them off the queue. Reads consult the
+// queued writes, newest first, before the overlay, so a transaction sees
 // what every earlier commit wrote exactly as if those had been inserted.
 // When the overlay reaches the budget, the committer freezes it (reads go
 // on seeing it, between the overlay and the runs) and goes on inserting
@@ -85,8 +84,9 @@ type bulkKV struct {
 	runs     []*run     // oldest first
 	spilling chan error // the running spill's result; the committer's alone
 	sorted   []sortEnt  // the spiller's (then merge's) buffer
+	warmed   uint64     // the committer's: what overlay.warm read, kept
 
-	// qmu guards queue and failed. A map leaves queue once it is in mem
+	// qmu guards queue and failed. Writes leave queue once they are in mem
 	// (or a run), so a reader holding mu finds every committed write in
 	// queue, mem or the runs.
 	qmu    sync.RWMutex
@@ -96,7 +96,7 @@ type bulkKV struct {
 	done   chan struct{} // closed when the committer has returned
 	stop   sync.Once
 
-	maps sync.Pool // of map[string]pendingWrite: a transaction's, cleared for the next
+	writes sync.Pool // of *txnWrites: a transaction's, emptied for the next
 
 	beforeSpill func() error // tests: called before each spill; an error fails it
 }
@@ -120,8 +120,7 @@ func newBulkKV(dir string, budget, maxBatch, maxCount int64) (*bulkKV, error) {
 // queuedTxn is a committed transaction's writes on their way to the
 // overlay.
 type queuedTxn struct {
-	w    map[string]pendingWrite
-	size int64
+	w *txnWrites
 }
 
 // committer inserts the queued transactions into the overlay in the order
@@ -146,7 +145,7 @@ func (e *bulkKV) committer() {
 		e.qmu.RUnlock()
 		var err error
 		if failed == nil {
-			err = e.insert(q.w, q.size)
+			err = e.insert(q.w)
 		}
 		e.qmu.Lock()
 		if err != nil && e.failed == nil {
@@ -206,18 +205,18 @@ func (e *bulkKV) close() error {
 }
 
 func (e *bulkKV) newTxn() kvTxn {
-	w, _ := e.maps.Get().(map[string]pendingWrite)
+	w, _ := e.writes.Get().(*txnWrites)
 	if w == nil {
-		w = make(map[string]pendingWrite)
+		w = &txnWrites{}
 	}
 	return &bulkTxn{e: e, pending: w}
 }
 
-// release hands a finished transaction's map back for the next.
-func (e *bulkKV) release(w map[string]pendingWrite) {
+// release hands a finished transaction's writes back for the next.
+func (e *bulkKV) release(w *txnWrites) {
 	if w != nil {
-		clear(w)
-		e.maps.Put(w)
+		w.reset()
+		e.writes.Put(w)
 	}
 }
 
@@ -230,16 +229,13 @@ func (e *bulkKV) view(fn func(r kvReader) error) error {
 // runs newest first, and calls fn with its value (valid during the call
 // only: an overlay is reused once spilled) unless it is absent or
 // deleted.
-func (e *bulkKV) get(key []byte, scratch *[]byte, fn func(v []byte) error) (found bool, err error) {
+// h is key's hash (e.seed).
+func (e *bulkKV) get(key []byte, h uint64, scratch *[]byte, fn func(v []byte) error) (found bool, err error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	if p, ok := e.getQueued(key); ok {
-		if p.del {
-			return false, nil
-		}
-		return true, fn(p.value)
+	if found, queued, err := e.getQueued(key, h, fn); queued {
+		return found, err
 	}
-	h := maphash.Bytes(e.seed, key)
 	for _, o := range [2]*overlay{e.mem, e.frozen} {
 		if o == nil {
 			continue
@@ -267,23 +263,31 @@ func (e *bulkKV) get(key []byte, scratch *[]byte, fn func(v []byte) error) (foun
 	return false, nil
 }
 
-// getQueued finds key's newest write among the queued transactions.
-func (e *bulkKV) getQueued(key []byte) (pendingWrite, bool) {
+// getQueued finds key's newest write among the queued transactions and
+// calls fn with its value unless it is a delete; queued is false when no
+// queued transaction wrote key. fn runs before the committer can release
+// the writes.
+func (e *bulkKV) getQueued(key []byte, h uint64, fn func(v []byte) error) (found, queued bool, err error) {
 	e.qmu.RLock()
 	defer e.qmu.RUnlock()
 	for i := len(e.queue) - 1; i >= 0; i-- {
-		if p, ok := e.queue[i].w[string(key)]; ok {
-			return p, true
+		w := e.queue[i].w
+		if j := w.find(key, h); j >= 0 {
+			_, v, del := w.entry(j)
+			if del {
+				return false, true, nil
+			}
+			return true, true, fn(v)
 		}
 	}
-	return pendingWrite{}, false
+	return false, false, nil
 }
 
 // commit queues a transaction's writes for the committer, which owns w
 // from then on, waiting while the queue is full. It returns the
 // committer's error, if it had one, instead (w is then released).
-func (e *bulkKV) commit(w map[string]pendingWrite, size int64) error {
-	q := &queuedTxn{w: w, size: size}
+func (e *bulkKV) commit(w *txnWrites) error {
+	q := &queuedTxn{w: w}
 	e.qmu.Lock()
 	err := e.failed
 	if err == nil {
@@ -301,19 +305,25 @@ func (e *bulkKV) commit(w map[string]pendingWrite, size int64) error {
 // insert writes a transaction's writes into the overlay, freezing it
 // first when they might not fit, and after them when it is full. Only the
 // committer inserts.
-func (e *bulkKV) insert(w map[string]pendingWrite, size int64) error {
-	if !e.mem.fits(len(w), size) && !e.mem.empty() {
+func (e *bulkKV) insert(w *txnWrites) error {
+	if !e.mem.fits(len(w.ents), w.size) && !e.mem.empty() {
 		if err := e.freeze(); err != nil {
 			return err
 		}
 	}
-	for k, p := range w {
-		key := unsafe.Slice(unsafe.StringData(k), len(k)) // read only
-		e.mem.put(key, p.value, p.del, maphash.Bytes(e.seed, key))
+	const warmRun = 256
+	for start := 0; start < len(w.ents); start += warmRun {
+		ents := w.ents[start:min(start+warmRun, len(w.ents))]
+		e.warmed += e.mem.warm(func(i int) uint64 { return ents[i].h }, len(ents))
+		for i := range ents {
+			k, v, del := w.entry(start + i)
+			e.mem.put(k, v, del, ents[i].h)
+		}
 	}
+	e.mem.publish()
 	// Full: its bytes reached the budget, or its index could not take
 	// the largest transaction.
-	if e.mem.used.Load() >= e.budget || !e.mem.fits(int(e.maxCount), 0) {
+	if e.mem.used >= e.budget || !e.mem.fits(int(e.maxCount), 0) {
 		return e.freeze()
 	}
 	return nil
@@ -395,30 +405,111 @@ func (e *bulkKV) spill(frozen *overlay, seq int) error {
 	return nil
 }
 
-// pendingWrite is a transaction's write of one key.
-type pendingWrite struct {
-	value []byte
-	del   bool
+// txnWrites are a transaction's writes: each key and value copied into
+// one buffer, in the order written, and an open-addressing index of the
+// newest write of each key by its hash, which the committer inserts with
+// (the overlay and the runs' bloom filters use the same). Pointer-free
+// and reused, so a write allocates nothing.
+type txnWrites struct {
+	buf   []byte
+	ents  []txnWrite
+	index []uint64 // 0, or the key hash's top half << 32 | 1 + its index in ents
+	size  int64    // Badger's estimate of the transaction, see bulkTxn.put
+}
+
+type txnWrite struct {
+	h          uint64
+	off        uint32 // of the key in buf, the value after it
+	klen, vlen uint32
+	del        bool
+}
+
+func (w *txnWrites) reset() {
+	w.buf, w.ents, w.size = w.buf[:0], w.ents[:0], 0
+	clear(w.index)
+}
+
+func (w *txnWrites) entry(i int) (key, value []byte, del bool) {
+	e := &w.ents[i]
+	k := e.off + e.klen
+	return w.buf[e.off:k:k], w.buf[k : k+e.vlen : k+e.vlen], e.del
+}
+
+// find returns the index in ents of key's newest write, -1 for none.
+func (w *txnWrites) find(key []byte, h uint64) int {
+	if len(w.index) == 0 {
+		return -1
+	}
+	mask := uint64(len(w.index) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		x := w.index[i]
+		if x == 0 {
+			return -1
+		}
+		if x>>32 != h>>32 {
+			continue
+		}
+		if e := &w.ents[uint32(x)-1]; e.h == h && bytes.Equal(w.buf[e.off:e.off+e.klen], key) {
+			return int(uint32(x) - 1)
+		}
+	}
+}
+
+// put adds a write of key (hash h), which replaces an earlier one.
+func (w *txnWrites) put(key, value []byte, del bool, h uint64) {
+	e := txnWrite{h: h, off: uint32(len(w.buf)), klen: uint32(len(key)), vlen: uint32(len(value)), del: del}
+	w.buf = append(append(w.buf, key...), value...)
+	if i := w.find(key, h); i >= 0 {
+		w.ents[i] = e // the old bytes stay, unreferenced
+		return
+	}
+	if 2*(len(w.ents)+1) > len(w.index) {
+		w.grow()
+	}
+	w.ents = append(w.ents, e)
+	w.link(len(w.ents) - 1)
+}
+
+// link enters ents[j] in the index.
+func (w *txnWrites) link(j int) {
+	h := w.ents[j].h
+	mask := uint64(len(w.index) - 1)
+	i := h & mask
+	for w.index[i] != 0 {
+		i = (i + 1) & mask
+	}
+	w.index[i] = h>>32<<32 | uint64(j+1)
+}
+
+// grow doubles the index (at most half full) and refills it.
+func (w *txnWrites) grow() {
+	w.index = make([]uint64, max(64, 2*len(w.index)))
+	for j := range w.ents {
+		w.link(j)
+	}
 }
 
 // bulkTxn is a transaction of the bulk engine: its writes wait in pending
-// until commit. A view is a bulkTxn with no pending map.
+// until commit. A view is a bulkTxn with no pending writes.
 type bulkTxn struct {
 	e       *bulkKV
-	pending map[string]pendingWrite
-	size    int64
+	pending *txnWrites
 	scratch []byte
 	done    bool
 }
 
 func (t *bulkTxn) get(key []byte, fn func(v []byte) error) (bool, error) {
-	if p, ok := t.pending[string(key)]; ok {
-		if p.del {
-			return false, nil
+	h := maphash.Bytes(t.e.seed, key)
+	if t.pending != nil {
+		if i := t.pending.find(key, h); i >= 0 {
+			_, v, del := t.pending.entry(i)
+			if del {
+				return false, nil
+			}
+			return true, fn(v)
 		}
-		return true, fn(p.value)
 	}
-	return t.e.get(key, &t.scratch, fn)
+	return t.e.get(key, h, &t.scratch, fn)
 }
 
 func (t *bulkTxn) set(key, value []byte) error { return t.put(key, value, false) }
@@ -433,13 +524,12 @@ func (t *bulkTxn) put(k, v []byte, d bool) error {
 	}
 	// Badger's own bound on a transaction (applyTxn splits a batch on it).
 	size := int64(len(k) + len(v) + 10 + 2)
-	if t.size+size > t.e.maxBatch || int64(len(t.pending)) >= t.e.maxCount {
+	w := t.pending
+	if w.size+size > t.e.maxBatch || int64(len(w.ents)) >= t.e.maxCount {
 		return badger.ErrTxnTooBig
 	}
-	t.size += size
-	// Like a Badger transaction, this keeps v: callers do not modify what
-	// they have written (writeTxn's writes are fresh slices).
-	t.pending[string(k)] = pendingWrite{value: v, del: d}
+	w.size += size
+	w.put(k, v, d, maphash.Bytes(t.e.seed, k))
 	return nil
 }
 
@@ -448,7 +538,7 @@ func (t *bulkTxn) commit() error {
 		return errors.New("bulk replay: commit of a finished transaction")
 	}
 	t.done = true
-	err := t.e.commit(t.pending, t.size) // which owns the map now
+	err := t.e.commit(t.pending) // which owns the writes now
 	t.pending = nil
 	return err
 }
@@ -459,13 +549,13 @@ func (t *bulkTxn) scan(prefix []byte, fn func(key []byte) (bool, error)) error {
 	t.e.mu.RLock()
 	defer t.e.mu.RUnlock()
 	srcs := make([]kvIter, 0, len(t.e.runs)+3+bulkQueue)
-	if len(t.pending) > 0 {
+	if t.pending != nil && len(t.pending.ents) > 0 {
 		srcs = append(srcs, newPendingIter(t.pending, prefix))
 	}
 	t.e.qmu.RLock()
 	for i := len(t.e.queue) - 1; i >= 0; i-- {
-		// Copied now: the committer releases the map once it is in
-		// the overlay, which the scan then reads instead.
+		// Copied now: the committer releases the writes once they are
+		// in the overlay, which the scan then reads instead.
 		if it := newPendingIter(t.e.queue[i].w, prefix); len(it.ws) > 0 {
 			srcs = append(srcs, it)
 		}
@@ -636,23 +726,24 @@ func (m *mergeIter) close() {
 	}
 }
 
-// pendingIter iterates a transaction's writes under a prefix, copied from
-// its map when it is made.
+// pendingIter iterates a transaction's writes under a prefix, copied
+// when it is made.
 type pendingIter struct {
 	ws []pendingEntry
 	i  int
 }
 
 type pendingEntry struct {
-	key string
-	pendingWrite
+	key   string
+	value []byte
+	del   bool
 }
 
-func newPendingIter(w map[string]pendingWrite, prefix []byte) *pendingIter {
+func newPendingIter(w *txnWrites, prefix []byte) *pendingIter {
 	p := &pendingIter{}
-	for k, v := range w {
-		if len(k) >= len(prefix) && k[:len(prefix)] == string(prefix) {
-			p.ws = append(p.ws, pendingEntry{k, v})
+	for i := range w.ents {
+		if k, v, del := w.entry(i); bytes.HasPrefix(k, prefix) { // one write a key
+			p.ws = append(p.ws, pendingEntry{string(k), slices.Clone(v), del})
 		}
 	}
 	slices.SortFunc(p.ws, func(a, b pendingEntry) int { return strings.Compare(a.key, b.key) })

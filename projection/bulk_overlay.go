@@ -36,11 +36,12 @@ import (
 // complete. The arena never moves or grows; an overlay is reused once its
 // spill is done, when no reader can hold it (bulkKV.mu).
 type overlay struct {
-	arena []byte
-	used  atomic.Int64 // bytes of arena holding published entries
-	slots []uint64     // 0, or the key hash's top bits << overlayOffBits | (entry offset + 1)
-	heads []uint64     // chain heads by prefix hash: 0, or the newest entry's offset + 1
-	seed  maphash.Seed
+	arena     []byte
+	used      int64        // bytes of arena written; the writer's alone
+	published atomic.Int64 // bytes of arena a reader may walk (publish)
+	slots     []uint64     // 0, or the key hash's top bits << overlayOffBits | (entry offset + 1)
+	heads     []uint64     // chain heads by prefix hash: 0, or the newest entry's offset + 1
+	seed      maphash.Seed
 
 	count    int // slots in use; the writer's alone
 	maxCount int // slots in use at most (the index's load limit)
@@ -74,7 +75,8 @@ func newOverlay(arena int64, entries int, seed maphash.Seed) *overlay {
 func (o *overlay) reset() {
 	clear(o.slots)
 	clear(o.heads)
-	o.used.Store(0)
+	o.used = 0
+	o.published.Store(0)
 	o.count = 0
 }
 
@@ -82,10 +84,25 @@ func (o *overlay) reset() {
 // values fit.
 func (o *overlay) fits(entries int, size int64) bool {
 	return o.count+entries <= o.maxCount &&
-		o.used.Load()+size+int64(entries)*overlayHeader <= int64(len(o.arena))
+		o.used+size+int64(entries)*overlayHeader <= int64(len(o.arena))
 }
 
-func (o *overlay) empty() bool { return o.used.Load() == 0 }
+func (o *overlay) empty() bool { return o.used == 0 }
+
+// publish lets readers walk every entry put so far (a scan of a prefix no
+// chain serves). Entries are found by their slots as soon as they are put;
+// publishing the bound once per transaction spares put an atomic store.
+func (o *overlay) publish() { o.published.Store(o.used) }
+
+// warm reads the slots that keys of hashes hs probe first, so that the
+// cache misses of a run of puts overlap rather than come one by one.
+func (o *overlay) warm(hs func(i int) uint64, n int) (sum uint64) {
+	mask := uint64(len(o.slots) - 1)
+	for i := range n {
+		sum += o.slots[hs(i)&mask]
+	}
+	return sum
+}
 
 // entry decodes the entry at off.
 func (o *overlay) entry(off int64) (key, value []byte, del bool) {
@@ -129,7 +146,7 @@ func (o *overlay) find(key []byte, h uint64) int64 {
 // put appends an entry and publishes it as key's newest; h is the key's
 // hash. The caller has checked that it fits. The writer's alone.
 func (o *overlay) put(key, value []byte, del bool, h uint64) {
-	off := o.used.Load()
+	off := o.used
 	n := overlayHeader + int64(len(key)+len(value))
 	b := o.arena[off : off+n]
 	binary.LittleEndian.PutUint32(b, uint32(len(key)))
@@ -147,7 +164,7 @@ func (o *overlay) put(key, value []byte, del bool, h uint64) {
 	binary.LittleEndian.PutUint64(b[8:], prev)
 	copy(b[overlayHeader:], key)
 	copy(b[overlayHeader+len(key):], value)
-	o.used.Store(off + n)
+	o.used = off + n
 
 	slot := uint64(off+1) | h>>overlayOffBits<<overlayOffBits
 	mask := uint64(len(o.slots) - 1)
@@ -235,7 +252,7 @@ func (o *overlay) scan(prefix []byte, ents []int64) []int64 {
 	start := len(ents)
 	chains := o.scanChains(prefix)
 	if chains == nil {
-		used := o.used.Load()
+		used := o.published.Load()
 		for off := int64(0); off < used; off += o.entrySize(off) {
 			if live(off) {
 				ents = append(ents, off)
@@ -323,7 +340,7 @@ func sortByKey(o *overlay, ents []sortEnt, depth int) {
 			depth += keyChunkBytes // a prefix they share: on to the next bytes
 			continue
 		}
-		slices.SortFunc(ents, sortEnt.compare)
+		radixSort(ents, 0)
 		for i := 0; i < len(ents); {
 			j := i + 1
 			for j < len(ents) && ents[j].hi == ents[i].hi && ents[j].lo == ents[i].lo {
@@ -336,6 +353,67 @@ func sortByKey(o *overlay, ents []sortEnt, depth int) {
 		}
 		return
 	}
+}
+
+// radixSort sorts ents by their chunks (hi, lo) from byte b on, all
+// before it being equal: an in-place most-significant-digit radix sort
+// (American flag sort), a pass over ents a byte that splits them rather
+// than a comparison sort's log n passes; small buckets are left to one.
+func radixSort(ents []sortEnt, b int) {
+	if len(ents) < 64 {
+		slices.SortFunc(ents, sortEnt.compare)
+		return
+	}
+	// Skip the bytes every chunk shares, found in one pass.
+	andHi, andLo, orHi, orLo := ^uint64(0), ^uint64(0), uint64(0), uint64(0)
+	for i := range ents {
+		andHi, orHi = andHi&ents[i].hi, orHi|ents[i].hi
+		andLo, orLo = andLo&ents[i].lo, orLo|ents[i].lo
+	}
+	same := sortEnt{hi: ^(andHi ^ orHi), lo: ^(andLo ^ orLo)} // 1 where all agree
+	for b < 16 && same.digit(b) == 0xFF {
+		b++
+	}
+	for ; b < 16; b++ {
+		var count [256]int
+		for i := range ents {
+			count[ents[i].digit(b)]++
+		}
+		if count[ents[0].digit(b)] == len(ents) {
+			continue // one bucket: on to the next byte
+		}
+		var next, end [256]int
+		sum := 0
+		for d := range 256 {
+			next[d] = sum
+			sum += count[d]
+			end[d] = sum
+		}
+		for d := range 256 {
+			for next[d] < end[d] {
+				if x := ents[next[d]].digit(b); x == byte(d) {
+					next[d]++
+				} else {
+					ents[next[d]], ents[next[x]] = ents[next[x]], ents[next[d]]
+					next[x]++
+				}
+			}
+		}
+		for d := range 256 {
+			if count[d] > 1 {
+				radixSort(ents[end[d]-count[d]:end[d]], b+1)
+			}
+		}
+		return
+	}
+}
+
+// digit returns byte b (0 to 15) of the chunk.
+func (a *sortEnt) digit(b int) byte {
+	if b < 8 {
+		return byte(a.hi >> (56 - 8*b))
+	}
+	return byte(a.lo >> (56 - 8*(b-8)))
 }
 
 const (

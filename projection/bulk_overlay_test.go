@@ -56,6 +56,7 @@ func TestOverlay_MatchesSortedMap(t *testing.T) {
 		o.put(k, []byte(v), del, maphash.Bytes(seed, k))
 		want[string(k)] = val{v, del}
 	}
+	o.publish() // as the committer does after each transaction
 	for k, w := range want {
 		off := o.find([]byte(k), maphash.Bytes(seed, []byte(k)))
 		if off < 0 {
@@ -96,7 +97,49 @@ func TestOverlay_MatchesSortedMap(t *testing.T) {
 			got = append(got, string(o.key(off)))
 		}
 		if !slices.Equal(got, want) {
-			t.Fatalf("scan(%q) = %q, want %q", p, got, want)
+			t.Fatalf("scan(%q): %d keys, want %d (or out of order)", p, len(got), len(want))
 		}
+	}
+}
+
+// TestTxnWrites_MatchesMap: a transaction's writes, overwritten, deleted
+// and grown past their index, read as a map of the newest write of each
+// key would, each key once in write order of its first write.
+func TestTxnWrites_MatchesMap(t *testing.T) {
+	seed := maphash.MakeSeed()
+	rng := rand.New(rand.NewPCG(3, 4))
+	var w txnWrites
+	for round := range 2 { // the second after reset, as a reused one
+		want := map[string]string{}
+		var order []string
+		for i := range 5_000 {
+			k := fmt.Sprintf("k%d", rng.IntN(2_000))
+			v, del := fmt.Sprint(i), rng.IntN(5) == 0
+			if del {
+				v = ""
+			}
+			w.put([]byte(k), []byte(v), del, maphash.Bytes(seed, []byte(k)))
+			if _, ok := want[k]; !ok {
+				order = append(order, k)
+			}
+			want[k] = v + map[bool]string{true: " deleted"}[del]
+		}
+		if len(w.ents) != len(order) {
+			t.Fatalf("round %d: %d entries, want %d", round, len(w.ents), len(order))
+		}
+		for i, k := range order {
+			j := w.find([]byte(k), maphash.Bytes(seed, []byte(k)))
+			if j != i {
+				t.Fatalf("round %d: find(%q) = %d, want %d", round, k, j, i)
+			}
+			gk, gv, del := w.entry(j)
+			if got := string(gv) + map[bool]string{true: " deleted"}[del]; string(gk) != k || got != want[k] {
+				t.Fatalf("round %d: entry %d = %q %q, want %q %q", round, j, gk, got, k, want[k])
+			}
+		}
+		if w.find([]byte("absent"), maphash.Bytes(seed, []byte("absent"))) != -1 {
+			t.Fatalf("round %d: found an absent key", round)
+		}
+		w.reset()
 	}
 }
