@@ -380,7 +380,7 @@ func (e *bulkKV) spill(frozen *overlay, seq int) error {
 	e.sorted = frozen.sorted(e.sorted)
 	path := filepath.Join(e.dir, fmt.Sprintf("run-%06d", seq))
 	keepMarkers := seq > 0 // with no older run, a marker hides nothing
-	r, err := writeRun(path, e.seed, func(emit func(key, value []byte, del bool) error) error {
+	r, err := writeRun(path, e.seed, len(e.sorted), func(emit func(key, value []byte, del bool) error) error {
 		for _, s := range e.sorted {
 			k, v, del := frozen.entry(s.off)
 			if del && !keepMarkers {
@@ -601,12 +601,9 @@ func (e *bulkKV) merge(fn func(key, value []byte) error) error {
 	e.mu.Unlock()
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	// flush waited for the last spill: mem is the one overlay.
-	e.sorted = e.mem.sorted(e.sorted)
-	ents := make([]int64, len(e.sorted))
-	for i, s := range e.sorted {
-		ents[i] = s.off
-	}
+	// flush waited for the last spill: mem is the one overlay. Its
+	// entries in key order, as offsets, in the sort's own buffer.
+	ents := e.mem.sorted(e.sorted)
 	e.sorted = nil
 	srcs := []kvIter{&overlayIter{o: e.mem, ents: ents}}
 	for i := len(e.runs) - 1; i >= 0; i-- {
@@ -779,14 +776,14 @@ type runBlock struct {
 
 // writeRun writes the entries fill emits, in key order, to a new run at
 // path.
-func writeRun(path string, seed maphash.Seed, fill func(emit func(key, value []byte, del bool) error) error) (*run, error) {
+func writeRun(path string, seed maphash.Seed, hint int, fill func(emit func(key, value []byte, del bool) error) error) (*run, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("bulk replay: create run: %w", err)
 	}
 	r := &run{f: f}
 	w := bufio.NewWriterSize(f, 1<<20)
-	var hashes []uint64
+	hashes := make([]uint64, 0, hint)
 	var off, blockStart int64 = 0, -runBlockBytes
 	var hdr [2 * binary.MaxVarintLen64]byte
 	err = fill(func(key, value []byte, del bool) error {

@@ -244,7 +244,7 @@ func componentEnd(key []byte, i int) (int, bool) {
 
 // scan appends to ents the newest entry of each key under prefix, sorted
 // by key.
-func (o *overlay) scan(prefix []byte, ents []int64) []int64 {
+func (o *overlay) scan(prefix []byte, ents []sortEnt) []sortEnt {
 	live := func(off int64) bool {
 		k := o.key(off)
 		return bytes.HasPrefix(k, prefix) && o.find(k, maphash.Bytes(o.seed, k)) == off
@@ -255,7 +255,7 @@ func (o *overlay) scan(prefix []byte, ents []int64) []int64 {
 		used := o.published.Load()
 		for off := int64(0); off < used; off += o.entrySize(off) {
 			if live(off) {
-				ents = append(ents, off)
+				ents = append(ents, sortEnt{off: off})
 			}
 		}
 	}
@@ -263,13 +263,13 @@ func (o *overlay) scan(prefix []byte, ents []int64) []int64 {
 		for e := atomic.LoadUint64(&o.heads[head]); e != 0; {
 			off := int64(e) - 1
 			if live(off) {
-				ents = append(ents, off)
+				ents = append(ents, sortEnt{off: off})
 			}
 			e = binary.LittleEndian.Uint64(o.arena[off+8:])
 		}
 	}
 	found := ents[start:]
-	slices.SortFunc(found, func(a, b int64) int { return bytes.Compare(o.key(a), o.key(b)) })
+	slices.SortFunc(found, func(a, b sortEnt) int { return bytes.Compare(o.key(a.off), o.key(b.off)) })
 	// An entry is found twice when its prefix's chain and its namespace's
 	// share a head.
 	return ents[:start+len(slices.Compact(found))]
@@ -298,6 +298,9 @@ func (o *overlay) scanChains(prefix []byte) []int {
 // reusing buf. No writer may run.
 func (o *overlay) sorted(buf []sortEnt) []sortEnt {
 	ents := buf[:0]
+	if cap(ents) < o.count {
+		ents = make([]sortEnt, 0, o.count)
+	}
 	for _, s := range o.slots {
 		if s != 0 {
 			ents = append(ents, sortEnt{off: int64(s&overlayOffMask) - 1})
@@ -442,21 +445,21 @@ func keyChunk(key []byte, depth int) (hi, lo uint64) {
 // overlayIter iterates an overlay's entries sorted by key.
 type overlayIter struct {
 	o    *overlay
-	ents []int64
+	ents []sortEnt
 	i    int
 }
 
 func (it *overlayIter) seek(key []byte) {
-	it.i = sort.Search(len(it.ents), func(i int) bool { return bytes.Compare(it.o.key(it.ents[i]), key) >= 0 })
+	it.i = sort.Search(len(it.ents), func(i int) bool { return bytes.Compare(it.o.key(it.ents[i].off), key) >= 0 })
 }
 func (it *overlayIter) valid() bool { return it.i < len(it.ents) }
-func (it *overlayIter) key() []byte { return it.o.key(it.ents[it.i]) }
+func (it *overlayIter) key() []byte { return it.o.key(it.ents[it.i].off) }
 func (it *overlayIter) value() []byte {
-	_, v, _ := it.o.entry(it.ents[it.i])
+	_, v, _ := it.o.entry(it.ents[it.i].off)
 	return v
 }
 func (it *overlayIter) deleted() bool {
-	_, _, d := it.o.entry(it.ents[it.i])
+	_, _, d := it.o.entry(it.ents[it.i].off)
 	return d
 }
 func (it *overlayIter) next()      { it.i++ }

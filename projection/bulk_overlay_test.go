@@ -93,8 +93,8 @@ func TestOverlay_MatchesSortedMap(t *testing.T) {
 			}
 		}
 		var got []string
-		for _, off := range o.scan(p, nil) {
-			got = append(got, string(o.key(off)))
+		for _, e := range o.scan(p, nil) {
+			got = append(got, string(o.key(e.off)))
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("scan(%q): %d keys, want %d (or out of order)", p, len(got), len(want))
