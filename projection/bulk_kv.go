@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -83,7 +85,6 @@ type bulkKV struct {
 	spare    *overlay   // spilled, for the next freeze to reuse
 	runs     []*run     // oldest first
 	spilling chan error // the running spill's result; the committer's alone
-	sorted   []sortEnt  // the spiller's (then merge's) buffer
 	warmed   uint64     // the committer's: what overlay.warm read, kept
 
 	// qmu guards queue and failed. Writes leave queue once they are in mem
@@ -197,7 +198,7 @@ func (e *bulkKV) close() error {
 		}
 	}
 	e.runs = nil
-	e.mem, e.frozen, e.spare, e.sorted = nil, nil, nil, nil
+	e.mem, e.frozen, e.spare = nil, nil, nil
 	if err := os.RemoveAll(e.dir); err != nil && first == nil {
 		first = err
 	}
@@ -377,11 +378,11 @@ func (e *bulkKV) spill(frozen *overlay, seq int) error {
 			return err
 		}
 	}
-	e.sorted = frozen.sorted(e.sorted)
+	sorted := frozen.sorted(nil)
 	path := filepath.Join(e.dir, fmt.Sprintf("run-%06d", seq))
 	keepMarkers := seq > 0 // with no older run, a marker hides nothing
-	r, err := writeRun(path, e.seed, len(e.sorted), func(emit func(key, value []byte, del bool) error) error {
-		for _, s := range e.sorted {
+	r, err := writeRun(path, e.seed, len(sorted), func(emit func(key, value []byte, del bool) error) error {
+		for _, s := range sorted {
 			k, v, del := frozen.entry(s.off)
 			if del && !keepMarkers {
 				continue
@@ -402,6 +403,11 @@ func (e *bulkKV) spill(frozen *overlay, seq int) error {
 	// it, pages resident, rather than leave a new arena to the GC.
 	e.spare = frozen
 	e.mu.Unlock()
+	// Collect the replay's garbage now, the sort's buffer with it: the
+	// overlays count as live heap, which puts the next collection as far
+	// off again.
+	sorted = nil
+	runtime.GC()
 	return nil
 }
 
@@ -597,14 +603,20 @@ func (e *bulkKV) merge(fn func(key, value []byte) error) error {
 		return err
 	}
 	e.mu.Lock()
-	e.spare = nil // for the collector: the final write needs the memory
+	spare := e.spare != nil
+	e.spare = nil
 	e.mu.Unlock()
+	if spare {
+		// The spilled overlay is garbage now: collect it and return
+		// the replay's idle heap before the final write, whose tables
+		// are mapped besides.
+		debug.FreeOSMemory()
+	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	// flush waited for the last spill: mem is the one overlay. Its
 	// entries in key order, as offsets, in the sort's own buffer.
-	ents := e.mem.sorted(e.sorted)
-	e.sorted = nil
+	ents := e.mem.sorted(nil)
 	srcs := []kvIter{&overlayIter{o: e.mem, ents: ents}}
 	for i := len(e.runs) - 1; i >= 0; i-- {
 		srcs = append(srcs, e.runs[i].iter())
