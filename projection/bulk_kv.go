@@ -602,21 +602,15 @@ func (e *bulkKV) merge(fn func(key, value []byte) error) error {
 	if err := e.flush(); err != nil {
 		return err
 	}
-	e.mu.Lock()
-	spare := e.spare != nil
-	e.spare = nil
-	e.mu.Unlock()
-	if spare {
-		// The spilled overlay is garbage now: collect it and return
-		// the replay's idle heap before the final write, whose tables
-		// are mapped besides.
-		debug.FreeOSMemory()
-	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	// flush waited for the last spill: mem is the one overlay. Its
-	// entries in key order, as offsets, in the sort's own buffer.
+	// flush waited for the last spill: mem is the one overlay, read in
+	// key order from here on, without its index. The spilled overlay and
+	// that index are garbage now: collect them and return the replay's
+	// idle heap before the final write, whose tables are mapped besides.
 	ents := e.mem.sorted(nil)
+	e.mem.slots, e.mem.heads, e.spare = nil, nil, nil
+	debug.FreeOSMemory()
 	srcs := []kvIter{&overlayIter{o: e.mem, ents: ents}}
 	for i := len(e.runs) - 1; i >= 0; i-- {
 		srcs = append(srcs, e.runs[i].iter())
