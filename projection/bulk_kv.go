@@ -24,12 +24,13 @@ import (
 // The bulk engine: the kvDB a first replay applies to (see bulk.go). Writes
 // go to an in-memory overlay (bulk_overlay.go: an arena and a hash index),
 // bounded by a byte budget; when it is full it is sorted and spilled, in
-// key order, as an immutable run file. Reads consult the overlay, then the runs newest
-// first: a point read checks each run's bloom filter first, so a key that
-// is nowhere (most reads of a replay: a new user's record, its userName)
-// costs no I/O; a prefix scan merges every source, the newest value of a
-// key winning and delete markers hiding what is older. merge, in the same
-// way, hands the final state in key order to Badger's StreamWriter.
+// key order, as an immutable run file. Reads consult the overlay, then the
+// runs newest first: a point read checks each run's bloom filter first,
+// so a key that is nowhere (most reads of a replay: a new user's record,
+// its userName) costs no I/O; a prefix scan merges every source, the
+// newest value of a key winning and delete markers hiding what is older.
+// merge, in the same way, hands the final state in key order to Badger's
+// StreamWriter.
 //
 // Transactions (bulkTxn) keep their writes (txnWrites) until commit, so that
 // a transaction dropped because its record is skipped, or redone with
@@ -550,7 +551,10 @@ func (t *bulkTxn) commit() error {
 }
 
 // scan merges the transaction's writes, the queued transactions' (newest
-// first), the overlay and the runs under prefix.
+// first), the overlays and the runs under prefix. The committer may insert
+// into the live overlay meanwhile; what it inserts is a queued
+// transaction's, which the scan has copied first and which hides the
+// overlay's keys it also writes.
 func (t *bulkTxn) scan(prefix []byte, fn func(key []byte) (bool, error)) error {
 	t.e.mu.RLock()
 	defer t.e.mu.RUnlock()
