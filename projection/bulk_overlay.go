@@ -243,36 +243,48 @@ func componentEnd(key []byte, i int) (int, bool) {
 }
 
 // scan appends to ents the newest entry of each key under prefix, sorted
-// by key.
+// by key. Every entry of a key is in one chain, so the chains (or, for a
+// prefix none serves, the whole arena) hold them all; the newest is the
+// one furthest into the arena, which only grows.
 func (o *overlay) scan(prefix []byte, ents []sortEnt) []sortEnt {
-	live := func(off int64) bool {
-		k := o.key(off)
-		return bytes.HasPrefix(k, prefix) && o.find(k, maphash.Bytes(o.seed, k)) == off
-	}
 	start := len(ents)
+	add := func(off int64) {
+		if bytes.HasPrefix(o.key(off), prefix) {
+			ents = append(ents, sortEnt{off: off})
+		}
+	}
 	chains := o.scanChains(prefix)
 	if chains == nil {
 		used := o.published.Load()
 		for off := int64(0); off < used; off += o.entrySize(off) {
-			if live(off) {
-				ents = append(ents, sortEnt{off: off})
-			}
+			add(off)
 		}
 	}
 	for _, head := range chains {
 		for e := atomic.LoadUint64(&o.heads[head]); e != 0; {
 			off := int64(e) - 1
-			if live(off) {
-				ents = append(ents, sortEnt{off: off})
-			}
+			add(off)
 			e = binary.LittleEndian.Uint64(o.arena[off+8:])
 		}
 	}
+	// The keys share the prefix: sorting starts after it, and leaves the
+	// entries of a key side by side (an entry is found twice when its
+	// prefix's chain and its namespace's share a head).
 	found := ents[start:]
-	slices.SortFunc(found, func(a, b sortEnt) int { return bytes.Compare(o.key(a.off), o.key(b.off)) })
-	// An entry is found twice when its prefix's chain and its namespace's
-	// share a head.
-	return ents[:start+len(slices.Compact(found))]
+	sortByKey(o, found, len(prefix))
+	out := found[:0]
+	for i := 0; i < len(found); {
+		newest := found[i]
+		j := i + 1
+		for ; j < len(found) && bytes.Equal(o.key(found[j].off), o.key(found[i].off)); j++ {
+			if found[j].off > newest.off {
+				newest = found[j]
+			}
+		}
+		out = append(out, newest)
+		i = j
+	}
+	return ents[:start+len(out)]
 }
 
 // scanChains returns the chain heads that hold every key under prefix,
@@ -324,8 +336,8 @@ func (a sortEnt) compare(b sortEnt) int {
 	return cmp.Compare(a.lo, b.lo)
 }
 
-// sortByKey sorts ents, whose keys are distinct and agree on their first
-// depth bytes, by key: by the next 15 bytes of each key, held beside its
+// sortByKey sorts ents, whose keys agree on their first depth bytes, by
+// key (entries of one key end side by side, in no order): by the next 15 bytes of each key, held beside its
 // offset so that comparing reads no arena, then each group of equal
 // chunks on the 15 after (a multikey radix sort). Reading a chunk is a
 // cache miss per entry and level, not per comparison.
@@ -338,7 +350,7 @@ func sortByKey(o *overlay, ents []sortEnt, depth int) {
 		}
 		if same {
 			if ents[0].lo&0xFF != keyChunkMore {
-				return // the keys end here (only one can)
+				return // one key, which ends here
 			}
 			depth += keyChunkBytes // a prefix they share: on to the next bytes
 			continue

@@ -86,18 +86,22 @@ func TestOverlay_MatchesSortedMap(t *testing.T) {
 	}
 	prefixes = append(prefixes, nil, []byte("a"), tenantNS("a0", nsMember), []byte{tagTenant})
 	for _, p := range prefixes {
-		var want []string
+		var under []string
 		for _, k := range keys {
 			if bytes.HasPrefix([]byte(k), p) {
-				want = append(want, k)
+				under = append(under, k)
 			}
 		}
 		var got []string
 		for _, e := range o.scan(p, nil) {
-			got = append(got, string(o.key(e.off)))
+			k, v, del := o.entry(e.off)
+			got = append(got, string(k))
+			if w := want[string(k)]; string(v) != w.v || del != w.del {
+				t.Fatalf("scan(%q): %q = %q deleted %v, want its newest write %q deleted %v", p, k, v, del, w.v, w.del)
+			}
 		}
-		if !slices.Equal(got, want) {
-			t.Fatalf("scan(%q): %d keys, want %d (or out of order)", p, len(got), len(want))
+		if !slices.Equal(got, under) {
+			t.Fatalf("scan(%q): %d keys, want %d (or out of order)", p, len(got), len(under))
 		}
 	}
 }
