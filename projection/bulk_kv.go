@@ -12,35 +12,35 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/dgraph-io/badger/v4"
-	"github.com/dgraph-io/badger/v4/skl"
-	"github.com/dgraph-io/badger/v4/y"
 )
 
 // The bulk engine: the kvDB a first replay applies to (see bulk.go). Writes
-// go to an ordered in-memory overlay, Badger's arena skiplist, bounded by a
-// byte budget; when it is full it is spilled, in key order, as an
-// immutable run file. Reads consult the overlay, then the runs newest
-// first: a point read checks each run's bloom filter first, so a key that
-// is nowhere (most reads of a replay: a new user's record, its userName)
-// costs no I/O; a prefix scan merges every source, the newest value of a
-// key winning and delete markers hiding what is older. merge, in the same
-// way, hands the final state in key order to Badger's StreamWriter.
+// go to an in-memory overlay (bulk_overlay.go: an arena and a hash index),
+// bounded by a byte budget; when it is full it is sorted and spilled, in
+// key order, as an immutable run file. Reads consult the overlay, then the
+// runs newest first: a point read checks each run's bloom filter first,
+// so a key that is nowhere (most reads of a replay: a new user's record,
+// its userName) costs no I/O; a prefix scan merges every source, the
+// newest value of a key winning and delete markers hiding what is older.
+// merge, in the same way, hands the final state in key order to Badger's
+// StreamWriter.
 //
-// Transactions (bulkTxn) keep their writes in a map until commit, so that
+// Transactions (bulkTxn) keep their writes (txnWrites) until commit, so that
 // a transaction dropped because its record is skipped, or redone with
 // fewer records, leaves nothing behind: the same semantics as a Badger
 // transaction, which is what lets the apply path run unchanged.
 //
-// Commit is a pipeline: it queues the map (bulkQueue at most, for
-// back-pressure) and returns, and the committer goroutine inserts it into
-// the overlay and only then takes it off the queue. Reads consult the
-// queued maps, newest first, before the overlay, so a transaction sees
+// Commit is a pipeline: it queues the writes (bulkQueue at most, for
+// back-pressure) and returns, and the committer goroutine inserts them into
+// the overlay and only then takes them off the queue. Reads consult the
+// queued writes, newest first, before the overlay, so a transaction sees
 // what every earlier commit wrote exactly as if those had been inserted.
 // When the overlay reaches the budget, the committer freezes it (reads go
 // on seeing it, between the overlay and the runs) and goes on inserting
@@ -57,9 +57,11 @@ const (
 	runReadBuffer  = 64 << 10 // sequential reads of a run (scans, the final merge)
 	bulkQueue      = 3        // committed transactions waiting for the committer, at most
 
-	// skiplist entry meta bits.
-	metaPresent = 1
-	metaDeleted = 2
+	// overlayEntryBytes sizes an overlay's index: one key for this many
+	// bytes of its arena (a replay of users averages about 107: records of
+	// several hundred, index keys of a few dozen). An overlay whose index
+	// fills first spills early.
+	overlayEntryBytes = 96
 )
 
 // bulkKV is the bulk engine. Safe for concurrent use: transactions of
@@ -68,22 +70,25 @@ const (
 type bulkKV struct {
 	dir      string
 	budget   int64 // the overlay spills once it holds this much
-	arena    int64 // the skiplist's arena: budget plus room for one transaction
+	arena    int64 // an overlay's arena: budget plus room for one transaction
+	entries  int   // keys an overlay's index holds
 	maxBatch int64 // bytes one transaction may hold (Badger's own limit)
 	maxCount int64
 	seed     maphash.Seed
 
 	// mu guards mem, frozen and runs, which the committer and its
 	// spiller change holding it; readers hold it (read) while they read
-	// them. The committer inserts into mem without it (the skiplist takes
+	// them. The committer inserts into mem without it (the overlay takes
 	// concurrent readers).
 	mu       sync.RWMutex
-	mem      *skl.Skiplist
-	frozen   *skl.Skiplist // being spilled, newer than every run; nil when no spill runs
-	runs     []*run        // oldest first
-	spilling chan error    // the running spill's result; the committer's alone
+	mem      *overlay
+	frozen   *overlay   // being spilled, newer than every run; nil when no spill runs
+	spare    *overlay   // spilled, for the next freeze to reuse
+	runs     []*run     // oldest first
+	spilling chan error // the running spill's result; the committer's alone
+	warmed   uint64     // the committer's: what overlay.warm read, kept
 
-	// qmu guards queue and failed. A map leaves queue once it is in mem
+	// qmu guards queue and failed. Writes leave queue once they are in mem
 	// (or a run), so a reader holding mu finds every committed write in
 	// queue, mem or the runs.
 	qmu    sync.RWMutex
@@ -93,7 +98,7 @@ type bulkKV struct {
 	done   chan struct{} // closed when the committer has returned
 	stop   sync.Once
 
-	maps sync.Pool // of map[string]pendingWrite: a transaction's, cleared for the next
+	writes sync.Pool // of *txnWrites: a transaction's, emptied for the next
 
 	beforeSpill func() error // tests: called before each spill; an error fails it
 }
@@ -102,11 +107,13 @@ func newBulkKV(dir string, budget, maxBatch, maxCount int64) (*bulkKV, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("bulk replay: %w", err)
 	}
-	// The arena holds the largest transaction Badger would take on top
-	// of a full overlay, so that a commit always fits.
-	arena := budget + maxBatch + maxCount*(int64(skl.MaxNodeSize)+8) + 1<<10
-	e := &bulkKV{dir: dir, budget: budget, arena: arena, maxBatch: maxBatch, maxCount: maxCount,
-		seed: maphash.MakeSeed(), mem: skl.NewSkiplist(arena),
+	// The arena and the index hold the largest transaction Badger would
+	// take on top of a full overlay, so that a commit always fits.
+	arena := budget + maxBatch + maxCount*overlayHeader
+	entries := int(arena/overlayEntryBytes + maxCount)
+	seed := maphash.MakeSeed()
+	e := &bulkKV{dir: dir, budget: budget, arena: arena, entries: entries, maxBatch: maxBatch, maxCount: maxCount,
+		seed: seed, mem: newOverlay(arena, entries, seed),
 		work: make(chan *queuedTxn, bulkQueue-1), done: make(chan struct{})}
 	go e.committer()
 	return e, nil
@@ -115,8 +122,7 @@ func newBulkKV(dir string, budget, maxBatch, maxCount int64) (*bulkKV, error) {
 // queuedTxn is a committed transaction's writes on their way to the
 // overlay.
 type queuedTxn struct {
-	w    map[string]pendingWrite
-	size int64
+	w *txnWrites
 }
 
 // committer inserts the queued transactions into the overlay in the order
@@ -141,7 +147,7 @@ func (e *bulkKV) committer() {
 		e.qmu.RUnlock()
 		var err error
 		if failed == nil {
-			err = e.insert(q.w, q.size)
+			err = e.insert(q.w)
 		}
 		e.qmu.Lock()
 		if err != nil && e.failed == nil {
@@ -193,7 +199,7 @@ func (e *bulkKV) close() error {
 		}
 	}
 	e.runs = nil
-	e.mem, e.frozen = nil, nil
+	e.mem, e.frozen, e.spare = nil, nil, nil
 	if err := os.RemoveAll(e.dir); err != nil && first == nil {
 		first = err
 	}
@@ -201,18 +207,18 @@ func (e *bulkKV) close() error {
 }
 
 func (e *bulkKV) newTxn() kvTxn {
-	w, _ := e.maps.Get().(map[string]pendingWrite)
+	w, _ := e.writes.Get().(*txnWrites)
 	if w == nil {
-		w = make(map[string]pendingWrite)
+		w = &txnWrites{}
 	}
 	return &bulkTxn{e: e, pending: w}
 }
 
-// release hands a finished transaction's map back for the next.
-func (e *bulkKV) release(w map[string]pendingWrite) {
+// release hands a finished transaction's writes back for the next.
+func (e *bulkKV) release(w *txnWrites) {
 	if w != nil {
-		clear(w)
-		e.maps.Put(w)
+		w.reset()
+		e.writes.Put(w)
 	}
 }
 
@@ -221,60 +227,69 @@ func (e *bulkKV) view(fn func(r kvReader) error) error {
 	return fn(t)
 }
 
-// memKey returns key as the skiplist holds it (with Badger's version
-// suffix, always version 0), in buf.
-func memKey(buf, key []byte) []byte {
-	buf = append(buf[:0], key...)
-	return binary.BigEndian.AppendUint64(buf, ^uint64(0))
-}
-
-// get finds key: in the overlay, then in the runs newest first. found is
-// false when the key is absent or deleted.
-func (e *bulkKV) get(key []byte, scratch *[]byte) (value []byte, found bool, err error) {
+// get finds key: in the queued transactions, the overlays, then in the
+// runs newest first, and calls fn with its value (valid during the call
+// only: an overlay is reused once spilled) unless it is absent or
+// deleted.
+// h is key's hash (e.seed).
+func (e *bulkKV) get(key []byte, h uint64, scratch *[]byte, fn func(v []byte) error) (found bool, err error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	if p, ok := e.getQueued(key); ok {
-		return p.value, !p.del, nil
+	if found, queued, err := e.getQueued(key, h, fn); queued {
+		return found, err
 	}
-	*scratch = memKey(*scratch, key)
-	if vs := e.mem.Get(*scratch); vs.Meta&metaPresent != 0 {
-		return vs.Value, vs.Meta&metaDeleted == 0, nil
-	}
-	if e.frozen != nil {
-		if vs := e.frozen.Get(*scratch); vs.Meta&metaPresent != 0 {
-			return vs.Value, vs.Meta&metaDeleted == 0, nil
+	for _, o := range [2]*overlay{e.mem, e.frozen} {
+		if o == nil {
+			continue
+		}
+		if off := o.find(key, h); off >= 0 {
+			_, v, del := o.entry(off)
+			if del {
+				return false, nil
+			}
+			return true, fn(v)
 		}
 	}
-	h := maphash.Bytes(e.seed, key)
 	for i := len(e.runs) - 1; i >= 0; i-- {
 		v, del, ok, err := e.runs[i].get(key, h, scratch)
 		if err != nil {
-			return nil, false, err
+			return false, err
 		}
 		if ok {
-			return v, !del, nil
+			if del {
+				return false, nil
+			}
+			return true, fn(v)
 		}
 	}
-	return nil, false, nil
+	return false, nil
 }
 
-// getQueued finds key's newest write among the queued transactions.
-func (e *bulkKV) getQueued(key []byte) (pendingWrite, bool) {
+// getQueued finds key's newest write among the queued transactions and
+// calls fn with its value unless it is a delete; queued is false when no
+// queued transaction wrote key. fn runs before the committer can release
+// the writes.
+func (e *bulkKV) getQueued(key []byte, h uint64, fn func(v []byte) error) (found, queued bool, err error) {
 	e.qmu.RLock()
 	defer e.qmu.RUnlock()
 	for i := len(e.queue) - 1; i >= 0; i-- {
-		if p, ok := e.queue[i].w[string(key)]; ok {
-			return p, true
+		w := e.queue[i].w
+		if j := w.find(key, h); j >= 0 {
+			_, v, del := w.entry(j)
+			if del {
+				return false, true, nil
+			}
+			return true, true, fn(v)
 		}
 	}
-	return pendingWrite{}, false
+	return false, false, nil
 }
 
 // commit queues a transaction's writes for the committer, which owns w
 // from then on, waiting while the queue is full. It returns the
 // committer's error, if it had one, instead (w is then released).
-func (e *bulkKV) commit(w map[string]pendingWrite, size int64) error {
-	q := &queuedTxn{w: w, size: size}
+func (e *bulkKV) commit(w *txnWrites) error {
+	q := &queuedTxn{w: w}
 	e.qmu.Lock()
 	err := e.failed
 	if err == nil {
@@ -292,23 +307,25 @@ func (e *bulkKV) commit(w map[string]pendingWrite, size int64) error {
 // insert writes a transaction's writes into the overlay, freezing it
 // first when they might not fit, and after them when it is full. Only the
 // committer inserts.
-func (e *bulkKV) insert(w map[string]pendingWrite, size int64) error {
-	need := size + int64(len(w))*(int64(skl.MaxNodeSize)+8)
-	if e.mem.MemSize()+need > e.arena && !e.mem.Empty() {
+func (e *bulkKV) insert(w *txnWrites) error {
+	if !e.mem.fits(len(w.ents), w.size) && !e.mem.empty() {
 		if err := e.freeze(); err != nil {
 			return err
 		}
 	}
-	var buf []byte
-	for k, p := range w {
-		buf = memKey(buf, []byte(k))
-		meta := byte(metaPresent)
-		if p.del {
-			meta |= metaDeleted
+	const warmRun = 256
+	for start := 0; start < len(w.ents); start += warmRun {
+		ents := w.ents[start:min(start+warmRun, len(w.ents))]
+		e.warmed += e.mem.warm(func(i int) uint64 { return ents[i].h }, len(ents))
+		for i := range ents {
+			k, v, del := w.entry(start + i)
+			e.mem.put(k, v, del, ents[i].h)
 		}
-		e.mem.Put(buf, y.ValueStruct{Meta: meta, Value: p.value})
 	}
-	if e.mem.MemSize() >= e.budget {
+	e.mem.publish()
+	// Full: its bytes reached the budget, or its index could not take
+	// the largest transaction.
+	if e.mem.used >= e.budget || !e.mem.fits(int(e.maxCount), 0) {
 		return e.freeze()
 	}
 	return nil
@@ -322,9 +339,16 @@ func (e *bulkKV) freeze() error {
 	if err := e.waitSpill(); err != nil {
 		return err
 	}
-	// The arena of the previous spill was collected at its end, so
-	// this one reuses its pages.
-	mem := skl.NewSkiplist(e.arena)
+	// The overlay of the previous spill, whose pages are resident.
+	e.mu.Lock()
+	mem := e.spare
+	e.spare = nil
+	e.mu.Unlock()
+	if mem != nil {
+		mem.reset()
+	} else {
+		mem = newOverlay(e.arena, e.entries, e.seed)
+	}
 	e.mu.Lock()
 	frozen := e.mem
 	e.frozen, e.mem = frozen, mem
@@ -349,73 +373,150 @@ func (e *bulkKV) waitSpill() error {
 // spill writes the frozen overlay as run number seq (every older run is
 // written), then puts the run in its place for readers. After an error
 // the frozen overlay stays where readers find it, and the replay fails.
-func (e *bulkKV) spill(frozen *skl.Skiplist, seq int) error {
+func (e *bulkKV) spill(frozen *overlay, seq int) error {
 	if e.beforeSpill != nil {
 		if err := e.beforeSpill(); err != nil {
 			return err
 		}
 	}
-	it := frozen.NewIterator()
+	sorted := frozen.sorted(nil)
 	path := filepath.Join(e.dir, fmt.Sprintf("run-%06d", seq))
 	keepMarkers := seq > 0 // with no older run, a marker hides nothing
-	r, err := writeRun(path, e.seed, func(emit func(key, value []byte, del bool) error) error {
-		for it.SeekToFirst(); it.Valid(); it.Next() {
-			vs := it.Value()
-			del := vs.Meta&metaDeleted != 0
+	r, err := writeRun(path, e.seed, len(sorted), func(emit func(key, value []byte, del bool) error) error {
+		for _, s := range sorted {
+			k, v, del := frozen.entry(s.off)
 			if del && !keepMarkers {
 				continue
 			}
-			if err := emit(y.ParseKey(it.Key()), vs.Value, del); err != nil {
+			if err := emit(k, v, del); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	it.Close()
 	if err != nil {
 		return err
 	}
 	e.mu.Lock()
 	e.runs = append(e.runs, r)
 	e.frozen = nil
+	// No reader holds frozen now (they hold mu): the next freeze reuses
+	// it, pages resident, rather than leave a new arena to the GC.
+	e.spare = frozen
 	e.mu.Unlock()
-	// Collect the full arena now, so that the next overlay reuses its
-	// pages: left to the GC's pace, the old arena stays resident while
-	// the new one fills (the arena counts as live heap, which puts the
-	// next collection far off).
-	frozen.DecrRef()
+	// Collect the replay's garbage now, the sort's buffer with it: the
+	// overlays count as live heap, which puts the next collection as far
+	// off again.
+	sorted = nil
 	runtime.GC()
 	return nil
 }
 
-// pendingWrite is a transaction's write of one key.
-type pendingWrite struct {
-	value []byte
-	del   bool
+// txnWrites are a transaction's writes: each key and value copied into
+// one buffer, in the order written, and an open-addressing index of the
+// newest write of each key by its hash, which the committer inserts with
+// (the overlay and the runs' bloom filters use the same). Pointer-free
+// and reused, so a write allocates nothing.
+type txnWrites struct {
+	buf   []byte
+	ents  []txnWrite
+	index []uint64 // 0, or the key hash's top half << 32 | 1 + its index in ents
+	size  int64    // Badger's estimate of the transaction, see bulkTxn.put
+}
+
+type txnWrite struct {
+	h          uint64
+	off        uint32 // of the key in buf, the value after it
+	klen, vlen uint32
+	del        bool
+}
+
+func (w *txnWrites) reset() {
+	w.buf, w.ents, w.size = w.buf[:0], w.ents[:0], 0
+	clear(w.index)
+}
+
+func (w *txnWrites) entry(i int) (key, value []byte, del bool) {
+	e := &w.ents[i]
+	k := e.off + e.klen
+	return w.buf[e.off:k:k], w.buf[k : k+e.vlen : k+e.vlen], e.del
+}
+
+// find returns the index in ents of key's newest write, -1 for none.
+func (w *txnWrites) find(key []byte, h uint64) int {
+	if len(w.index) == 0 {
+		return -1
+	}
+	mask := uint64(len(w.index) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		x := w.index[i]
+		if x == 0 {
+			return -1
+		}
+		if x>>32 != h>>32 {
+			continue
+		}
+		if e := &w.ents[uint32(x)-1]; e.h == h && bytes.Equal(w.buf[e.off:e.off+e.klen], key) {
+			return int(uint32(x) - 1)
+		}
+	}
+}
+
+// put adds a write of key (hash h), which replaces an earlier one.
+func (w *txnWrites) put(key, value []byte, del bool, h uint64) {
+	e := txnWrite{h: h, off: uint32(len(w.buf)), klen: uint32(len(key)), vlen: uint32(len(value)), del: del}
+	w.buf = append(append(w.buf, key...), value...)
+	if i := w.find(key, h); i >= 0 {
+		w.ents[i] = e // the old bytes stay, unreferenced
+		return
+	}
+	if 2*(len(w.ents)+1) > len(w.index) {
+		w.grow()
+	}
+	w.ents = append(w.ents, e)
+	w.link(len(w.ents) - 1)
+}
+
+// link enters ents[j] in the index.
+func (w *txnWrites) link(j int) {
+	h := w.ents[j].h
+	mask := uint64(len(w.index) - 1)
+	i := h & mask
+	for w.index[i] != 0 {
+		i = (i + 1) & mask
+	}
+	w.index[i] = h>>32<<32 | uint64(j+1)
+}
+
+// grow doubles the index (at most half full) and refills it.
+func (w *txnWrites) grow() {
+	w.index = make([]uint64, max(64, 2*len(w.index)))
+	for j := range w.ents {
+		w.link(j)
+	}
 }
 
 // bulkTxn is a transaction of the bulk engine: its writes wait in pending
-// until commit. A view is a bulkTxn with no pending map.
+// until commit. A view is a bulkTxn with no pending writes.
 type bulkTxn struct {
 	e       *bulkKV
-	pending map[string]pendingWrite
-	size    int64
+	pending *txnWrites
 	scratch []byte
 	done    bool
 }
 
 func (t *bulkTxn) get(key []byte, fn func(v []byte) error) (bool, error) {
-	if p, ok := t.pending[string(key)]; ok {
-		if p.del {
-			return false, nil
+	h := maphash.Bytes(t.e.seed, key)
+	if t.pending != nil {
+		if i := t.pending.find(key, h); i >= 0 {
+			_, v, del := t.pending.entry(i)
+			if del {
+				return false, nil
+			}
+			return true, fn(v)
 		}
-		return true, fn(p.value)
 	}
-	v, found, err := t.e.get(key, &t.scratch)
-	if err != nil || !found {
-		return false, err
-	}
-	return true, fn(v)
+	return t.e.get(key, h, &t.scratch, fn)
 }
 
 func (t *bulkTxn) set(key, value []byte) error { return t.put(key, value, false) }
@@ -430,13 +531,12 @@ func (t *bulkTxn) put(k, v []byte, d bool) error {
 	}
 	// Badger's own bound on a transaction (applyTxn splits a batch on it).
 	size := int64(len(k) + len(v) + 10 + 2)
-	if t.size+size > t.e.maxBatch || int64(len(t.pending)) >= t.e.maxCount {
+	w := t.pending
+	if w.size+size > t.e.maxBatch || int64(len(w.ents)) >= t.e.maxCount {
 		return badger.ErrTxnTooBig
 	}
-	t.size += size
-	// Like a Badger transaction, this keeps v: callers do not modify what
-	// they have written (writeTxn's writes are fresh slices).
-	t.pending[string(k)] = pendingWrite{value: v, del: d}
+	w.size += size
+	w.put(k, v, d, maphash.Bytes(t.e.seed, k))
 	return nil
 }
 
@@ -445,30 +545,33 @@ func (t *bulkTxn) commit() error {
 		return errors.New("bulk replay: commit of a finished transaction")
 	}
 	t.done = true
-	err := t.e.commit(t.pending, t.size) // which owns the map now
+	err := t.e.commit(t.pending) // which owns the writes now
 	t.pending = nil
 	return err
 }
 
 // scan merges the transaction's writes, the queued transactions' (newest
-// first), the overlay and the runs under prefix.
+// first), the overlays and the runs under prefix. The committer may insert
+// into the live overlay meanwhile; what it inserts is a queued
+// transaction's, which the scan has copied first and which hides the
+// overlay's keys it also writes.
 func (t *bulkTxn) scan(prefix []byte, fn func(key []byte) (bool, error)) error {
 	t.e.mu.RLock()
 	defer t.e.mu.RUnlock()
 	srcs := make([]kvIter, 0, len(t.e.runs)+3+bulkQueue)
-	if len(t.pending) > 0 {
+	if t.pending != nil && len(t.pending.ents) > 0 {
 		srcs = append(srcs, newPendingIter(t.pending, prefix))
 	}
 	t.e.qmu.RLock()
 	for i := len(t.e.queue) - 1; i >= 0; i-- {
-		// Copied now: the committer releases the map once it is in
-		// the overlay, which the scan then reads instead.
+		// Copied now: the committer releases the writes once they are
+		// in the overlay, which the scan then reads instead.
 		if it := newPendingIter(t.e.queue[i].w, prefix); len(it.ws) > 0 {
 			srcs = append(srcs, it)
 		}
 	}
 	t.e.qmu.RUnlock()
-	srcs = append(srcs, t.e.sourcesLocked()...)
+	srcs = append(srcs, t.e.sourcesLocked(prefix)...)
 	m := newMergeIter(srcs)
 	defer m.close()
 	for m.seek(prefix); m.valid() && bytes.HasPrefix(m.key(), prefix); m.next() {
@@ -480,12 +583,15 @@ func (t *bulkTxn) scan(prefix []byte, fn func(key []byte) (bool, error)) error {
 	return m.err()
 }
 
-// sourcesLocked returns iterators over the overlay and the runs, newest
-// first; e.mu is held (read) for as long as they are used.
-func (e *bulkKV) sourcesLocked() []kvIter {
-	srcs := []kvIter{&memIter{it: e.mem.NewIterator()}}
-	if e.frozen != nil {
-		srcs = append(srcs, &memIter{it: e.frozen.NewIterator()})
+// sourcesLocked returns iterators over the overlays' keys under prefix
+// and the runs, newest first; e.mu is held (read) for as long as they are
+// used.
+func (e *bulkKV) sourcesLocked(prefix []byte) []kvIter {
+	var srcs []kvIter
+	for _, o := range [2]*overlay{e.mem, e.frozen} {
+		if o != nil {
+			srcs = append(srcs, &overlayIter{o: o, ents: o.scan(prefix, nil)})
+		}
 	}
 	for i := len(e.runs) - 1; i >= 0; i-- {
 		srcs = append(srcs, e.runs[i].iter())
@@ -502,7 +608,18 @@ func (e *bulkKV) merge(fn func(key, value []byte) error) error {
 	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	m := newMergeIter(e.sourcesLocked())
+	// flush waited for the last spill: mem is the one overlay, read in
+	// key order from here on, without its index. The spilled overlay and
+	// that index are garbage now: collect them and return the replay's
+	// idle heap before the final write, whose tables are mapped besides.
+	ents := e.mem.sorted(nil)
+	e.mem.slots, e.mem.heads, e.spare = nil, nil, nil
+	debug.FreeOSMemory()
+	srcs := []kvIter{&overlayIter{o: e.mem, ents: ents}}
+	for i := len(e.runs) - 1; i >= 0; i-- {
+		srcs = append(srcs, e.runs[i].iter())
+	}
+	m := newMergeIter(srcs)
 	defer m.close()
 	for m.seek(nil); m.valid(); m.next() {
 		if err := fn(m.key(), m.value()); err != nil {
@@ -616,45 +733,24 @@ func (m *mergeIter) close() {
 	}
 }
 
-// memIter iterates the overlay.
-type memIter struct {
-	it  *skl.Iterator
-	buf []byte
-}
-
-func (i *memIter) seek(key []byte) {
-	if key == nil {
-		i.it.SeekToFirst()
-		return
-	}
-	i.buf = memKey(i.buf, key)
-	i.it.Seek(i.buf)
-}
-func (i *memIter) valid() bool   { return i.it.Valid() }
-func (i *memIter) key() []byte   { return y.ParseKey(i.it.Key()) }
-func (i *memIter) value() []byte { return i.it.Value().Value }
-func (i *memIter) deleted() bool { return i.it.Value().Meta&metaDeleted != 0 }
-func (i *memIter) next()         { i.it.Next() }
-func (i *memIter) err() error    { return nil }
-func (i *memIter) close()        { i.it.Close() }
-
-// pendingIter iterates a transaction's writes under a prefix, copied from
-// its map when it is made.
+// pendingIter iterates a transaction's writes under a prefix, copied
+// when it is made.
 type pendingIter struct {
 	ws []pendingEntry
 	i  int
 }
 
 type pendingEntry struct {
-	key string
-	pendingWrite
+	key   string
+	value []byte
+	del   bool
 }
 
-func newPendingIter(w map[string]pendingWrite, prefix []byte) *pendingIter {
+func newPendingIter(w *txnWrites, prefix []byte) *pendingIter {
 	p := &pendingIter{}
-	for k, v := range w {
-		if len(k) >= len(prefix) && k[:len(prefix)] == string(prefix) {
-			p.ws = append(p.ws, pendingEntry{k, v})
+	for i := range w.ents {
+		if k, v, del := w.entry(i); bytes.HasPrefix(k, prefix) { // one write a key
+			p.ws = append(p.ws, pendingEntry{string(k), slices.Clone(v), del})
 		}
 	}
 	slices.SortFunc(p.ws, func(a, b pendingEntry) int { return strings.Compare(a.key, b.key) })
@@ -690,14 +786,14 @@ type runBlock struct {
 
 // writeRun writes the entries fill emits, in key order, to a new run at
 // path.
-func writeRun(path string, seed maphash.Seed, fill func(emit func(key, value []byte, del bool) error) error) (*run, error) {
+func writeRun(path string, seed maphash.Seed, hint int, fill func(emit func(key, value []byte, del bool) error) error) (*run, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("bulk replay: create run: %w", err)
 	}
 	r := &run{f: f}
 	w := bufio.NewWriterSize(f, 1<<20)
-	var hashes []uint64
+	hashes := make([]uint64, 0, hint)
 	var off, blockStart int64 = 0, -runBlockBytes
 	var hdr [2 * binary.MaxVarintLen64]byte
 	err = fill(func(key, value []byte, del bool) error {
