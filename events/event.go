@@ -127,6 +127,12 @@ func NewEventID() string {
 	u[0], u[1], u[2], u[3], u[4], u[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
 	u[6] = u[6]&0x0f | 0x70
 	u[8] = u[8]&0x3f | 0x80
+	return FormatUUID(u)
+}
+
+// FormatUUID writes u in the canonical form NewEventID gives: lower-case
+// hex in groups of 8-4-4-4-12.
+func FormatUUID(u [16]byte) string {
 	var s [36]byte
 	hex.Encode(s[0:8], u[0:4])
 	s[8] = '-'

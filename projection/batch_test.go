@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/scim-bridge/scim-bridge/events"
-	"github.com/scim-bridge/scim-bridge/internal/testutil"
 	"github.com/scim-bridge/scim-bridge/projection/view"
 )
 
@@ -111,11 +109,7 @@ func replayFeed() *feed {
 func replayLogOf(t *testing.T, recs []events.Record) (*events.Embedded, []events.Record) {
 	t.Helper()
 	ctx := context.Background()
-	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 1, Logger: testutil.Logger(t, slog.LevelWarn)})
-	if err != nil {
-		t.Fatalf("OpenEmbedded() = %v", err)
-	}
-	t.Cleanup(func() { log.Close() })
+	log := openLog(t)
 	for _, rec := range recs {
 		if rec.Claim != nil {
 			if _, err := log.AppendClaim(ctx, *rec.Claim); err != nil {
@@ -130,7 +124,7 @@ func replayLogOf(t *testing.T, recs []events.Record) (*events.Embedded, []events
 	var back []events.Record
 	readCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	err = log.Read(readCtx, 0, 0, func(rec events.Record) error {
+	err := log.Read(readCtx, 0, 0, func(rec events.Record) error {
 		back = append(back, rec)
 		if len(back) == len(recs) {
 			cancel()
@@ -351,11 +345,7 @@ func TestStore_BatchReplayIgnored(t *testing.T) {
 // record does not wait for a batch to fill.
 func TestStore_RunAppliesLoneRecord(t *testing.T) {
 	ctx := context.Background()
-	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 1, Logger: testutil.Logger(t, slog.LevelWarn)})
-	if err != nil {
-		t.Fatalf("OpenEmbedded() = %v", err)
-	}
-	t.Cleanup(func() { log.Close() })
+	log := openLog(t)
 	s := openMem(t, Options{ApplyBatch: 1000})
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

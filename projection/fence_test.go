@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/events"
 	"github.com/scim-bridge/scim-bridge/events/eventstest"
-	"github.com/scim-bridge/scim-bridge/internal/testutil"
 )
 
 // fencedRecords returns the records of eventstest.FencedSequence on
@@ -222,11 +220,7 @@ func TestStore_FencingRun(t *testing.T) {
 // ErrVoid; a record skipped for another reason is not void.
 func TestStore_WaitAppliedVoid(t *testing.T) {
 	ctx := context.Background()
-	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 1, Logger: testutil.Logger(t, slog.LevelWarn)})
-	if err != nil {
-		t.Fatalf("OpenEmbedded() = %v", err)
-	}
-	t.Cleanup(func() { log.Close() })
+	log := openLog(t)
 	s := openMem(t, Options{})
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -286,11 +280,7 @@ func TestStore_WaitAppliedVoid(t *testing.T) {
 // on, and for records applied before Run, it reads it.
 func TestStore_WaitAppliedKnowsWhatRunApplied(t *testing.T) {
 	ctx := context.Background()
-	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 1, Logger: testutil.Logger(t, slog.LevelWarn)})
-	if err != nil {
-		t.Fatalf("OpenEmbedded() = %v", err)
-	}
-	t.Cleanup(func() { log.Close() })
+	log := openLog(t)
 	s := openMem(t, Options{})
 	before := eventstest.Event("acme", "User", "u0", 1)
 	_, beforeOff, err := log.Append(ctx, []events.Event{before})

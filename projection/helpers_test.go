@@ -217,3 +217,15 @@ func keysWithPrefix(t testing.TB, s *Store, prefix []byte) int {
 	}
 	return n
 }
+
+// openLog opens an embedded log of one partition in a temporary
+// directory, closed when the test ends.
+func openLog(t testing.TB) *events.Embedded {
+	t.Helper()
+	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 1, Logger: testutil.Logger(t, slog.LevelWarn)})
+	if err != nil {
+		t.Fatalf("OpenEmbedded() = %v", err)
+	}
+	t.Cleanup(func() { log.Close() })
+	return log
+}

@@ -3,7 +3,6 @@ package projection
 import (
 	"context"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"hash/maphash"
 	"math/rand/v2"
@@ -11,6 +10,8 @@ import (
 	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/scim-bridge/scim-bridge/events"
 )
 
 // userNameHints remembers, for `userName eq`, which user holds a folded
@@ -151,7 +152,7 @@ func (h *userNameHints) lookup(tenant, folded string) (string, bool) {
 		if atomic.LoadUint32(&w[base+way]) != tag {
 			return "", false // rewritten meanwhile
 		}
-		return formatUUID(id), true
+		return events.FormatUUID(id), true
 	}
 	return "", false
 }
@@ -294,8 +295,9 @@ func (h *userNameHints) scan(ctx context.Context, db *badger.DB) (hinted int, er
 	return hinted, nil
 }
 
-// parseUUID decodes a canonical UUID: 36 characters, lower-case hex in
-// groups of 8-4-4-4-12. Anything else is not hinted.
+// parseUUID decodes a canonical UUID (events.FormatUUID's form): 36
+// characters, lower-case hex in groups of 8-4-4-4-12. Anything else is not
+// hinted.
 func parseUUID(s string) (u [16]byte, ok bool) {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return u, false
@@ -326,19 +328,4 @@ func lowerHex(c byte) (byte, bool) {
 		return c - 'a' + 10, true
 	}
 	return 0, false
-}
-
-// formatUUID is parseUUID's inverse.
-func formatUUID(u [16]byte) string {
-	var s [36]byte
-	hex.Encode(s[0:8], u[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], u[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], u[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], u[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:36], u[10:16])
-	return string(s[:])
 }

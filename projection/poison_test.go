@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scim-bridge/scim-bridge/events"
-	"github.com/scim-bridge/scim-bridge/internal/testutil"
 	"github.com/scim-bridge/scim-bridge/projection/view"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
@@ -222,14 +221,11 @@ func TestStore_MemberDeltaTooBigForOneTxn(t *testing.T) {
 // log is skipped, not retried.
 func TestStore_RunRetriesStorageFailures(t *testing.T) {
 	ctx := context.Background()
-	log, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{Partitions: 1, Logger: testutil.Logger(t, slog.LevelWarn)})
-	if err != nil {
-		t.Fatalf("OpenEmbedded() = %v", err)
-	}
-	t.Cleanup(func() { log.Close() })
+	log := openLog(t)
 	f, _ := poisonFeed(poisonCases[0].build)
 	var last int64
 	for _, rec := range f.recs {
+		var err error
 		if _, last, err = log.Append(ctx, []events.Event{rec.Event}); err != nil {
 			t.Fatalf("Append() = %v", err)
 		}
