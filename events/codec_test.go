@@ -331,6 +331,25 @@ func TestNewEventID(t *testing.T) {
 	}
 }
 
+// TestParseUUID: ParseUUID reads back what FormatUUID writes, and refuses
+// any other form (upper case, no dashes, braces, a wrong length or digit).
+func TestParseUUID(t *testing.T) {
+	for range 100 {
+		id := NewEventID()
+		u, ok := ParseUUID(id)
+		if !ok || FormatUUID(u) != id {
+			t.Fatalf("ParseUUID(%q) = %x, %v; FormatUUID of it %q", id, u, ok, FormatUUID(u))
+		}
+	}
+	for _, s := range []string{"", "0190a5c3-1b2c-7d4e-8f01-23456789ABCD", "0190a5c31b2c7d4e8f0123456789abcd",
+		"{0190a5c3-1b2c-7d4e-8f01-23456789abcd}", "0190a5c3-1b2c-7d4e-8f01-23456789abc", "0190a5c3-1b2c-7d4e-8f01-23456789abcg",
+		"0190a5c3_1b2c-7d4e-8f01-23456789abcd", "u1"} {
+		if u, ok := ParseUUID(s); ok {
+			t.Errorf("ParseUUID(%q) = %x, true; want false", s, u)
+		}
+	}
+}
+
 // fuzzHeaders turns "k: v" lines into headers, so the fuzzer can shape them.
 func fuzzHeaders(s string) []Header {
 	var hs []Header
