@@ -22,6 +22,7 @@ import (
 // every reader builds it (events.Fence): it reads every partition of a Log
 // from the start and keeps the claim in force and which records are void.
 type fenceReader struct {
+	log     *Log
 	mu      sync.Mutex
 	changed chan struct{}
 	applied []int64 // next offset per partition
@@ -33,7 +34,7 @@ var errVoid = errors.New("void")
 
 func newFenceReader(t *testing.T, l *Log) *fenceReader {
 	n := l.Partitions()
-	r := &fenceReader{changed: make(chan struct{}), applied: make([]int64, n), fences: make([]events.Fence, n), void: map[[2]int64]bool{}}
+	r := &fenceReader{log: l, changed: make(chan struct{}), applied: make([]int64, n), fences: make([]events.Fence, n), void: map[[2]int64]bool{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
@@ -61,7 +62,25 @@ func newFenceReader(t *testing.T, l *Log) *fenceReader {
 	return r
 }
 
-func (r *fenceReader) WaitCaughtUp(ctx context.Context) error { return nil }
+// WaitCaughtUp returns once every partition is applied up to the log's end
+// when it was called, as a projection's does: an Owner reads the claims in
+// force only after it (a reader that did not wait would claim under an era
+// it has not seen yet, and lose to the claim it missed).
+func (r *fenceReader) WaitCaughtUp(ctx context.Context) error {
+	ends, err := r.log.End(ctx)
+	if err != nil {
+		return err
+	}
+	for p, end := range ends {
+		if end == 0 {
+			continue
+		}
+		if err := r.WaitApplied(ctx, p, end-1); err != nil && !errors.Is(err, errVoid) {
+			return err
+		}
+	}
+	return nil
+}
 
 func (r *fenceReader) WaitApplied(ctx context.Context, p int, off int64) error {
 	for {
