@@ -172,6 +172,26 @@ func coerceSingle(a *Attribute, v any, path string, u *Unknowns) (any, error) {
 	return nil, attrErrorf(path, "unknown type %q", a.Type)
 }
 
+// coerceSub is coerceSingle of the value v of sub-attribute sub of the
+// complex value at path. The values coerceSingle returns as they are (a
+// string, a boolean) skip it: only a value it converts or refuses gets the
+// path its errors name.
+func coerceSub(sub *Attribute, v any, path string, u *Unknowns) (any, error) {
+	switch v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		if sub.Type == TypeString || sub.Type == TypeReference {
+			return v, nil
+		}
+	case bool:
+		if sub.Type == TypeBoolean {
+			return v, nil
+		}
+	}
+	return coerceSingle(sub, v, path+"."+sub.Name, u)
+}
+
 func coerceComplex(a *Attribute, v any, path string, u *Unknowns) (any, error) {
 	switch x := v.(type) {
 	case string:
@@ -217,11 +237,10 @@ func coerceComplex(a *Attribute, v any, path string, u *Unknowns) (any, error) {
 			// readOnly, yet a client's URI is never stored).
 			continue
 		}
-		subPath := path + "." + sub.Name
 		if _, dup := out[sub.Name]; dup {
-			return nil, Errorf(KindInvalidSyntax, "attribute %q: given twice", subPath)
+			return nil, Errorf(KindInvalidSyntax, "attribute %q: given twice", path+"."+sub.Name)
 		}
-		c, err := coerceSingle(sub, m[k], subPath, u)
+		c, err := coerceSub(sub, m[k], path, u)
 		if err != nil {
 			return nil, err
 		}
