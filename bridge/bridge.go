@@ -47,8 +47,9 @@ import (
 type State interface {
 	// CheckEvent reports whether the read model would refuse ev for its
 	// size whatever the state, so that a write it would skip is refused
-	// before it is appended.
-	CheckEvent(ev *events.Event) error
+	// before it is appended. encodedSize is events.EncodedSize(ev), which
+	// bounds what the read model would store.
+	CheckEvent(ev *events.Event, encodedSize int) error
 
 	Get(ctx context.Context, tenant, resourceType, id string, o view.GetOptions) (view.Stored, error)
 	UserIDByUserName(ctx context.Context, tenant, userName string) (string, bool, error)

@@ -108,7 +108,7 @@ func (b *Bridge) checkSizes(evs []events.Event) error {
 		if n > events.MaxEventBytes {
 			return schemas.Errorf(schemas.KindTooLarge, "the resource is too large: its event would be %d bytes, over the limit of %d", n, events.MaxEventBytes)
 		}
-		if err := b.state.CheckEvent(&evs[i]); err != nil {
+		if err := b.state.CheckEvent(&evs[i], n); err != nil {
 			return &schemas.Error{Kind: schemas.KindTooLarge, Detail: "the resource is too large to store: " + err.Error()}
 		}
 	}

@@ -35,13 +35,26 @@ func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceTy
 	var skipped []schemas.Ignored // by the plan's last run
 	o, err := b.submit(ctx, req.Tenant, d, func(ctx context.Context, st State) ([]events.Event, error) {
 		target = id
-		prev, err := b.createdBefore(ctx, st, req.Tenant, rt, d)
-		if err != nil {
-			return nil, err
+		// A user's userName is looked up first: while it is free, no
+		// earlier attempt of this POST has a user to answer with (that
+		// user, made from the same body and unchanged since, would hold
+		// it), and that lookup is left out.
+		unique := checkUnique(ctx, st, req.Tenant, rt, "", r)
+		if unique != nil && schemas.KindOf(unique) != schemas.KindUniqueness {
+			return nil, unique
 		}
-		if prev != "" {
-			target = prev
-			return nil, nil
+		if un, _ := r["userName"].(string); unique != nil || un == "" || !rt.IsUser() {
+			prev, err := b.createdBefore(ctx, st, req.Tenant, rt, d)
+			if err != nil {
+				return nil, err
+			}
+			if prev != "" {
+				target = prev
+				return nil, nil
+			}
+		}
+		if unique != nil {
+			return nil, unique
 		}
 		mu := req.Unknowns()
 		added, err := resolveMembers(ctx, st, req.Tenant, id, members, mu)
@@ -49,9 +62,6 @@ func (b *Bridge) Create(ctx context.Context, req Request, rt *schemas.ResourceTy
 			return nil, err
 		}
 		skipped = mu.Ignored
-		if err := checkUnique(ctx, st, req.Tenant, rt, "", r); err != nil {
-			return nil, err
-		}
 		w := b.newWrite(req, rt, id, r.ExternalID(), 0, "POST")
 		w.add(createdType(rt), r, attributeNames(r), nil, nil)
 		if len(added) > 0 {

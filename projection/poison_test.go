@@ -471,6 +471,20 @@ func TestStore_NearTheValueLimit(t *testing.T) {
 				if err := CheckEvent(&over); err == nil {
 					t.Errorf("CheckEvent(a record a byte over the limit) = nil, but the projection skips it")
 				}
+				// As the bridge asks, with the event's size.
+				s := tc.open(t)
+				for _, c := range []struct {
+					ev   *events.Event
+					fits bool
+				}{{&under, true}, {&over, false}} {
+					size, err := events.EncodedSize(c.ev)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := s.CheckEvent(c.ev, size); (err == nil) != c.fits {
+						t.Errorf("Store.CheckEvent(%s, %d bytes) = %v, want it to pass: %v", c.ev.ResourceID, size, err, c.fits)
+					}
+				}
 			}
 		})
 	}

@@ -60,10 +60,11 @@ func coerceMulti(a *Attribute, v any, path string, u *Unknowns) (any, error) {
 	}
 	out := make([]any, 0, len(arr))
 	for i, el := range arr {
+		elPath := path + "[" + strconv.Itoa(i) + "]"
 		if _, nested := el.([]any); nested {
-			return nil, attrErrorf(fmt.Sprintf("%s[%d]", path, i), "expected %s, got array", typeWord(a))
+			return nil, attrErrorf(elPath, "expected %s, got array", typeWord(a))
 		}
-		c, err := coerceSingle(a, el, fmt.Sprintf("%s[%d]", path, i), u)
+		c, err := coerceSingle(a, el, elPath, u)
 		if err != nil {
 			return nil, err
 		}
@@ -103,17 +104,18 @@ func clearPrimaries(vals []any) bool {
 	return changed
 }
 
+// coerceSingle returns a value that needs no conversion as v itself, not
+// as a new interface value (which would copy it to the heap).
 func coerceSingle(a *Attribute, v any, path string, u *Unknowns) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
 	switch a.Type {
 	case TypeString, TypeReference:
-		s, ok := v.(string)
-		if !ok {
+		if _, ok := v.(string); !ok {
 			return nil, attrErrorf(path, "expected %s, got %s", a.Type, jsonKindOf(v))
 		}
-		return s, nil
+		return v, nil
 	case TypeBoolean:
 		switch b := v.(type) {
 		case bool:
@@ -135,7 +137,7 @@ func coerceSingle(a *Attribute, v any, path string, u *Unknowns) (any, error) {
 		if _, err := strconv.ParseInt(string(n), 10, 64); err != nil {
 			return nil, attrErrorf(path, "expected integer, got %s", n)
 		}
-		return n, nil
+		return v, nil
 	case TypeDecimal:
 		n, ok := v.(json.Number)
 		if !ok {
@@ -144,7 +146,7 @@ func coerceSingle(a *Attribute, v any, path string, u *Unknowns) (any, error) {
 		if _, err := strconv.ParseFloat(string(n), 64); err != nil {
 			return nil, attrErrorf(path, "expected decimal, got %s", n)
 		}
-		return n, nil
+		return v, nil
 	case TypeDateTime:
 		s, ok := v.(string)
 		if !ok {
@@ -163,11 +165,31 @@ func coerceSingle(a *Attribute, v any, path string, u *Unknowns) (any, error) {
 		if _, err := base64.StdEncoding.DecodeString(s); err != nil {
 			return nil, attrErrorf(path, "expected binary (base64)")
 		}
-		return s, nil
+		return v, nil
 	case TypeComplex:
 		return coerceComplex(a, v, path, u)
 	}
 	return nil, attrErrorf(path, "unknown type %q", a.Type)
+}
+
+// coerceSub is coerceSingle of the value v of sub-attribute sub of the
+// complex value at path. The values coerceSingle returns as they are (a
+// string, a boolean) skip it: only a value it converts or refuses gets the
+// path its errors name.
+func coerceSub(sub *Attribute, v any, path string, u *Unknowns) (any, error) {
+	switch v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		if sub.Type == TypeString || sub.Type == TypeReference {
+			return v, nil
+		}
+	case bool:
+		if sub.Type == TypeBoolean {
+			return v, nil
+		}
+	}
+	return coerceSingle(sub, v, path+"."+sub.Name, u)
 }
 
 func coerceComplex(a *Attribute, v any, path string, u *Unknowns) (any, error) {
@@ -215,11 +237,10 @@ func coerceComplex(a *Attribute, v any, path string, u *Unknowns) (any, error) {
 			// readOnly, yet a client's URI is never stored).
 			continue
 		}
-		subPath := path + "." + sub.Name
 		if _, dup := out[sub.Name]; dup {
-			return nil, Errorf(KindInvalidSyntax, "attribute %q: given twice", subPath)
+			return nil, Errorf(KindInvalidSyntax, "attribute %q: given twice", path+"."+sub.Name)
 		}
-		c, err := coerceSingle(sub, m[k], subPath, u)
+		c, err := coerceSub(sub, m[k], path, u)
 		if err != nil {
 			return nil, err
 		}

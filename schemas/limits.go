@@ -38,6 +38,81 @@ var indexedAttrs = map[string][]string{
 // "emails[3].value") and the limit, never the value. Decode and Validate
 // call it, so POST, PUT and the result of a PATCH are all checked.
 func (rt *ResourceType) CheckLimits(r Resource) error {
+	if rt.fitsLimits(r) {
+		return nil
+	}
+	return rt.checkLimits(r)
+}
+
+// fitsLimits reports whether r is within the limits without making the
+// paths and attribute names an error names (strings for every value of a
+// body); only checkLimits, which does, says why not. It may report false
+// for a resource within the limits, never true for one over them.
+func (rt *ResourceType) fitsLimits(r Resource) bool {
+	indexed := indexedAttrs[rt.Name]
+	for k, v := range r {
+		if ext, ok := v.(map[string]any); ok && rt.isExtension(k) {
+			for _, e := range ext {
+				if !fits(e, false, nil, "", "", 0) {
+					return false
+				}
+			}
+			continue
+		}
+		if !fits(v, rt.IsGroup() && k == "members", indexed, k, "", 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// fits is checkValue without the path: v is a value of attribute top
+// (depth 0) or of its sub-attribute sub (depth 1), or deeper; many lifts
+// MaxValues (a group's members).
+func fits(v any, many bool, indexed []string, top, sub string, depth int) bool {
+	switch x := v.(type) {
+	case string:
+		if len(x) > MaxStringBytes {
+			return false
+		}
+		if len(x) > MaxIndexedBytes && len(indexed) > 0 {
+			if depth > 1 {
+				return false // checkLimits tells
+			}
+			attr := top
+			if depth == 1 {
+				attr = top + "." + sub
+			}
+			for _, a := range indexed {
+				if strings.EqualFold(a, attr) {
+					return false
+				}
+			}
+		}
+	case json.Number:
+		return len(x) <= MaxStringBytes
+	case []any:
+		if len(x) > MaxValues && !many {
+			return false
+		}
+		for _, e := range x {
+			if !fits(e, many, indexed, top, sub, depth) {
+				return false
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if !fits(e, false, indexed, top, k, depth+1) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// checkLimits is CheckLimits, with the path of the first value over a
+// limit in key order.
+func (rt *ResourceType) checkLimits(r Resource) error {
 	indexed := indexedAttrs[rt.Name]
 	keys := make([]string, 0, len(r))
 	for k := range r {

@@ -128,3 +128,57 @@ func TestResourceType_ApplyPatchLimits(t *testing.T) {
 	_, _, err = ptType(t, "User").ApplyPatch(Resource(ptDecode(t, ptUser).(map[string]any)), nil, p)
 	checkLimitError(t, "ApplyPatch(257 emails)", err, "emails", "256")
 }
+
+// CheckLimits answers from fitsLimits, which builds no paths, when that
+// passes the resource: it must pass exactly what checkLimits passes (it may
+// leave to checkLimits what is nested deeper than a sub-attribute).
+func TestResourceType_FitsLimitsMatchesCheck(t *testing.T) {
+	reg, err := NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	str := func(n int) string { return strings.Repeat("a", n) }
+	email := func(i int) any { return map[string]any{"value": fmt.Sprintf("u%d@example.com", i)} }
+	member := func(i int) any { return map[string]any{"value": fmt.Sprintf("u%d", i)} }
+	cases := []struct {
+		rt   string
+		r    Resource
+		deep bool // nested deeper than a sub-attribute: fitsLimits may defer
+	}{
+		{User, Resource{"userName": str(MaxIndexedBytes)}, false},
+		{User, Resource{"userName": str(MaxIndexedBytes + 1)}, false},
+		{User, Resource{"USERNAME": str(MaxIndexedBytes + 1)}, false},
+		{User, Resource{"displayName": str(MaxIndexedBytes + 1)}, false},
+		{User, Resource{"displayName": str(MaxStringBytes)}, false},
+		{User, Resource{"displayName": str(MaxStringBytes + 1)}, false},
+		{User, Resource{"nickName": json.Number(str(MaxStringBytes + 1))}, false},
+		{User, Resource{"emails": []any{map[string]any{"value": str(MaxIndexedBytes)}}}, false},
+		{User, Resource{"emails": []any{map[string]any{"value": str(MaxIndexedBytes + 1)}}}, false},
+		{User, Resource{"emails": []any{map[string]any{"Value": str(MaxIndexedBytes + 1)}}}, false},
+		{User, Resource{"emails": []any{map[string]any{"display": str(MaxIndexedBytes + 1)}}}, false},
+		{User, Resource{"emails": values(MaxValues, email)}, false},
+		{User, Resource{"emails": values(MaxValues+1, email)}, false},
+		{User, Resource{"name": map[string]any{"givenName": str(MaxStringBytes + 1)}}, false},
+		{User, Resource{"externalId": str(MaxIndexedBytes + 1)}, false},
+		{User, Resource{URNEnterprise: map[string]any{"employeeNumber": str(MaxIndexedBytes + 1)}}, false},
+		{User, Resource{URNEnterprise: map[string]any{"employeeNumber": str(MaxStringBytes + 1)}}, false},
+		{User, Resource{URNEnterprise: map[string]any{"manager": map[string]any{"value": str(MaxStringBytes + 1)}}}, false},
+		{User, Resource{URNEnterprise: map[string]any{"manager": map[string]any{"value": str(MaxIndexedBytes + 1)}}}, false},
+		{User, Resource{"x": map[string]any{"y": map[string]any{"z": str(MaxIndexedBytes + 1)}}}, true},
+		{User, Resource{"members": values(MaxValues+1, member)}, false},
+		{Group, Resource{"members": values(MaxValues+1, member)}, false},
+		{Group, Resource{"members": []any{map[string]any{"value": str(MaxIndexedBytes + 1)}}}, false},
+		{Group, Resource{"displayName": str(MaxIndexedBytes + 1)}, false},
+		{Group, Resource{"userName": str(MaxIndexedBytes + 1)}, false},
+	}
+	for i, c := range cases {
+		rt, _ := reg.ResourceType(c.rt)
+		fits, err := rt.fitsLimits(c.r), rt.checkLimits(c.r)
+		if fits && err != nil || !fits && err == nil && !c.deep {
+			t.Errorf("case %d (%s): fitsLimits = %v, checkLimits = %v", i, c.rt, fits, err)
+		}
+		if got := rt.CheckLimits(c.r); fmt.Sprint(got) != fmt.Sprint(err) {
+			t.Errorf("case %d (%s): CheckLimits = %v, want %v", i, c.rt, got, err)
+		}
+	}
+}

@@ -153,6 +153,7 @@ type faultStore struct {
 	err       func(op string) error // non-nil: called first by every operation; an error is returned instead
 	lastGet   view.GetOptions
 	answer    view.GetOptions // Request.Answer of the last write
+	noRaw     bool            // writes read their answer back decoded (Raw cleared)
 	gets      int             // reads by id
 	lastQuery view.Query
 }
@@ -201,17 +202,23 @@ func (f *faultStore) List(ctx context.Context, tenant, typ string, q view.Query)
 	return f.r.List(ctx, tenant, typ, q)
 }
 
-func (f *faultStore) noteAnswer(req bridge.Request) {
+// noteAnswer notes what the write req reads back for its answer and
+// returns req, with Raw cleared when the test asks for decoded answers.
+func (f *faultStore) noteAnswer(req bridge.Request) bridge.Request {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.answer = req.Answer
-	f.mu.Unlock()
+	if f.noRaw {
+		req.Answer.Raw = false
+	}
+	return req
 }
 
 func (f *faultStore) Create(ctx context.Context, req bridge.Request, rt *schemas.ResourceType, r schemas.Resource) (bridge.Applied, error) {
 	if err := f.failure("create"); err != nil {
 		return bridge.Applied{}, err
 	}
-	f.noteAnswer(req)
+	req = f.noteAnswer(req)
 	return f.w.Create(ctx, req, rt, r)
 }
 
@@ -219,7 +226,7 @@ func (f *faultStore) Replace(ctx context.Context, req bridge.Request, rt *schema
 	if err := f.failure("replace"); err != nil {
 		return bridge.Applied{}, err
 	}
-	f.noteAnswer(req)
+	req = f.noteAnswer(req)
 	return f.w.Replace(ctx, req, rt, id, r)
 }
 
@@ -227,7 +234,7 @@ func (f *faultStore) Patch(ctx context.Context, req bridge.Request, rt *schemas.
 	if err := f.failure("patch"); err != nil {
 		return bridge.Applied{}, err
 	}
-	f.noteAnswer(req)
+	req = f.noteAnswer(req)
 	return f.w.Patch(ctx, req, rt, id, p)
 }
 

@@ -428,7 +428,7 @@ func getOptions(rt *schemas.ResourceType, sel schemas.Selection) view.GetOptions
 }
 
 // readOptions are getOptions for a read the handler renders itself (GET,
-// a list): without an attributes list, which always changes the
+// a list, the answer to a write): without an attributes list, which always changes the
 // resource, it asks for the resource as stored (view.GetOptions.Raw), which
 // appendResource copies instead of decoding when it can.
 func readOptions(rt *schemas.ResourceType, sel schemas.Selection) view.GetOptions {

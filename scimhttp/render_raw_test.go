@@ -189,3 +189,52 @@ func TestServer_RawDamaged(t *testing.T) {
 		}
 	}
 }
+
+// TestServer_WriteAnswersRaw: the answer to a POST, PUT or PATCH is the
+// written resource read back as stored (view.GetOptions.Raw) unless an
+// attributes list forbids it, and it is byte for byte the answer read back
+// decoded. The same writes run on two servers, one whose writes read their
+// answer decoded; users are in groups, groups have members.
+func TestServer_WriteAnswersRaw(t *testing.T) {
+	const entraUser = `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"externalId":"carol","userName":"carol@contoso.com","active":true,"displayName":"\"Carol\" <b>&amp;</b> \u2028 zoë \ud83d\ude00","emails":[{"primary":true,"type":"work","value":"carol@contoso.com"}],"meta":{"resourceType":"User"},"name":{"formatted":"Carol Ng","familyName":"Ng","givenName":"Carol"},"roles":[],"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":"701","manager":{"value":"u2"}}}`
+	writes := []struct {
+		method, target, body string
+		raw                  bool // the answer is read as stored
+	}{
+		{http.MethodPost, "/scim/v2/Users", entraUser, true}, // id-1
+		{http.MethodPost, "/scim/v2/Groups", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Eng & <Ops>","members":[{"value":"u1"},{"value":"id-1"}]}`, true}, // id-2
+		{http.MethodPut, "/scim/v2/Users/u1", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"alice","displayName":"Alice","emails":[{"value":"a@example.com","type":"work"}]}`, true},
+		{http.MethodPatch, "/scim/v2/Users/u1", renameJSON, true},
+		{http.MethodPatch, "/scim/v2/Users/id-1", `{"Operations":[{"op":"add","path":"nickName","value":"cc"}]}`, true},
+		{http.MethodPatch, "/scim/v2/Groups/g1?excludedAttributes=meta", `{"Operations":[{"op":"add","path":"members","value":[{"value":"id-1"}]}]}`, true},
+		{http.MethodPut, "/scim/v2/Groups/id-2", `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Eng","members":[{"value":"u2"},{"value":"g1","type":"Group"}]}`, true},
+		{http.MethodPatch, "/scim/v2/Users/u2?excludedAttributes=groups.$ref,emails", renameJSON, true},
+		{http.MethodPost, "/scim/v2/Users?excludedAttributes=groups", userJSON("dave"), true},
+		{http.MethodPost, "/scim/v2/Users?attributes=userName,groups", userJSON("erin"), false},
+		{http.MethodPut, "/scim/v2/Users/u2?attributes=displayName", userJSON("bob"), false},
+	}
+	servers := map[bool]*testServer{}
+	for _, decoded := range []bool{false, true} {
+		ts := newTestServer(t, Options{})
+		ts.store.noRaw = decoded
+		ts.put("default", "User", schemas.Resource{"id": "u1", "userName": "alice"})
+		ts.put("default", "User", schemas.Resource{"id": "u2", "userName": "bob", "emails": []any{map[string]any{"value": "b@example.com"}}})
+		ts.put("default", "Group", schemas.Resource{"id": "g1", "displayName": "Sales"}, "u1", "u2")
+		servers[decoded] = ts
+	}
+	for _, w := range writes {
+		got := servers[false].do(w.method, w.target, w.body)
+		want := servers[true].do(w.method, w.target, w.body)
+		name := w.method + " " + w.target
+		if got.Code >= 300 {
+			t.Fatalf("%s: %d %s", name, got.Code, got.Body)
+		}
+		if a := servers[false].store.answer; a.Raw != w.raw {
+			t.Errorf("%s: answer read with %+v, want Raw %v", name, a, w.raw)
+		}
+		if g, w := got.Header().Get("Location"), want.Header().Get("Location"); g != w {
+			t.Errorf("%s: Location = %q, want %q", name, g, w)
+		}
+		t.Run(name, func(t *testing.T) { checkSameResponse(t, got, want) })
+	}
+}

@@ -79,7 +79,7 @@ func (s *Server) handleCreate(rt *schemas.ResourceType, w http.ResponseWriter, r
 	if err != nil {
 		return err
 	}
-	a, err := s.create(r, rt, r.Header.Get("If-Match"), in.body, getOptions(rt, in.sel))
+	a, err := s.create(r, rt, r.Header.Get("If-Match"), in.body, readOptions(rt, in.sel))
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func (s *Server) handleReplace(rt *schemas.ResourceType, w http.ResponseWriter, 
 	if err != nil {
 		return err
 	}
-	a, err := s.replace(r, rt, mux.Vars(r)["id"], r.Header.Get("If-Match"), in.body, getOptions(rt, in.sel))
+	a, err := s.replace(r, rt, mux.Vars(r)["id"], r.Header.Get("If-Match"), in.body, readOptions(rt, in.sel))
 	if err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ func (s *Server) handlePatch(rt *schemas.ResourceType, w http.ResponseWriter, r 
 	noContent := (rt.IsGroup() || s.opts.UserPatchNoContent) && !in.params.hasSelection()
 	var answer view.GetOptions
 	if !noContent {
-		answer = getOptions(rt, in.sel)
+		answer = readOptions(rt, in.sel)
 	}
 	a, err := s.patch(r, rt, mux.Vars(r)["id"], r.Header.Get("If-Match"), in.body, answer)
 	if err != nil {
@@ -140,8 +140,9 @@ func (s *Server) handleDelete(rt *schemas.ResourceType, w http.ResponseWriter, r
 // received (writeRequest), hand the Writer the decoded values and note
 // what the write ignored. ifMatch is the If-Match header as sent; answer
 // is what the written resource is read back with (Applied.Stored): the
-// members and groups the answer shows, nothing for an answer without a
-// body.
+// members and groups the answer shows and, as for a GET, the stored JSON
+// when the answer may be copied from it (readOptions); nothing for an
+// answer without a body.
 
 // create is POST: body decoded as a new resource of rt.
 func (s *Server) create(r *http.Request, rt *schemas.ResourceType, ifMatch string, body []byte, answer view.GetOptions) (bridge.Applied, error) {
@@ -227,7 +228,7 @@ func (s *Server) writeInput(rt *schemas.ResourceType, w http.ResponseWriter, r *
 
 // writeWritten answers a write with status and the resource it wrote, as
 // the Writer read it back once the read model had applied the write
-// (Applied.Stored, loaded with getOptions(rt, sel), as a GET reads it),
+// (Applied.Stored, loaded with readOptions(rt, sel), as a GET reads it),
 // with what sel selects; a POST's answer carries its Location.
 func (s *Server) writeWritten(w http.ResponseWriter, r *http.Request, status int, rt *schemas.ResourceType, a bridge.Applied, sel schemas.Selection) error {
 	st := a.Stored
