@@ -514,9 +514,8 @@ func addCounter(txn *writeTxn, key []byte, d int64) error {
 }
 
 func readCounter(txn kvReader, key []byte) (int64, error) {
-	var n int64
-	_, err := txn.get(key, func(v []byte) error { n = decodeI64(v); return nil })
-	return n, err
+	v, _, err := txn.value(nil, key)
+	return decodeI64(v), err
 }
 
 // memberOp is one membership change of a member delta.

@@ -519,6 +519,15 @@ func (t *bulkTxn) get(key []byte, fn func(v []byte) error) (bool, error) {
 	return t.e.get(key, h, &t.scratch, fn)
 }
 
+func (t *bulkTxn) value(dst, key []byte) ([]byte, bool, error) {
+	var v []byte
+	found, err := t.get(key, func(b []byte) error {
+		v = append(dst[:0], b...)
+		return nil
+	})
+	return v, found && err == nil, err
+}
+
 func (t *bulkTxn) set(key, value []byte) error { return t.put(key, value, false) }
 func (t *bulkTxn) delete(key []byte) error     { return t.put(key, nil, true) }
 func (t *bulkTxn) discard() {
