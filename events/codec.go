@@ -226,9 +226,11 @@ var requiredHeaders = [...]string{
 // as nil. Errors wrap ErrMalformed.
 func Decode(key []byte, headers []Header, value []byte) (Event, error) {
 	// The required headers' values by their index in requiredHeaders; seen
-	// tells a repeated header, even an empty one.
+	// tells a repeated header, even an empty one. They are compared as
+	// bytes and copied only into the strings the event keeps: a replay
+	// decodes every record.
 	var (
-		h    [len(requiredHeaders)]string
+		h    [len(requiredHeaders)][]byte
 		seen [len(requiredHeaders)]bool
 	)
 	for _, hd := range headers {
@@ -240,10 +242,10 @@ func Decode(key []byte, headers []Header, value []byte) (Event, error) {
 			return Event{}, fmt.Errorf("%w: duplicate header %s", ErrMalformed, hd.Key)
 		}
 		seen[i] = true
-		h[i] = string(hd.Value)
+		h[i] = hd.Value
 	}
 	for i, name := range requiredHeaders {
-		if h[i] == "" {
+		if len(h[i]) == 0 {
 			return Event{}, fmt.Errorf("%w: missing header %s", ErrMalformed, name)
 		}
 	}
@@ -257,25 +259,29 @@ func Decode(key []byte, headers []Header, value []byte) (Event, error) {
 		iContentType
 		iTenant
 	)
-	if v := h[iSpecVersion]; v != SpecVersion {
+	if v := h[iSpecVersion]; string(v) != SpecVersion {
 		return Event{}, fmt.Errorf("%w: unsupported %s %q", ErrMalformed, HeaderSpecVersion, v)
 	}
-	if ct := h[iContentType]; ct != ContentType { // what Encode writes needs no parsing
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != ContentType {
+	if ct := h[iContentType]; string(ct) != ContentType { // what Encode writes needs no parsing
+		if mt, _, err := mime.ParseMediaType(string(ct)); err != nil || mt != ContentType {
 			return Event{}, fmt.Errorf("%w: %s %q is not %s", ErrMalformed, HeaderContentType, ct, ContentType)
 		}
 	}
-	t, err := time.Parse(time.RFC3339Nano, h[iTime])
-	if err != nil {
-		return Event{}, fmt.Errorf("%w: %s: %w", ErrMalformed, HeaderTime, err)
+	t, ok := parseTimeLayout(h[iTime])
+	if !ok {
+		var err error
+		if t, err = time.Parse(time.RFC3339Nano, string(h[iTime])); err != nil {
+			return Event{}, fmt.Errorf("%w: %s: %w", ErrMalformed, HeaderTime, err)
+		}
 	}
 
 	var e Event
 	if err := decodeData(value, &e); err != nil {
 		return Event{}, fmt.Errorf("%w: value: %w", ErrMalformed, err)
 	}
-	e.ID, e.Source, e.Type, e.Time = h[iID], h[iSource], h[iType], t.UTC()
-	if e.Tenant != h[iTenant] {
+	e.ID, e.Source = joinedStrings(h[iID], h[iSource])
+	e.Type, e.Time = eventType(h[iType]), t.UTC()
+	if e.Tenant != string(h[iTenant]) {
 		return Event{}, fmt.Errorf("%w: %s %q differs from data tenant %q", ErrMalformed, HeaderTenant, h[iTenant], e.Tenant)
 	}
 	if err := e.Validate(); err != nil {
@@ -303,6 +309,75 @@ func Decode(key []byte, headers []Header, value []byte) (Event, error) {
 		e.MembersRemoved = nil
 	}
 	return e, nil
+}
+
+// joinedStrings returns a and b as strings sharing one allocation.
+func joinedStrings(a, b []byte) (string, string) {
+	var buf [128]byte
+	s := string(append(append(buf[:0], a...), b...))
+	return s[:len(a)], s[len(a):]
+}
+
+// eventType returns typ as a string, without a copy for the types of this
+// contract.
+func eventType(typ []byte) string {
+	switch string(typ) {
+	case UserCreated:
+		return UserCreated
+	case UserUpdated:
+		return UserUpdated
+	case UserDeactivated:
+		return UserDeactivated
+	case UserReactivated:
+		return UserReactivated
+	case UserDeleted:
+		return UserDeleted
+	case GroupCreated:
+		return GroupCreated
+	case GroupUpdated:
+		return GroupUpdated
+	case GroupDeleted:
+		return GroupDeleted
+	case GroupMembersAdded:
+		return GroupMembersAdded
+	case GroupMembersRemoved:
+		return GroupMembersRemoved
+	}
+	return string(typ)
+}
+
+// parseTimeLayout parses b when it is in timeLayout, as Encode writes
+// ce_time, to what time.Parse(time.RFC3339Nano, b) returns for it, without
+// converting b to a string; ok is false for anything else (a value in
+// another RFC 3339 form, or out of range), which time.Parse then reads or
+// refuses.
+func parseTimeLayout(b []byte) (t time.Time, ok bool) {
+	// 2006-01-02T15:04:05.000000000Z
+	if len(b) != len(timeLayout) || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' ||
+		b[16] != ':' || b[19] != '.' || b[29] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(from, to int) int {
+		n := 0
+		for _, c := range b[from:to] {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := num(0, 4), num(5, 7), num(8, 10)
+	hour, minute, sec, nsec := num(11, 13), num(14, 16), num(17, 19), num(20, 29)
+	if year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
+		sec < 0 || sec > 59 || nsec < 0 {
+		return time.Time{}, false
+	}
+	// The last day of the month: the day before the first of the next.
+	if day > time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day() {
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), true
 }
 
 // isJoined reports whether s is tenant+"/"+typ+"/"+id (typ+"/"+id for an
