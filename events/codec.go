@@ -225,6 +225,13 @@ var requiredHeaders = [...]string{
 // SCIMEventURI(Type, Operation). Empty lists and an empty resource decode
 // as nil. Errors wrap ErrMalformed.
 func Decode(key []byte, headers []Header, value []byte) (Event, error) {
+	e, _, err := decode(key, headers, value)
+	return e, err
+}
+
+// decode is Decode, also returning the JSON text of the resource (see
+// Record.ResourceJSON).
+func decode(key []byte, headers []Header, value []byte) (e Event, resourceJSON string, err error) {
 	// The required headers' values by their index in requiredHeaders; seen
 	// tells a repeated header, even an empty one. They are compared as
 	// bytes and copied only into the strings the event keeps: a replay
@@ -239,14 +246,14 @@ func Decode(key []byte, headers []Header, value []byte) (Event, error) {
 			continue
 		}
 		if seen[i] {
-			return Event{}, fmt.Errorf("%w: duplicate header %s", ErrMalformed, hd.Key)
+			return Event{}, "", fmt.Errorf("%w: duplicate header %s", ErrMalformed, hd.Key)
 		}
 		seen[i] = true
 		h[i] = hd.Value
 	}
 	for i, name := range requiredHeaders {
 		if len(h[i]) == 0 {
-			return Event{}, fmt.Errorf("%w: missing header %s", ErrMalformed, name)
+			return Event{}, "", fmt.Errorf("%w: missing header %s", ErrMalformed, name)
 		}
 	}
 	const (
@@ -260,44 +267,43 @@ func Decode(key []byte, headers []Header, value []byte) (Event, error) {
 		iTenant
 	)
 	if v := h[iSpecVersion]; string(v) != SpecVersion {
-		return Event{}, fmt.Errorf("%w: unsupported %s %q", ErrMalformed, HeaderSpecVersion, v)
+		return Event{}, "", fmt.Errorf("%w: unsupported %s %q", ErrMalformed, HeaderSpecVersion, v)
 	}
 	if ct := h[iContentType]; string(ct) != ContentType { // what Encode writes needs no parsing
 		if mt, _, err := mime.ParseMediaType(string(ct)); err != nil || mt != ContentType {
-			return Event{}, fmt.Errorf("%w: %s %q is not %s", ErrMalformed, HeaderContentType, ct, ContentType)
+			return Event{}, "", fmt.Errorf("%w: %s %q is not %s", ErrMalformed, HeaderContentType, ct, ContentType)
 		}
 	}
 	t, ok := parseTimeLayout(h[iTime])
 	if !ok {
 		var err error
 		if t, err = time.Parse(time.RFC3339Nano, string(h[iTime])); err != nil {
-			return Event{}, fmt.Errorf("%w: %s: %w", ErrMalformed, HeaderTime, err)
+			return Event{}, "", fmt.Errorf("%w: %s: %w", ErrMalformed, HeaderTime, err)
 		}
 	}
 
-	var e Event
-	if err := decodeData(value, &e); err != nil {
-		return Event{}, fmt.Errorf("%w: value: %w", ErrMalformed, err)
+	if resourceJSON, err = decodeDataText(value, &e); err != nil {
+		return Event{}, "", fmt.Errorf("%w: value: %w", ErrMalformed, err)
 	}
 	e.ID, e.Source = joinedStrings(h[iID], h[iSource])
 	e.Type, e.Time = eventType(h[iType]), t.UTC()
 	if e.Tenant != string(h[iTenant]) {
-		return Event{}, fmt.Errorf("%w: %s %q differs from data tenant %q", ErrMalformed, HeaderTenant, h[iTenant], e.Tenant)
+		return Event{}, "", fmt.Errorf("%w: %s %q differs from data tenant %q", ErrMalformed, HeaderTenant, h[iTenant], e.Tenant)
 	}
 	if err := e.Validate(); err != nil {
-		return Event{}, err
+		return Event{}, "", err
 	}
 	if sub := h[iSubject]; !isJoined(sub, "", e.ResourceType, e.ResourceID) {
-		return Event{}, fmt.Errorf("%w: %s %q differs from data %q", ErrMalformed, HeaderSubject, sub, subject(&e))
+		return Event{}, "", fmt.Errorf("%w: %s %q differs from data %q", ErrMalformed, HeaderSubject, sub, subject(&e))
 	}
 	if !isJoined(key, e.Tenant, e.ResourceType, e.ResourceID) {
-		return Event{}, fmt.Errorf("%w: key %q differs from data %q", ErrMalformed, key, e.Key())
+		return Event{}, "", fmt.Errorf("%w: key %q differs from data %q", ErrMalformed, key, e.Key())
 	}
 	if e.SCIMEvent == "" {
 		e.SCIMEvent = SCIMEventURI(e.Type, e.Operation)
 	}
 	if len(e.Resource) == 0 {
-		e.Resource = nil
+		e.Resource, resourceJSON = nil, ""
 	}
 	if len(e.ChangedAttributes) == 0 {
 		e.ChangedAttributes = nil
@@ -308,7 +314,7 @@ func Decode(key []byte, headers []Header, value []byte) (Event, error) {
 	if len(e.MembersRemoved) == 0 {
 		e.MembersRemoved = nil
 	}
-	return e, nil
+	return e, resourceJSON, nil
 }
 
 // joinedStrings returns a and b as strings sharing one allocation.
@@ -410,7 +416,15 @@ func requiredIndex(name string) int {
 // sets a list or the resource to nil, a repeated list is decoded into the
 // previous one's backing array, a repeated resource merges into the first.
 func decodeData(value []byte, e *Event) error {
+	_, err := decodeDataText(value, e)
+	return err
+}
+
+// decodeDataText is decodeData, also returning the text of the resource
+// when it is one object named once (else "").
+func decodeDataText(value []byte, e *Event) (resourceJSON string, err error) {
 	r := scimjson.NewReader(value)
+	resources := 0
 	if !r.Null() {
 		err := r.Object(func(key string) error {
 			switch eventField(key) {
@@ -431,7 +445,18 @@ func decodeData(value []byte, e *Event) error {
 			case "changedAttributes":
 				return readList(r, &e.ChangedAttributes, (*scimjson.Reader).StringInto)
 			case "resource":
-				return scimjson.ObjectInto(r, &e.Resource)
+				resources++
+				object := r.Peek() == '{' // past any whitespace
+				start := r.Offset()
+				if !object || resources > 1 {
+					resourceJSON = ""
+					return scimjson.ObjectInto(r, &e.Resource)
+				}
+				if err := scimjson.ObjectInto(r, &e.Resource); err != nil {
+					return err
+				}
+				resourceJSON = r.Text(start, r.Offset())
+				return nil
 			case "membersAdded":
 				return readList(r, &e.MembersAdded, readMember)
 			case "membersRemoved":
@@ -448,10 +473,10 @@ func decodeData(value []byte, e *Event) error {
 			return r.Skip()
 		})
 		if err != nil {
-			return err
+			return "", err
 		}
 	}
-	return r.End()
+	return resourceJSON, r.End()
 }
 
 // eventFields are the JSON names of Event's data fields.

@@ -50,6 +50,11 @@ type record struct {
 	// raw is the resource's JSON as stored, when read by decodeRecordRaw
 	// (and Resource is then nil); never written.
 	raw string
+
+	// resourceJSON is the text Resource was decoded from, when applying
+	// knows it (events.Record.ResourceJSON): encodeRecord writes it as it
+	// is when it is what writing Resource gives (scimjson.Canonical).
+	resourceJSON string
 }
 
 func (r *record) stored(typ string) view.Stored {
