@@ -423,7 +423,12 @@ func decodeData(value []byte, e *Event) error {
 // decodeDataText is decodeData, also returning the text of the resource
 // when it is one object named once (else "").
 func decodeDataText(value []byte, e *Event) (resourceJSON string, err error) {
-	r := scimjson.NewReader(value)
+	r := dataReaders.Get().(*scimjson.Reader)
+	r.Reset(value)
+	defer func() {
+		r.Reset(nil) // keep nothing of value
+		dataReaders.Put(r)
+	}()
 	resources := 0
 	if !r.Null() {
 		err := r.Object(func(key string) error {
@@ -478,6 +483,9 @@ func decodeDataText(value []byte, e *Event) (resourceJSON string, err error) {
 	}
 	return resourceJSON, r.End()
 }
+
+// dataReaders keeps Readers, whose scratch has grown, between events.
+var dataReaders = sync.Pool{New: func() any { return scimjson.NewReader(nil) }}
 
 // eventFields are the JSON names of Event's data fields.
 var eventFields = []string{

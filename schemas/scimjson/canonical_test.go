@@ -88,3 +88,35 @@ func hasEscape(b []byte) bool {
 	}
 	return false
 }
+
+// A reset Reader reads its new text as a new Reader would, after a text
+// that failed half-way as well.
+func TestReaderReset(t *testing.T) {
+	r := NewReader([]byte(`{"a":[1,{"b":"c"}],"d":`)) // cut short
+	if _, err := r.Value(); err == nil {
+		t.Fatal("a cut text read without error")
+	}
+	for _, text := range []string{`{"x":[true,{"y":"z"}],"w":null}`, `[1,2,{"a":"b"}]`} {
+		r.Reset([]byte(text))
+		got, err := r.Value()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := ParseValue([]byte(text))
+		if b1, b2 := mustAppend(t, got), mustAppend(t, want); b1 != b2 {
+			t.Errorf("after Reset: %s, want %s", b1, b2)
+		}
+		if err := r.End(); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func mustAppend(t *testing.T, v any) string {
+	t.Helper()
+	b, err := Append(nil, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
