@@ -174,8 +174,8 @@ func DecodeRecord(p int, off int64, key []byte, headers []Header, value []byte) 
 	rec := Record{Partition: p, Offset: off}
 	if !isClaimRecord(headers) {
 		var err error
-		if rec.Event, err = Decode(key, headers, value); err != nil {
-			rec.Event, rec.Err = Event{}, err
+		if rec.Event, rec.resourceJSON, err = decode(key, headers, value); err != nil {
+			rec.Event, rec.resourceJSON, rec.Err = Event{}, "", err
 		}
 		return rec
 	}

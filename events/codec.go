@@ -225,10 +225,19 @@ var requiredHeaders = [...]string{
 // SCIMEventURI(Type, Operation). Empty lists and an empty resource decode
 // as nil. Errors wrap ErrMalformed.
 func Decode(key []byte, headers []Header, value []byte) (Event, error) {
+	e, _, err := decode(key, headers, value)
+	return e, err
+}
+
+// decode is Decode, also returning the JSON text of the resource (see
+// Record.ResourceJSON).
+func decode(key []byte, headers []Header, value []byte) (e Event, resourceJSON string, err error) {
 	// The required headers' values by their index in requiredHeaders; seen
-	// tells a repeated header, even an empty one.
+	// tells a repeated header, even an empty one. They are compared as
+	// bytes and copied only into the strings the event keeps: a replay
+	// decodes every record.
 	var (
-		h    [len(requiredHeaders)]string
+		h    [len(requiredHeaders)][]byte
 		seen [len(requiredHeaders)]bool
 	)
 	for _, hd := range headers {
@@ -237,14 +246,14 @@ func Decode(key []byte, headers []Header, value []byte) (Event, error) {
 			continue
 		}
 		if seen[i] {
-			return Event{}, fmt.Errorf("%w: duplicate header %s", ErrMalformed, hd.Key)
+			return Event{}, "", fmt.Errorf("%w: duplicate header %s", ErrMalformed, hd.Key)
 		}
 		seen[i] = true
-		h[i] = string(hd.Value)
+		h[i] = hd.Value
 	}
 	for i, name := range requiredHeaders {
-		if h[i] == "" {
-			return Event{}, fmt.Errorf("%w: missing header %s", ErrMalformed, name)
+		if len(h[i]) == 0 {
+			return Event{}, "", fmt.Errorf("%w: missing header %s", ErrMalformed, name)
 		}
 	}
 	const (
@@ -257,41 +266,44 @@ func Decode(key []byte, headers []Header, value []byte) (Event, error) {
 		iContentType
 		iTenant
 	)
-	if v := h[iSpecVersion]; v != SpecVersion {
-		return Event{}, fmt.Errorf("%w: unsupported %s %q", ErrMalformed, HeaderSpecVersion, v)
+	if v := h[iSpecVersion]; string(v) != SpecVersion {
+		return Event{}, "", fmt.Errorf("%w: unsupported %s %q", ErrMalformed, HeaderSpecVersion, v)
 	}
-	if ct := h[iContentType]; ct != ContentType { // what Encode writes needs no parsing
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != ContentType {
-			return Event{}, fmt.Errorf("%w: %s %q is not %s", ErrMalformed, HeaderContentType, ct, ContentType)
+	if ct := h[iContentType]; string(ct) != ContentType { // what Encode writes needs no parsing
+		if mt, _, err := mime.ParseMediaType(string(ct)); err != nil || mt != ContentType {
+			return Event{}, "", fmt.Errorf("%w: %s %q is not %s", ErrMalformed, HeaderContentType, ct, ContentType)
 		}
 	}
-	t, err := time.Parse(time.RFC3339Nano, h[iTime])
-	if err != nil {
-		return Event{}, fmt.Errorf("%w: %s: %w", ErrMalformed, HeaderTime, err)
+	t, ok := parseTimeLayout(h[iTime])
+	if !ok {
+		var err error
+		if t, err = time.Parse(time.RFC3339Nano, string(h[iTime])); err != nil {
+			return Event{}, "", fmt.Errorf("%w: %s: %w", ErrMalformed, HeaderTime, err)
+		}
 	}
 
-	var e Event
-	if err := decodeData(value, &e); err != nil {
-		return Event{}, fmt.Errorf("%w: value: %w", ErrMalformed, err)
+	if resourceJSON, err = decodeDataText(value, &e); err != nil {
+		return Event{}, "", fmt.Errorf("%w: value: %w", ErrMalformed, err)
 	}
-	e.ID, e.Source, e.Type, e.Time = h[iID], h[iSource], h[iType], t.UTC()
-	if e.Tenant != h[iTenant] {
-		return Event{}, fmt.Errorf("%w: %s %q differs from data tenant %q", ErrMalformed, HeaderTenant, h[iTenant], e.Tenant)
+	e.ID, e.Source = joinedStrings(h[iID], h[iSource])
+	e.Type, e.Time = eventType(h[iType]), t.UTC()
+	if e.Tenant != string(h[iTenant]) {
+		return Event{}, "", fmt.Errorf("%w: %s %q differs from data tenant %q", ErrMalformed, HeaderTenant, h[iTenant], e.Tenant)
 	}
 	if err := e.Validate(); err != nil {
-		return Event{}, err
+		return Event{}, "", err
 	}
 	if sub := h[iSubject]; !isJoined(sub, "", e.ResourceType, e.ResourceID) {
-		return Event{}, fmt.Errorf("%w: %s %q differs from data %q", ErrMalformed, HeaderSubject, sub, subject(&e))
+		return Event{}, "", fmt.Errorf("%w: %s %q differs from data %q", ErrMalformed, HeaderSubject, sub, subject(&e))
 	}
 	if !isJoined(key, e.Tenant, e.ResourceType, e.ResourceID) {
-		return Event{}, fmt.Errorf("%w: key %q differs from data %q", ErrMalformed, key, e.Key())
+		return Event{}, "", fmt.Errorf("%w: key %q differs from data %q", ErrMalformed, key, e.Key())
 	}
 	if e.SCIMEvent == "" {
 		e.SCIMEvent = SCIMEventURI(e.Type, e.Operation)
 	}
 	if len(e.Resource) == 0 {
-		e.Resource = nil
+		e.Resource, resourceJSON = nil, ""
 	}
 	if len(e.ChangedAttributes) == 0 {
 		e.ChangedAttributes = nil
@@ -302,7 +314,76 @@ func Decode(key []byte, headers []Header, value []byte) (Event, error) {
 	if len(e.MembersRemoved) == 0 {
 		e.MembersRemoved = nil
 	}
-	return e, nil
+	return e, resourceJSON, nil
+}
+
+// joinedStrings returns a and b as strings sharing one allocation.
+func joinedStrings(a, b []byte) (string, string) {
+	var buf [128]byte
+	s := string(append(append(buf[:0], a...), b...))
+	return s[:len(a)], s[len(a):]
+}
+
+// eventType returns typ as a string, without a copy for the types of this
+// contract.
+func eventType(typ []byte) string {
+	switch string(typ) {
+	case UserCreated:
+		return UserCreated
+	case UserUpdated:
+		return UserUpdated
+	case UserDeactivated:
+		return UserDeactivated
+	case UserReactivated:
+		return UserReactivated
+	case UserDeleted:
+		return UserDeleted
+	case GroupCreated:
+		return GroupCreated
+	case GroupUpdated:
+		return GroupUpdated
+	case GroupDeleted:
+		return GroupDeleted
+	case GroupMembersAdded:
+		return GroupMembersAdded
+	case GroupMembersRemoved:
+		return GroupMembersRemoved
+	}
+	return string(typ)
+}
+
+// parseTimeLayout parses b when it is in timeLayout, as Encode writes
+// ce_time, to what time.Parse(time.RFC3339Nano, b) returns for it, without
+// converting b to a string; ok is false for anything else (a value in
+// another RFC 3339 form, or out of range), which time.Parse then reads or
+// refuses.
+func parseTimeLayout(b []byte) (t time.Time, ok bool) {
+	// 2006-01-02T15:04:05.000000000Z
+	if len(b) != len(timeLayout) || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' ||
+		b[16] != ':' || b[19] != '.' || b[29] != 'Z' {
+		return time.Time{}, false
+	}
+	num := func(from, to int) int {
+		n := 0
+		for _, c := range b[from:to] {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	year, month, day := num(0, 4), num(5, 7), num(8, 10)
+	hour, minute, sec, nsec := num(11, 13), num(14, 16), num(17, 19), num(20, 29)
+	if year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 ||
+		sec < 0 || sec > 59 || nsec < 0 {
+		return time.Time{}, false
+	}
+	// The last day of the month: the day before the first of the next.
+	if day > time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day() {
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), true
 }
 
 // isJoined reports whether s is tenant+"/"+typ+"/"+id (typ+"/"+id for an
@@ -335,7 +416,20 @@ func requiredIndex(name string) int {
 // sets a list or the resource to nil, a repeated list is decoded into the
 // previous one's backing array, a repeated resource merges into the first.
 func decodeData(value []byte, e *Event) error {
-	r := scimjson.NewReader(value)
+	_, err := decodeDataText(value, e)
+	return err
+}
+
+// decodeDataText is decodeData, also returning the text of the resource
+// when it is one object named once (else "").
+func decodeDataText(value []byte, e *Event) (resourceJSON string, err error) {
+	r := dataReaders.Get().(*scimjson.Reader)
+	r.Reset(value)
+	defer func() {
+		r.Reset(nil) // keep nothing of value
+		dataReaders.Put(r)
+	}()
+	resources := 0
 	if !r.Null() {
 		err := r.Object(func(key string) error {
 			switch eventField(key) {
@@ -356,7 +450,18 @@ func decodeData(value []byte, e *Event) error {
 			case "changedAttributes":
 				return readList(r, &e.ChangedAttributes, (*scimjson.Reader).StringInto)
 			case "resource":
-				return scimjson.ObjectInto(r, &e.Resource)
+				resources++
+				object := r.Peek() == '{' // past any whitespace
+				start := r.Offset()
+				if !object || resources > 1 {
+					resourceJSON = ""
+					return scimjson.ObjectInto(r, &e.Resource)
+				}
+				if err := scimjson.ObjectInto(r, &e.Resource); err != nil {
+					return err
+				}
+				resourceJSON = r.Text(start, r.Offset())
+				return nil
 			case "membersAdded":
 				return readList(r, &e.MembersAdded, readMember)
 			case "membersRemoved":
@@ -373,11 +478,14 @@ func decodeData(value []byte, e *Event) error {
 			return r.Skip()
 		})
 		if err != nil {
-			return err
+			return "", err
 		}
 	}
-	return r.End()
+	return resourceJSON, r.End()
 }
+
+// dataReaders keeps Readers, whose scratch has grown, between events.
+var dataReaders = sync.Pool{New: func() any { return scimjson.NewReader(nil) }}
 
 // eventFields are the JSON names of Event's data fields.
 var eventFields = []string{

@@ -78,12 +78,22 @@ type Record struct {
 	// Claim is set for a claim record (see Claim); Event is then empty.
 	Claim *Claim
 
+	resourceJSON string // see ResourceJSON
+
 	// Err is set, wrapping ErrMalformed, for a record at this position
 	// that is neither an event nor a claim of this contract (another
 	// producer's, say); Event and Claim are then empty. Logs pass such
 	// records on rather than stop, so a consumer can skip them.
 	Err error
 }
+
+// ResourceJSON returns the JSON text that Event.Resource was decoded from
+// (DecodeRecord), a slice of the record's value, or "" when there is none
+// or the value named the resource more than once. It is the resource as
+// long as Event.Resource is left as decoded. A consumer that stores the
+// resource as JSON can keep this text when it is already in the form it
+// writes (scimjson.Canonical), rather than write the map again.
+func (r *Record) ResourceJSON() string { return r.resourceJSON }
 
 // Validate reports whether e can be encoded: ID, Type, Source, Tenant,
 // ResourceType and ResourceID are set, Type is not that of a claim, Epoch is

@@ -273,7 +273,7 @@ func (s *Store) applyRecord(t *writeTxn, rec *events.Record, reason string, ops 
 	if reason != "" {
 		return reason, false, putSkip(t, *rec, reason, cur, *f)
 	}
-	deleted, err = s.applyEvent(t, ev, typ, cur, ops)
+	deleted, err = s.applyEvent(t, ev, rec.ResourceJSON(), typ, cur, ops)
 	return "", deleted, err
 }
 
@@ -370,9 +370,10 @@ func putSkip(txn *writeTxn, rec events.Record, reason string, cur *record, f eve
 	return txn.Set(skipKey(rec.Partition, rec.Offset), v)
 }
 
-// applyEvent writes a valid, in-order event. It reports whether a group
-// delete left member entries behind a tombstone.
-func (s *Store) applyEvent(txn *writeTxn, ev *events.Event, typ string, cur *record, ops []memberOp) (bool, error) {
+// applyEvent writes a valid, in-order event; resourceJSON is the text its
+// resource was decoded from, if known. It reports whether a group delete
+// left member entries behind a tombstone.
+func (s *Store) applyEvent(txn *writeTxn, ev *events.Event, resourceJSON string, typ string, cur *record, ops []memberOp) (bool, error) {
 	if again, err := s.trackRequest(txn, ev, typ, cur); err != nil || again {
 		return false, err // again: a POST that landed twice (request.go)
 	}
@@ -395,6 +396,9 @@ func (s *Store) applyEvent(txn *writeTxn, ev *events.Event, typ string, cur *rec
 	// created, updated, deactivated, reactivated: the full post-image.
 	next := &record{Resource: withoutMembers(ev.Resource), Version: ev.Version, Created: at, LastModified: at, EventID: ev.ID,
 		RequestDigest: ev.RequestDigest}
+	if _, members := ev.Resource["members"]; !members {
+		next.resourceJSON = resourceJSON // else not the text of next.Resource
+	}
 	if cur != nil {
 		next.Created = cur.Created
 	}
@@ -514,9 +518,8 @@ func addCounter(txn *writeTxn, key []byte, d int64) error {
 }
 
 func readCounter(txn kvReader, key []byte) (int64, error) {
-	var n int64
-	_, err := txn.get(key, func(v []byte) error { n = decodeI64(v); return nil })
-	return n, err
+	v, _, err := txn.value(nil, key)
+	return decodeI64(v), err
 }
 
 // memberOp is one membership change of a member delta.

@@ -66,7 +66,7 @@ func (s *Store) applyRecords(recs []events.Record) error {
 			continue
 		}
 		n := 1
-		for n < len(recs) && n < s.applyBatch && !s.needsOwnTxns(&recs[n]) {
+		for n < len(recs) && n < s.txnRecords() && !s.needsOwnTxns(&recs[n]) {
 			n++
 		}
 		done, err := s.applyTxn(recs[:n])
@@ -76,6 +76,22 @@ func (s *Store) applyRecords(recs []events.Record) error {
 		recs = recs[done:]
 	}
 	return nil
+}
+
+// bulkTxnRecords is the most records a transaction of the bulk engine
+// holds. Its writes are indexed per transaction, read by every get and put
+// of the records after them (and the committer's queue by the applier's
+// reads): an index of a hundred-odd records' keys stays in the cache,
+// where one of Options.ApplyBatch (a thousand by default) did not. The
+// records are applied alike whatever the transactions hold.
+const bulkTxnRecords = 128
+
+// txnRecords is the most records one transaction of applying holds.
+func (s *Store) txnRecords() int {
+	if _, bulk := s.kv.(*bulkKV); bulk {
+		return min(s.applyBatch, bulkTxnRecords)
+	}
+	return s.applyBatch
 }
 
 // needsOwnTxns reports whether rec may need more than one transaction: a

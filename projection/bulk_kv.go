@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -232,9 +233,11 @@ func (e *bulkKV) view(fn func(r kvReader) error) error {
 // only: an overlay is reused once spilled) unless it is absent or
 // deleted.
 // h is key's hash (e.seed).
-func (e *bulkKV) get(key []byte, h uint64, scratch *[]byte, fn func(v []byte) error) (found bool, err error) {
+// sink takes what warming the lookups read (warmLocked).
+func (e *bulkKV) get(key []byte, h uint64, scratch *[]byte, sink *uint64, fn func(v []byte) error) (found bool, err error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
+	*sink += e.warmLocked(h)
 	if found, queued, err := e.getQueued(key, h, fn); queued {
 		return found, err
 	}
@@ -263,6 +266,23 @@ func (e *bulkKV) get(key []byte, h uint64, scratch *[]byte, fn func(v []byte) er
 		}
 	}
 	return false, nil
+}
+
+// warmLocked reads the word that a lookup of hash h reads first in each
+// overlay's index and each run's bloom filter, and returns their sum: the
+// loads do not depend on one another, so their cache misses (most reads
+// of a replay miss everywhere) overlap, instead of coming one after the
+// other as the lookups' branches take them. e.mu is held (read).
+func (e *bulkKV) warmLocked(h uint64) (sum uint64) {
+	for _, o := range [2]*overlay{e.mem, e.frozen} {
+		if o != nil && len(o.slots) > 0 {
+			sum += atomic.LoadUint64(&o.slots[h&uint64(len(o.slots)-1)])
+		}
+	}
+	for _, r := range e.runs {
+		sum += r.bloom[r.bloomBlock(h)*8]
+	}
+	return sum
 }
 
 // getQueued finds key's newest write among the queued transactions and
@@ -502,6 +522,7 @@ type bulkTxn struct {
 	e       *bulkKV
 	pending *txnWrites
 	scratch []byte
+	warmed  uint64 // what warmLocked read, kept
 	done    bool
 }
 
@@ -516,7 +537,16 @@ func (t *bulkTxn) get(key []byte, fn func(v []byte) error) (bool, error) {
 			return true, fn(v)
 		}
 	}
-	return t.e.get(key, h, &t.scratch, fn)
+	return t.e.get(key, h, &t.scratch, &t.warmed, fn)
+}
+
+func (t *bulkTxn) value(dst, key []byte) ([]byte, bool, error) {
+	var v []byte
+	found, err := t.get(key, func(b []byte) error {
+		v = append(dst[:0], b...)
+		return nil
+	})
+	return v, found && err == nil, err
 }
 
 func (t *bulkTxn) set(key, value []byte) error { return t.put(key, value, false) }
@@ -834,7 +864,7 @@ func writeRun(path string, seed maphash.Seed, hint int, fill func(emit func(key,
 // filter is blocked: all of a key's bits lie in one 512-bit block (one
 // cache line), so a lookup costs one cache miss per run.
 func (r *run) bloomBits(h uint64, fn func(bit uint64) bool) bool {
-	block := (h >> 32) % (uint64(len(r.bloom)) / 8) * 512
+	block := r.bloomBlock(h) * 512
 	h1, h2 := h, h>>17|1
 	for i := range uint64(runBloomHashes) {
 		if !fn(block + (h1+i*h2)%512) {
@@ -843,6 +873,9 @@ func (r *run) bloomBits(h uint64, fn func(bit uint64) bool) bool {
 	}
 	return true
 }
+
+// bloomBlock returns the index of the 512-bit block of hash h.
+func (r *run) bloomBlock(h uint64) uint64 { return (h >> 32) % (uint64(len(r.bloom)) / 8) }
 
 func (r *run) bloomAdd(h uint64) {
 	r.bloomBits(h, func(b uint64) bool { r.bloom[b/64] |= 1 << (b % 64); return true })

@@ -25,6 +25,9 @@ func appendStr(b []byte, s string) []byte {
 // appendStrPrefix appends s escaped but unterminated: the key prefix of every
 // component that starts with s (for `sw`).
 func appendStrPrefix(b []byte, s string) []byte {
+	if strings.IndexByte(s, 0x00) < 0 {
+		return append(b, s...) // nothing to escape: one copy
+	}
 	for i := 0; i < len(s); i++ {
 		if s[i] == 0x00 {
 			b = append(b, 0x00, 0xFF)

@@ -54,39 +54,75 @@ func skipKey(partition int, offset int64) []byte {
 	return appendI64(appendU32([]byte{tagSkip}, uint32(partition)), offset)
 }
 
-// tenantNS returns the prefix of namespace ns of tenant.
-func tenantNS(tenant string, ns byte) []byte {
-	b := make([]byte, 0, 2+len(tenant)+2+48)
+// tenantNS returns the prefix of namespace ns of tenant, with room for a
+// few components more.
+func tenantNS(tenant string, ns byte) []byte { return tenantKey(tenant, ns, 48) }
+
+// tenantKey returns the prefix of namespace ns of tenant in a buffer with
+// room for rest bytes more, so that a key built on it by appendStr
+// allocates once (applying builds several keys per event; a component
+// holding 0x00, which appendStr escapes, may grow it once more).
+func tenantKey(tenant string, ns byte, rest int) []byte {
+	b := make([]byte, 0, 1+len(tenant)+2+1+rest)
 	b = append(b, tagTenant)
 	b = appendStr(b, tenant)
 	return append(b, ns)
 }
 
+// strSize is the size of s as an appendStr component without escapes.
+func strSize(s string) int { return len(s) + 2 }
+
 // typePrefix is the prefix of every resource of a type.
 func typePrefix(tenant, typ string) []byte { return appendStr(tenantNS(tenant, nsResource), typ) }
 
-func resourceKey(tenant, typ, id string) []byte { return appendStr(typePrefix(tenant, typ), id) }
+func resourceKey(tenant, typ, id string) []byte {
+	return appendStr(appendStr(tenantKey(tenant, nsResource, strSize(typ)+strSize(id)), typ), id)
+}
 
-func countKey(tenant, typ string) []byte { return appendStr(tenantNS(tenant, nsCount), typ) }
+func countKey(tenant, typ string) []byte {
+	return appendStr(tenantKey(tenant, nsCount, strSize(typ)), typ)
+}
 
 func userNamePrefix(tenant, lowered string) []byte {
 	return appendStr(tenantNS(tenant, nsUserName), lowered)
 }
 
+// userNameKey is the u index key of user id holding lowered.
+func userNameKey(tenant, lowered, id string) []byte {
+	return appendStr(appendStr(tenantKey(tenant, nsUserName, strSize(lowered)+strSize(id)), lowered), id)
+}
+
 func userNameIDKey(tenant, lowered string) []byte {
-	return appendStr(tenantNS(tenant, nsUserNameID), lowered)
+	return appendStr(tenantKey(tenant, nsUserNameID, strSize(lowered)), lowered)
 }
 
 func externalIDPrefix(tenant, typ, externalID string) []byte {
 	return appendStr(appendStr(tenantNS(tenant, nsExternalID), typ), externalID)
 }
 
+// externalIDKey is the x index key of resource id of typ with externalID.
+func externalIDKey(tenant, typ, externalID, id string) []byte {
+	b := tenantKey(tenant, nsExternalID, strSize(typ)+strSize(externalID)+strSize(id))
+	return appendStr(appendStr(appendStr(b, typ), externalID), id)
+}
+
 func emailPrefix(tenant, lowered string) []byte {
 	return appendStr(tenantNS(tenant, nsEmail), lowered)
 }
 
+// emailKey is the e index key of user id with the email lowered.
+func emailKey(tenant, lowered, id string) []byte {
+	return appendStr(appendStr(tenantKey(tenant, nsEmail, strSize(lowered)+strSize(id)), lowered), id)
+}
+
 func displayNamePrefix(tenant, lowered string) []byte {
 	return appendStr(tenantNS(tenant, nsDisplayName), lowered)
+}
+
+// displayNameKey is the d index key of group id with the displayName
+// lowered.
+func displayNameKey(tenant, lowered, id string) []byte {
+	return appendStr(appendStr(tenantKey(tenant, nsDisplayName, strSize(lowered)+strSize(id)), lowered), id)
 }
 
 func modifiedPrefix(tenant, typ string) []byte {
@@ -94,7 +130,8 @@ func modifiedPrefix(tenant, typ string) []byte {
 }
 
 func modifiedKey(tenant, typ string, t time.Time, id string) []byte {
-	return appendStr(appendTime(modifiedPrefix(tenant, typ), t), id)
+	b := appendStr(tenantKey(tenant, nsModified, strSize(typ)+8+strSize(id)), typ)
+	return appendStr(appendTime(b, t), id)
 }
 
 func memberPrefix(tenant, groupID string) []byte {
@@ -102,7 +139,7 @@ func memberPrefix(tenant, groupID string) []byte {
 }
 
 func memberKey(tenant, groupID, memberID string) []byte {
-	return appendStr(memberPrefix(tenant, groupID), memberID)
+	return appendStr(appendStr(tenantKey(tenant, nsMember, strSize(groupID)+strSize(memberID)), groupID), memberID)
 }
 
 func memberOfPrefix(tenant, memberID string) []byte {
@@ -110,11 +147,11 @@ func memberOfPrefix(tenant, memberID string) []byte {
 }
 
 func memberOfKey(tenant, memberID, groupID string) []byte {
-	return appendStr(memberOfPrefix(tenant, memberID), groupID)
+	return appendStr(appendStr(tenantKey(tenant, nsMemberOf, strSize(memberID)+strSize(groupID)), memberID), groupID)
 }
 
 func memberCountKey(tenant, groupID string) []byte {
-	return appendStr(tenantNS(tenant, nsMemberCount), groupID)
+	return appendStr(tenantKey(tenant, nsMemberCount, strSize(groupID)), groupID)
 }
 
 // groupCountKey holds what memberOfPrefix lists for memberID (see
@@ -122,7 +159,7 @@ func memberCountKey(tenant, groupID string) []byte {
 // iterator, which costs a seek in every table overlapping the prefix; a
 // member in no group has no key (a miss Badger's bloom filters answer).
 func groupCountKey(tenant, memberID string) []byte {
-	return appendStr(tenantNS(tenant, nsGroupCount), memberID)
+	return appendStr(tenantKey(tenant, nsGroupCount, strSize(memberID)), memberID)
 }
 
 // maxInlineGroups is the most groups a groupCountKey value lists; a member

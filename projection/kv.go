@@ -19,6 +19,12 @@ type kvReader interface {
 	// reports whether there is one (fn is not called when there is not).
 	get(key []byte, fn func(v []byte) error) (found bool, err error)
 
+	// value is get for a copy: it copies the value at key into dst's
+	// storage (dst[:0], grown as needed) and returns it. Unlike get's
+	// callback, whose variables escape through the interface, it
+	// allocates nothing for a key that is not there.
+	value(dst, key []byte) (v []byte, found bool, err error)
+
 	// scan calls fn with each key under prefix, in key order, valid during
 	// the call only, until fn returns false or an error.
 	scan(prefix []byte, fn func(key []byte) (more bool, err error)) error
@@ -54,6 +60,18 @@ func (r badgerReader) get(key []byte, fn func(v []byte) error) (bool, error) {
 		return false, err
 	}
 	return true, item.Value(fn)
+}
+
+func (r badgerReader) value(dst, key []byte) ([]byte, bool, error) {
+	item, err := r.txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	v, err := item.ValueCopy(dst)
+	return v, err == nil, err
 }
 
 func (r badgerReader) scan(prefix []byte, fn func(key []byte) (bool, error)) error {

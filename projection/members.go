@@ -74,12 +74,7 @@ func applyMemberOps(txn *writeTxn, tenant, groupID string, ops []memberOp, limit
 
 // getValue returns a copy of the value at key and whether it exists.
 func getValue(txn kvReader, key []byte) ([]byte, bool, error) {
-	var v []byte
-	found, err := txn.get(key, func(b []byte) error {
-		v = append(make([]byte, 0, len(b)), b...)
-		return nil
-	})
-	return v, found && err == nil, err
+	return txn.value(nil, key)
 }
 
 // getString is getValue for a value wanted as a string: one copy instead

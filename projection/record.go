@@ -50,6 +50,11 @@ type record struct {
 	// raw is the resource's JSON as stored, when read by decodeRecordRaw
 	// (and Resource is then nil); never written.
 	raw string
+
+	// resourceJSON is the text Resource was decoded from, when applying
+	// knows it (events.Record.ResourceJSON): encodeRecord writes it as it
+	// is when it is what writing Resource gives (scimjson.Canonical).
+	resourceJSON string
 }
 
 func (r *record) stored(typ string) view.Stored {
@@ -187,17 +192,15 @@ func readRecordTime(r *scimjson.Reader, t *time.Time) error {
 }
 
 // loadRecord reads the resource at key, or nil when there is none.
+// A miss, the common case of a replay, allocates nothing.
 func loadRecord(txn kvReader, key []byte) (*record, error) {
-	var r *record
-	_, err := txn.get(key, func(v []byte) error {
-		var err error
-		if r, err = decodeRecord(v); err != nil {
-			return fmt.Errorf("%w: %w", errBadState, err)
-		}
-		return nil
-	})
-	if err != nil {
+	v, found, err := txn.value(nil, key)
+	if err != nil || !found {
 		return nil, err
+	}
+	r, err := decodeRecord(v)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errBadState, err)
 	}
 	return r, nil
 }
@@ -318,21 +321,27 @@ func decodeResourceString(v []byte, name string) (string, error) {
 
 // indexKeys returns every secondary index key of resource id of typ held as r.
 func indexKeys(tenant, typ, id string, r *record) [][]byte {
-	keys := [][]byte{modifiedKey(tenant, typ, r.LastModified, id)}
+	emails := 0
+	if typ == typeUser {
+		list, _ := r.Resource["emails"].([]any)
+		emails = len(list)
+	}
+	keys := make([][]byte, 1, 3+emails)
+	keys[0] = modifiedKey(tenant, typ, r.LastModified, id)
 	if ext := r.Resource.ExternalID(); ext != "" {
-		keys = append(keys, appendStr(externalIDPrefix(tenant, typ, ext), id))
+		keys = append(keys, externalIDKey(tenant, typ, ext, id))
 	}
 	switch typ {
 	case typeUser:
 		if un, ok := r.Resource["userName"].(string); ok && un != "" {
-			keys = append(keys, appendStr(userNamePrefix(tenant, fold(un)), id))
+			keys = append(keys, userNameKey(tenant, fold(un), id))
 		}
 		for _, e := range emailValues(r.Resource) {
-			keys = append(keys, appendStr(emailPrefix(tenant, e), id))
+			keys = append(keys, emailKey(tenant, e, id))
 		}
 	case typeGroup:
 		if dn, ok := r.Resource["displayName"].(string); ok && dn != "" {
-			keys = append(keys, appendStr(displayNamePrefix(tenant, fold(dn)), id))
+			keys = append(keys, displayNameKey(tenant, fold(dn), id))
 		}
 	}
 	return keys
@@ -341,7 +350,7 @@ func indexKeys(tenant, typ, id string, r *record) [][]byte {
 // emailValues returns the distinct folded emails[].value strings of r.
 func emailValues(r schemas.Resource) []string {
 	list, _ := r["emails"].([]any)
-	var out []string
+	out := make([]string, 0, len(list))
 	for _, e := range list {
 		m, _ := e.(map[string]any)
 		v, _ := m["value"].(string)
