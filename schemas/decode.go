@@ -222,9 +222,12 @@ func (rt *ResourceType) assemble(raw map[string]map[string]any, strict bool, u *
 }
 
 // coerceSchema coerces the raw values of schema si into target, dropping
-// (or, when strict, refusing) what is never stored.
+// (or, when strict, refusing) what is never stored. It takes them in name
+// order, so that a body with two bad values, or unknown sub-attributes in
+// two, gets the same error and the same ignored list every time.
 func (rt *ResourceType) coerceSchema(si *schemaIndex, raw, target map[string]any, strict bool, u *Unknowns) error {
-	for name, v := range raw {
+	for _, name := range sortedKeys(raw) {
+		v := raw[name]
 		a := si.attrs[strings.ToLower(name)].attr
 		path := name
 		if si.ext {
