@@ -66,6 +66,16 @@ func (rt *ResourceType) Decode(body []byte) (Resource, error) {
 // u.Ignored, or with u.Strict a KindInvalidValue error naming it. A nil u
 // ignores it silently.
 func (rt *ResourceType) DecodeWith(body []byte, u *Unknowns) (Resource, error) {
+	if out, ok := rt.decodeStreaming(body); ok {
+		return out, nil // the body decodeMap would make the same of (see decodeStreaming)
+	}
+	return rt.decodeBody(body, u)
+}
+
+// decodeBody is DecodeWith through decodeMap: the body read into a map,
+// then placed, coerced and checked. It is the reference the plain
+// decoders are tested against.
+func (rt *ResourceType) decodeBody(body []byte, u *Unknowns) (Resource, error) {
 	r := scimjson.NewReader(body)
 	r.DisallowDuplicateKeys()
 	v, err := r.Value()
