@@ -66,6 +66,16 @@ func (rt *ResourceType) Decode(body []byte) (Resource, error) {
 // u.Ignored, or with u.Strict a KindInvalidValue error naming it. A nil u
 // ignores it silently.
 func (rt *ResourceType) DecodeWith(body []byte, u *Unknowns) (Resource, error) {
+	if out, ok := rt.decodeStreaming(body); ok {
+		return out, nil // the body decodeMap would make the same of (see decodeStreaming)
+	}
+	return rt.decodeBody(body, u)
+}
+
+// decodeBody is DecodeWith through decodeMap: the body read into a map,
+// then placed, coerced and checked. It is the reference the plain
+// decoders are tested against.
+func (rt *ResourceType) decodeBody(body []byte, u *Unknowns) (Resource, error) {
 	r := scimjson.NewReader(body)
 	r.DisallowDuplicateKeys()
 	v, err := r.Value()
@@ -222,9 +232,12 @@ func (rt *ResourceType) assemble(raw map[string]map[string]any, strict bool, u *
 }
 
 // coerceSchema coerces the raw values of schema si into target, dropping
-// (or, when strict, refusing) what is never stored.
+// (or, when strict, refusing) what is never stored. It takes them in name
+// order, so that a body with two bad values, or unknown sub-attributes in
+// two, gets the same error and the same ignored list every time.
 func (rt *ResourceType) coerceSchema(si *schemaIndex, raw, target map[string]any, strict bool, u *Unknowns) error {
-	for name, v := range raw {
+	for _, name := range sortedKeys(raw) {
+		v := raw[name]
 		a := si.attrs[strings.ToLower(name)].attr
 		path := name
 		if si.ext {

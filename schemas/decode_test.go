@@ -271,3 +271,40 @@ func BenchmarkDecodeOktaUser(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeWithOktaUser is POST's share of BenchmarkDecodeOktaUser:
+// the body decoded with unknown input reported, without Validate.
+func BenchmarkDecodeWithOktaUser(b *testing.B) {
+	user := modelRT(b, "User")
+	body := []byte(oktaUser)
+	b.ReportAllocs()
+	for b.Loop() {
+		var u Unknowns
+		if _, err := user.DecodeWith(body, &u); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestDecode_SameOutcomeEveryTime checks that a body with two bad values
+// gets the same error every time (the first in name order), and one with
+// unknown sub-attributes in two attributes the same ignored list.
+func TestDecode_SameOutcomeEveryTime(t *testing.T) {
+	user := modelRT(t, User)
+	bad := []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a","title":7,"active":"yes","displayName":7,"nickName":7}`)
+	unknown := []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a","name":{"givenName":"A","middle":"m"},"emails":[{"value":"a","foo":1}],"addresses":[{"bar":1}]}`)
+	wantIgnored := []Ignored{{IgnoredAttribute, "addresses.bar"}, {IgnoredAttribute, "emails.foo"}, {IgnoredAttribute, "name.middle"}}
+	for range 50 {
+		_, err := user.Decode(bad)
+		if want := `attribute "active": expected boolean, got string`; err == nil || err.Error() != want {
+			t.Fatalf("Decode(%s) = %v, want %s", bad, err, want)
+		}
+		var u Unknowns
+		if _, err := user.DecodeWith(unknown, &u); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(u.Ignored, wantIgnored) {
+			t.Fatalf("DecodeWith(%s) ignored %v, want %v", unknown, u.Ignored, wantIgnored)
+		}
+	}
+}

@@ -14,6 +14,9 @@ package schemas
 //
 // A Group's "members", if present, is checked like Decode checks it.
 func (rt *ResourceType) Validate(r Resource) error {
+	if _, ok := rt.decodePlain(r, true); ok {
+		return nil
+	}
 	_, err := rt.decodeMap(r, true, nil)
 	return err
 }
