@@ -79,6 +79,11 @@ type queue struct {
 	// (last == lastOffset), appended under epoch. nil when the next batch
 	// must see everything applied.
 	flight *inFlight
+
+	// endAfter is endStarted as the tenant's last failed Append returned:
+	// the next barrier reads the log's end from a later query, which sees
+	// the records of that Append if they are in the log.
+	endAfter uint64
 }
 
 // inFlight is a batch appended whose application the next batch does not
@@ -256,6 +261,9 @@ func (b *Bridge) runBatch(tenant string, q *queue, batch []*command) {
 	start := time.Now()
 	p, last, err := b.log.Append(ctx, evs)
 	if err != nil {
+		// Its records may be in the log all the same, ahead of what comes
+		// next (events.Log.Append): the next plans must see them applied.
+		q.endAfter = b.endStarted()
 		b.metrics.appendErrors.Inc()
 		err = unavailable("append events", err)
 		for _, c := range accepted {

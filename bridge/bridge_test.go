@@ -80,11 +80,18 @@ func newEnvWith(t *testing.T, opts bridge.Options, wrapLog func(events.Log) even
 func newEnvProjecting(t *testing.T, opts bridge.Options, wrapLog func(events.Log) events.Log, wrapState func(bridge.State) bridge.State,
 	wrapRead func(events.Log) events.Log) *env {
 	t.Helper()
+	return newEnvEmbedded(t, events.EmbeddedOptions{}, opts, wrapLog, wrapState, wrapRead)
+}
+
+// newEnvEmbedded is newEnvProjecting with options of the embedded log.
+func newEnvEmbedded(t *testing.T, eopts events.EmbeddedOptions, opts bridge.Options, wrapLog func(events.Log) events.Log,
+	wrapState func(bridge.State) bridge.State, wrapRead func(events.Log) events.Log) *env {
+	t.Helper()
 	reg, err := schemas.NewRegistry()
 	if err != nil {
 		t.Fatal(err)
 	}
-	el, err := events.OpenEmbedded(t.TempDir(), events.EmbeddedOptions{})
+	el, err := events.OpenEmbedded(t.TempDir(), eopts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,11 @@ type EmbeddedOptions struct {
 	// file (0 means DefaultSegmentBytes). A record is never split, so a
 	// segment can exceed it by one record.
 	SegmentBytes int64
+	// BeforeWrite, when set, is called by a partition's committer, with
+	// the partition's number, after it has taken a group of appends and
+	// before it writes them: tests block in it to stall the log as a hung
+	// disk would. nil in production.
+	BeforeWrite func(partition int)
 }
 
 // Embedded is the durable, single-machine Log: the default when no Kafka
@@ -117,7 +122,7 @@ func OpenEmbedded(dir string, opts EmbeddedOptions) (*Embedded, error) {
 	if err == nil {
 		for i := range n {
 			var p *partition
-			p, err = openPartition(filepath.Join(dir, fmt.Sprintf("partition-%04d", i)), i, segBytes, logger, l.closing)
+			p, err = openPartition(filepath.Join(dir, fmt.Sprintf("partition-%04d", i)), i, segBytes, logger, l.closing, opts.BeforeWrite)
 			if err != nil {
 				break
 			}
@@ -173,7 +178,10 @@ func (l *Embedded) Partitions() int { return len(l.parts) }
 
 // Append implements Log. It encodes evs in the caller's goroutine, hands
 // the frames to the partition's committer and waits for the fsync that
-// covers them. If ctx ends while waiting, the records may still be written.
+// covers them. If ctx ends while they are queued, they are dropped, never
+// written, and Append fails; if the committer has taken them already,
+// Append waits for the outcome of that write, however late (a hung disk
+// hangs it, as it hangs every later append of the partition anyway).
 func (l *Embedded) Append(ctx context.Context, evs []Event) (int, int64, error) {
 	if len(evs) == 0 {
 		return 0, 0, errors.New("append: no events")
@@ -223,20 +231,27 @@ func (l *Embedded) AppendClaim(ctx context.Context, c Claim) (int64, error) {
 }
 
 // append hands req to the partition's committer and waits for the fsync
-// that covers it, returning the offset of its last record.
+// that covers it, returning the offset of its last record. When ctx ends
+// first, req is abandoned if the committer has not taken it yet (it is then
+// never written); else append waits for the committer's outcome, so that
+// when it returns, req's records are in the log or never will be.
 func (p *partition) append(ctx context.Context, req *appendReq) (int64, error) {
 	if err := p.submit(ctx, req); err != nil {
 		return 0, err
 	}
+	var res appendResult
 	select {
-	case res := <-req.done:
-		if res.err != nil {
-			return 0, res.err
-		}
-		return res.last, nil
+	case res = <-req.done:
 	case <-ctx.Done():
-		return 0, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+		if req.state.CompareAndSwap(reqQueued, reqAbandoned) {
+			return 0, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+		}
+		res = <-req.done // taken: every taken request is answered
 	}
+	if res.err != nil {
+		return 0, res.err
+	}
+	return res.last, nil
 }
 
 // End implements Log: per partition, the offset after the last fsynced

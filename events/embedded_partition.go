@@ -61,6 +61,8 @@ type partition struct {
 
 	syncs atomic.Int64 // fsyncs of segments by the committer (for tests and benchmarks)
 
+	beforeWrite func(partition int) // EmbeddedOptions.BeforeWrite
+
 	mu     sync.RWMutex // guards segs, each segment's size and index, end, notify
 	segs   []*segment
 	end    int64         // records < end are fsynced and readable
@@ -89,7 +91,18 @@ type appendReq struct {
 	ends   []int // end of each record's frame in frames
 	n      int
 	done   chan appendResult // buffered: the committer never blocks on it
+
+	// state decides, once, between the committer taking the request and
+	// its Append giving up on it (see partition.append).
+	state atomic.Int32
 }
+
+// States of an appendReq.
+const (
+	reqQueued    int32 = iota
+	reqTaken           // the committer writes it: its Append waits for the outcome
+	reqAbandoned       // its Append returned before the committer took it: never written
+)
 
 type appendResult struct {
 	last int64
@@ -100,12 +113,12 @@ func segmentName(base int64) string { return fmt.Sprintf("%020d.log", base) }
 
 // openPartition opens the segments in dir, recovering the tail of the
 // last, and starts the committer.
-func openPartition(dir string, id int, segBytes int64, log *slog.Logger, closing <-chan struct{}) (*partition, error) {
+func openPartition(dir string, id int, segBytes int64, log *slog.Logger, closing <-chan struct{}, beforeWrite func(int)) (*partition, error) {
 	if err := os.MkdirAll(dir, dirMode); err != nil {
 		return nil, err
 	}
 	p := &partition{
-		id: id, dir: dir, segBytes: segBytes, log: log.With("partition", id), closing: closing,
+		id: id, dir: dir, segBytes: segBytes, log: log.With("partition", id), closing: closing, beforeWrite: beforeWrite,
 		reqs: make(chan *appendReq, maxGroup), done: make(chan struct{}), notify: make(chan struct{}),
 	}
 	ents, err := os.ReadDir(dir)
@@ -299,12 +312,16 @@ func (p *partition) stop() error {
 // run is the committer: it takes whatever appends are queued, writes them
 // with one write per segment touched and one fsync, then publishes the new
 // end and releases their waiters. Appends that arrive meanwhile queue up
-// for the next round: that is the group commit.
+// for the next round: that is the group commit. An append whose caller
+// gave up while it was queued is dropped, never written (take).
 func (p *partition) run() {
 	defer close(p.done)
 	group := make([]*appendReq, 0, maxGroup)
 	for req := range p.reqs {
-		group = append(group[:0], req)
+		group = group[:0]
+		if req.take() {
+			group = append(group, req)
+		}
 	gather:
 		for len(group) < maxGroup {
 			select {
@@ -312,14 +329,27 @@ func (p *partition) run() {
 				if !ok {
 					break gather
 				}
-				group = append(group, r)
+				if r.take() {
+					group = append(group, r)
+				}
 			default:
 				break gather
 			}
 		}
+		if len(group) == 0 {
+			continue
+		}
+		if p.beforeWrite != nil {
+			p.beforeWrite(p.id)
+		}
 		p.commit(group)
 		clear(group)
 	}
+}
+
+// take claims r for the committer, unless its Append has given up on it.
+func (r *appendReq) take() bool {
+	return r.state.CompareAndSwap(reqQueued, reqTaken)
 }
 
 // commit writes group durably and answers each of its appends: with the

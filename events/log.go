@@ -28,6 +28,18 @@ type Log interface {
 	// have been written (the caller's retry may duplicate; consumers dedupe
 	// by Event.ID and Version). Appends of different tenants do not wait
 	// for each other beyond what sharing a round trip costs.
+	//
+	// When Append returns, with or without error, its records are either
+	// in the log, ahead of every later append of the partition (and below
+	// an End asked after it returned, unless the log has failed for good
+	// and writes nothing more until it is reopened), or never will be: a
+	// caller that plans its next append against the log's end read after
+	// this one returned sees everything this one wrote. So Append drops a
+	// request still queued when ctx ends, and waits, past ctx, for the
+	// outcome of one already being written: a stalled disk or broker holds
+	// that Append (bounded, for Kafka, by the produce attempt's own
+	// timeout; not at all for a hung disk, which holds every later append
+	// anyway). docs/decisions.md D40 says where Kafka falls short.
 	Append(ctx context.Context, evs []Event) (partition int, last int64, err error)
 
 	// AppendClaim durably appends claim c to partition c.Partition and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -27,7 +28,18 @@ type appendReq struct {
 	recs  []rawRecord
 	size  int
 	reply chan appendResult // buffered: the loop never blocks on it
+
+	// state decides, once, between the loop taking the request into a
+	// produce request and its Append giving up on it (see enqueue).
+	state atomic.Int32
 }
+
+// States of an appendReq.
+const (
+	reqQueued    int32 = iota
+	reqTaken           // in a produce request: its Append waits for the outcome
+	reqAbandoned       // its Append returned before the loop took it: never sent
+)
 
 type appendResult struct {
 	last int64
@@ -123,7 +135,13 @@ func (l *Log) appendClaim(ctx context.Context, c events.Claim) (int, int64, erro
 }
 
 // enqueue hands req to partition p's produce loop and waits for its
-// reply, for AppendTimeout at most.
+// reply. When ctx (bounded by AppendTimeout) ends first, req is abandoned
+// if the loop has not taken it yet (it is then never sent); else enqueue
+// waits for the outcome of the produce request it is in, whose attempts
+// are bounded by AppendTimeout each and stop at the latest deadline of its
+// appends (send): so that when Append returns, its records are in the log
+// or, as far as this client can tell, never will be (see docs/decisions.md
+// D39 for what a broker may still do with a request on a closed connection).
 func (l *Log) enqueue(ctx context.Context, p int, req *appendReq) (int, int64, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, l.opts.AppendTimeout, errAppendTimeout)
 	defer cancel()
@@ -135,15 +153,20 @@ func (l *Log) enqueue(ctx context.Context, p int, req *appendReq) (int, int64, e
 	case <-l.life.Done():
 		return p, 0, fmt.Errorf("append: %w", ErrClosed)
 	}
+	var res appendResult
 	select {
-	case res := <-req.reply:
-		if res.err != nil {
-			return p, 0, res.err
-		}
-		return p, res.last, nil
+	case res = <-req.reply:
 	case <-ctx.Done():
-		return p, 0, l.ctxErr(ctx, p, nil)
+		req.state.CompareAndSwap(reqQueued, reqAbandoned)
+		if req.state.Load() == reqAbandoned {
+			return p, 0, l.ctxErr(ctx, p, nil)
+		}
+		res = <-req.reply // taken: every taken request is answered
 	}
+	if res.err != nil {
+		return p, 0, res.err
+	}
+	return p, res.last, nil
 }
 
 // ctxErr turns an ended Append context into its error: the caller's own
@@ -198,7 +221,9 @@ func (l *Log) drainClosed(q chan *appendReq) {
 	for {
 		select {
 		case r := <-q:
-			r.reply <- appendResult{err: fmt.Errorf("append: %w", ErrClosed)}
+			if r.state.CompareAndSwap(reqQueued, reqTaken) {
+				r.reply <- appendResult{err: fmt.Errorf("append: %w", ErrClosed)}
+			}
 		default:
 			return
 		}
@@ -207,13 +232,19 @@ func (l *Log) drainClosed(q chan *appendReq) {
 
 // send produces the live requests of batch as one request, retrying
 // retriable failures until the last of their deadlines, and replies to each.
+// A request whose Append gave up while it was queued is dropped; one taken
+// here is answered with the outcome of the produce request, once its last
+// attempt has ended.
 func (l *Log) send(p int, batch []*appendReq) {
 	live := batch[:0]
 	var deadline time.Time
 	n := 0
 	for _, r := range batch {
 		if r.ctx.Err() != nil {
-			continue // its Append has returned already: do not write it
+			r.state.CompareAndSwap(reqQueued, reqAbandoned)
+		}
+		if !r.state.CompareAndSwap(reqQueued, reqTaken) {
+			continue // abandoned: its Append returns without waiting; never write it
 		}
 		live = append(live, r)
 		n += len(r.recs)
@@ -226,8 +257,6 @@ func (l *Log) send(p int, batch []*appendReq) {
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	stop := context.AfterFunc(l.life, cancel) // Close cuts retries short
-	defer stop()
 
 	l.metrics.batchAppends.Observe(float64(len(live)))
 	base, err := l.produce(ctx, p, live, n)
@@ -245,7 +274,11 @@ func (l *Log) send(p int, batch []*appendReq) {
 }
 
 // produce sends one produce request and returns its base offset, retrying
-// with backoff while the error is retriable and ctx lasts.
+// with backoff while the error is retriable and ctx lasts (Close ends the
+// retries too). Each attempt is bounded by AppendTimeout, not by ctx: an
+// attempt under way when ctx ends runs to its end (acknowledged, refused,
+// or its connection closed at its own deadline), so that the Appends
+// waiting for it learn its outcome rather than leave it in flight.
 func (l *Log) produce(ctx context.Context, p int, batch []*appendReq, n int) (int64, error) {
 	backoff := 20 * time.Millisecond
 	for attempt := 1; ; attempt++ {
@@ -259,12 +292,16 @@ func (l *Log) produce(ctx context.Context, p int, batch []*appendReq, n int) (in
 				})
 			}
 		}
-		res, err := l.client.Produce(ctx, &kafka.ProduceRequest{
+		actx, cancel := context.WithTimeout(context.Background(), l.opts.AppendTimeout)
+		stop := context.AfterFunc(l.life, cancel) // Close cuts the attempt short
+		res, err := l.client.Produce(actx, &kafka.ProduceRequest{
 			Topic:        l.opts.Topic,
 			Partition:    p,
 			RequiredAcks: kafka.RequireAll,
 			Records:      kafka.NewRecordReader(recs...),
 		})
+		stop()
+		cancel()
 		if err == nil && res.Error != nil {
 			err = res.Error
 		}
@@ -283,6 +320,9 @@ func (l *Log) produce(ctx context.Context, p int, batch []*appendReq, n int) (in
 		case <-ctx.Done():
 			t.Stop()
 			return 0, fmt.Errorf("%w: produce to partition %d: %w", events.ErrUnavailable, p, err)
+		case <-l.life.Done():
+			t.Stop()
+			return 0, fmt.Errorf("%w: produce to partition %d: %w", events.ErrUnavailable, p, ErrClosed)
 		case <-t.C:
 		}
 		backoff = min(2*backoff, 500*time.Millisecond)

@@ -48,12 +48,14 @@ func New(t testing.TB, target string) *Gate {
 // Addr is the gate's address.
 func (g *Gate) Addr() string { return g.addr }
 
-// Hang accepts connections from now on and holds them unanswered.
+// Hang accepts connections from now on and holds them unanswered;
+// connections already relayed stay relayed.
 func (g *Gate) Hang() {
 	g.t.Helper()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.listenLocked()
+	g.forward = false
 }
 
 // Forward relays every connection to the target from now on, including

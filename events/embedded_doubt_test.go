@@ -1,0 +1,106 @@
+package events_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/events/eventstest"
+)
+
+// heldCommitter stalls the committers of a log, as a hung disk would: each
+// group they take waits in BeforeWrite until release.
+type heldCommitter struct {
+	entered chan struct{} // a value each time a committer stops in BeforeWrite
+	gate    chan struct{}
+	once    sync.Once
+}
+
+func newHeldCommitter() *heldCommitter {
+	return &heldCommitter{entered: make(chan struct{}, 64), gate: make(chan struct{})}
+}
+
+func (h *heldCommitter) beforeWrite(int) {
+	h.entered <- struct{}{}
+	<-h.gate
+}
+
+func (h *heldCommitter) release() { h.once.Do(func() { close(h.gate) }) }
+
+type appendResult struct {
+	last int64
+	err  error
+}
+
+func appendAsync(l events.Log, ctx context.Context, e events.Event) chan appendResult {
+	ch := make(chan appendResult, 1)
+	go func() {
+		_, last, err := l.Append(ctx, []events.Event{e})
+		ch <- appendResult{last, err}
+	}()
+	return ch
+}
+
+// An Append whose context ends while it is queued behind a stalled
+// committer fails and is never written; one the committer had already
+// taken returns only with the outcome of its write. Either way, when
+// Append returns, its records are in the log or never will be.
+func TestEmbedded_AppendInDoubt(t *testing.T) {
+	t.Run("Queued", func(t *testing.T) {
+		h := newHeldCommitter()
+		l := openEmbedded(t, t.TempDir(), events.EmbeddedOptions{BeforeWrite: h.beforeWrite})
+		t.Cleanup(func() { l.Close() })
+		t.Cleanup(h.release) // before Close, which waits for the committer
+		first := appendAsync(l, t.Context(), eventstest.Event("acme", "User", "u1", 1))
+		<-h.entered // the committer holds the first append
+
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		defer cancel()
+		_, _, err := l.Append(ctx, []events.Event{eventstest.Event("acme", "User", "u2", 1)})
+		if !errors.Is(err, events.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Append queued past its deadline = %v, want ErrUnavailable and DeadlineExceeded", err)
+		}
+		third := appendAsync(l, t.Context(), eventstest.Event("acme", "User", "u3", 1))
+		h.release()
+		if r := <-first; r.err != nil || r.last != 0 {
+			t.Errorf("first Append = %d, %v; want 0, nil", r.last, r.err)
+		}
+		if r := <-third; r.err != nil || r.last != 1 {
+			t.Errorf("third Append = %d, %v; want 1, nil (right after the first: the timed-out one was dropped)", r.last, r.err)
+		}
+		var ids []string
+		for _, e := range readAll(t, l) {
+			ids = append(ids, e.ResourceID)
+		}
+		if len(ids) != 2 || ids[0] != "u1" || ids[1] != "u3" {
+			t.Errorf("log holds %v, want [u1 u3]: the timed-out append must never be written", ids)
+		}
+	})
+	t.Run("Taken", func(t *testing.T) {
+		h := newHeldCommitter()
+		l := openEmbedded(t, t.TempDir(), events.EmbeddedOptions{BeforeWrite: h.beforeWrite})
+		t.Cleanup(func() { l.Close() })
+		t.Cleanup(h.release) // before Close, which waits for the committer
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		defer cancel()
+		res := appendAsync(l, ctx, eventstest.Event("acme", "User", "u1", 1))
+		<-h.entered // taken by the committer, which stalls
+		<-ctx.Done()
+		select {
+		case r := <-res:
+			t.Fatalf("Append taken by a stalled committer returned %d, %v once its context ended, before its write did", r.last, r.err)
+		case <-time.After(300 * time.Millisecond):
+		}
+		h.release()
+		if r := <-res; r.err != nil || r.last != 0 {
+			t.Errorf("Append taken by the committer = %d, %v; want its real outcome 0, nil", r.last, r.err)
+		}
+		end, err := l.End(t.Context())
+		if err != nil || len(end) != 1 || end[0] != 1 {
+			t.Errorf("End after the late Append = %v, %v; want [1]", end, err)
+		}
+	})
+}
