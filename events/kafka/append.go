@@ -141,7 +141,7 @@ func (l *Log) appendClaim(ctx context.Context, c events.Claim) (int, int64, erro
 // are bounded by AppendTimeout each and stop at the latest deadline of its
 // appends (send): so that when Append returns, its records are in the log
 // or, as far as this client can tell, never will be (see docs/decisions.md
-// D39 for what a broker may still do with a request on a closed connection).
+// D40 for what a broker may still do with a request on a closed connection).
 func (l *Log) enqueue(ctx context.Context, p int, req *appendReq) (int, int64, error) {
 	ctx, cancel := context.WithTimeoutCause(ctx, l.opts.AppendTimeout, errAppendTimeout)
 	defer cancel()
