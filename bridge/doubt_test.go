@@ -9,27 +9,9 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/bridge"
 	"github.com/scim-bridge/scim-bridge/events"
+	"github.com/scim-bridge/scim-bridge/events/eventstest"
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
-
-// heldCommitter stalls the embedded log's committer, as a hung disk would:
-// each group it takes waits in BeforeWrite until release.
-type heldCommitter struct {
-	entered chan struct{}
-	gate    chan struct{}
-	once    sync.Once
-}
-
-func newHeldCommitter() *heldCommitter {
-	return &heldCommitter{entered: make(chan struct{}, 64), gate: make(chan struct{})}
-}
-
-func (h *heldCommitter) beforeWrite(int) {
-	h.entered <- struct{}{}
-	<-h.gate
-}
-
-func (h *heldCommitter) release() { h.once.Do(func() { close(h.gate) }) }
 
 // appendSpy reports the tenant of every Append before it is made.
 type appendSpy struct {
@@ -86,17 +68,17 @@ func TestBridge_TimedOutAppendNotInDoubt(t *testing.T) {
 	second := []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"` + name + `","displayName":"Another"}`)
 	for _, taken := range []bool{false, true} {
 		t.Run(map[bool]string{false: "Queued", true: "Taken"}[taken], func(t *testing.T) {
-			h := newHeldCommitter()
+			h := eventstest.NewHeldCommitter()
 			spy := &appendSpy{calls: make(chan string, 64)}
-			e := newEnvEmbedded(t, events.EmbeddedOptions{BeforeWrite: h.beforeWrite}, bridge.Options{AppendTimeout: testAppendTimeout},
+			e := newEnvEmbedded(t, events.EmbeddedOptions{BeforeWrite: h.BeforeWrite}, bridge.Options{AppendTimeout: testAppendTimeout},
 				func(l events.Log) events.Log { spy.Log = l; return spy }, nil, nil)
-			t.Cleanup(h.release) // before the log's Close, which waits for the committer
+			t.Cleanup(h.Release) // before the log's Close, which waits for the committer
 
 			if !taken {
 				// Another tenant's write holds the committer; the first
 				// POST's append queues behind it.
 				go e.b.Create(ctx, request{Tenant: "other", RequestID: "o1"}, e.users, userBody("holder@example.com"))
-				<-h.entered
+				<-h.Entered
 			}
 			firstRes := make(chan error, 1)
 			go func() {
@@ -104,7 +86,7 @@ func TestBridge_TimedOutAppendNotInDoubt(t *testing.T) {
 				firstRes <- err
 			}()
 			if taken {
-				<-h.entered // the first POST's append is being written, stalled
+				<-h.Entered // the first POST's append is being written, stalled
 			}
 			if err := <-firstRes; schemas.KindOf(err) != schemas.KindUnavailable {
 				t.Fatalf("first Create on the stalled log = %v, want KindUnavailable", err)
@@ -123,7 +105,7 @@ func TestBridge_TimedOutAppendNotInDoubt(t *testing.T) {
 			case <-planned:
 			case <-time.After(testAppendTimeout):
 			}
-			h.release()
+			h.Release()
 			errSecond := <-secondRes
 			_, errRetry := e.b.Create(ctx, req, e.users, first)
 			e.caughtUp(t)

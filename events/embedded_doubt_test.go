@@ -3,32 +3,12 @@ package events_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/events"
 	"github.com/scim-bridge/scim-bridge/events/eventstest"
 )
-
-// heldCommitter stalls the committers of a log, as a hung disk would: each
-// group they take waits in BeforeWrite until release.
-type heldCommitter struct {
-	entered chan struct{} // a value each time a committer stops in BeforeWrite
-	gate    chan struct{}
-	once    sync.Once
-}
-
-func newHeldCommitter() *heldCommitter {
-	return &heldCommitter{entered: make(chan struct{}, 64), gate: make(chan struct{})}
-}
-
-func (h *heldCommitter) beforeWrite(int) {
-	h.entered <- struct{}{}
-	<-h.gate
-}
-
-func (h *heldCommitter) release() { h.once.Do(func() { close(h.gate) }) }
 
 type appendResult struct {
 	last int64
@@ -50,12 +30,12 @@ func appendAsync(l events.Log, ctx context.Context, e events.Event) chan appendR
 // Append returns, its records are in the log or never will be.
 func TestEmbedded_AppendInDoubt(t *testing.T) {
 	t.Run("Queued", func(t *testing.T) {
-		h := newHeldCommitter()
-		l := openEmbedded(t, t.TempDir(), events.EmbeddedOptions{BeforeWrite: h.beforeWrite})
+		h := eventstest.NewHeldCommitter()
+		l := openEmbedded(t, t.TempDir(), events.EmbeddedOptions{BeforeWrite: h.BeforeWrite})
 		t.Cleanup(func() { l.Close() })
-		t.Cleanup(h.release) // before Close, which waits for the committer
+		t.Cleanup(h.Release) // before Close, which waits for the committer
 		first := appendAsync(l, t.Context(), eventstest.Event("acme", "User", "u1", 1))
-		<-h.entered // the committer holds the first append
+		<-h.Entered // the committer holds the first append
 
 		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 		defer cancel()
@@ -64,7 +44,7 @@ func TestEmbedded_AppendInDoubt(t *testing.T) {
 			t.Fatalf("Append queued past its deadline = %v, want ErrUnavailable and DeadlineExceeded", err)
 		}
 		third := appendAsync(l, t.Context(), eventstest.Event("acme", "User", "u3", 1))
-		h.release()
+		h.Release()
 		if r := <-first; r.err != nil || r.last != 0 {
 			t.Errorf("first Append = %d, %v; want 0, nil", r.last, r.err)
 		}
@@ -80,21 +60,21 @@ func TestEmbedded_AppendInDoubt(t *testing.T) {
 		}
 	})
 	t.Run("Taken", func(t *testing.T) {
-		h := newHeldCommitter()
-		l := openEmbedded(t, t.TempDir(), events.EmbeddedOptions{BeforeWrite: h.beforeWrite})
+		h := eventstest.NewHeldCommitter()
+		l := openEmbedded(t, t.TempDir(), events.EmbeddedOptions{BeforeWrite: h.BeforeWrite})
 		t.Cleanup(func() { l.Close() })
-		t.Cleanup(h.release) // before Close, which waits for the committer
+		t.Cleanup(h.Release) // before Close, which waits for the committer
 		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 		defer cancel()
 		res := appendAsync(l, ctx, eventstest.Event("acme", "User", "u1", 1))
-		<-h.entered // taken by the committer, which stalls
+		<-h.Entered // taken by the committer, which stalls
 		<-ctx.Done()
 		select {
 		case r := <-res:
 			t.Fatalf("Append taken by a stalled committer returned %d, %v once its context ended, before its write did", r.last, r.err)
 		case <-time.After(300 * time.Millisecond):
 		}
-		h.release()
+		h.Release()
 		if r := <-res; r.err != nil || r.last != 0 {
 			t.Errorf("Append taken by the committer = %d, %v; want its real outcome 0, nil", r.last, r.err)
 		}
