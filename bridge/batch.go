@@ -80,10 +80,10 @@ type queue struct {
 	// must see everything applied.
 	flight *inFlight
 
-	// endAfter is endStarted as the tenant's last failed Append returned:
-	// the next barrier reads the log's end from a later query, which sees
-	// the records of that Append if they are in the log.
-	endAfter uint64
+	// failedAppend is set when the tenant's last Append failed: the next
+	// barrier reads the log's end from a query sent after it returned
+	// (readEnd), which sees that Append's records if they are in the log.
+	failedAppend bool
 }
 
 // inFlight is a batch appended whose application the next batch does not
@@ -263,7 +263,7 @@ func (b *Bridge) runBatch(tenant string, q *queue, batch []*command) {
 	if err != nil {
 		// Its records may be in the log all the same, ahead of what comes
 		// next (events.Log.Append): the next plans must see them applied.
-		q.endAfter = b.endStarted()
+		q.failedAppend = true
 		b.metrics.appendErrors.Inc()
 		err = unavailable("append events", err)
 		for _, c := range accepted {

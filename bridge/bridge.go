@@ -176,7 +176,6 @@ type Bridge struct {
 
 	endMu  sync.Mutex
 	endCur *endCall // the end query in flight, nil when none
-	endSeq uint64   // seq of the latest end query started
 }
 
 var errClosed = errors.New("bridge closed")
@@ -236,7 +235,9 @@ func (b *Bridge) Close() error {
 // state even when another writer appended since. It asks the log for its
 // end (which also fails fast, before anything is appended, when the log is
 // unreachable) and waits for the later of that end and the tenant's own
-// last append. Concurrent barriers of all tenants share one end query.
+// last append. Concurrent barriers of all tenants share one end query;
+// after the tenant's failed Append, the next one reads the end with
+// readEnd instead, from a query sent after that Append returned.
 //
 // When that last record is the end of the tenant's batch in flight
 // (queue.flight), appended under the batch's epoch, the barrier waits only
@@ -244,10 +245,15 @@ func (b *Bridge) Close() error {
 // through its key set (settle) instead. Otherwise it waits for the batch
 // too, and there is none in flight.
 func (b *Bridge) barrier(ctx context.Context, tenant string, q *queue, epoch int64) error {
-	end, err := b.end(ctx, q.endAfter)
+	read := b.end
+	if q.failedAppend {
+		read = b.readEnd
+	}
+	end, err := read(ctx)
 	if err != nil {
 		return unavailable("read the log's end", err)
 	}
+	q.failedAppend = false
 	p := events.PartitionFor(tenant, b.log.Partitions())
 	last := q.lastOffset
 	if p < len(end) {
@@ -282,57 +288,41 @@ func (b *Bridge) settle(ctx context.Context, tenant string, q *queue) error {
 
 // endCall is one end query that concurrent barriers share.
 type endCall struct {
-	seq  uint64 // order of the queries started by end; 0 for the reads' (owner.go)
 	done chan struct{}
 	ends []int64
 	err  error
 }
 
-// end returns the log's end from a query started after the one numbered
-// after (endStarted), joining the query in flight if it is one. A query
-// that started a moment before the caller asked is as good as a new one:
-// what the caller's own tenant appended before is covered by its last
-// offset (queue.lastOffset), and other writers' appends race with any
-// query. But the records of the tenant's failed Append are not (they may be
-// in the log all the same: events.Log.Append), so after one the barrier
-// asks for a query that started after that Append returned.
-func (b *Bridge) end(ctx context.Context, after uint64) ([]int64, error) {
-	for {
-		b.endMu.Lock()
-		c := b.endCur
-		if c == nil {
-			b.endSeq++
-			c = &endCall{seq: b.endSeq, done: make(chan struct{})}
-			b.endCur = c
-			go func() {
-				qctx, cancel := context.WithTimeout(b.life, b.timeout)
-				c.ends, c.err = b.log.End(qctx)
-				cancel()
-				b.endMu.Lock()
-				b.endCur = nil
-				b.endMu.Unlock()
-				close(c.done)
-			}()
-		}
-		b.endMu.Unlock()
-		select {
-		case <-c.done:
-			if c.seq > after {
-				return c.ends, c.err
-			}
-			// Started too early: the next one starts after it ended.
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-}
-
-// endStarted returns the number of the latest end query started: the
-// queries end starts from now on have larger ones.
-func (b *Bridge) endStarted() uint64 {
+// end returns the log's end, joining the query in flight if there is one.
+// A query that started a moment before the caller asked is as good as a new
+// one: what the caller's own tenant appended before is covered by its last
+// offset (queue.lastOffset), and other writers' appends race with any query.
+// The records of the tenant's failed Append are not (they may be in the log
+// all the same: events.Log.Append): after one, the barrier reads the end
+// with readEnd (owner.go), from a query sent after the call.
+func (b *Bridge) end(ctx context.Context) ([]int64, error) {
 	b.endMu.Lock()
-	defer b.endMu.Unlock()
-	return b.endSeq
+	c := b.endCur
+	if c == nil {
+		c = &endCall{done: make(chan struct{})}
+		b.endCur = c
+		go func() {
+			qctx, cancel := context.WithTimeout(b.life, b.timeout)
+			c.ends, c.err = b.log.End(qctx)
+			cancel()
+			b.endMu.Lock()
+			b.endCur = nil
+			b.endMu.Unlock()
+			close(c.done)
+		}()
+	}
+	b.endMu.Unlock()
+	select {
+	case <-c.done:
+		return c.ends, c.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // errDeadline is the cause of a write's context when its deadline passed.
