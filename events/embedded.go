@@ -243,7 +243,7 @@ func (p *partition) append(ctx context.Context, req *appendReq) (int64, error) {
 	select {
 	case res = <-req.done:
 	case <-ctx.Done():
-		if req.state.CompareAndSwap(reqQueued, reqAbandoned) {
+		if req.handoff.Abandon() {
 			return 0, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
 		}
 		res = <-req.done // taken: every taken request is answered

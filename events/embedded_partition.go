@@ -92,17 +92,8 @@ type appendReq struct {
 	n      int
 	done   chan appendResult // buffered: the committer never blocks on it
 
-	// state decides, once, between the committer taking the request and
-	// its Append giving up on it (see partition.append).
-	state atomic.Int32
+	handoff Handoff // the committer takes it, or its Append gives up on it (partition.append)
 }
-
-// States of an appendReq.
-const (
-	reqQueued    int32 = iota
-	reqTaken           // the committer writes it: its Append waits for the outcome
-	reqAbandoned       // its Append returned before the committer took it: never written
-)
 
 type appendResult struct {
 	last int64
@@ -313,13 +304,13 @@ func (p *partition) stop() error {
 // with one write per segment touched and one fsync, then publishes the new
 // end and releases their waiters. Appends that arrive meanwhile queue up
 // for the next round: that is the group commit. An append whose caller
-// gave up while it was queued is dropped, never written (take).
+// gave up while it was queued is dropped, never written (Handoff).
 func (p *partition) run() {
 	defer close(p.done)
 	group := make([]*appendReq, 0, maxGroup)
 	for req := range p.reqs {
 		group = group[:0]
-		if req.take() {
+		if req.handoff.Take() {
 			group = append(group, req)
 		}
 	gather:
@@ -329,7 +320,7 @@ func (p *partition) run() {
 				if !ok {
 					break gather
 				}
-				if r.take() {
+				if r.handoff.Take() {
 					group = append(group, r)
 				}
 			default:
@@ -345,11 +336,6 @@ func (p *partition) run() {
 		p.commit(group)
 		clear(group)
 	}
-}
-
-// take claims r for the committer, unless its Append has given up on it.
-func (r *appendReq) take() bool {
-	return r.state.CompareAndSwap(reqQueued, reqTaken)
 }
 
 // commit writes group durably and answers each of its appends: with the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -29,17 +28,8 @@ type appendReq struct {
 	size  int
 	reply chan appendResult // buffered: the loop never blocks on it
 
-	// state decides, once, between the loop taking the request into a
-	// produce request and its Append giving up on it (see enqueue).
-	state atomic.Int32
+	handoff events.Handoff // the loop takes it into a produce request, or its Append gives up on it (enqueue)
 }
-
-// States of an appendReq.
-const (
-	reqQueued    int32 = iota
-	reqTaken           // in a produce request: its Append waits for the outcome
-	reqAbandoned       // its Append returned before the loop took it: never sent
-)
 
 type appendResult struct {
 	last int64
@@ -157,8 +147,7 @@ func (l *Log) enqueue(ctx context.Context, p int, req *appendReq) (int, int64, e
 	select {
 	case res = <-req.reply:
 	case <-ctx.Done():
-		req.state.CompareAndSwap(reqQueued, reqAbandoned)
-		if req.state.Load() == reqAbandoned {
+		if req.handoff.Abandon() {
 			return p, 0, l.ctxErr(ctx, p, nil)
 		}
 		res = <-req.reply // taken: every taken request is answered
@@ -221,7 +210,7 @@ func (l *Log) drainClosed(q chan *appendReq) {
 	for {
 		select {
 		case r := <-q:
-			if r.state.CompareAndSwap(reqQueued, reqTaken) {
+			if r.handoff.Take() {
 				r.reply <- appendResult{err: fmt.Errorf("append: %w", ErrClosed)}
 			}
 		default:
@@ -241,9 +230,9 @@ func (l *Log) send(p int, batch []*appendReq) {
 	n := 0
 	for _, r := range batch {
 		if r.ctx.Err() != nil {
-			r.state.CompareAndSwap(reqQueued, reqAbandoned)
+			r.handoff.Abandon()
 		}
-		if !r.state.CompareAndSwap(reqQueued, reqTaken) {
+		if !r.handoff.Take() {
 			continue // abandoned: its Append returns without waiting; never write it
 		}
 		live = append(live, r)
