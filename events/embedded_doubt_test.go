@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -57,6 +58,42 @@ func TestEmbedded_AppendInDoubt(t *testing.T) {
 		}
 		if len(ids) != 2 || ids[0] != "u1" || ids[1] != "u3" {
 			t.Errorf("log holds %v, want [u1 u3]: the timed-out append must never be written", ids)
+		}
+	})
+	t.Run("QueueFull", func(t *testing.T) {
+		h := eventstest.NewHeldCommitter()
+		l := openEmbedded(t, t.TempDir(), events.EmbeddedOptions{BeforeWrite: h.BeforeWrite})
+		t.Cleanup(func() { l.Close() })
+		t.Cleanup(h.Release) // before Close, which waits for the committer
+		first := appendAsync(l, t.Context(), eventstest.Event("acme", "User", "u0", 1))
+		<-h.Entered // the committer holds the first append
+		queued := make([]chan appendResult, events.MaxGroup)
+		for i := range queued {
+			queued[i] = appendAsync(l, t.Context(), eventstest.Event("acme", "User", fmt.Sprintf("q%d", i), 1))
+		}
+		for events.Queued(l, 0) < events.MaxGroup {
+			time.Sleep(time.Millisecond)
+		}
+
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		defer cancel()
+		_, _, err := l.Append(ctx, []events.Event{eventstest.Event("acme", "User", "late", 1)})
+		if !errors.Is(err, events.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Append behind a full queue past its deadline = %v, want ErrUnavailable and DeadlineExceeded", err)
+		}
+		h.Release()
+		if r := <-first; r.err != nil {
+			t.Fatalf("first Append: %v", r.err)
+		}
+		for i, ch := range queued {
+			if r := <-ch; r.err != nil {
+				t.Fatalf("queued Append %d: %v", i, r.err)
+			}
+		}
+		for _, e := range readAll(t, l) {
+			if e.ResourceID == "late" {
+				t.Fatal("the Append that timed out before it was queued was written")
+			}
 		}
 	})
 	t.Run("Taken", func(t *testing.T) {

@@ -264,7 +264,8 @@ func (p *partition) createSegment(base int64) (*segment, error) {
 	return &segment{base: base, path: path, f: f, lastIdx: -indexInterval}, nil
 }
 
-// submit queues req for the committer.
+// submit queues req for the committer. A req that could not be queued
+// before ctx ended was not, and never will be, written.
 func (p *partition) submit(ctx context.Context, req *appendReq) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -278,7 +279,8 @@ func (p *partition) submit(ctx context.Context, req *appendReq) error {
 	case p.reqs <- req:
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
+		// The queue stayed full: the committer is stalled or far behind.
+		return fmt.Errorf("%w: the append queue is full: %w", ErrUnavailable, ctx.Err())
 	}
 }
 

@@ -9,3 +9,9 @@ func Syncs(l *Embedded) int64 {
 	}
 	return n
 }
+
+// MaxGroup is how many appends a partition's queue holds.
+const MaxGroup = maxGroup
+
+// Queued returns how many appends wait in partition p's queue.
+func Queued(l *Embedded, p int) int { return len(l.parts[p].reqs) }
