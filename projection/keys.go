@@ -116,19 +116,23 @@ func (h userNameHolders) encode() []byte {
 // decodeUserNameHolders decodes a userNameHolders value, which lists at
 // least one id.
 func decodeUserNameHolders(v []byte) (userNameHolders, error) {
-	var h userNameHolders
+	return appendUserNameHolders(nil, v)
+}
+
+// appendUserNameHolders appends the ids of a userNameHolders value to ids.
+func appendUserNameHolders(ids []string, v []byte) ([]string, error) {
+	if len(v) == 0 {
+		return nil, fmt.Errorf("%w: userName holders list none", errBadState)
+	}
 	for rest := v; len(rest) > 0; {
 		id, r, ok := readStr(rest)
 		if !ok {
 			return nil, fmt.Errorf("%w: malformed userName holders of %d bytes", errBadState, len(v))
 		}
-		h = append(h, id)
+		ids = append(ids, id)
 		rest = r
 	}
-	if len(h) == 0 {
-		return nil, fmt.Errorf("%w: userName holders list none", errBadState)
-	}
-	return h, nil
+	return ids, nil
 }
 
 // firstHolder returns the holder a userNameHolders value names, without

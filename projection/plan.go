@@ -425,19 +425,20 @@ func (l *lister) userNamePrefixIDs(ctx context.Context, v string) (*plan, error)
 	defer it.Close()
 	var ids []string
 	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
-		if _, rest, ok := readStr(it.Item().Key()[len(base):]); !ok || len(rest) != 0 {
+		k := it.Item().Key()
+		if end, ok := componentEnd(k, len(base)); !ok || end != len(k) {
 			continue
 		}
 		err := it.Item().Value(func(v []byte) error {
-			h, err := decodeUserNameHolders(v)
-			if err != nil {
+			n := len(ids)
+			var err error
+			if ids, err = appendUserNameHolders(ids, v); err != nil {
 				return err
 			}
-			for _, id := range h {
+			for range ids[n:] {
 				if err := l.visitKey(ctx); err != nil {
 					return err
 				}
-				ids = append(ids, id)
 			}
 			return nil
 		})
