@@ -413,16 +413,21 @@ func putRecord(txn *writeTxn, tenant, typ, id string, cur, next *record) (err er
 		return skipWith(reasonInvalid) // a time or value JSON cannot hold
 	}
 	newKeys := indexKeys(tenant, typ, id, next)
-	if len(newKeys) > maxIndexKeys {
+	nextName := foldedUserName(next)
+	if len(newKeys)+userNameEntries(nextName) > maxIndexKeys {
 		return skipWith(reasonTooManyValues)
 	}
 	if err := txn.Set(resourceKey(tenant, typ, id), v); err != nil {
 		return err
 	}
 	if typ == typeUser {
+		curName := foldedUserName(cur)
+		if nextName != curName && nextName != "" && userNameEntrySize(tenant, nextName, id) > maxKeyBytes {
+			return skipWith(reasonKeyTooLarge) // as an index key of that size is
+		}
 		defer func() {
 			if err == nil {
-				err = syncUserNameKey(txn, tenant, id, foldedUserName(cur), foldedUserName(next))
+				err = syncUserNameKey(txn, tenant, id, curName, nextName)
 			}
 		}()
 	}
@@ -554,59 +559,89 @@ func foldedUserName(r *record) string {
 	return fold(un)
 }
 
-// syncUserNameKey keeps the point key of userName eq lookups (nsUserNameID:
-// fold(userName) -> id) in step with a user's userName going from old to
-// next (folded; "" for none). It runs after the u index is updated. The
-// bridge keeps userNames unique, so there is one claimant; should a log ever
-// hold two users with one userName, the key names the first claimant still
-// holding it, so applying stays deterministic.
+// userNameEntries is the number of userName entries of a user whose
+// folded userName is folded: 1, or 0 for none.
+func userNameEntries(folded string) int {
+	if folded == "" {
+		return 0
+	}
+	return 1
+}
+
+// syncUserNameKey keeps the userName keys (userNameHolders) in step with
+// user id's userName going from old to next (folded; "" for none): id
+// leaves the holders of old and joins those of next. The bridge keeps
+// userNames unique, so a userName has one holder; should a log ever hold
+// two users with one userName, the key names first the first claimant
+// still holding it, so applying stays deterministic.
 //
 // It also tells the userName hints (hints.go) who holds next, and which
-// userNames two users claim: those are never hinted, since the key names
-// only one of them. A hint set for a write that then does not commit is
-// harmless: a hint is checked against the record before it is used.
+// userNames two users claim: those are never hinted, since userName eq
+// answers with only one of them. A hint set for a write that then does
+// not commit is harmless: a hint is checked against the record before it
+// is used.
 func syncUserNameKey(txn *writeTxn, tenant, id, old, next string) error {
 	if old == next {
 		txn.hints.put(tenant, next, id) // a replace or patch keeping it: the hint may have been evicted
 		return nil
 	}
 	if old != "" {
-		k := userNameIDKey(tenant, old)
-		v, found, err := getValue(txn.kv, k)
-		if err != nil {
+		if err := dropHolder(txn, tenant, id, old); err != nil {
 			return err
-		}
-		if found && string(v) != id {
-			txn.hints.markDup(tenant, old)
-		}
-		if found && string(v) == id {
-			rest, err := keysUnder(txn.kv, userNamePrefix(tenant, old), 1)
-			if err != nil {
-				return err
-			}
-			if len(rest) > 0 {
-				err = txn.Set(k, []byte(rest[0]))
-			} else {
-				err = txn.Delete(k)
-			}
-			if err != nil {
-				return err
-			}
 		}
 	}
 	if next != "" {
-		k := userNameIDKey(tenant, next)
-		v, found, err := getValue(txn.kv, k)
-		if err != nil {
-			return err
-		}
-		if !found {
-			txn.hints.put(tenant, next, id)
-			return txn.Set(k, []byte(id))
-		}
-		if string(v) != id {
-			txn.hints.markDup(tenant, next)
-		}
+		return addHolder(txn, tenant, id, next)
 	}
 	return nil
+}
+
+// dropHolder takes user id off the holders of the userName folded. When
+// id was the holder, the claimant of least id left (listed next) takes
+// its place.
+func dropHolder(txn *writeTxn, tenant, id, folded string) error {
+	k := userNameKey(tenant, folded)
+	v, found, err := getValue(txn.kv, k)
+	if err != nil || !found {
+		return err
+	}
+	h, err := decodeUserNameHolders(v)
+	if err != nil {
+		return err
+	}
+	if h[0] != id {
+		txn.hints.markDup(tenant, folded)
+	}
+	i := slices.Index(h, id)
+	switch {
+	case i < 0:
+		return nil
+	case len(h) == 1:
+		return txn.Delete(k)
+	}
+	return txn.Set(k, slices.Delete(h, i, i+1).encode())
+}
+
+// addHolder adds user id to the holders of the userName folded: the
+// holder if it has none, else among the others in byte order.
+func addHolder(txn *writeTxn, tenant, id, folded string) error {
+	k := userNameKey(tenant, folded)
+	v, found, err := getValue(txn.kv, k)
+	if err != nil {
+		return err
+	}
+	if !found {
+		txn.hints.put(tenant, folded, id)
+		return txn.Set(k, userNameHolders{id}.encode())
+	}
+	h, err := decodeUserNameHolders(v)
+	if err != nil || h[0] == id {
+		return err
+	}
+	txn.hints.markDup(tenant, folded)
+	i, listed := slices.BinarySearch(h[1:], id)
+	if listed {
+		return nil
+	}
+	return txn.Set(k, slices.Insert(h, 1+i, id).encode())
 }

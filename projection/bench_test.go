@@ -198,7 +198,7 @@ func BenchmarkGet(b *testing.B) {
 //   - StoreWithGroups: List deriving each user's "groups", as a SCIM list
 //     does by default (BenchmarkGet/StoreWithGroups's peer).
 //   - BadgerPointRead: one read-only Badger transaction getting the
-//     userName's point key (nsUserNameID) and copying its value: the read
+//     userName's key (nsUserName) and copying its value: the read
 //     the hints spare.
 func BenchmarkListUserNameEq(b *testing.B) {
 	s := benchStore(b)
@@ -243,7 +243,7 @@ func BenchmarkListUserNameEq(b *testing.B) {
 	}
 	b.Run("BadgerPointRead", func(b *testing.B) {
 		benchPointRead(b, s, false, func(i int) []byte {
-			return userNameIDKey("acme", fold(benchUserName(i%1000*7919%benchUsers)))
+			return userNameKey("acme", fold(benchUserName(i%1000*7919%benchUsers)))
 		})
 	})
 }

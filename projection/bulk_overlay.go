@@ -21,9 +21,9 @@ import (
 // overlay is sorted once to be spilled (sortByKey), the last one once for
 // the final merge.
 //
-// Prefix scans of the apply (keysUnder) read the three namespaces whose
-// keys are a prefix plus one id component: a member's groups, a group's
-// members and the users claiming a userName. Each entry of those
+// Prefix scans of the apply (keysUnder) read the two namespaces whose
+// keys are a prefix plus one id component: a member's groups and a
+// group's members. Each entry of those
 // namespaces is chained, newest first, from a bucket of the hash of its
 // prefix (the key without its last component), so such a scan reads its
 // chain, keeps the entries that are under the prefix and still their key's
@@ -188,8 +188,8 @@ func (o *overlay) put(key, value []byte, del bool, h uint64) {
 
 // scanParent returns the length of key's scan prefix: key without its
 // last component when key is in a namespace the apply scans (keysUnder:
-// memberOf, member and userName keys, each a tenant, the namespace, one
-// component and the id), -1 for any other key. A key of those namespaces
+// memberOf and member keys, each a tenant, the namespace, one component
+// and the id), -1 for any other key. A key of those namespaces
 // that is not laid out so is chained under its namespace (the prefix
 // through the namespace byte), where a scan of the namespace's prefixes
 // looks too.
@@ -217,7 +217,7 @@ func scanNamespace(key []byte) int {
 		return -1
 	}
 	switch key[end] {
-	case nsMemberOf, nsMember, nsUserName:
+	case nsMemberOf, nsMember:
 		return end
 	}
 	return -1

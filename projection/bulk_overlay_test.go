@@ -31,12 +31,12 @@ func TestOverlay_MatchesSortedMap(t *testing.T) {
 		var k []byte
 		switch rng.IntN(6) {
 		case 0, 1: // a scanned namespace as the apply writes it
-			ns := []byte{nsMemberOf, nsMember, nsUserName}[rng.IntN(3)]
+			ns := []byte{nsMemberOf, nsMember}[rng.IntN(2)]
 			p := appendStr(tenantNS(comp(), ns), comp())
 			prefixes = append(prefixes, p)
 			k = appendStr(slices.Clone(p), comp())
 		case 2: // a scanned namespace, laid out otherwise
-			ns := []byte{nsMemberOf, nsMember, nsUserName}[rng.IntN(3)]
+			ns := []byte{nsMemberOf, nsMember}[rng.IntN(2)]
 			k = appendStr(tenantNS(comp(), ns), comp())
 			if rng.IntN(2) == 0 {
 				k = appendStr(appendStr(k, comp()), comp())

@@ -83,11 +83,22 @@ func (l *sliceLog) Close() error { return nil }
 // groups, updates, member deltas larger than replayMemberBatch, user and
 // group deletes, a group delete leaving a tombstone, duplicate userNames,
 // skipped and void records, claims), then a user in more than
-// maxInlineGroups groups and back, POSTs with digests (one landed twice),
-// deletes wrapping the tombstone ring (bulkRing) and every poison record
-// of poison_test.go.
+// maxInlineGroups groups and back, a userName several users hold, POSTs
+// with digests (one landed twice), deletes wrapping the tombstone ring
+// (bulkRing) and every poison record of poison_test.go.
 func bulkFeed() []events.Record {
 	f := replayFeed()
+	// Several users holding one userName (two writers in the Kafka
+	// window, D40): the holder deleted, renamed away, others renamed in
+	// and back (and more of it after the bulk replay, at the end).
+	for i, id := range []string{"c3", "c1", "c4", "c2"} {
+		f.userCreated("initech", id, []string{"Crowd", "CROWD", "crowd", "cRowd"}[i])
+	}
+	f.emit(events.UserDeleted, "initech", "User", "c3", nil, nil, nil)
+	f.emit(events.UserUpdated, "initech", "User", "c1", user("c1", "elsewhere"), nil, nil)
+	f.emit(events.UserUpdated, "initech", "User", "c4", user("c4", "Elsewhere"), nil, nil)
+	f.emit(events.UserUpdated, "initech", "User", "c1", user("c1", "crowd"), nil, nil)
+	f.userCreated("initech", "c5", "CROWD")
 	for i := range maxInlineGroups + 4 {
 		f.groupCreated("acme", fmt.Sprintf("m%02d", i), fmt.Sprintf("Many %d", i))
 		f.addMembers("acme", fmt.Sprintf("m%02d", i), "u05", "u06")
@@ -115,6 +126,8 @@ func bulkFeed() []events.Record {
 		pc.build(f)
 		f.ver = ver
 	}
+	f.emit(events.UserDeleted, "initech", "User", "c2", nil, nil, nil) // among the records applied after the bulk replay
+	f.userCreated("initech", "c0", "CROWD")
 	f.userCreated("globex", "last", "last")
 	for i := range f.recs {
 		f.recs[i].Partition, f.recs[i].Offset = 0, int64(i)
@@ -218,6 +231,7 @@ func testBulkReplay(t *testing.T, recs []events.Record, more, reasons int) {
 				if d := diffLines(wantAll, export(t, s)); d != "" {
 					t.Fatalf("export after more records differs from one by one: %s", d)
 				}
+				checkUserNameKeys(t, s)
 			})
 		}
 	}

@@ -98,13 +98,20 @@ func TestCheckEvent_PlainBound(t *testing.T) {
 			if len(v) > 6*size+256 {
 				t.Errorf("an event of %d bytes makes a record of %d, over 6n+256 = %d", size, len(v), 6*size+256)
 			}
-			keys := indexKeys(ev.Tenant, canonicalType(ev.ResourceType), ev.ResourceID, rec)
-			if len(keys) > size/13+3 {
-				t.Errorf("an event of %d bytes makes %d index keys, over n/13+3", size, len(keys))
+			typ := canonicalType(ev.ResourceType)
+			var sizes []int // of the index keys, and of the userName entry
+			for _, k := range indexKeys(ev.Tenant, typ, ev.ResourceID, rec) {
+				sizes = append(sizes, len(k))
 			}
-			for _, k := range keys {
-				if len(k) > size+64 {
-					t.Errorf("an event of %d bytes makes an index key of %d bytes, over n+64", size, len(k))
+			if name := foldedUserName(rec); typ == typeUser && name != "" {
+				sizes = append(sizes, userNameEntrySize(ev.Tenant, name, ev.ResourceID))
+			}
+			if len(sizes) > size/13+3 {
+				t.Errorf("an event of %d bytes makes %d index entries, over n/13+3", size, len(sizes))
+			}
+			for _, k := range sizes {
+				if k > size+64 {
+					t.Errorf("an event of %d bytes makes an index entry of %d bytes, over n+64", size, k)
 				}
 			}
 			if err := CheckEvent(&ev); err != nil {

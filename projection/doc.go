@@ -27,8 +27,7 @@
 //	Z str(tenant) str(groupID)             -> "" (deleted group, members being cleaned)
 //	t str(tenant) r str(type) str(id)      -> JSON {resource, version, created, lastModified, eventId, requestDigest}
 //	t str(tenant) c str(type)              -> i64(number of resources of the type)
-//	t str(tenant) u str(fold(userName)) str(id)              User userName (unique by the bridge)
-//	t str(tenant) n str(fold(userName))           -> id      userName eq in one point read
+//	t str(tenant) n str(fold(userName))           -> str(id)...  User userName: its holders, the one userName eq answers first
 //	t str(tenant) o str(memberID)                 -> i64(n) [str(groupID)...]  memberID's groups (absent: none)
 //	t str(tenant) x str(type) str(externalId) str(id)       externalId per type
 //	t str(tenant) e str(fold(emails.value)) str(id)          User emails
@@ -54,7 +53,9 @@
 //
 // Index values are empty unless shown. Index keys end in the id, so several
 // resources may share a value and a lookup is one prefix seek yielding ids in
-// order. Counters at zero are deleted, so an emptied tenant leaves no keys
+// order; a userName, which the bridge keeps unique, has one key instead,
+// whose value lists its holders (userNameHolders): one key per user rather
+// than two. Counters at zero are deleted, so an emptied tenant leaves no keys
 // but its tombstones.
 // Adding or removing one member of a group writes its two membership keys,
 // the member count and the group record: O(1) in the group's size.

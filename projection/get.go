@@ -2,6 +2,7 @@ package projection
 
 import (
 	"context"
+	"errors"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -88,11 +89,29 @@ func (s *Store) UserIDByUserName(ctx context.Context, tenant, userName string) (
 	var found bool
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		id, found, err = getString(txn, userNameIDKey(tenant, fold(userName)))
+		id, found, err = getHolder(txn, tenant, fold(userName))
 		return err
 	})
 	if err != nil || !found {
 		return "", false, err
 	}
 	return id, true, nil
+}
+
+// getHolder returns the holder of the userName folded (firstHolder): one
+// point read.
+func getHolder(txn *badger.Txn, tenant, folded string) (string, bool, error) {
+	item, err := txn.Get(userNameKey(tenant, folded))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	var id string
+	err = item.Value(func(v []byte) error {
+		id, err = firstHolder(v)
+		return err
+	})
+	return id, err == nil, err
 }

@@ -222,11 +222,11 @@ func (h *userNameHints) markDup(tenant, folded string) {
 	h.dups.Store(&next)
 }
 
-// scan hints every userName of the u index (t str(tenant) u str(folded)
-// str(id)) in one snapshot, marks those two users hold, and then lets
-// lookups use the table. It reads keys only, seeking from tenant to
-// tenant past their other namespaces, and stops with ctx's error. It
-// returns the number of userNames it hinted.
+// scan hints the holder of every userName key (t str(tenant) n
+// str(folded) -> holders) in one snapshot, marks those two users hold,
+// and then lets lookups use the table. It reads those keys only, seeking
+// from tenant to tenant past their other namespaces, and stops with ctx's
+// error. It returns the number of userNames it hinted.
 func (h *userNameHints) scan(ctx context.Context, db *badger.DB) (hinted int, err error) {
 	if h == nil {
 		return 0, nil
@@ -235,23 +235,7 @@ func (h *userNameHints) scan(ctx context.Context, db *badger.DB) (hinted int, er
 		all := []byte{tagTenant}
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: all})
 		defer it.Close()
-		var (
-			tenant   string
-			prevName string
-			prevID   string
-			held     int // users of prevName seen
-			n        int
-		)
-		flush := func() {
-			switch {
-			case held == 1:
-				h.put(tenant, prevName, prevID)
-				hinted++
-			case held > 1:
-				h.markDup(tenant, prevName)
-			}
-			held = 0
-		}
+		n := 0
 		for it.Seek(all); it.ValidForPrefix(all); {
 			if n++; n%4096 == 0 {
 				if err := ctx.Err(); err != nil {
@@ -264,28 +248,35 @@ func (h *userNameHints) scan(ctx context.Context, db *badger.DB) (hinted int, er
 				it.Next()
 				continue
 			}
-			base := tenantNS(t, nsUserName)
 			switch {
 			case rest[0] < nsUserName:
-				it.Seek(base)
+				it.Seek(tenantNS(t, nsUserName))
 				continue
 			case rest[0] > nsUserName:
 				it.Seek(tenantNS(t, 0xFF)) // the next tenant
 				continue
 			}
-			name, rest, ok1 := readStr(rest[1:])
-			id, rest, ok2 := readStr(rest)
-			if ok1 && ok2 && len(rest) == 0 {
-				if t != tenant || name != prevName {
-					flush()
-					tenant, prevName = t, name
+			name, rest, ok := readStr(rest[1:])
+			if ok && len(rest) == 0 {
+				err := it.Item().Value(func(v []byte) error {
+					holders, err := decodeUserNameHolders(v)
+					switch {
+					case err != nil:
+						return nil // not hinted: the plan reads the key, and fails there
+					case len(holders) > 1:
+						h.markDup(t, name)
+					default:
+						h.put(t, name, holders[0])
+						hinted++
+					}
+					return nil
+				})
+				if err != nil {
+					return err
 				}
-				held++
-				prevID = id
 			}
 			it.Next()
 		}
-		flush()
 		return nil
 	})
 	if err != nil {

@@ -1,7 +1,9 @@
 package projection
 
 import (
+	"bytes"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/schemas"
@@ -14,7 +16,7 @@ import (
 // formatVersion is the version of the key layout written under keyFormat.
 // Open refuses a store written with another version: the projection must be
 // rebuilt from the log.
-const formatVersion = "6"
+const formatVersion = "7"
 
 // Top-level key tags. Everything a tenant owns sits under tagTenant.
 const (
@@ -30,8 +32,7 @@ const (
 const (
 	nsResource    = 'r' // str(type) str(id) -> JSON record
 	nsCount       = 'c' // str(type) -> i64(resources of that type)
-	nsUserName    = 'u' // str(lower(userName)) str(id) -> ""
-	nsUserNameID  = 'n' // str(lower(userName)) -> id: userName eq with one point read
+	nsUserName    = 'n' // str(lower(userName)) -> str(id)...: its holders (userNameHolders)
 	nsExternalID  = 'x' // str(type) str(externalId) str(id) -> ""
 	nsEmail       = 'e' // str(lower(emails.value)) str(id) -> ""
 	nsDisplayName = 'd' // str(lower(group displayName)) str(id) -> ""
@@ -83,18 +84,81 @@ func countKey(tenant, typ string) []byte {
 	return appendStr(tenantKey(tenant, nsCount, strSize(typ)), typ)
 }
 
-func userNamePrefix(tenant, lowered string) []byte {
-	return appendStr(tenantNS(tenant, nsUserName), lowered)
+// userNameKey is the key of the users holding the userName lowered: one
+// key per userName rather than one per user and userName, so that a user
+// costs one key (userNameHolders).
+func userNameKey(tenant, lowered string) []byte {
+	return appendStr(tenantKey(tenant, nsUserName, strSize(lowered)), lowered)
 }
 
-// userNameKey is the u index key of user id holding lowered.
-func userNameKey(tenant, lowered, id string) []byte {
-	return appendStr(appendStr(tenantKey(tenant, nsUserName, strSize(lowered)+strSize(id)), lowered), id)
+// userNameHolders is the value under userNameKey: the ids of the users
+// holding the userName, each a str component. The first is the holder,
+// whom userName eq answers with: the first claimant still holding it. The
+// others follow in byte order, so that the next holder, should the holder
+// let go, is the claimant of least id. The bridge keeps userNames unique,
+// so the list has one id but for logs it did not write alone (two writers
+// in the Kafka window, D40), and it is a function of the log, so applying
+// stays deterministic.
+type userNameHolders []string
+
+func (h userNameHolders) encode() []byte {
+	size := 0
+	for _, id := range h {
+		size += strSize(id)
+	}
+	b := make([]byte, 0, size)
+	for _, id := range h {
+		b = appendStr(b, id)
+	}
+	return b
 }
 
-func userNameIDKey(tenant, lowered string) []byte {
-	return appendStr(tenantKey(tenant, nsUserNameID, strSize(lowered)), lowered)
+// decodeUserNameHolders decodes a userNameHolders value, which lists at
+// least one id.
+func decodeUserNameHolders(v []byte) (userNameHolders, error) {
+	return appendUserNameHolders(nil, v)
 }
+
+// appendUserNameHolders appends the ids of a userNameHolders value to ids.
+func appendUserNameHolders(ids []string, v []byte) ([]string, error) {
+	if len(v) == 0 {
+		return nil, fmt.Errorf("%w: userName holders list none", errBadState)
+	}
+	for rest := v; len(rest) > 0; {
+		id, r, ok := readStr(rest)
+		if !ok {
+			return nil, fmt.Errorf("%w: malformed userName holders of %d bytes", errBadState, len(v))
+		}
+		ids = append(ids, id)
+		rest = r
+	}
+	return ids, nil
+}
+
+// firstHolder returns the holder a userNameHolders value names, without
+// decoding the others: what userName eq answers with.
+func firstHolder(v []byte) (string, error) {
+	if i := bytes.IndexByte(v, 0x00); i >= 0 && i+1 < len(v) && v[i+1] == 0x01 {
+		return string(v[:i]), nil // no 0x00 to unescape: one copy
+	}
+	id, _, ok := readStr(v)
+	if !ok {
+		return "", fmt.Errorf("%w: malformed userName holders of %d bytes", errBadState, len(v))
+	}
+	return id, nil
+}
+
+// userNameEntrySize is the size of user id's entry under the userName
+// lowered: its key, and its id in the value. It is what the index keeps
+// per user and userName, and the limits apply to it as to an index key
+// (maxKeyBytes), so that a userName is refused exactly when its entry
+// would be.
+func userNameEntrySize(tenant, lowered, id string) int {
+	return escapedSize(tenant) + escapedSize(lowered) + escapedSize(id) + 2
+}
+
+// escapedSize is the size of s as an appendStr component.
+func escapedSize(s string) int { return strSize(s) + strings.Count(s, "\x00") }
 
 func externalIDPrefix(tenant, typ, externalID string) []byte {
 	return appendStr(appendStr(tenantNS(tenant, nsExternalID), typ), externalID)

@@ -18,8 +18,7 @@ func TestKeysUnderTheirPrefixes(t *testing.T) {
 		}{
 			{"resource", resourceKey(tenant, a, b), appendStr(typePrefix(tenant, a), b)},
 			{"count", countKey(tenant, a), appendStr(tenantNS(tenant, nsCount), a)},
-			{"userName", userNameKey(tenant, a, b), appendStr(userNamePrefix(tenant, a), b)},
-			{"userNameID", userNameIDKey(tenant, a), appendStr(tenantNS(tenant, nsUserNameID), a)},
+			{"userName", userNameKey(tenant, a), appendStr(tenantNS(tenant, nsUserName), a)},
 			{"externalId", externalIDKey(tenant, a, b, s), appendStr(externalIDPrefix(tenant, a, b), s)},
 			{"email", emailKey(tenant, a, b), appendStr(emailPrefix(tenant, a), b)},
 			{"displayName", displayNameKey(tenant, a, b), appendStr(displayNamePrefix(tenant, a), b)},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -293,12 +294,29 @@ func CheckEvent(ev *events.Event) error {
 		return nil
 	}
 	keys := indexKeys(ev.Tenant, typ, ev.ResourceID, next)
-	if len(keys) > maxIndexKeys {
-		return fmt.Errorf("it has %d index entries, over the limit of %d", len(keys), maxIndexKeys)
+	name := ""
+	if typ == typeUser {
+		name = foldedUserName(next)
 	}
+	if n := len(keys) + userNameEntries(name); n > maxIndexKeys {
+		return fmt.Errorf("it has %d index entries, over the limit of %d", n, maxIndexKeys)
+	}
+	// The sizes in the order the keys are written: lastModified,
+	// externalId, the userName entry, the others.
+	sizes := make([]int, 0, len(keys)+1)
 	for _, k := range keys {
-		if len(k) > maxKeyBytes {
-			return fmt.Errorf("an indexed value makes a key of %d bytes, over the limit of %d", len(k), maxKeyBytes)
+		sizes = append(sizes, len(k))
+	}
+	if name != "" {
+		at := 1
+		if next.Resource.ExternalID() != "" {
+			at = 2
+		}
+		sizes = slices.Insert(sizes, at, userNameEntrySize(ev.Tenant, name, ev.ResourceID))
+	}
+	for _, n := range sizes {
+		if n > maxKeyBytes {
+			return fmt.Errorf("an indexed value makes a key of %d bytes, over the limit of %d", n, maxKeyBytes)
 		}
 	}
 	return nil

@@ -77,24 +77,6 @@ func getValue(txn kvReader, key []byte) ([]byte, bool, error) {
 	return txn.value(nil, key)
 }
 
-// getString is getValue for a value wanted as a string: one copy instead
-// of two.
-func getString(txn *badger.Txn, key []byte) (string, bool, error) {
-	item, err := txn.Get(key)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, err
-	}
-	var s string
-	err = item.Value(func(v []byte) error {
-		s = string(v)
-		return nil
-	})
-	return s, err == nil, err
-}
-
 // keysUnder returns the last key component of up to limit keys under
 // prefix (limit < 0: all), in key order.
 func keysUnder(txn kvReader, prefix []byte, limit int) ([]string, error) {

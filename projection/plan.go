@@ -298,7 +298,7 @@ func (l *lister) planCompare(ctx context.Context, e *schemas.CompareExpr) (*plan
 		case e.Op == schemas.OpEq && l.isPath(e.Path, "userName", ""):
 			return l.planUserName(ctx, fold(v))
 		case e.Op == schemas.OpSw && l.isPath(e.Path, "userName", ""):
-			return l.prefixIDs(ctx, nsUserName, fold(v), true)
+			return l.userNamePrefixIDs(ctx, fold(v))
 		case e.Op == schemas.OpEq && (l.isPath(e.Path, "emails", "value") || l.isPath(e.Path, "emails", "")):
 			return l.indexIDs(ctx, emailPrefix(l.tenant, fold(v)), true)
 		}
@@ -316,8 +316,7 @@ func (l *lister) planCompare(ctx context.Context, e *schemas.CompareExpr) (*plan
 // planUserName plans `userName eq` (Okta's and Entra's lookup before
 // every create) with one point read: the record of the user a hint names,
 // if it holds the userName (kept for the page: l.hinted), else the
-// userName's key (the u index would need an iterator), which then
-// corrects the hint.
+// userName's key, which then corrects the hint.
 func (l *lister) planUserName(ctx context.Context, folded string) (*plan, error) {
 	if err := l.visitKey(ctx); err != nil {
 		return nil, err
@@ -335,7 +334,7 @@ func (l *lister) planUserName(ctx context.Context, folded string) (*plan, error)
 		}
 	}
 	l.stats.points++
-	id, found, err := getString(l.txn, userNameIDKey(l.tenant, folded))
+	id, found, err := getHolder(l.txn, l.tenant, folded)
 	if err != nil || !found {
 		return &plan{exact: true}, err
 	}
@@ -408,6 +407,47 @@ func (l *lister) prefixIDs(ctx context.Context, ns byte, v string, exact bool) (
 	}
 	slices.Sort(ids)
 	return &plan{ids: slices.Compact(ids), exact: exact}, nil
+}
+
+// userNamePrefixIDs reads the ids of every user whose folded userName
+// starts with v: every holder of every userName key under the prefix. Each
+// holder counts as an index key against the budget, as each had a key of
+// its own before the userName keys listed them together.
+func (l *lister) userNamePrefixIDs(ctx context.Context, v string) (*plan, error) {
+	if l.rangesLeft <= 0 {
+		return nil, errOverBudget
+	}
+	l.rangesLeft--
+	l.stats.ranges++
+	base := tenantNS(l.tenant, nsUserName)
+	prefix := appendStrPrefix(append([]byte(nil), base...), v)
+	it := l.txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	var ids []string
+	for it.Seek(prefix); it.ValidForPrefix(prefix); it.Next() {
+		k := it.Item().Key()
+		if end, ok := componentEnd(k, len(base)); !ok || end != len(k) {
+			continue
+		}
+		err := it.Item().Value(func(v []byte) error {
+			n := len(ids)
+			var err error
+			if ids, err = appendUserNameHolders(ids, v); err != nil {
+				return err
+			}
+			for range ids[n:] {
+				if err := l.visitKey(ctx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	slices.Sort(ids)
+	return &plan{ids: slices.Compact(ids), exact: true}, nil
 }
 
 // planModified ranges over the lastModified index.

@@ -319,7 +319,9 @@ func decodeResourceString(v []byte, name string) (string, error) {
 	return dn, err
 }
 
-// indexKeys returns every secondary index key of resource id of typ held as r.
+// indexKeys returns every secondary index key of resource id of typ held as
+// r but a user's userName entry, which is in its userName's key with the
+// other users holding it (syncUserNameKey).
 func indexKeys(tenant, typ, id string, r *record) [][]byte {
 	emails := 0
 	if typ == typeUser {
@@ -333,9 +335,6 @@ func indexKeys(tenant, typ, id string, r *record) [][]byte {
 	}
 	switch typ {
 	case typeUser:
-		if un, ok := r.Resource["userName"].(string); ok && un != "" {
-			keys = append(keys, userNameKey(tenant, fold(un), id))
-		}
 		for _, e := range emailValues(r.Resource) {
 			keys = append(keys, emailKey(tenant, e, id))
 		}

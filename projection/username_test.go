@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/scim-bridge/scim-bridge/events"
@@ -11,13 +12,14 @@ import (
 	"github.com/scim-bridge/scim-bridge/schemas"
 )
 
-// checkUserNameKeys checks every userName key (nsUserNameID) of s against
-// the u index: each folded userName there has one, naming one of the users
-// that index lists under it, and no key is left without a user.
+// checkUserNameKeys checks every userName key (nsUserName) of s against
+// the stored users: each folded userName a user holds has one, listing
+// every user holding it, each once, the others than the first in byte
+// order, and no key is left without a user.
 func checkUserNameKeys(t *testing.T, s *Store) {
 	t.Helper()
-	claimants := map[string][]string{} // tenant, folded userName -> ids
-	holders := map[string]string{}     // tenant, folded userName -> the key's id
+	claimants := map[string][]string{} // tenant, folded userName -> ids, from the records
+	holders := map[string][]string{}   // tenant, folded userName -> the key's ids
 	err := s.Export(context.Background(), func(k, v []byte) error {
 		if len(k) == 0 || k[0] != tagTenant {
 			return nil
@@ -28,19 +30,34 @@ func checkUserNameKeys(t *testing.T, s *Store) {
 		}
 		ns, rest := rest[0], rest[1:]
 		switch ns {
-		case nsUserName:
-			name, rest, ok := readStr(rest)
-			id, _, ok2 := readStr(rest)
-			if !ok || !ok2 {
+		case nsResource:
+			typ, rest, ok := readStr(rest)
+			if !ok || typ != typeUser {
+				return nil
+			}
+			id, _, ok := readStr(rest)
+			if !ok {
 				return fmt.Errorf("malformed key %q", k)
 			}
-			claimants[tenant+"\x00"+name] = append(claimants[tenant+"\x00"+name], id)
-		case nsUserNameID:
+			rec, err := decodeRecord(v)
+			if err != nil {
+				return err
+			}
+			if name := foldedUserName(rec); name != "" {
+				claimants[tenant+"\x00"+name] = append(claimants[tenant+"\x00"+name], id)
+			}
+		case 'u':
+			return fmt.Errorf("key %q in the namespace of format 6's userName index, which a user's userName key replaced", k)
+		case nsUserName:
 			name, _, ok := readStr(rest)
 			if !ok {
 				return fmt.Errorf("malformed key %q", k)
 			}
-			holders[tenant+"\x00"+name] = string(v)
+			h, err := decodeUserNameHolders(v)
+			if err != nil {
+				return fmt.Errorf("userName key %q: %w", name, err)
+			}
+			holders[tenant+"\x00"+name] = h
 		}
 		return nil
 	})
@@ -48,17 +65,19 @@ func checkUserNameKeys(t *testing.T, s *Store) {
 		t.Fatalf("Export() = %v", err)
 	}
 	for name, ids := range claimants {
-		holder, ok := holders[name]
+		h, ok := holders[name]
 		switch {
 		case !ok:
 			t.Errorf("userName %q of %v has no userName key", name, ids)
-		case !slices.Contains(ids, holder):
-			t.Errorf("userName key %q names %q, not one of its users %v", name, holder, ids)
+		case len(h) != len(ids) || !slices.Equal(slices.Sorted(slices.Values(h)), ids): // ids: in key order
+			t.Errorf("userName key %q lists %q, want its users %q", name, h, ids)
+		case !slices.IsSorted(h[1:]):
+			t.Errorf("userName key %q lists %q: the others than the holder not in order", name, h)
 		}
 	}
-	for name, holder := range holders {
+	for name, h := range holders {
 		if _, ok := claimants[name]; !ok {
-			t.Errorf("userName key %q = %q is left without a user", name, holder)
+			t.Errorf("userName key %q = %q is left without a user", name, h)
 		}
 	}
 }
@@ -180,5 +199,127 @@ func testUserNameKeyClaimants(t *testing.T, idOf func(n int) string) {
 	}
 	if d := diffLines(export(t, alone), export(t, batched)); d != "" {
 		t.Errorf("export of a batched replay differs from one-by-one Apply: %s", d)
+	}
+}
+
+// TestStore_UserNameHolders: several users holding one userName (a log
+// the bridge did not write alone: two writers in the Kafka window, D40)
+// answer every userName filter as when each had an index key of its own:
+// userName eq, and UserIDByUserName, with the holder alone (the first
+// claimant still holding it, then the claimant of least id), userName sw
+// with every user whose userName starts so, in id order, through the
+// holder's deletion and renames into and out of a crowded userName.
+func TestStore_UserNameHolders(t *testing.T) {
+	for _, ids := range []struct {
+		name string
+		of   func(n int) string
+	}{{"PlainIDs", func(n int) string { return fmt.Sprintf("u%d", n) }}, {"UUIDs", hintID}} {
+		t.Run(ids.name, func(t *testing.T) { testUserNameHolders(t, ids.of) })
+	}
+}
+
+func testUserNameHolders(t *testing.T, idOf func(n int) string) {
+	u1, u2, u3, u4, u5, u6 := idOf(1), idOf(2), idOf(3), idOf(4), idOf(5), idOf(6)
+	f := newFeed()
+	s := openMem(t, Options{})
+	waitHints(t, s)
+	ctx := context.Background()
+	applied := 0
+	steps := []struct {
+		name           string
+		emit           func()
+		crowd, crowded string // the holders userName eq answers with
+	}{
+		{"Created", func() {
+			f.userCreated("acme", u2, "Crowd@example.com")
+			f.userCreated("acme", u3, "CROWD@example.com")
+			f.userCreated("acme", u1, "crowd@EXAMPLE.com")
+			f.userCreated("acme", u4, "crowded@example.com")
+			f.userCreated("acme", u5, "solo@example.com")
+		}, u2, u4},
+		{"OtherUpdated", func() {
+			f.emit(events.UserUpdated, "acme", "User", u3, user(u3, "crowd@example.com", "title", "x"), nil, nil)
+		}, u2, u4},
+		{"HolderDeleted", func() { f.emit(events.UserDeleted, "acme", "User", u2, nil, nil, nil) }, u1, u4},
+		{"OtherRenamed", func() {
+			f.emit(events.UserUpdated, "acme", "User", u3, user(u3, "crowded@example.com"), nil, nil)
+		}, u1, u4},
+		{"LastRenamed", func() {
+			f.emit(events.UserUpdated, "acme", "User", u1, user(u1, "Crowded@Example.com"), nil, nil)
+		}, "", u4},
+		{"CrowdedHolderDeleted", func() { f.emit(events.UserDeleted, "acme", "User", u4, nil, nil, nil) }, "", u1},
+		{"Joined", func() { f.userCreated("acme", u6, "CROWDED@example.com") }, "", u1},
+		{"HolderRenamedBack", func() {
+			f.emit(events.UserUpdated, "acme", "User", u1, user(u1, "crowd@example.com"), nil, nil)
+		}, u1, u3},
+		{"HolderDeactivated", func() {
+			f.emit(events.UserDeactivated, "acme", "User", u3, user(u3, "crowded@example.com", "active", false), nil, nil)
+		}, u1, u3},
+	}
+	for _, step := range steps {
+		step.emit()
+		applyAll(t, s, f.recs[applied:])
+		applied = len(f.recs)
+		checkUserNameKeys(t, s)
+		for name, want := range map[string]string{"crowd@example.com": step.crowd, "CROWDED@example.com": step.crowded} {
+			if got := holderOf(t, s, name); got != want {
+				t.Errorf("%s: userName eq %q answers %q, want %q", step.name, name, got, want)
+			}
+		}
+		for _, filter := range []string{`userName sw "crowd"`, `userName sw "CROWD@"`, `userName sw "crowde"`,
+			`userName sw "c" or userName eq "solo@example.com"`, `userName sw "crowd" and title eq "x"`, `userName sw ""`} {
+			e := mustParse(t, filter)
+			page, err := s.List(ctx, "acme", "User", view.Query{Filter: e, Count: 100})
+			if err != nil {
+				t.Fatalf("%s: List(%s) = %v", step.name, filter, err)
+			}
+			if got, want := ids(page), bruteForce(t, s, "User", e); !slices.Equal(got, want) || page.Total != len(want) {
+				t.Errorf("%s: List(%s) = %v (total %d), want %v", step.name, filter, got, page.Total, want)
+			}
+		}
+	}
+}
+
+// TestStore_UserNameEntryLimits: the limits hold a user's userName entry
+// to what they held its index key to when each user had a key of its
+// own: a userName is too large when key and id would make a key over
+// maxKeyBytes (although the userName's key alone is shorter), and the
+// entry counts towards maxIndexKeys; applying skips such a user and
+// CheckEvent refuses it, and one entry less fits.
+func TestStore_UserNameEntryLimits(t *testing.T) {
+	const id = "u9"
+	// The key of (tenant acme, userName, id) in one namespace: 1 + 6 + 1
+	// + len(userName)+2 + 4 bytes.
+	longest := strings.Repeat("a", maxKeyBytes-14)
+	for _, c := range []struct {
+		name   string
+		user   schemas.Resource
+		reason string // "" applied
+	}{
+		{"KeyAtLimit", user(id, longest), ""},
+		{"KeyOverLimit", user(id, longest+"a"), reasonKeyTooLarge},
+		// lastModified, the userName and the emails.
+		{"EntriesAtLimit", user(id, "nine", "emails", manyEmails(maxIndexKeys-2, "e")), ""},
+		{"EntriesOverLimit", user(id, "nine", "emails", manyEmails(maxIndexKeys-1, "e")), reasonTooManyValues},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFeed()
+			ev := f.emit(events.UserCreated, "acme", "User", id, c.user, nil, nil)
+			if err := CheckEvent(&ev); (err != nil) != (c.reason != "") {
+				t.Errorf("CheckEvent() = %v, want an error: %v", err, c.reason != "")
+			}
+			s := openMem(t, Options{})
+			applyAll(t, s, f.recs)
+			_, found, err := s.UserIDByUserName(context.Background(), "acme", c.user["userName"].(string))
+			if err != nil || found != (c.reason == "") {
+				t.Errorf("UserIDByUserName() = %v, %v, want found: %v", found, err, c.reason == "")
+			}
+			if c.reason != "" {
+				if got := counterValue(t, s.m.skipped.WithLabelValues(c.reason)); got != 1 {
+					t.Errorf("skipped{reason=%s} = %v, want 1", c.reason, got)
+				}
+			}
+			checkUserNameKeys(t, s)
+		})
 	}
 }
