@@ -115,6 +115,7 @@ type Store struct {
 	voidReads    atomic.Int64         // tests: WaitApplied's reads of a record's outcome
 
 	hints     *userNameHints // nil: none
+	written   *writtenWindow // what the last records applied wrote (written.go)
 	stopHints func()         // stops the scan that fills hints at open and waits for it
 
 	locksMu sync.Mutex
@@ -180,6 +181,7 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 		progressEvery: opts.ProgressInterval,
 		locks:         make(map[int]*sync.Mutex),
 		changed:       make(chan struct{}),
+		written:       newWrittenWindow(),
 	}
 	if s.pollEvery <= 0 {
 		s.pollEvery = defaultPollInterval
