@@ -115,8 +115,11 @@ type Store struct {
 	voidReads    atomic.Int64         // tests: WaitApplied's reads of a record's outcome
 
 	hints     *userNameHints // nil: none
-	written   *writtenWindow // what the last records applied wrote (written.go)
 	stopHints func()         // stops the scan that fills hints at open and waits for it
+
+	written     *writtenWindow // what the last records applied wrote (written.go)
+	createdKeys *keyFilter     // the POST index's keys (keyfilter.go)
+	stopScan    func()         // stops the scan that fills createdKeys at open and waits for it
 
 	locksMu sync.Mutex
 	locks   map[int]*sync.Mutex // per partition, serialises Apply
@@ -182,6 +185,7 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 		locks:         make(map[int]*sync.Mutex),
 		changed:       make(chan struct{}),
 		written:       newWrittenWindow(),
+		createdKeys:   newKeyFilter(keyFilterBytes),
 	}
 	if s.pollEvery <= 0 {
 		s.pollEvery = defaultPollInterval
@@ -217,6 +221,7 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.startHintScan()
+	s.startKeyScan()
 	s.m = newMetrics(opts.Registerer, db, s.CaughtUp)
 	for p, off := range s.applied {
 		s.m.appliedOffset.WithLabelValues(partitionLabel(p)).Set(float64(off))
@@ -347,6 +352,7 @@ func (s *Store) hasFormatKey() (bool, error) {
 // Close closes Badger. The Store must not be used afterwards.
 func (s *Store) Close() error {
 	s.stopHints()
+	s.stopScan()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close badger: %w", err)
 	}
@@ -375,6 +381,27 @@ func (s *Store) startHintScan() {
 			return
 		}
 		s.logger.Debug("userName hints: scanned the userName index", "hinted", n, "took", time.Since(start).Round(time.Millisecond))
+	}()
+}
+
+// startKeyScan fills the filter of the POST index's keys from the
+// projection in the background (keyFilter.scan): until it is done,
+// applying a created event reads its key.
+func (s *Store) startKeyScan() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	s.stopScan = func() { cancel(); <-done }
+	go func() {
+		defer close(done)
+		start := time.Now()
+		n, err := s.createdKeys.scan(ctx, s.db)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.logger.Warn("POST index filter: scan failed; applying reads the POST index", "err", err)
+			}
+			return
+		}
+		s.logger.Debug("POST index filter: scanned the POST index", "keys", n, "took", time.Since(start).Round(time.Millisecond))
 	}()
 }
 
