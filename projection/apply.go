@@ -591,6 +591,7 @@ func syncUserNameKey(txn *writeTxn, tenant, id, old, next string) error {
 				return err
 			}
 			if len(rest) > 0 {
+				txn.filter.add(k)
 				err = txn.Set(k, []byte(rest[0]))
 			} else {
 				err = txn.Delete(k)
@@ -602,12 +603,17 @@ func syncUserNameKey(txn *writeTxn, tenant, id, old, next string) error {
 	}
 	if next != "" {
 		k := userNameIDKey(tenant, next)
-		v, found, err := getValue(txn.kv, k)
-		if err != nil {
-			return err
+		var v []byte
+		found := false
+		if txn.filter.mayHave(k) {
+			var err error
+			if v, found, err = getValue(txn.kv, k); err != nil {
+				return err
+			}
 		}
 		if !found {
 			txn.hints.put(tenant, next, id)
+			txn.filter.add(k)
 			return txn.Set(k, []byte(id))
 		}
 		if string(v) != id {

@@ -79,16 +79,21 @@ func attach(ctx context.Context, txn *badger.Txn, tenant, id string, st *view.St
 }
 
 // UserIDByUserName returns the id of the tenant's user whose userName equals
-// userName case-insensitively: one point read.
+// userName case-insensitively: one point read, none when the key filter
+// knows the userName is free.
 func (s *Store) UserIDByUserName(ctx context.Context, tenant, userName string) (string, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return "", false, err
+	}
+	key := userNameIDKey(tenant, fold(userName))
+	if !s.filter.mayHave(key) {
+		return "", false, nil
 	}
 	var id string
 	var found bool
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		id, found, err = getString(txn, userNameIDKey(tenant, fold(userName)))
+		id, found, err = getString(txn, key)
 		return err
 	})
 	if err != nil || !found {

@@ -3,30 +3,40 @@ package projection
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/events"
+
 	"github.com/scim-bridge/scim-bridge/projection/view"
 )
 
-// qReads counts the reads of the POST index's keys by applying.
-type qReads struct {
+// nsReads counts the reads of keys of the filtered namespaces by
+// applying, per namespace.
+type nsReads struct {
 	kvDB
-	n *atomic.Int64
+	n map[byte]*atomic.Int64
 }
 
-func (d qReads) newTxn() kvTxn { return qReadsTxn{d.kvDB.newTxn(), d.n} }
+func countReads(s *Store) map[byte]*atomic.Int64 {
+	n := map[byte]*atomic.Int64{nsUserNameID: {}, nsGroupCount: {}, nsCreatedBy: {}}
+	s.kv = nsReads{s.kv, n}
+	return n
+}
 
-type qReadsTxn struct {
+func (d nsReads) newTxn() kvTxn { return nsReadsTxn{d.kvDB.newTxn(), d.n} }
+
+type nsReadsTxn struct {
 	kvTxn
-	n *atomic.Int64
+	n map[byte]*atomic.Int64
 }
 
-func (t qReadsTxn) value(dst, key []byte) ([]byte, bool, error) {
+func (t nsReadsTxn) value(dst, key []byte) ([]byte, bool, error) {
 	if len(key) > 0 && key[0] == tagTenant {
-		if _, rest, ok := readStr(key[1:]); ok && len(rest) > 0 && rest[0] == nsCreatedBy {
-			t.n.Add(1)
+		if _, rest, ok := readStr(key[1:]); ok && len(rest) > 0 && t.n[rest[0]] != nil {
+			t.n[rest[0]].Add(1)
 		}
 	}
 	return t.kvTxn.value(dst, key)
@@ -35,7 +45,7 @@ func (t qReadsTxn) value(dst, key []byte) ([]byte, bool, error) {
 // waitKeyScan waits for the scan of the POST index at open.
 func waitKeyScan(t *testing.T, s *Store) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !s.createdKeys.ready.Load(); {
+	for deadline := time.Now().Add(30 * time.Second); !s.filter.ready.Load(); {
 		if time.Now().After(deadline) {
 			t.Fatal("the scan of the POST index did not finish")
 		}
@@ -43,50 +53,62 @@ func waitKeyScan(t *testing.T, s *Store) {
 	}
 }
 
-// Applying a created event reads its POST's key only when the filter of
-// those keys may hold it, and still finds every second landing of a POST:
-// of keys written before the Store opened (the scan) and since.
-func TestStore_CreatedKeysFilter(t *testing.T) {
+// Applying reads a key of the filtered namespaces only when the filter
+// may hold it: a created user's POST key and userName key, a new member's
+// group list. And it still finds every key there is, written before the
+// Store opened (the scan) or since: the second landing of a POST, a
+// userName two users claim, a member's other groups.
+func TestStore_KeyFilter(t *testing.T) {
 	ctx := context.Background()
 	t.Run("NoReadOfAbsentKeys", func(t *testing.T) {
 		s := openMem(t, Options{})
 		waitKeyScan(t, s)
-		var reads atomic.Int64
-		s.kv = qReads{s.kv, &reads}
+		reads := countReads(s)
 		f := newFeed()
+		f.groupCreated("acme", "g1", "Admins")
 		for i := range 100 {
 			f.userCreated("acme", fmt.Sprintf("u%d", i), fmt.Sprintf("user%d", i))
 			f.digest(fmt.Sprintf("post-%d", i), 1)
+			f.addMembers("acme", "g1", fmt.Sprintf("u%d", i))
 		}
 		applyAll(t, s, f.recs)
-		if n := reads.Load(); n > 1 {
-			t.Errorf("applying 100 POSTs read their keys %d times; want none (at most one false maybe)", n)
+		for ns, n := range reads {
+			if n.Load() > 1 {
+				t.Errorf("applying 100 POSTs and member adds read keys of namespace %q %d times; want none (at most one false maybe)", ns, n.Load())
+			}
 		}
 		for i := range 100 {
 			if got, want := createdBy(t, s, "acme", fmt.Sprintf("post-%d", i)), fmt.Sprintf("u%d", i); got != want {
 				t.Fatalf("CreatedBy(post-%d) = %q, want %q", i, got, want)
 			}
 		}
+		if id, found, err := s.UserIDByUserName(ctx, "acme", "USER7"); err != nil || !found || id != "u7" {
+			t.Errorf("UserIDByUserName(USER7) = %q, %v, %v; want u7", id, found, err)
+		}
+		if id, found, err := s.UserIDByUserName(ctx, "acme", "nobody"); err != nil || found {
+			t.Errorf("UserIDByUserName(nobody) = %q, %v, %v; want none", id, found, err)
+		}
 	})
 	t.Run("BeforeTheScan", func(t *testing.T) {
 		s := openMem(t, Options{})
 		waitKeyScan(t, s)
-		s.createdKeys.ready.Store(false)
-		var reads atomic.Int64
-		s.kv = qReads{s.kv, &reads}
+		s.filter.ready.Store(false)
+		reads := countReads(s)
 		f := newFeed()
 		f.userCreated("acme", "u1", "alice")
 		f.digest("post-u1", 1)
+		f.groupCreated("acme", "g1", "Admins")
+		f.addMembers("acme", "g1", "u1")
 		applyAll(t, s, f.recs)
-		if n := reads.Load(); n != 1 {
-			t.Errorf("applying a POST before the scan read its key %d times; want once", n)
+		for ns, n := range reads {
+			if n.Load() != 1 {
+				t.Errorf("applying before the scan read keys of namespace %q %d times; want once", ns, n.Load())
+			}
 		}
 	})
 
-	// The second landing of a POST changes nothing, whether its first
-	// landing was applied before the Store opened or after.
 	for _, reopen := range []bool{false, true} {
-		t.Run(fmt.Sprintf("SecondLanding/reopen=%v", reopen), func(t *testing.T) {
+		t.Run(fmt.Sprintf("Present/reopen=%v", reopen), func(t *testing.T) {
 			dir := t.TempDir()
 			s := openAt(t, dir, Options{})
 			f := newFeed()
@@ -94,7 +116,22 @@ func TestStore_CreatedKeysFilter(t *testing.T) {
 			f.digest("post-alice", 1)
 			f.groupCreated("acme", "g1", "Admins")
 			f.digest("post-admins", 1)
-			applyAll(t, s, f.recs)
+			f.groupCreated("acme", "g0", "All")
+			f.addMembers("acme", "g0", "u1")
+			first := len(f.recs)
+			// The same POSTs landed again, with the ids of their second
+			// attempts; a user claims alice's userName (a log the bridge
+			// did not write); alice joins a second group.
+			f.userCreated("acme", "u2", "alice")
+			f.digest("post-alice", 1)
+			f.groupCreated("acme", "g2", "Admins")
+			f.digest("post-admins", 1)
+			f.userCreated("acme", "u3", "ALICE")
+			f.groupCreated("acme", "g3", "Staff")
+			f.addMembers("acme", "g3", "u1")
+			f.emit(events.UserUpdated, "acme", "User", "u1", user("u1", "alice", "displayName", "Alice"), nil, nil)
+
+			applyAll(t, s, f.recs[:first])
 			if reopen {
 				if err := s.Close(); err != nil {
 					t.Fatalf("Close() = %v", err)
@@ -102,19 +139,9 @@ func TestStore_CreatedKeysFilter(t *testing.T) {
 				s = openAt(t, dir, Options{})
 			}
 			waitKeyScan(t, s)
-			// The same POSTs landed again, with the ids of their second
-			// attempts.
-			g := newFeed()
-			g.userCreated("acme", "u2", "alice")
-			g.digest("post-alice", 1)
-			g.groupCreated("acme", "g2", "Admins")
-			g.digest("post-admins", 1)
-			for i := range g.recs {
-				g.recs[i].Offset += int64(len(f.recs))
-			}
-			applyAll(t, s, g.recs)
+			applyAll(t, s, f.recs[first:])
 			for _, tc := range []struct{ typ, id, digest, first string }{
-				{"User", "u2", "post-alice", "u1"},
+				{"User", "u2", "post-alice", ""}, // u1 changed since: the key went
 				{"Group", "g2", "post-admins", "g1"},
 			} {
 				if _, err := s.Get(ctx, "acme", tc.typ, tc.id, view.GetOptions{}); err == nil {
@@ -123,6 +150,17 @@ func TestStore_CreatedKeysFilter(t *testing.T) {
 				if got := createdBy(t, s, "acme", tc.digest); got != tc.first {
 					t.Errorf("CreatedBy(%s) = %q, want %q", tc.digest, got, tc.first)
 				}
+			}
+			if id, found, err := s.UserIDByUserName(ctx, "acme", "alice"); err != nil || !found || id != "u1" {
+				t.Errorf("UserIDByUserName(alice) = %q, %v, %v; want u1, its first claimant", id, found, err)
+			}
+			if gs, err := s.GroupsOf(ctx, "acme", "u1"); err != nil || !slices.Equal(gs, []string{"g0", "g3"}) {
+				t.Errorf("GroupsOf(u1) = %v, %v; want [g0 g3]", gs, err)
+			}
+			last := f.recs[len(f.recs)-1]
+			checkWritten(t, s, last)
+			if st, _, _ := s.Written(ctx, 0, last.Offset, "acme", "User", "u1", view.GetOptions{Raw: true, Groups: true}); st.Resource == nil {
+				t.Errorf("Written(u1) has no groups; want g0 and g3")
 			}
 		})
 	}

@@ -117,6 +117,7 @@ type writeTxn struct {
 	kv      kvTxn
 	lim     *limits
 	hints   *userNameHints // told which user takes a userName (nil: none)
+	filter  *keyFilter     // told of every key of its namespaces that is set (keyfilter.go)
 	entries int64          // entries written for the current record
 	size    int64          // their estimated size
 
@@ -132,7 +133,7 @@ type writeTxn struct {
 // its records write for the written window.
 func (s *Store) newWriteTxn() *writeTxn {
 	_, bulk := s.kv.(*bulkKV)
-	return &writeTxn{kv: s.kv.newTxn(), lim: &s.lim, hints: s.hints, keep: !bulk}
+	return &writeTxn{kv: s.kv.newTxn(), lim: &s.lim, hints: s.hints, filter: s.filter, keep: !bulk}
 }
 
 // Discard drops what t holds that is not committed.

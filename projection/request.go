@@ -72,7 +72,7 @@ func (s *Store) trackRequest(txn *writeTxn, ev *events.Event, typ string, cur *r
 	switch ev.Type {
 	case events.UserCreated, events.GroupCreated:
 		k := createdByKey(ev.Tenant, ev.RequestDigest)
-		if s.createdKeys.mayHave(k) {
+		if txn.filter.mayHave(k) {
 			v, found, err := getValue(txn.kv, k)
 			if err != nil {
 				return false, err
@@ -81,7 +81,7 @@ func (s *Store) trackRequest(txn *writeTxn, ev *events.Event, typ string, cur *r
 				return true, nil
 			}
 		}
-		s.createdKeys.add(k)
+		txn.filter.add(k)
 		return false, txn.Set(k, []byte(ev.ResourceID))
 	case events.UserDeleted, events.GroupDeleted:
 		return false, s.putTombstone(txn, ev.Tenant, typ, ev.ResourceID, ev.RequestDigest)

@@ -117,9 +117,9 @@ type Store struct {
 	hints     *userNameHints // nil: none
 	stopHints func()         // stops the scan that fills hints at open and waits for it
 
-	written     *writtenWindow // what the last records applied wrote (written.go)
-	createdKeys *keyFilter     // the POST index's keys (keyfilter.go)
-	stopScan    func()         // stops the scan that fills createdKeys at open and waits for it
+	written  *writtenWindow // what the last records applied wrote (written.go)
+	filter   *keyFilter     // keys mostly looked up to find them absent (keyfilter.go)
+	stopScan func()         // stops the scan that fills filter at open and waits for it
 
 	locksMu sync.Mutex
 	locks   map[int]*sync.Mutex // per partition, serialises Apply
@@ -185,7 +185,7 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 		locks:         make(map[int]*sync.Mutex),
 		changed:       make(chan struct{}),
 		written:       newWrittenWindow(),
-		createdKeys:   newKeyFilter(keyFilterBytes),
+		filter:        newKeyFilter(keyFilterBytes),
 	}
 	if s.pollEvery <= 0 {
 		s.pollEvery = defaultPollInterval
@@ -384,9 +384,9 @@ func (s *Store) startHintScan() {
 	}()
 }
 
-// startKeyScan fills the filter of the POST index's keys from the
-// projection in the background (keyFilter.scan): until it is done,
-// applying a created event reads its key.
+// startKeyScan fills the filter of keys mostly looked up to find them
+// absent (keyFilter.scan) from the projection in the background: until it
+// is done, they are read.
 func (s *Store) startKeyScan() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -394,14 +394,14 @@ func (s *Store) startKeyScan() {
 	go func() {
 		defer close(done)
 		start := time.Now()
-		n, err := s.createdKeys.scan(ctx, s.db)
+		n, err := s.filter.scan(ctx, s.db)
 		if err != nil {
 			if ctx.Err() == nil {
-				s.logger.Warn("POST index filter: scan failed; applying reads the POST index", "err", err)
+				s.logger.Warn("key filter: scan failed; the keys it would spare reading are read", "err", err)
 			}
 			return
 		}
-		s.logger.Debug("POST index filter: scanned the POST index", "keys", n, "took", time.Since(start).Round(time.Millisecond))
+		s.logger.Debug("key filter: scanned the projection", "keys", n, "took", time.Since(start).Round(time.Millisecond))
 	}()
 }
 

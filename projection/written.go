@@ -156,6 +156,9 @@ func (s *Store) Written(ctx context.Context, p int, off int64, tenant, resourceT
 		return view.Stored{}, false, nil
 	}
 	st = e.st
+	if st.Type == typeUser && o.Groups && !s.filter.mayHave(groupCountKey(tenant, id)) {
+		return st, true, nil // in no group: attach would read the key and add nothing
+	}
 	if st.Type == typeGroup && o.Members || st.Type == typeUser && o.Groups {
 		err = s.db.View(func(txn *badger.Txn) error { return attach(ctx, txn, tenant, id, &st, o) })
 		if err != nil {
