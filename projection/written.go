@@ -15,9 +15,9 @@ import (
 // transaction and a point read per write; the applier holds the stored
 // JSON when it commits, so it keeps the resource each of its last records
 // wrote, by the record's position, and Written answers from there (DXX).
-// Only records applied one transaction at a time by Run or Apply are
-// kept, never a bulk replay's. What is kept is what the record wrote:
-// stored bytes of that commit, not of a later one.
+// Records applied in Badger transactions (Run, alone or in batches, and
+// Apply) are kept, never a bulk replay's. What is kept is what the record
+// wrote, not what a later record of the same resource wrote over it.
 
 const (
 	windowRecords = 1024 // records the window holds, the oldest dropped first
