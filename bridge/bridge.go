@@ -57,6 +57,12 @@ type State interface {
 	GroupsOf(ctx context.Context, tenant, memberID string) ([]string, error)
 	WaitApplied(ctx context.Context, p int, off int64) error
 
+	// Written returns the resource as the applied record at offset off of
+	// partition p wrote it, loaded as Get loads it, if it still knows
+	// that (found is false otherwise): a write's answer without reading
+	// back what was just applied.
+	Written(ctx context.Context, p int, off int64, tenant, resourceType, id string, o view.GetOptions) (st view.Stored, found bool, err error)
+
 	// CreatedBy and DeletedBy find the outcome of an earlier attempt of a
 	// request (see retry.go): the resource a POST created, while unchanged,
 	// and the digest of the DELETE that deleted a resource, among the

@@ -115,7 +115,7 @@ func (b *Bridge) result(ctx context.Context, req Request, rt *schemas.ResourceTy
 	if err := b.await(ctx, o); err != nil {
 		return Applied{}, b.failed(d, err)
 	}
-	st, err := b.state.Get(ctx, req.Tenant, rt.Name, id, req.Answer)
+	st, err := b.readBack(ctx, req, rt, id, o)
 	if schemas.KindOf(err) == schemas.KindNotFound && o.n > 0 && created && d != "" {
 		// An earlier attempt of this POST landed after the plan read the
 		// state, and before this one: the projection kept that one
@@ -140,6 +140,19 @@ func (b *Bridge) result(ctx context.Context, req Request, rt *schemas.ResourceTy
 		a.Partition = events.PartitionFor(req.Tenant, b.log.Partitions())
 	}
 	return a, nil
+}
+
+// readBack reads resource id of rt as a write with outcome o, applied,
+// left it: from what the projection kept of the write's last event when
+// it can, else from its state.
+func (b *Bridge) readBack(ctx context.Context, req Request, rt *schemas.ResourceType, id string, o outcome) (view.Stored, error) {
+	if o.n > 0 {
+		st, found, err := b.state.Written(ctx, o.partition, o.last, req.Tenant, rt.Name, id, req.Answer)
+		if found || err != nil {
+			return st, err
+		}
+	}
+	return b.state.Get(ctx, req.Tenant, rt.Name, id, req.Answer)
 }
 
 // await waits until the projection has applied a write's events, if it

@@ -211,6 +211,7 @@ func (s *Store) applyAlone(rec events.Record, reason string, ops []memberOp, f *
 	if err := s.commit(t); err != nil {
 		return "", false, err
 	}
+	s.written.add(t.kept)
 	*f = next
 	return reason, deleted, nil
 }
@@ -273,7 +274,11 @@ func (s *Store) applyRecord(t *writeTxn, rec *events.Record, reason string, ops 
 	if reason != "" {
 		return reason, false, putSkip(t, *rec, reason, cur, *f)
 	}
+	t.put = nil
 	deleted, err = s.applyEvent(t, ev, rec.ResourceJSON(), typ, cur, ops)
+	if err == nil {
+		t.keepApplied(rec.Partition, rec.Offset)
+	}
 	return "", deleted, err
 }
 
@@ -408,10 +413,11 @@ func (s *Store) applyEvent(txn *writeTxn, ev *events.Event, resourceJSON string,
 // putRecord writes next over cur (nil when new): the record, the index keys
 // that changed, and the type's counter.
 func putRecord(txn *writeTxn, tenant, typ, id string, cur, next *record) (err error) {
-	v, err := encodeRecord(next)
+	v, end, err := encodeRecordAt(next)
 	if err != nil {
 		return skipWith(reasonInvalid) // a time or value JSON cannot hold
 	}
+	txn.keepPut(tenant, typ, id, next, v, end)
 	newKeys := indexKeys(tenant, typ, id, next)
 	nextName := foldedUserName(next)
 	if len(newKeys)+userNameEntries(nextName) > maxIndexKeys {
@@ -601,6 +607,9 @@ func syncUserNameKey(txn *writeTxn, tenant, id, old, next string) error {
 // its place.
 func dropHolder(txn *writeTxn, tenant, id, folded string) error {
 	k := userNameKey(tenant, folded)
+	if !txn.filter.mayHave(k) {
+		return nil // no one holds it
+	}
 	v, found, err := getValue(txn.kv, k)
 	if err != nil || !found {
 		return err
@@ -626,12 +635,17 @@ func dropHolder(txn *writeTxn, tenant, id, folded string) error {
 // holder if it has none, else among the others in byte order.
 func addHolder(txn *writeTxn, tenant, id, folded string) error {
 	k := userNameKey(tenant, folded)
-	v, found, err := getValue(txn.kv, k)
-	if err != nil {
-		return err
+	var v []byte
+	found := false
+	if txn.filter.mayHave(k) { // else no one holds it: no read
+		var err error
+		if v, found, err = getValue(txn.kv, k); err != nil {
+			return err
+		}
 	}
 	if !found {
 		txn.hints.put(tenant, folded, id)
+		txn.filter.add(k)
 		return txn.Set(k, userNameHolders{id}.encode())
 	}
 	h, err := decodeUserNameHolders(v)

@@ -148,6 +148,7 @@ func (s *Store) applyTxn(recs []events.Record) (int, error) {
 			return 0, fmt.Errorf("apply %s %s/%s at %d/%d: %w", clip(rec.Event.Type), clip(rec.Event.ResourceType),
 				clip(rec.Event.ResourceID), rec.Partition, rec.Offset, err)
 		}
+		s.written.add(txn.kept)
 		break
 	}
 	last := recs[n-1]

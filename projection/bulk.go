@@ -342,6 +342,7 @@ func appendStreamKV(buf *z.Buffer, k, v []byte) {
 
 // resetFresh empties Badger and writes the format key: a fresh projection.
 func (s *Store) resetFresh() error {
+	s.written.reset()
 	if err := s.db.DropAll(); err != nil {
 		return err
 	}

@@ -15,11 +15,20 @@ import (
 // known (r.resourceJSON) and already what Append writes is copied instead
 // of written again.
 func encodeRecord(r *record) ([]byte, error) {
+	v, _, err := encodeRecordAt(r)
+	return v, err
+}
+
+// encodeRecordAt is encodeRecord that also returns where the resource's
+// JSON ends in v: it is v[len(recordStart):end]. end is 0 when v is
+// encoding/json's.
+func encodeRecordAt(r *record) (v []byte, end int, err error) {
 	if !jsonTime(r.Created) || !jsonTime(r.LastModified) {
-		return json.Marshal(r) // encoding/json reports the error
+		v, err = json.Marshal(r) // encoding/json reports the error
+		return v, 0, err
 	}
 	b := make([]byte, 0, 512)
-	b = append(b, `{"resource":`...)
+	b = append(b, recordStart...)
 	if r.resourceJSON != "" && scimjson.Canonical(r.resourceJSON) {
 		// What Append would write: a replay's records are mostly
 		// their events' resources, already in this form.
@@ -27,9 +36,10 @@ func encodeRecord(r *record) ([]byte, error) {
 	} else {
 		var err error
 		if b, err = scimjson.Append(b, map[string]any(r.Resource)); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
+	end = len(b)
 	b = append(b, `,"version":`...)
 	b = strconv.AppendInt(b, r.Version, 10)
 	b = append(b, `,"created":"`...)
@@ -45,8 +55,11 @@ func encodeRecord(r *record) ([]byte, error) {
 		b = append(b, `,"requestDigest":`...)
 		b = scimjson.AppendString(b, r.RequestDigest)
 	}
-	return append(b, '}'), nil
+	return append(b, '}'), end, nil
 }
+
+// recordStart is how encodeRecordAt's records begin.
+const recordStart = `{"resource":`
 
 // jsonTime reports whether time.Time.MarshalJSON accepts t (a four-digit
 // year), which makes it RFC 3339 with nanoseconds, as AppendFormat writes.

@@ -80,16 +80,21 @@ func attach(ctx context.Context, txn *badger.Txn, tenant, id string, st *view.St
 }
 
 // UserIDByUserName returns the id of the tenant's user whose userName equals
-// userName case-insensitively: one point read.
+// userName case-insensitively: one point read, none when the key filter
+// knows the userName is free.
 func (s *Store) UserIDByUserName(ctx context.Context, tenant, userName string) (string, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return "", false, err
+	}
+	key := userNameKey(tenant, fold(userName))
+	if !s.filter.mayHave(key) {
+		return "", false, nil
 	}
 	var id string
 	var found bool
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		id, found, err = getHolder(txn, tenant, fold(userName))
+		id, found, err = getHolder(txn, key)
 		return err
 	})
 	if err != nil || !found {
@@ -98,10 +103,10 @@ func (s *Store) UserIDByUserName(ctx context.Context, tenant, userName string) (
 	return id, true, nil
 }
 
-// getHolder returns the holder of the userName folded (firstHolder): one
-// point read.
-func getHolder(txn *badger.Txn, tenant, folded string) (string, bool, error) {
-	item, err := txn.Get(userNameKey(tenant, folded))
+// getHolder returns the holder (firstHolder) of the userName whose key
+// (userNameKey) is key: one point read.
+func getHolder(txn *badger.Txn, key []byte) (string, bool, error) {
+	item, err := txn.Get(key)
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return "", false, nil
 	}

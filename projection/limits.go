@@ -118,12 +118,23 @@ type writeTxn struct {
 	kv      kvTxn
 	lim     *limits
 	hints   *userNameHints // told which user takes a userName (nil: none)
+	filter  *keyFilter     // told of every key of its namespaces that is set (keyfilter.go)
 	entries int64          // entries written for the current record
 	size    int64          // their estimated size
+
+	// keep says to keep what each record writes for the written window
+	// (written.go): put is the resource putRecord stored for the current
+	// record, kept those of the records applied into t so far.
+	keep bool
+	put  *written
+	kept []written
 }
 
+// newWriteTxn starts a transaction of applying; one of Badger's keeps what
+// its records write for the written window.
 func (s *Store) newWriteTxn() *writeTxn {
-	return &writeTxn{kv: s.kv.newTxn(), lim: &s.lim, hints: s.hints}
+	_, bulk := s.kv.(*bulkKV)
+	return &writeTxn{kv: s.kv.newTxn(), lim: &s.lim, hints: s.hints, filter: s.filter, keep: !bulk}
 }
 
 // Discard drops what t holds that is not committed.

@@ -169,6 +169,7 @@ func dropMemberOf(txn *writeTxn, tenant, memberID, groupID string) error {
 	if g.n <= 0 {
 		return txn.Delete(key)
 	}
+	txn.filter.add(key)
 	return txn.Set(key, g.encode())
 }
 
@@ -177,9 +178,12 @@ func dropMemberOf(txn *writeTxn, tenant, memberID, groupID string) error {
 // counts, so a group already in it is not counted twice.
 func addMemberOf(txn *writeTxn, tenant, memberID, groupID string) error {
 	key := groupCountKey(tenant, memberID)
-	g, err := loadGroupsValue(txn.kv, key)
-	if err != nil {
-		return err
+	var g groupsValue // a member in no group, unless the filter may have its key
+	if txn.filter.mayHave(key) {
+		var err error
+		if g, err = loadGroupsValue(txn.kv, key); err != nil {
+			return err
+		}
 	}
 	if g.inline() {
 		i, ok := slices.BinarySearch(g.ids, groupID)
@@ -194,6 +198,7 @@ func addMemberOf(txn *writeTxn, tenant, memberID, groupID string) error {
 	} else {
 		g.n++
 	}
+	txn.filter.add(key)
 	return txn.Set(key, g.encode())
 }
 

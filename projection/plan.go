@@ -334,7 +334,7 @@ func (l *lister) planUserName(ctx context.Context, folded string) (*plan, error)
 		}
 	}
 	l.stats.points++
-	id, found, err := getHolder(l.txn, l.tenant, folded)
+	id, found, err := getHolder(l.txn, userNameKey(l.tenant, folded))
 	if err != nil || !found {
 		return &plan{exact: true}, err
 	}

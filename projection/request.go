@@ -72,13 +72,16 @@ func (s *Store) trackRequest(txn *writeTxn, ev *events.Event, typ string, cur *r
 	switch ev.Type {
 	case events.UserCreated, events.GroupCreated:
 		k := createdByKey(ev.Tenant, ev.RequestDigest)
-		v, found, err := getValue(txn.kv, k)
-		if err != nil {
-			return false, err
+		if txn.filter.mayHave(k) {
+			v, found, err := getValue(txn.kv, k)
+			if err != nil {
+				return false, err
+			}
+			if found && string(v) != ev.ResourceID {
+				return true, nil
+			}
 		}
-		if found && string(v) != ev.ResourceID {
-			return true, nil
-		}
+		txn.filter.add(k)
 		return false, txn.Set(k, []byte(ev.ResourceID))
 	case events.UserDeleted, events.GroupDeleted:
 		return false, s.putTombstone(txn, ev.Tenant, typ, ev.ResourceID, ev.RequestDigest)

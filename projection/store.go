@@ -117,6 +117,10 @@ type Store struct {
 	hints     *userNameHints // nil: none
 	stopHints func()         // stops the scan that fills hints at open and waits for it
 
+	written  *writtenWindow // what the last records applied wrote (written.go)
+	filter   *keyFilter     // keys mostly looked up to find them absent (keyfilter.go)
+	stopScan func()         // stops the scan that fills filter at open and waits for it
+
 	locksMu sync.Mutex
 	locks   map[int]*sync.Mutex // per partition, serialises Apply
 
@@ -180,6 +184,8 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 		progressEvery: opts.ProgressInterval,
 		locks:         make(map[int]*sync.Mutex),
 		changed:       make(chan struct{}),
+		written:       newWrittenWindow(),
+		filter:        newKeyFilter(keyFilterBytes),
 	}
 	if s.pollEvery <= 0 {
 		s.pollEvery = defaultPollInterval
@@ -215,6 +221,7 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.startHintScan()
+	s.startKeyScan()
 	s.m = newMetrics(opts.Registerer, db, s.CaughtUp)
 	for p, off := range s.applied {
 		s.m.appliedOffset.WithLabelValues(partitionLabel(p)).Set(float64(off))
@@ -345,6 +352,7 @@ func (s *Store) hasFormatKey() (bool, error) {
 // Close closes Badger. The Store must not be used afterwards.
 func (s *Store) Close() error {
 	s.stopHints()
+	s.stopScan()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close badger: %w", err)
 	}
@@ -373,6 +381,27 @@ func (s *Store) startHintScan() {
 			return
 		}
 		s.logger.Debug("userName hints: scanned the userName index", "hinted", n, "took", time.Since(start).Round(time.Millisecond))
+	}()
+}
+
+// startKeyScan fills the filter of keys mostly looked up to find them
+// absent (keyFilter.scan) from the projection in the background: until it
+// is done, they are read.
+func (s *Store) startKeyScan() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	s.stopScan = func() { cancel(); <-done }
+	go func() {
+		defer close(done)
+		start := time.Now()
+		n, err := s.filter.scan(ctx, s.db)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.logger.Warn("key filter: scan failed; the keys it would spare reading are read", "err", err)
+			}
+			return
+		}
+		s.logger.Debug("key filter: scanned the projection", "keys", n, "took", time.Since(start).Round(time.Millisecond))
 	}()
 }
 
