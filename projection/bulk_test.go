@@ -537,3 +537,42 @@ func TestAppendStreamKV(t *testing.T) {
 		t.Fatalf("appendStreamKV wrote\n%x\nKVToBuffer\n%x", got.Bytes(), want.Bytes())
 	}
 }
+
+// TestStore_BulkWriteManyChunks: a final state of many times
+// bulkWriteChunk bytes, handed to the StreamWriter in many chunks (with
+// runs and without), is the state of applying one by one.
+func TestStore_BulkWriteManyChunks(t *testing.T) {
+	f := newFeed()
+	for i := range 3000 {
+		id := fmt.Sprintf("u%05d", i)
+		f.userCreated("acme", id, "user"+id+"@example.com", "emails", emails(id+"@x.org"),
+			"externalId", "ext-"+id, "displayName", strings.Repeat("d", 200))
+	}
+	for i := range f.recs {
+		f.recs[i].Partition, f.recs[i].Offset = 0, int64(i)
+	}
+	ref := openMem(t, bulkOptions())
+	applyAll(t, ref, f.recs)
+	want := export(t, ref)
+	size := 0
+	for _, line := range want {
+		size += len(line)
+	}
+	if size < 4*bulkWriteChunk {
+		t.Fatalf("the state holds %d bytes, under four chunks of %d", size, bulkWriteChunk)
+	}
+	for _, budget := range []int64{256 << 10, 64 << 20} {
+		t.Run(fmt.Sprintf("budget%d", budget), func(t *testing.T) {
+			opts := bulkOptions()
+			opts.ReplayMemory = budget
+			s := openAt(t, t.TempDir(), opts)
+			runAndWait(t, s, newSliceLog(f.recs))
+			if !s.bulked {
+				t.Fatal("Run did not replay in bulk")
+			}
+			if d := diffLines(want, export(t, s)); d != "" {
+				t.Fatalf("export after the bulk replay differs from one by one: %s", d)
+			}
+		})
+	}
+}

@@ -220,12 +220,25 @@ func benchReplay(b *testing.B, logDir string, n int64, opts Options) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	opts.Logger = slog.New(slog.DiscardHandler)
+	var inner slog.Handler = slog.DiscardHandler
 	if *replayVerb {
-		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		inner = slog.NewTextHandler(os.Stderr, nil)
 	}
+	// The bulk replay's phases: where applying ends, by its log message.
+	var applied struct {
+		sync.Mutex
+		at  time.Time
+		cpu time.Duration
+	}
+	opts.Logger = slog.New(phaseHandler{Handler: inner, mark: func(msg string) {
+		if msg == "bulk replay: applied, writing the projection" {
+			applied.Lock()
+			applied.at, applied.cpu = time.Now(), cpuTime()
+			applied.Unlock()
+		}
+	}})
 	opts.PollInterval = time.Hour // the first End is read at start; no polls needed
-	var total, cpu time.Duration
+	var total, cpu, applyWall, applyCPU time.Duration
 	for b.Loop() {
 		b.StopTimer()
 		dir := b.TempDir()
@@ -245,6 +258,13 @@ func benchReplay(b *testing.B, logDir string, n int64, opts Options) {
 		total += time.Since(start)
 		cpu += cpuTime() - cpuStart
 		b.StopTimer()
+		applied.Lock()
+		if !applied.at.IsZero() {
+			applyWall += applied.at.Sub(start)
+			applyCPU += applied.cpu - cpuStart
+			applied.at = time.Time{}
+		}
+		applied.Unlock()
 		cancel()
 		<-done
 		if got := s.Applied()[0]; got != n {
@@ -260,6 +280,44 @@ func benchReplay(b *testing.B, logDir string, n int64, opts Options) {
 		b.StartTimer()
 	}
 	reportReplay(b, n, total, cpu)
+	if applyWall > 0 {
+		// The bulk replay's two phases: applying, and the final write.
+		per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(n) / float64(b.N) }
+		b.ReportMetric(per(applyCPU), "apply-cpu-µs/event")
+		b.ReportMetric(per(cpu-applyCPU), "write-cpu-µs/event")
+		b.ReportMetric((total-applyWall).Seconds()/float64(b.N), "write-s")
+	}
+}
+
+// phaseHandler hands the message of every record at level Info or above
+// to mark, whatever the level the handler it wraps takes, and then to
+// that handler. Below Info it is that handler (the replay's debug
+// messages, one an event, stay off).
+type phaseHandler struct {
+	slog.Handler
+	mark func(msg string)
+}
+
+func (h phaseHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelInfo || h.Handler.Enabled(ctx, l)
+}
+
+func (h phaseHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelInfo {
+		h.mark(r.Message)
+	}
+	if !h.Handler.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h phaseHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return phaseHandler{Handler: h.Handler.WithAttrs(as), mark: h.mark}
+}
+
+func (h phaseHandler) WithGroup(name string) slog.Handler {
+	return phaseHandler{Handler: h.Handler.WithGroup(name), mark: h.mark}
 }
 
 // reportReplay reports the metrics every BenchmarkReplay sub-benchmark
