@@ -28,8 +28,14 @@ import (
 // of one 64-bit word (one cache line per lookup); at 4 MiB, with a
 // million keys it answers "maybe" for an absent key about one time in
 // 1,300, with three million one in 75, with four million one in 35.
+//
+// Its words live outside the Go heap (mapAtomicWords), like the userName
+// hints: on the heap they also raised the collector's target by their
+// size, and a million users at a 384 MiB memory limit then read part of
+// their tables from disk again.
 type keyFilter struct {
 	words []atomic.Uint64
+	free  func() error // unmaps words
 	seed  maphash.Seed
 	ready atomic.Bool // the scan at open is done
 }
@@ -38,7 +44,22 @@ type keyFilter struct {
 const keyFilterBytes = 4 << 20
 
 func newKeyFilter(size int) *keyFilter {
-	return &keyFilter{words: make([]atomic.Uint64, size/8), seed: maphash.MakeSeed()}
+	n := uint64(size / 8)
+	words, free, err := mapAtomicWords(n)
+	if err != nil { // no mapping: on the heap
+		words, free = make([]atomic.Uint64, n), func() error { return nil }
+	}
+	return &keyFilter{words: words, free: free, seed: maphash.MakeSeed()}
+}
+
+// close releases the words; f must not be used afterwards.
+func (f *keyFilter) close() error {
+	if f == nil || f.free == nil {
+		return nil
+	}
+	err := f.free()
+	f.words, f.free = nil, nil
+	return err
 }
 
 // at returns key's word and its bits there.

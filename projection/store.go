@@ -356,7 +356,7 @@ func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close badger: %w", err)
 	}
-	return s.hints.close()
+	return errors.Join(s.hints.close(), s.filter.close())
 }
 
 // startHintScan fills the userName hints from the projection in the
