@@ -231,53 +231,25 @@ func (h *userNameHints) scan(ctx context.Context, db *badger.DB) (hinted int, er
 	if h == nil {
 		return 0, nil
 	}
-	err = db.View(func(txn *badger.Txn) error {
-		all := []byte{tagTenant}
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: all})
-		defer it.Close()
-		n := 0
-		for it.Seek(all); it.ValidForPrefix(all); {
-			if n++; n%4096 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			k := it.Item().Key()
-			t, rest, ok := readStr(k[1:])
-			if !ok || len(rest) == 0 {
-				it.Next()
-				continue
-			}
-			switch {
-			case rest[0] < nsUserName:
-				it.Seek(tenantNS(t, nsUserName))
-				continue
-			case rest[0] > nsUserName:
-				it.Seek(tenantNS(t, 0xFF)) // the next tenant
-				continue
-			}
-			name, rest, ok := readStr(rest[1:])
-			if ok && len(rest) == 0 {
-				err := it.Item().Value(func(v []byte) error {
-					holders, err := decodeUserNameHolders(v)
-					switch {
-					case err != nil:
-						return nil // not hinted: the plan reads the key, and fails there
-					case len(holders) > 1:
-						h.markDup(t, name)
-					default:
-						h.put(t, name, holders[0])
-						hinted++
-					}
-					return nil
-				})
-				if err != nil {
-					return err
-				}
-			}
-			it.Next()
+	isUserName := func(ns byte) bool { return ns == nsUserName }
+	err = walkNamespaces(ctx, db, isUserName, func(t string, rest []byte, item *badger.Item) error {
+		name, rest, ok := readStr(rest[1:])
+		if !ok || len(rest) != 0 {
+			return nil
 		}
-		return nil
+		return item.Value(func(v []byte) error {
+			holders, err := decodeUserNameHolders(v)
+			switch {
+			case err != nil:
+				return nil // not hinted: the plan reads the key, and fails there
+			case len(holders) > 1:
+				h.markDup(t, name)
+			default:
+				h.put(t, name, holders[0])
+				hinted++
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return hinted, err

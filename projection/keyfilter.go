@@ -98,7 +98,24 @@ func filteredNS(ns byte) bool {
 // reading keys only and seeking past the other namespaces, then lets
 // mayHave answer. It stops with ctx's error.
 func (f *keyFilter) scan(ctx context.Context, db *badger.DB) (keys int, err error) {
-	err = db.View(func(txn *badger.Txn) error {
+	err = walkNamespaces(ctx, db, filteredNS, func(_ string, _ []byte, item *badger.Item) error {
+		f.add(item.Key())
+		keys++
+		return nil
+	})
+	if err != nil {
+		return keys, err
+	}
+	f.ready.Store(true)
+	return keys, nil
+}
+
+// walkNamespaces calls fn for each key, in one snapshot of db, of the
+// tenants' namespaces that want accepts (tenant is the key's, rest the
+// key from its namespace byte on), seeking from tenant to tenant past the
+// other namespaces. It stops with ctx's error or fn's.
+func walkNamespaces(ctx context.Context, db *badger.DB, want func(ns byte) bool, fn func(tenant string, rest []byte, item *badger.Item) error) error {
+	return db.View(func(txn *badger.Txn) error {
 		all := []byte{tagTenant}
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: all})
 		defer it.Close()
@@ -109,16 +126,15 @@ func (f *keyFilter) scan(ctx context.Context, db *badger.DB) (keys int, err erro
 					return err
 				}
 			}
-			k := it.Item().Key()
-			t, rest, ok := readStr(k[1:])
+			t, rest, ok := readStr(it.Item().Key()[1:])
 			if !ok || len(rest) == 0 {
 				it.Next()
 				continue
 			}
-			if ns := rest[0]; !filteredNS(ns) {
+			if ns := rest[0]; !want(ns) {
 				next := byte(0xFF) // the next tenant
 				for c := int(ns) + 1; c < 0xFF; c++ {
-					if filteredNS(byte(c)) {
+					if want(byte(c)) {
 						next = byte(c)
 						break
 					}
@@ -130,15 +146,11 @@ func (f *keyFilter) scan(ctx context.Context, db *badger.DB) (keys int, err erro
 				}
 				continue
 			}
-			f.add(k)
-			keys++
+			if err := fn(t, rest, it.Item()); err != nil {
+				return err
+			}
 			it.Next()
 		}
 		return nil
 	})
-	if err != nil {
-		return keys, err
-	}
-	f.ready.Store(true)
-	return keys, nil
 }
