@@ -1,7 +1,6 @@
 package projection
 
 import (
-	"context"
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
@@ -222,38 +221,28 @@ func (h *userNameHints) markDup(tenant, folded string) {
 	h.dups.Store(&next)
 }
 
-// scan hints the holder of every userName key (t str(tenant) n
-// str(folded) -> holders) in one snapshot, marks those two users hold,
-// and then lets lookups use the table. It reads those keys only, seeking
-// from tenant to tenant past their other namespaces, and stops with ctx's
-// error. It returns the number of userNames it hinted.
-func (h *userNameHints) scan(ctx context.Context, db *badger.DB) (hinted int, err error) {
-	if h == nil {
-		return 0, nil
+// hintKey hints the holder of the userName key item (t str(tenant) n
+// str(folded) -> holders; rest is the key from its namespace byte on) or,
+// when two users hold it, marks it so; it reports whether it hinted. The
+// scan at open (Store.startScan) calls it for every such key in one
+// snapshot, then lets lookups use the table.
+func (h *userNameHints) hintKey(t string, rest []byte, item *badger.Item) (hinted bool, err error) {
+	name, rest, ok := readStr(rest[1:])
+	if !ok || len(rest) != 0 {
+		return false, nil
 	}
-	isUserName := func(ns byte) bool { return ns == nsUserName }
-	err = walkNamespaces(ctx, db, isUserName, func(t string, rest []byte, item *badger.Item) error {
-		name, rest, ok := readStr(rest[1:])
-		if !ok || len(rest) != 0 {
-			return nil
+	err = item.Value(func(v []byte) error {
+		holders, err := decodeUserNameHolders(v)
+		switch {
+		case err != nil:
+			return nil // not hinted: the plan reads the key, and fails there
+		case len(holders) > 1:
+			h.markDup(t, name)
+		default:
+			h.put(t, name, holders[0])
+			hinted = true
 		}
-		return item.Value(func(v []byte) error {
-			holders, err := decodeUserNameHolders(v)
-			switch {
-			case err != nil:
-				return nil // not hinted: the plan reads the key, and fails there
-			case len(holders) > 1:
-				h.markDup(t, name)
-			default:
-				h.put(t, name, holders[0])
-				hinted++
-			}
-			return nil
-		})
+		return nil
 	})
-	if err != nil {
-		return hinted, err
-	}
-	h.ready.Store(true)
-	return hinted, nil
+	return hinted, err
 }

@@ -191,7 +191,7 @@ func TestStore_UserNameHintsScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	s = openAt(t, dir, Options{})
-	s.stopHints()
+	s.stopScan()
 	s.hints.ready.Store(false) // as if the scan were still running
 	if _, points := lookupUser(t, s, "acme", "user07@example.com", view.GetOptions{Raw: true}); points != 2 {
 		t.Errorf("userName eq before the scan made %d point reads, want 2 (the key, the record)", points)

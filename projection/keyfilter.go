@@ -19,8 +19,8 @@ import (
 // per table, missing the caches every time.
 //
 // The filter holds every such key there is, and more: the scan at open
-// adds those of the projection as it was then (until it is done, the
-// filter answers "maybe" to all), and applying adds each key it sets
+// (Store.startScan) adds those of the projection as it was then (until it
+// is done, the filter answers "maybe" to all), and applying adds each key it sets
 // before its transaction commits, so that a reader's snapshot never holds
 // a key the filter lacks. Deleted keys stay (a "maybe" more, which costs
 // the read). So what applying writes and what a read answers are what
@@ -92,22 +92,6 @@ func (f *keyFilter) mayHave(key []byte) bool {
 // filteredNS reports whether the keys of namespace ns go to the filter.
 func filteredNS(ns byte) bool {
 	return ns == nsUserName || ns == nsGroupCount || ns == nsCreatedBy
-}
-
-// scan adds every key of the filtered namespaces of the projection,
-// reading keys only and seeking past the other namespaces, then lets
-// mayHave answer. It stops with ctx's error.
-func (f *keyFilter) scan(ctx context.Context, db *badger.DB) (keys int, err error) {
-	err = walkNamespaces(ctx, db, filteredNS, func(_ string, _ []byte, item *badger.Item) error {
-		f.add(item.Key())
-		keys++
-		return nil
-	})
-	if err != nil {
-		return keys, err
-	}
-	f.ready.Store(true)
-	return keys, nil
 }
 
 // walkNamespaces calls fn for each key, in one snapshot of db, of the

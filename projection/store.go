@@ -114,12 +114,11 @@ type Store struct {
 	bulked       bool                 // tests: a bulk replay completed
 	voidReads    atomic.Int64         // tests: WaitApplied's reads of a record's outcome
 
-	hints     *userNameHints // nil: none
-	stopHints func()         // stops the scan that fills hints at open and waits for it
+	hints *userNameHints // nil: none
 
 	written  *writtenWindow // what the last records applied wrote (written.go)
 	filter   *keyFilter     // keys mostly looked up to find them absent (keyfilter.go)
-	stopScan func()         // stops the scan that fills filter at open and waits for it
+	stopScan func()         // stops the scan that fills filter and hints at open (startScan) and waits for it
 
 	locksMu sync.Mutex
 	locks   map[int]*sync.Mutex // per partition, serialises Apply
@@ -220,8 +219,7 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s.startHintScan()
-	s.startKeyScan()
+	s.startScan()
 	s.m = newMetrics(opts.Registerer, db, s.CaughtUp)
 	for p, off := range s.applied {
 		s.m.appliedOffset.WithLabelValues(partitionLabel(p)).Set(float64(off))
@@ -351,7 +349,6 @@ func (s *Store) hasFormatKey() (bool, error) {
 
 // Close closes Badger. The Store must not be used afterwards.
 func (s *Store) Close() error {
-	s.stopHints()
 	s.stopScan()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close badger: %w", err)
@@ -359,49 +356,43 @@ func (s *Store) Close() error {
 	return errors.Join(s.hints.close(), s.filter.close())
 }
 
-// startHintScan fills the userName hints from the projection in the
-// background (userNameHints.scan): serving does not wait for it, and
-// `userName eq` reads the userName's key until it is done.
-func (s *Store) startHintScan() {
-	if s.hints == nil {
-		s.stopHints = func() {}
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	s.stopHints = func() { cancel(); <-done }
-	go func() {
-		defer close(done)
-		start := time.Now()
-		n, err := s.hints.scan(ctx, s.db)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.logger.Warn("userName hints: scan of the userName index failed; userName eq reads its key", "err", err)
-			}
-			return
-		}
-		s.logger.Debug("userName hints: scanned the userName index", "hinted", n, "took", time.Since(start).Round(time.Millisecond))
-	}()
-}
-
-// startKeyScan fills the filter of keys mostly looked up to find them
-// absent (keyFilter.scan) from the projection in the background: until it
-// is done, they are read.
-func (s *Store) startKeyScan() {
+// startScan fills, in the background, the key filter (keyfilter.go) from
+// every key of its namespaces and the userName hints from the userName
+// keys among them, in one walk of one snapshot; until it is done, the
+// keys the filter would spare are read and `userName eq` reads the
+// userName's key. Applying adds to both meanwhile.
+func (s *Store) startScan() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	s.stopScan = func() { cancel(); <-done }
 	go func() {
 		defer close(done)
 		start := time.Now()
-		n, err := s.filter.scan(ctx, s.db)
+		keys, hinted := 0, 0
+		err := walkNamespaces(ctx, s.db, filteredNS, func(t string, rest []byte, item *badger.Item) error {
+			s.filter.add(item.Key())
+			keys++
+			if rest[0] != nsUserName || s.hints == nil {
+				return nil
+			}
+			ok, err := s.hints.hintKey(t, rest, item)
+			if ok {
+				hinted++
+			}
+			return err
+		})
 		if err != nil {
 			if ctx.Err() == nil {
-				s.logger.Warn("key filter: scan failed; the keys it would spare reading are read", "err", err)
+				s.logger.Warn("scan at open failed; the key filter's keys are read, and userName eq reads its key", "err", err)
 			}
 			return
 		}
-		s.logger.Debug("key filter: scanned the projection", "keys", n, "took", time.Since(start).Round(time.Millisecond))
+		s.filter.ready.Store(true)
+		if s.hints != nil {
+			s.hints.ready.Store(true)
+		}
+		s.logger.Debug("scanned the projection for the key filter and the userName hints", "keys", keys, "hinted", hinted,
+			"took", time.Since(start).Round(time.Millisecond))
 	}()
 }
 
