@@ -32,8 +32,7 @@ const (
 // written is what one applied record wrote: resource id of the tenant as
 // stored (st holds Type, Raw and the record's metadata; Resource is nil).
 type written struct {
-	p      int
-	off    int64
+	at     writtenAt
 	tenant string
 	id     string
 	st     view.Stored
@@ -74,15 +73,14 @@ func (w *writtenWindow) add(ws []written) {
 		w.ring[i] = e
 		w.n++
 		w.bytes += len(e.st.Raw)
-		w.at[writtenAt{e.p, e.off}] = i
+		w.at[e.at] = i
 	}
 }
 
 func (w *writtenWindow) dropOldest() {
 	old := &w.ring[w.head]
-	k := writtenAt{old.p, old.off}
-	if i, ok := w.at[k]; ok && i == w.head {
-		delete(w.at, k)
+	if i, ok := w.at[old.at]; ok && i == w.head {
+		delete(w.at, old.at)
 	}
 	w.bytes -= len(old.st.Raw)
 	*old = written{}
@@ -133,7 +131,7 @@ func (t *writeTxn) keepApplied(p int, off int64) {
 	}
 	e := *t.put
 	t.put = nil
-	e.p, e.off = p, off
+	e.at = writtenAt{p, off}
 	t.kept = append(t.kept, e)
 }
 
