@@ -230,7 +230,7 @@ func (s *Store) skipAlone(rec events.Record, reason string) error {
 	if typ := canonicalType(ev.ResourceType); typ != "" && ev.ResourceID != "" &&
 		len(ev.Tenant) <= maxIDBytes && len(ev.ResourceID) <= maxIDBytes {
 		var err error
-		cur, err = loadRecord(t.kv, resourceKey(ev.Tenant, typ, ev.ResourceID))
+		cur, err = loadRecord(t.kv, t.keys.resourceKey(ev.Tenant, typ, ev.ResourceID))
 		if err != nil && !errors.Is(err, errBadState) {
 			return err
 		}
@@ -265,7 +265,7 @@ func (s *Store) applyRecord(t *writeTxn, rec *events.Record, reason string, ops 
 	typ := canonicalType(ev.ResourceType)
 	var cur *record
 	if reason == "" {
-		cur, err = loadRecord(t.kv, resourceKey(ev.Tenant, typ, ev.ResourceID))
+		cur, err = loadRecord(t.kv, t.keys.resourceKey(ev.Tenant, typ, ev.ResourceID))
 		if err != nil {
 			return "", false, err
 		}
@@ -418,12 +418,12 @@ func putRecord(txn *writeTxn, tenant, typ, id string, cur, next *record) (err er
 		return skipWith(reasonInvalid) // a time or value JSON cannot hold
 	}
 	txn.keepPut(tenant, typ, id, next, v, end)
-	newKeys := indexKeys(tenant, typ, id, next)
+	newKeys := indexKeys(&txn.keys, tenant, typ, id, next)
 	nextName := foldedUserName(next)
 	if len(newKeys)+userNameEntries(nextName) > maxIndexKeys {
 		return skipWith(reasonTooManyValues)
 	}
-	if err := txn.Set(resourceKey(tenant, typ, id), v); err != nil {
+	if err := txn.Set(txn.keys.resourceKey(tenant, typ, id), v); err != nil {
 		return err
 	}
 	if typ == typeUser {
@@ -438,12 +438,12 @@ func putRecord(txn *writeTxn, tenant, typ, id string, cur, next *record) (err er
 		}()
 	}
 	if cur == nil {
-		if err := addCounter(txn, countKey(tenant, typ), 1); err != nil {
+		if err := addCounter(txn, txn.keys.countKey(tenant, typ), 1); err != nil {
 			return err
 		}
 		return setAll(txn, newKeys)
 	}
-	oldKeys := indexKeys(tenant, typ, id, cur)
+	oldKeys := indexKeys(&txn.keys, tenant, typ, id, cur)
 	added := make(map[string]bool, len(newKeys))
 	for _, k := range newKeys {
 		added[string(k)] = true
@@ -482,10 +482,10 @@ func setAll(txn *writeTxn, keys [][]byte) error {
 // MemberBatch of them, else the first batch now and a tombstone for the rest
 // (see cleanup). It reports whether a tombstone was written.
 func (s *Store) deleteResource(txn *writeTxn, tenant, typ, id string, cur *record) (bool, error) {
-	if err := txn.Delete(resourceKey(tenant, typ, id)); err != nil {
+	if err := txn.Delete(txn.keys.resourceKey(tenant, typ, id)); err != nil {
 		return false, err
 	}
-	for _, k := range indexKeys(tenant, typ, id, cur) {
+	for _, k := range indexKeys(&txn.keys, tenant, typ, id, cur) {
 		if err := txn.Delete(k); err != nil {
 			return false, err
 		}
@@ -495,7 +495,7 @@ func (s *Store) deleteResource(txn *writeTxn, tenant, typ, id string, cur *recor
 			return false, err
 		}
 	}
-	if err := addCounter(txn, countKey(tenant, typ), -1); err != nil {
+	if err := addCounter(txn, txn.keys.countKey(tenant, typ), -1); err != nil {
 		return false, err
 	}
 	if err := removeFromAllGroups(txn, tenant, id); err != nil {
@@ -606,7 +606,7 @@ func syncUserNameKey(txn *writeTxn, tenant, id, old, next string) error {
 // id was the holder, the claimant of least id left (listed next) takes
 // its place.
 func dropHolder(txn *writeTxn, tenant, id, folded string) error {
-	k := userNameKey(tenant, folded)
+	k := txn.keys.userNameKey(tenant, folded)
 	if !txn.filter.mayHave(k) {
 		return nil // no one holds it
 	}
@@ -634,7 +634,7 @@ func dropHolder(txn *writeTxn, tenant, id, folded string) error {
 // addHolder adds user id to the holders of the userName folded: the
 // holder if it has none, else among the others in byte order.
 func addHolder(txn *writeTxn, tenant, id, folded string) error {
-	k := userNameKey(tenant, folded)
+	k := txn.keys.userNameKey(tenant, folded)
 	var v []byte
 	found := false
 	if txn.filter.mayHave(k) { // else no one holds it: no read
