@@ -525,7 +525,7 @@ func addCounter(txn *writeTxn, key []byte, d int64) error {
 	if n <= 0 {
 		return txn.Delete(key)
 	}
-	return txn.Set(key, appendI64(nil, n))
+	return txn.Set(key, appendI64(txn.keys.alloc(8), n))
 }
 
 func readCounter(txn kvReader, key []byte) (int64, error) {
@@ -628,7 +628,7 @@ func dropHolder(txn *writeTxn, tenant, id, folded string) error {
 	case len(h) == 1:
 		return txn.Delete(k)
 	}
-	return txn.Set(k, slices.Delete(h, i, i+1).encode())
+	return txn.Set(k, slices.Delete(h, i, i+1).encode(&txn.keys))
 }
 
 // addHolder adds user id to the holders of the userName folded: the
@@ -646,7 +646,7 @@ func addHolder(txn *writeTxn, tenant, id, folded string) error {
 	if !found {
 		txn.hints.put(tenant, folded, id)
 		txn.filter.add(k)
-		return txn.Set(k, userNameHolders{id}.encode())
+		return txn.Set(k, userNameHolders{id}.encode(&txn.keys))
 	}
 	h, err := decodeUserNameHolders(v)
 	if err != nil || h[0] == id {
@@ -657,5 +657,5 @@ func addHolder(txn *writeTxn, tenant, id, folded string) error {
 	if listed {
 		return nil
 	}
-	return txn.Set(k, slices.Insert(h, 1+i, id).encode())
+	return txn.Set(k, slices.Insert(h, 1+i, id).encode(&txn.keys))
 }

@@ -118,12 +118,12 @@ func (a *keyArena) userNameKey(tenant, lowered string) []byte {
 // stays deterministic.
 type userNameHolders []string
 
-func (h userNameHolders) encode() []byte {
+func (h userNameHolders) encode(a *keyArena) []byte {
 	size := 0
 	for _, id := range h {
 		size += strSize(id)
 	}
-	b := make([]byte, 0, size)
+	b := a.alloc(size)
 	for _, id := range h {
 		b = appendStr(b, id)
 	}
@@ -283,14 +283,14 @@ type groupsValue struct {
 
 func (g groupsValue) inline() bool { return g.n <= maxInlineGroups }
 
-func (g groupsValue) encode() []byte {
+func (g groupsValue) encode(a *keyArena) []byte {
 	size := 8
 	if g.inline() {
 		for _, id := range g.ids {
 			size += len(id) + 2
 		}
 	}
-	b := appendI64(make([]byte, 0, size), g.n)
+	b := appendI64(a.alloc(size), g.n)
 	if g.inline() {
 		for _, id := range g.ids {
 			b = appendStr(b, id)
@@ -331,8 +331,8 @@ func tombstoneKey(tenant, groupID string) []byte {
 
 // memberValue encodes a membership entry's value: the member's type as a
 // component, then its display verbatim.
-func memberValue(typ, display string) []byte {
-	return append(appendStr(make([]byte, 0, len(typ)+len(display)+2), typ), display...)
+func memberValue(a *keyArena, typ, display string) []byte {
+	return append(appendStr(a.alloc(len(typ)+len(display)+2), typ), display...)
 }
 
 func decodeMemberValue(v []byte) (typ, display string) {
@@ -348,13 +348,14 @@ func decodeMemberValue(v []byte) (typ, display string) {
 // exact.
 func fold(s string) string { return schemas.Fold(s) }
 
-// keyArena holds the keys one transaction of applying builds: each key is
-// cut from a chunk (growing from 1 KiB to 16 KiB a chunk), and no byte is
-// handed out twice, so a key stays as it was built for as long as the
-// transaction (Badger's keeps the keys it is given until it commits) or
+// keyArena holds the keys (and the small values: counters, userName
+// holders, group lists, members) one transaction of applying builds: each
+// is cut from a chunk (growing from 1 KiB to 16 KiB a chunk), and no byte
+// is handed out twice, so a key stays as it was built for as long as the
+// transaction (Badger's keeps what it is given until it commits) or
 // anything else holds it. Applying builds about ten keys an event; one
 // allocation each cost a tenth of the bulk replay's allocations. A nil
-// *keyArena allocates each key on its own.
+// *keyArena allocates each on its own.
 type keyArena struct{ chunk []byte }
 
 const (

@@ -48,7 +48,7 @@ func applyMemberOps(txn *writeTxn, tenant, groupID string, ops []memberOp, limit
 			delta--
 			continue
 		}
-		v := memberValue(op.m.Type, op.m.Display)
+		v := memberValue(&txn.keys, op.m.Type, op.m.Display)
 		if exists && bytes.Equal(old, v) {
 			continue
 		}
@@ -170,7 +170,7 @@ func dropMemberOf(txn *writeTxn, tenant, memberID, groupID string) error {
 		return txn.Delete(key)
 	}
 	txn.filter.add(key)
-	return txn.Set(key, g.encode())
+	return txn.Set(key, g.encode(&txn.keys))
 }
 
 // addMemberOf keeps memberID's group count in step with a membership entry
@@ -199,7 +199,7 @@ func addMemberOf(txn *writeTxn, tenant, memberID, groupID string) error {
 		g.n++
 	}
 	txn.filter.add(key)
-	return txn.Set(key, g.encode())
+	return txn.Set(key, g.encode(&txn.keys))
 }
 
 // loadGroupsValue reads the value under a groupCountKey; a missing key is
