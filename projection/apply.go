@@ -230,7 +230,7 @@ func (s *Store) skipAlone(rec events.Record, reason string) error {
 	if typ := canonicalType(ev.ResourceType); typ != "" && ev.ResourceID != "" &&
 		len(ev.Tenant) <= maxIDBytes && len(ev.ResourceID) <= maxIDBytes {
 		var err error
-		cur, err = loadRecord(t.kv, resourceKey(ev.Tenant, typ, ev.ResourceID))
+		cur, err = loadRecord(t.kv, t.keys.resourceKey(ev.Tenant, typ, ev.ResourceID))
 		if err != nil && !errors.Is(err, errBadState) {
 			return err
 		}
@@ -265,7 +265,7 @@ func (s *Store) applyRecord(t *writeTxn, rec *events.Record, reason string, ops 
 	typ := canonicalType(ev.ResourceType)
 	var cur *record
 	if reason == "" {
-		cur, err = loadRecord(t.kv, resourceKey(ev.Tenant, typ, ev.ResourceID))
+		cur, err = loadRecord(t.kv, t.keys.resourceKey(ev.Tenant, typ, ev.ResourceID))
 		if err != nil {
 			return "", false, err
 		}
@@ -418,12 +418,12 @@ func putRecord(txn *writeTxn, tenant, typ, id string, cur, next *record) (err er
 		return skipWith(reasonInvalid) // a time or value JSON cannot hold
 	}
 	txn.keepPut(tenant, typ, id, next, v, end)
-	newKeys := indexKeys(tenant, typ, id, next)
+	newKeys := indexKeys(&txn.keys, tenant, typ, id, next)
 	nextName := foldedUserName(next)
 	if len(newKeys)+userNameEntries(nextName) > maxIndexKeys {
 		return skipWith(reasonTooManyValues)
 	}
-	if err := txn.Set(resourceKey(tenant, typ, id), v); err != nil {
+	if err := txn.Set(txn.keys.resourceKey(tenant, typ, id), v); err != nil {
 		return err
 	}
 	if typ == typeUser {
@@ -438,12 +438,12 @@ func putRecord(txn *writeTxn, tenant, typ, id string, cur, next *record) (err er
 		}()
 	}
 	if cur == nil {
-		if err := addCounter(txn, countKey(tenant, typ), 1); err != nil {
+		if err := addCounter(txn, txn.keys.countKey(tenant, typ), 1); err != nil {
 			return err
 		}
 		return setAll(txn, newKeys)
 	}
-	oldKeys := indexKeys(tenant, typ, id, cur)
+	oldKeys := indexKeys(&txn.keys, tenant, typ, id, cur)
 	added := make(map[string]bool, len(newKeys))
 	for _, k := range newKeys {
 		added[string(k)] = true
@@ -482,10 +482,10 @@ func setAll(txn *writeTxn, keys [][]byte) error {
 // MemberBatch of them, else the first batch now and a tombstone for the rest
 // (see cleanup). It reports whether a tombstone was written.
 func (s *Store) deleteResource(txn *writeTxn, tenant, typ, id string, cur *record) (bool, error) {
-	if err := txn.Delete(resourceKey(tenant, typ, id)); err != nil {
+	if err := txn.Delete(txn.keys.resourceKey(tenant, typ, id)); err != nil {
 		return false, err
 	}
-	for _, k := range indexKeys(tenant, typ, id, cur) {
+	for _, k := range indexKeys(&txn.keys, tenant, typ, id, cur) {
 		if err := txn.Delete(k); err != nil {
 			return false, err
 		}
@@ -495,7 +495,7 @@ func (s *Store) deleteResource(txn *writeTxn, tenant, typ, id string, cur *recor
 			return false, err
 		}
 	}
-	if err := addCounter(txn, countKey(tenant, typ), -1); err != nil {
+	if err := addCounter(txn, txn.keys.countKey(tenant, typ), -1); err != nil {
 		return false, err
 	}
 	if err := removeFromAllGroups(txn, tenant, id); err != nil {
@@ -525,7 +525,7 @@ func addCounter(txn *writeTxn, key []byte, d int64) error {
 	if n <= 0 {
 		return txn.Delete(key)
 	}
-	return txn.Set(key, appendI64(nil, n))
+	return txn.Set(key, appendI64(txn.keys.alloc(8), n))
 }
 
 func readCounter(txn kvReader, key []byte) (int64, error) {
@@ -606,7 +606,7 @@ func syncUserNameKey(txn *writeTxn, tenant, id, old, next string) error {
 // id was the holder, the claimant of least id left (listed next) takes
 // its place.
 func dropHolder(txn *writeTxn, tenant, id, folded string) error {
-	k := userNameKey(tenant, folded)
+	k := txn.keys.userNameKey(tenant, folded)
 	if !txn.filter.mayHave(k) {
 		return nil // no one holds it
 	}
@@ -628,13 +628,13 @@ func dropHolder(txn *writeTxn, tenant, id, folded string) error {
 	case len(h) == 1:
 		return txn.Delete(k)
 	}
-	return txn.Set(k, slices.Delete(h, i, i+1).encode())
+	return txn.Set(k, slices.Delete(h, i, i+1).encode(&txn.keys))
 }
 
 // addHolder adds user id to the holders of the userName folded: the
 // holder if it has none, else among the others in byte order.
 func addHolder(txn *writeTxn, tenant, id, folded string) error {
-	k := userNameKey(tenant, folded)
+	k := txn.keys.userNameKey(tenant, folded)
 	var v []byte
 	found := false
 	if txn.filter.mayHave(k) { // else no one holds it: no read
@@ -646,7 +646,7 @@ func addHolder(txn *writeTxn, tenant, id, folded string) error {
 	if !found {
 		txn.hints.put(tenant, folded, id)
 		txn.filter.add(k)
-		return txn.Set(k, userNameHolders{id}.encode())
+		return txn.Set(k, userNameHolders{id}.encode(&txn.keys))
 	}
 	h, err := decodeUserNameHolders(v)
 	if err != nil || h[0] == id {
@@ -657,5 +657,5 @@ func addHolder(txn *writeTxn, tenant, id, folded string) error {
 	if listed {
 		return nil
 	}
-	return txn.Set(k, slices.Insert(h, 1+i, id).encode())
+	return txn.Set(k, slices.Insert(h, 1+i, id).encode(&txn.keys))
 }

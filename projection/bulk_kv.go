@@ -3,12 +3,11 @@ package projection
 import (
 	"bufio"
 	"bytes"
-	"container/heap"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -55,8 +54,8 @@ const (
 	runBlockBytes  = 4 << 10 // a run's index names the first key of every block this size
 	runBloomBits   = 16      // bloom bits per key: about 0.2% false positives (blocked)
 	runBloomHashes = 8
-	runReadBuffer  = 64 << 10 // sequential reads of a run (scans, the final merge)
-	bulkQueue      = 3        // committed transactions waiting for the committer, at most
+	runReadBuffer  = 256 << 10 // sequential reads of a run, at most (scans, the final merge)
+	bulkQueue      = 3         // committed transactions waiting for the committer, at most
 
 	// overlayEntryBytes sizes an overlay's index: one key for this many
 	// bytes of its arena (a replay of users averages about 107: records of
@@ -673,53 +672,101 @@ type kvIter interface {
 }
 
 // mergeIter merges sources, given newest first: of entries with one key,
-// the newest is the one seen; deleted keys are skipped. The sources with
-// an entry are kept in a heap ordered by key, then age.
+// the newest is the one seen; deleted keys are skipped. The sources are
+// the leaves of a tournament (loser) tree ordered by key, then age: after
+// the winner moves on, one comparison per level, against the loser kept
+// there, finds the next. Each source's current key is cached beside the
+// tree, so a comparison makes no call through kvIter.
 type mergeIter struct {
 	srcs []kvIter
-	h    []int  // indexes of the valid sources, a heap
-	cur  int    // the source whose entry is current, -1 at the end
-	last []byte // advance's copy of the current key
+	keys [][]byte // each source's current key; nil once it has none
+	tree []int    // tree[0] the winner, tree[1:] the loser at each node
+	cur  int      // the source whose entry is current, -1 at the end
+	last []byte   // advance's copy of the current key
 }
 
-func newMergeIter(srcs []kvIter) *mergeIter { return &mergeIter{srcs: srcs, cur: -1} }
+func newMergeIter(srcs []kvIter) *mergeIter {
+	return &mergeIter{srcs: srcs, keys: make([][]byte, len(srcs)), tree: make([]int, max(1, len(srcs))), cur: -1}
+}
 
 func (m *mergeIter) seek(key []byte) {
-	m.h = m.h[:0]
 	for i, s := range m.srcs {
-		if s.seek(key); s.valid() {
-			m.h = append(m.h, i)
-		}
+		s.seek(key)
+		m.load(i)
 	}
-	heap.Init(m)
+	m.build()
 	m.settle()
 }
 
-// heap.Interface over m.h.
-func (m *mergeIter) Len() int { return len(m.h) }
-func (m *mergeIter) Less(a, b int) bool {
-	i, j := m.h[a], m.h[b]
-	if c := bytes.Compare(m.srcs[i].key(), m.srcs[j].key()); c != 0 {
-		return c < 0
+// load caches source i's current key.
+func (m *mergeIter) load(i int) {
+	m.keys[i] = nil
+	if s := m.srcs[i]; s.valid() {
+		// A source at an empty key still has one.
+		if m.keys[i] = s.key(); m.keys[i] == nil {
+			m.keys[i] = []byte{}
+		}
 	}
-	return i < j // the newer first
 }
-func (m *mergeIter) Swap(a, b int) { m.h[a], m.h[b] = m.h[b], m.h[a] }
-func (m *mergeIter) Push(x any)    { m.h = append(m.h, x.(int)) }
-func (m *mergeIter) Pop() any {
-	x := m.h[len(m.h)-1]
-	m.h = m.h[:len(m.h)-1]
-	return x
+
+// less orders sources by their current keys, a source with none last,
+// then by age, the newer (lower index) first.
+func (m *mergeIter) less(a, b int) bool {
+	ka, kb := m.keys[a], m.keys[b]
+	switch {
+	case ka == nil || kb == nil:
+		if (ka == nil) != (kb == nil) {
+			return kb == nil
+		}
+	default:
+		if c := bytes.Compare(ka, kb); c != 0 {
+			return c < 0
+		}
+	}
+	return a < b
+}
+
+// build plays the whole tournament: leaf i is source i, node n's
+// children are nodes 2n and 2n+1 (leaves counted from len(srcs)).
+func (m *mergeIter) build() {
+	k := len(m.srcs)
+	if k == 0 {
+		return
+	}
+	win := make([]int, 2*k)
+	for i := range k {
+		win[k+i] = i
+	}
+	for n := k - 1; n >= 1; n-- {
+		a, b := win[2*n], win[2*n+1]
+		if m.less(b, a) {
+			a, b = b, a
+		}
+		win[n], m.tree[n] = a, b
+	}
+	m.tree[0] = win[1]
+}
+
+// replay finds the winner again after source s, the winner, moved on:
+// up from its leaf, it plays the loser kept at each node.
+func (m *mergeIter) replay(s int) {
+	w := s
+	for n := (s + len(m.srcs)) / 2; n >= 1; n /= 2 {
+		if m.less(m.tree[n], w) {
+			m.tree[n], w = w, m.tree[n]
+		}
+	}
+	m.tree[0] = w
 }
 
 // settle makes the smallest live key current.
 func (m *mergeIter) settle() {
 	for {
 		m.cur = -1
-		if len(m.h) == 0 {
+		if len(m.srcs) == 0 || m.keys[m.tree[0]] == nil {
 			return
 		}
-		m.cur = m.h[0]
+		m.cur = m.tree[0]
 		if !m.srcs[m.cur].deleted() {
 			return
 		}
@@ -729,22 +776,20 @@ func (m *mergeIter) settle() {
 
 // advance moves every source past the current key.
 func (m *mergeIter) advance() {
-	m.last = append(m.last[:0], m.srcs[m.cur].key()...)
-	for len(m.h) > 0 {
-		s := m.srcs[m.h[0]]
-		if !bytes.Equal(s.key(), m.last) {
+	m.last = append(m.last[:0], m.keys[m.cur]...)
+	for {
+		w := m.tree[0]
+		if m.keys[w] == nil || !bytes.Equal(m.keys[w], m.last) {
 			return
 		}
-		if s.next(); s.valid() {
-			heap.Fix(m, 0)
-		} else {
-			heap.Pop(m)
-		}
+		m.srcs[w].next()
+		m.load(w)
+		m.replay(w)
 	}
 }
 
 func (m *mergeIter) valid() bool   { return m.cur >= 0 }
-func (m *mergeIter) key() []byte   { return m.srcs[m.cur].key() }
+func (m *mergeIter) key() []byte   { return m.keys[m.cur] }
 func (m *mergeIter) value() []byte { return m.srcs[m.cur].value() }
 func (m *mergeIter) next()         { m.advance(); m.settle() }
 
@@ -951,15 +996,22 @@ func decodeRunEntry(b []byte) (key, value []byte, del bool, rest []byte, err err
 
 func (r *run) iter() *runIter { return &runIter{r: r} }
 
-// runIter reads a run sequentially from where it seeks.
+// runIter reads a run sequentially from where it seeks, into a buffer
+// of its own (positioned reads: runs are read by several iterators at
+// once), and decodes its entries where they lie there. The reads grow
+// from runReadFirst to runReadBuffer: a scan mostly ends within a block
+// or two, the final merge reads every run to its end.
 type runIter struct {
 	r       *run
-	rd      *bufio.Reader
+	buf     []byte // read from the file; buf[pos:] not decoded yet
+	pos     int
+	foff    int64 // the file offset where buf ends
 	k, v    []byte
 	del, ok bool
 	failed  error
-	off     int64
 }
+
+const runReadFirst = 16 << 10
 
 func (i *runIter) seek(key []byte) {
 	b := 0
@@ -972,13 +1024,7 @@ func (i *runIter) seek(key []byte) {
 	if len(i.r.index) > 0 {
 		off = i.r.index[b].off
 	}
-	sr := io.NewSectionReader(i.r.f, off, i.r.size-off)
-	if i.rd == nil {
-		i.rd = bufio.NewReaderSize(sr, runReadBuffer)
-	} else {
-		i.rd.Reset(sr)
-	}
-	i.off = off
+	i.buf, i.pos, i.foff, i.failed = i.buf[:0], 0, off, nil
 	i.next()
 	for i.ok && key != nil && bytes.Compare(i.k, key) < 0 {
 		i.next()
@@ -987,32 +1033,77 @@ func (i *runIter) seek(key []byte) {
 
 func (i *runIter) next() {
 	i.ok = false
-	if i.failed != nil || i.off >= i.r.size {
-		return
+	for i.failed == nil {
+		k, v, del, n, short := decodeRunEntryAt(i.buf[i.pos:])
+		if n > 0 {
+			i.k, i.v, i.del, i.ok = k, v, del, true
+			i.pos += n
+			return
+		}
+		switch {
+		case !short:
+			i.failed = errRunCorrupt
+		case i.foff >= i.r.size:
+			if i.pos < len(i.buf) { // an entry cut short
+				i.failed = errRunCorrupt
+			}
+			return
+		default:
+			i.fill()
+		}
 	}
-	kl, err := binary.ReadUvarint(i.rd)
-	if err != nil {
+}
+
+// fill moves what is left undecoded to the front of the buffer and reads
+// what follows it, growing the buffer when that is full.
+func (i *runIter) fill() {
+	rest := len(i.buf) - i.pos
+	size := cap(i.buf)
+	switch {
+	case size == 0:
+		size = runReadFirst
+	case size < runReadBuffer || rest == size:
+		size *= 2
+	}
+	if size != cap(i.buf) {
+		buf := make([]byte, rest, size)
+		copy(buf, i.buf[i.pos:])
+		i.buf = buf
+	} else {
+		i.buf = i.buf[:copy(i.buf, i.buf[i.pos:])]
+	}
+	i.pos = 0
+	n := int(min(int64(cap(i.buf)-rest), i.r.size-i.foff))
+	if _, err := i.r.f.ReadAt(i.buf[rest:rest+n], i.foff); err != nil {
 		i.failed = fmt.Errorf("bulk replay: read run: %w", err)
 		return
 	}
-	vl, err := binary.ReadUvarint(i.rd)
-	if err != nil {
-		i.failed = fmt.Errorf("bulk replay: read run: %w", err)
-		return
+	i.buf = i.buf[:rest+n]
+	i.foff += int64(n)
+}
+
+// decodeRunEntryAt decodes the entry at the start of b, n bytes long; n
+// is 0 when b does not hold all of it, short then telling whether more
+// bytes could complete it (else the entry is corrupt).
+func decodeRunEntryAt(b []byte) (key, value []byte, del bool, n int, short bool) {
+	kl, n1 := binary.Uvarint(b)
+	if n1 <= 0 {
+		return nil, nil, false, 0, n1 == 0
 	}
-	i.del, vl = vl&1 != 0, vl>>1
-	i.k = slices.Grow(i.k[:0], int(kl))[:kl]
-	i.v = slices.Grow(i.v[:0], int(vl))[:vl]
-	if _, err := io.ReadFull(i.rd, i.k); err != nil {
-		i.failed = fmt.Errorf("bulk replay: read run: %w", err)
-		return
+	vl, n2 := binary.Uvarint(b[n1:])
+	if n2 <= 0 {
+		return nil, nil, false, 0, n2 == 0
 	}
-	if _, err := io.ReadFull(i.rd, i.v); err != nil {
-		i.failed = fmt.Errorf("bulk replay: read run: %w", err)
-		return
+	del, vl = vl&1 != 0, vl>>1
+	h := n1 + n2
+	if kl > math.MaxInt32 || vl > math.MaxInt32 {
+		return nil, nil, false, 0, false
 	}
-	i.off += int64(uvarintLen(kl)+uvarintLen(vl<<1)) + int64(kl+vl)
-	i.ok = true
+	end := h + int(kl) + int(vl)
+	if len(b) < end {
+		return nil, nil, false, 0, true
+	}
+	return b[h : h+int(kl) : h+int(kl)], b[h+int(kl) : end : end], del, end, true
 }
 
 func uvarintLen(x uint64) int {

@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -145,5 +146,105 @@ func TestTxnWrites_MatchesMap(t *testing.T) {
 			t.Fatalf("round %d: found an absent key", round)
 		}
 		w.reset()
+	}
+}
+
+// TestBulkKV_MergeMatchesMap writes random keys (sharing prefixes, some
+// deleted, some values larger than a run's first read and than its
+// largest) through transactions of the bulk engine with a tiny budget, so
+// that they spill into many runs, and checks scans along the way and the
+// final merge against a map of the newest write of each key: the merge's
+// tournament over the runs and the overlay, and the runs' reads across
+// their buffers' ends.
+func TestBulkKV_MergeMatchesMap(t *testing.T) {
+	e, err := newBulkKV(t.TempDir(), 64<<10, 4<<20, 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.close()
+	rng := rand.New(rand.NewPCG(5, 6))
+	want := map[string]string{} // "" for deleted
+	key := func() string {
+		p := []string{"a", "ab", "abc\x00", "b", "q\x01", ""}
+		return p[rng.IntN(len(p))] + fmt.Sprint(rng.IntN(3_000))
+	}
+	value := func(i int) string {
+		v := fmt.Sprint(i, ":")
+		switch rng.IntN(200) {
+		case 0:
+			v += string(bytes.Repeat([]byte{'v'}, runReadFirst+rng.IntN(runReadFirst)))
+		case 1:
+			v += string(bytes.Repeat([]byte{'w'}, runReadBuffer+rng.IntN(runReadFirst)))
+		}
+		return v
+	}
+	live := func(prefix string) []string {
+		var keys []string
+		for k, v := range want {
+			if v != "" && strings.HasPrefix(k, prefix) {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		return keys
+	}
+	for i := range 400 {
+		txn := e.newTxn()
+		for j := range 1 + rng.IntN(40) {
+			k := key()
+			if rng.IntN(6) == 0 {
+				if err := txn.delete([]byte(k)); err != nil {
+					t.Fatal(err)
+				}
+				want[k] = ""
+				continue
+			}
+			v := value(i*100 + j)
+			if err := txn.set([]byte(k), []byte(v)); err != nil {
+				t.Fatal(err)
+			}
+			want[k] = v
+		}
+		if err := txn.commit(); err != nil {
+			t.Fatal(err)
+		}
+		if i%50 != 49 {
+			continue
+		}
+		for _, p := range []string{"", "a", "ab", "abc\x00", "b1", "q\x01", "z"} {
+			var got []string
+			err := e.view(func(r kvReader) error {
+				return r.scan([]byte(p), func(k []byte) (bool, error) {
+					got = append(got, string(k))
+					return true, nil
+				})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w := live(p); !slices.Equal(got, w) {
+				t.Fatalf("after %d transactions, scan(%q): %d keys, want %d (or out of order)", i+1, p, len(got), len(w))
+			}
+		}
+	}
+	if err := e.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.runs) < 4 {
+		t.Fatalf("%d runs, want several", len(e.runs))
+	}
+	var got []string
+	err = e.merge(func(k, v []byte) error {
+		if w := want[string(k)]; string(v) != w {
+			t.Fatalf("merge: %q = %.20q (%d bytes), want %.20q (%d bytes)", k, v, len(v), w, len(w))
+		}
+		got = append(got, string(k))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := live(""); !slices.Equal(got, w) {
+		t.Fatalf("merge: %d keys, want %d (or out of order)", len(got), len(w))
 	}
 }

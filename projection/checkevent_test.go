@@ -100,7 +100,7 @@ func TestCheckEvent_PlainBound(t *testing.T) {
 			}
 			typ := canonicalType(ev.ResourceType)
 			var sizes []int // of the index keys, and of the userName entry
-			for _, k := range indexKeys(ev.Tenant, typ, ev.ResourceID, rec) {
+			for _, k := range indexKeys(nil, ev.Tenant, typ, ev.ResourceID, rec) {
 				sizes = append(sizes, len(k))
 			}
 			if name := foldedUserName(rec); typ == typeUser && name != "" {

@@ -2,6 +2,8 @@ package projection
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -36,5 +38,36 @@ func TestKeysUnderTheirPrefixes(t *testing.T) {
 	// Without escapes, one allocation a key.
 	if n := testing.AllocsPerRun(100, func() { _ = memberOfKey("acme", "user-1", "group-1") }); n != 1 {
 		t.Errorf("memberOfKey allocates %v times, want 1", n)
+	}
+}
+
+// TestKeyArena: keys cut from an arena equal the keys allocated on their
+// own and keep their bytes while later keys are built, escaped past the
+// room asked for, larger than a chunk, or appended to.
+func TestKeyArena(t *testing.T) {
+	var a keyArena
+	type built struct{ got, want []byte }
+	var keys []built
+	for i := range 2_000 {
+		id := fmt.Sprintf("id-%d", i)
+		if i%500 == 0 {
+			id = strings.Repeat("x", keyChunkMax) + id // larger than a chunk
+		}
+		if i%7 == 0 {
+			id += "\x00" // escaped: grows past the room asked for
+		}
+		keys = append(keys,
+			built{a.resourceKey("t", typeUser, id), resourceKey("t", typeUser, id)},
+			built{a.memberKey("t", id, "m"), memberKey("t", id, "m")},
+			built{a.userNameKey("t", id), userNameKey("t", id)})
+	}
+	for _, k := range keys {
+		// Appending to a key must not write into the next one's bytes.
+		_ = append(k.got, "overwrite"...)
+	}
+	for i, k := range keys {
+		if !bytes.Equal(k.got, k.want) {
+			t.Fatalf("key %d = %q, want %q", i, k.got, k.want)
+		}
 	}
 }

@@ -119,6 +119,7 @@ type writeTxn struct {
 	lim     *limits
 	hints   *userNameHints // told which user takes a userName (nil: none)
 	filter  *keyFilter     // told of every key of its namespaces that is set (keyfilter.go)
+	keys    keyArena       // the storage of the keys applying builds
 	entries int64          // entries written for the current record
 	size    int64          // their estimated size
 
@@ -304,7 +305,7 @@ func CheckEvent(ev *events.Event) error {
 	if typ == "" {
 		return nil
 	}
-	keys := indexKeys(ev.Tenant, typ, ev.ResourceID, next)
+	keys := indexKeys(nil, ev.Tenant, typ, ev.ResourceID, next)
 	name := ""
 	if typ == typeUser {
 		name = foldedUserName(next)

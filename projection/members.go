@@ -30,7 +30,7 @@ func applyMemberOps(txn *writeTxn, tenant, groupID string, ops []memberOp, limit
 		if op.m.Value == "" {
 			continue
 		}
-		mk := memberKey(tenant, groupID, op.m.Value)
+		mk := txn.keys.memberKey(tenant, groupID, op.m.Value)
 		old, exists, err := getValue(txn.kv, mk)
 		if err != nil {
 			return 0, err
@@ -48,7 +48,7 @@ func applyMemberOps(txn *writeTxn, tenant, groupID string, ops []memberOp, limit
 			delta--
 			continue
 		}
-		v := memberValue(op.m.Type, op.m.Display)
+		v := memberValue(&txn.keys, op.m.Type, op.m.Display)
 		if exists && bytes.Equal(old, v) {
 			continue
 		}
@@ -58,7 +58,7 @@ func applyMemberOps(txn *writeTxn, tenant, groupID string, ops []memberOp, limit
 		if exists {
 			continue // type or display changed; the reverse entry is there
 		}
-		if err := txn.Set(memberOfKey(tenant, op.m.Value, groupID), nil); err != nil {
+		if err := txn.Set(txn.keys.memberOfKey(tenant, op.m.Value, groupID), nil); err != nil {
 			return 0, err
 		}
 		if err := addMemberOf(txn, tenant, op.m.Value, groupID); err != nil {
@@ -127,7 +127,7 @@ func dropMembers(txn *writeTxn, tenant, groupID string, limit int) (bool, error)
 		if i == limit || txn.full() {
 			return true, nil
 		}
-		if err := txn.Delete(memberKey(tenant, groupID, m)); err != nil {
+		if err := txn.Delete(txn.keys.memberKey(tenant, groupID, m)); err != nil {
 			return false, err
 		}
 		if err := dropMemberOf(txn, tenant, m, groupID); err != nil {
@@ -140,10 +140,10 @@ func dropMembers(txn *writeTxn, tenant, groupID string, limit int) (bool, error)
 // dropMemberOf deletes the reverse entry of a membership that exists and
 // keeps the member's group count in step.
 func dropMemberOf(txn *writeTxn, tenant, memberID, groupID string) error {
-	if err := txn.Delete(memberOfKey(tenant, memberID, groupID)); err != nil {
+	if err := txn.Delete(txn.keys.memberOfKey(tenant, memberID, groupID)); err != nil {
 		return err
 	}
-	key := groupCountKey(tenant, memberID)
+	key := txn.keys.groupCountKey(tenant, memberID)
 	g, err := loadGroupsValue(txn.kv, key)
 	if err != nil {
 		return err
@@ -170,14 +170,14 @@ func dropMemberOf(txn *writeTxn, tenant, memberID, groupID string) error {
 		return txn.Delete(key)
 	}
 	txn.filter.add(key)
-	return txn.Set(key, g.encode())
+	return txn.Set(key, g.encode(&txn.keys))
 }
 
 // addMemberOf keeps memberID's group count in step with a membership entry
 // just written for groupID. While the groups are listed, the list is what
 // counts, so a group already in it is not counted twice.
 func addMemberOf(txn *writeTxn, tenant, memberID, groupID string) error {
-	key := groupCountKey(tenant, memberID)
+	key := txn.keys.groupCountKey(tenant, memberID)
 	var g groupsValue // a member in no group, unless the filter may have its key
 	if txn.filter.mayHave(key) {
 		var err error
@@ -199,7 +199,7 @@ func addMemberOf(txn *writeTxn, tenant, memberID, groupID string) error {
 		g.n++
 	}
 	txn.filter.add(key)
-	return txn.Set(key, g.encode())
+	return txn.Set(key, g.encode(&txn.keys))
 }
 
 // loadGroupsValue reads the value under a groupCountKey; a missing key is

@@ -321,22 +321,22 @@ func decodeResourceString(v []byte, name string) (string, error) {
 
 // indexKeys returns every secondary index key of resource id of typ held as
 // r but a user's userName entry, which is in its userName's key with the
-// other users holding it (syncUserNameKey).
-func indexKeys(tenant, typ, id string, r *record) [][]byte {
+// other users holding it (syncUserNameKey), built in a (nil: allocated).
+func indexKeys(a *keyArena, tenant, typ, id string, r *record) [][]byte {
 	emails := 0
 	if typ == typeUser {
 		list, _ := r.Resource["emails"].([]any)
 		emails = len(list)
 	}
 	keys := make([][]byte, 1, 3+emails)
-	keys[0] = modifiedKey(tenant, typ, r.LastModified, id)
+	keys[0] = a.modifiedKey(tenant, typ, r.LastModified, id)
 	if ext := r.Resource.ExternalID(); ext != "" {
-		keys = append(keys, externalIDKey(tenant, typ, ext, id))
+		keys = append(keys, a.externalIDKey(tenant, typ, ext, id))
 	}
 	switch typ {
 	case typeUser:
 		for _, e := range emailValues(r.Resource) {
-			keys = append(keys, emailKey(tenant, e, id))
+			keys = append(keys, a.emailKey(tenant, e, id))
 		}
 	case typeGroup:
 		if dn, ok := r.Resource["displayName"].(string); ok && dn != "" {
