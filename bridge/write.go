@@ -395,7 +395,7 @@ func memberType(ctx context.Context, st State, tenant string, m schemas.Member) 
 }
 
 func attributeNames(r schemas.Resource) []string {
-	var names []string
+	names := make([]string, 0, len(r)) // one allocation unless an extension adds names
 	for k, v := range r {
 		switch k {
 		case "id", "schemas":

@@ -498,6 +498,10 @@ var eventFields = []string{
 // case-insensitively as encoding/json matches, or "".
 func eventField(key string) string { return scimjson.MatchField(key, eventFields) }
 
+// firstListCap is the capacity readList gives a list when it first
+// grows one: the changed attributes of a typical write fit.
+const firstListCap = 8
+
 // readList reads an array into *p with readElem, the way encoding/json
 // decodes into a slice: null sets nil; elements are decoded into *p's
 // backing array (an element left alone by null keeps what it held there),
@@ -511,7 +515,10 @@ func readList[T any](r *scimjson.Reader, p *[]T, readElem func(*scimjson.Reader,
 	i := 0
 	err := r.Array(func() error {
 		if i >= cap(s) {
-			s = slices.Grow(s, 1)
+			// Room for a first few at once (a write's changed
+			// attributes: one allocation, not one per doubling from
+			// one), then append's growth.
+			s = slices.Grow(s, max(1, firstListCap-i))
 		}
 		if i >= len(s) {
 			s = s[:i+1]

@@ -235,7 +235,13 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 // crash is simply applied again. Tables keep the base size (2 MiB) at every
 // level (TableSizeMultiplier 1): compaction holds every table it builds in
 // memory, and with the default doubling per level, rebuilding a million
-// users peaked at 2 GB of RSS instead of 1.3 GB. Conflict detection is off:
+// users peaked at 2 GB of RSS instead of 1.3 GB. Level 0 takes five tables
+// before it is compacted into level 1 and stalls writes at fifteen (Badger's
+// defaults; it was three and eight): with random keys (ids, request digests)
+// every L0 compaction rewrites all of level 1, so fewer, larger ones cost less
+// CPU per write, at two more L0 tables for a read to consult while writes
+// flow (none after a bulk replay, whose StreamWriter writes below level 0).
+// Conflict detection is off:
 // every transaction that writes holds its partition's lock and writes only
 // keys of that partition (its tenants, its position, its skipped records),
 // so no two can conflict, and tracking every key read and written cost more
@@ -253,8 +259,8 @@ func badgerOptions(dir string, inMemory bool, memTable int64, logger *slog.Logge
 		WithValueLogFileSize(64 << 20).
 		WithNumCompactors(2).
 		WithDetectConflicts(false).
-		WithNumLevelZeroTables(3).
-		WithNumLevelZeroTablesStall(8).
+		WithNumLevelZeroTables(5).
+		WithNumLevelZeroTablesStall(15).
 		WithLogger(badgerLogger{logger.With("component", "badger")})
 	o.TableSizeMultiplier = 1
 	return o
