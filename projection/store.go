@@ -241,6 +241,11 @@ func Open(dir string, reg *schemas.Registry, opts Options) (*Store, error) {
 // every L0 compaction rewrites all of level 1, so fewer, larger ones cost less
 // CPU per write, at two more L0 tables for a read to consult while writes
 // flow (none after a bulk replay, whose StreamWriter writes below level 0).
+// The base level (where level 0 is compacted to; Badger picks the deepest
+// level whose target size is within BaseLevelSize) holds 64 MiB rather than
+// Badger's 10: with 10, level 0's five tables (about 50 MB) went into a
+// 10 MB level that then overflowed at once into the next, so each write was
+// rewritten one level more (D45: 5.6% less CPU per POST on 60 s runs).
 // Conflict detection is off:
 // every transaction that writes holds its partition's lock and writes only
 // keys of that partition (its tenants, its position, its skipped records),
@@ -261,6 +266,7 @@ func badgerOptions(dir string, inMemory bool, memTable int64, logger *slog.Logge
 		WithDetectConflicts(false).
 		WithNumLevelZeroTables(5).
 		WithNumLevelZeroTablesStall(15).
+		WithBaseLevelSize(64 << 20).
 		WithLogger(badgerLogger{logger.With("component", "badger")})
 	o.TableSizeMultiplier = 1
 	return o
