@@ -25,16 +25,24 @@ func appendAsync(l events.Log, ctx context.Context, e events.Event) chan appendR
 	return ch
 }
 
+// openHeld opens an embedded log whose committer h holds each write until
+// released; h is released before the log closes.
+func openHeld(t *testing.T) (*events.Embedded, *eventstest.HeldCommitter) {
+	t.Helper()
+	h := eventstest.NewHeldCommitter()
+	l := openEmbedded(t, t.TempDir(), events.EmbeddedOptions{BeforeWrite: h.BeforeWrite})
+	t.Cleanup(func() { l.Close() })
+	t.Cleanup(h.Release) // before Close, which waits for the committer
+	return l, h
+}
+
 // An Append whose context ends while it is queued behind a stalled
 // committer fails and is never written; one the committer had already
 // taken returns only with the outcome of its write. Either way, when
 // Append returns, its records are in the log or never will be.
 func TestEmbedded_AppendInDoubt(t *testing.T) {
 	t.Run("Queued", func(t *testing.T) {
-		h := eventstest.NewHeldCommitter()
-		l := openEmbedded(t, t.TempDir(), events.EmbeddedOptions{BeforeWrite: h.BeforeWrite})
-		t.Cleanup(func() { l.Close() })
-		t.Cleanup(h.Release) // before Close, which waits for the committer
+		l, h := openHeld(t)
 		first := appendAsync(l, t.Context(), eventstest.Event("acme", "User", "u1", 1))
 		<-h.Entered // the committer holds the first append
 
@@ -61,10 +69,7 @@ func TestEmbedded_AppendInDoubt(t *testing.T) {
 		}
 	})
 	t.Run("QueueFull", func(t *testing.T) {
-		h := eventstest.NewHeldCommitter()
-		l := openEmbedded(t, t.TempDir(), events.EmbeddedOptions{BeforeWrite: h.BeforeWrite})
-		t.Cleanup(func() { l.Close() })
-		t.Cleanup(h.Release) // before Close, which waits for the committer
+		l, h := openHeld(t)
 		first := appendAsync(l, t.Context(), eventstest.Event("acme", "User", "u0", 1))
 		<-h.Entered // the committer holds the first append
 		queued := make([]chan appendResult, events.MaxGroup)
@@ -97,10 +102,7 @@ func TestEmbedded_AppendInDoubt(t *testing.T) {
 		}
 	})
 	t.Run("Taken", func(t *testing.T) {
-		h := eventstest.NewHeldCommitter()
-		l := openEmbedded(t, t.TempDir(), events.EmbeddedOptions{BeforeWrite: h.BeforeWrite})
-		t.Cleanup(func() { l.Close() })
-		t.Cleanup(h.Release) // before Close, which waits for the committer
+		l, h := openHeld(t)
 		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 		defer cancel()
 		res := appendAsync(l, ctx, eventstest.Event("acme", "User", "u1", 1))

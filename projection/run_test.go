@@ -163,3 +163,19 @@ func TestStore_WaitCaughtUp(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// runBackground runs s.Run(ctx, log) in a goroutine until the returned
+// stop is called, which cancels it and reports an error unless Run
+// returned context.Canceled.
+func runBackground(ctx context.Context, t *testing.T, s *Store, log events.Log) (stop func()) {
+	t.Helper()
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(runCtx, log) }()
+	return func() {
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Run() = %v, want context.Canceled", err)
+		}
+	}
+}

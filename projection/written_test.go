@@ -2,7 +2,6 @@ package projection
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -83,15 +82,8 @@ func TestStore_Written(t *testing.T) {
 	t.Run("FromTheLog", func(t *testing.T) {
 		log := openLog(t)
 		s := openMem(t, Options{})
-		runCtx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- s.Run(runCtx, log) }()
-		defer func() {
-			cancel()
-			if err := <-done; !errors.Is(err, context.Canceled) {
-				t.Errorf("Run() = %v, want context.Canceled", err)
-			}
-		}()
+		stop := runBackground(ctx, t, s, log)
+		defer stop()
 		for _, rec := range writtenFeed().recs {
 			p, off, err := log.Append(ctx, []events.Event{rec.Event})
 			if err != nil {
@@ -185,15 +177,8 @@ func TestStore_Written(t *testing.T) {
 		f.userCreated("acme", "u1", "alice")
 		f.userCreated("acme", "u2", "bob")
 		log := newSliceLog(f.recs)
-		runCtx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- s.Run(runCtx, log) }()
-		defer func() {
-			cancel()
-			if err := <-done; !errors.Is(err, context.Canceled) {
-				t.Errorf("Run() = %v, want context.Canceled", err)
-			}
-		}()
+		stop := runBackground(ctx, t, s, log)
+		defer stop()
 		wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
 		defer wcancel()
 		if err := s.WaitApplied(wctx, 0, 1); err != nil {
